@@ -1,0 +1,3 @@
+from candleflow.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""The Faust app: `faust -A candleflow.app worker` (or `candleflow worker`).
+
+This module only builds the `faust.App` from the settings; topics, agents and web
+views import it and are found by autodiscovery when a worker starts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from candleflow.exceptions import ConfigError
+from candleflow.settings import Settings
+
+try:
+    settings = Settings.from_env()
+except ConfigError as exc:
+    print(f"candleflow: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def create_app(conf: Settings) -> faust.App:
+    return faust.App(
+        conf.app_id,
+        broker=conf.kafka_url,
+        store="memory://",
+        autodiscover=["candleflow.agents", "candleflow.web"],
+        origin="candleflow",
+        web_host=conf.web_host,
+        web_port=conf.web_port,
+        web_bind=conf.web_host,
+        web_transport="tcp://",
+        web_cors_options=None,
+        topic_partitions=conf.ticks_partitions,
+        topic_allow_declare=True,
+        topic_disable_leader=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        producer_linger_ms=5,
+        producer_max_batch_size=1_048_576,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=20_000,
+        consumer_max_fetch_size=4 * 1_048_576,
+        datadir=str(conf.stack_dir / "faust" / conf.app_id),
+        loghandlers=[],
+    )
+
+
+app = create_app(settings)

@@ -1,0 +1,77 @@
+"""Prometheus metrics of a candleflow process, one registry for all layers.
+
+Every counter, gauge and histogram is declared here so that `/metrics` documents the
+whole process in one place and no layer registers a name twice.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+TICKS_ACCEPTED = Counter(
+    "candleflow_ticks_accepted", "Ticks published to ticks.raw", ["source"], registry=REGISTRY
+)
+TICKS_REJECTED = Counter(
+    "candleflow_ticks_rejected", "Ticks sent to ticks.dead", ["source"], registry=REGISTRY
+)
+TICKS_PROCESSED = Counter(
+    "candleflow_engine_ticks_processed", "Ticks absorbed into bars by the engine", registry=REGISTRY
+)
+TICKS_DUPLICATE = Counter(
+    "candleflow_engine_ticks_redelivered",
+    "Ticks skipped because the ledger shows them absorbed already (re-delivery)",
+    registry=REGISTRY,
+)
+TICKS_LATE = Counter(
+    "candleflow_engine_ticks_late",
+    "Ticks that changed a bar older than the newest bar of their series",
+    registry=REGISTRY,
+)
+BARS_WRITTEN = Counter(
+    "candleflow_engine_bars_written", "Bar rows upserted", ["resolution"], registry=REGISTRY
+)
+BATCH_SIZE = Histogram(
+    "candleflow_engine_batch_ticks",
+    "Ticks per engine batch",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000),
+    registry=REGISTRY,
+)
+WRITE_SECONDS = Histogram(
+    "candleflow_engine_write_seconds",
+    "Time of one batch transaction (bars, indicators, marks, ledger)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+WRITE_RETRIES = Counter(
+    "candleflow_engine_write_retries", "Batch transactions retried after a database error", registry=REGISTRY
+)
+CONSUMER_LAG = Gauge(
+    "candleflow_engine_consumer_lag",
+    "Messages in ticks.raw not yet absorbed, per assigned partition",
+    ["partition"],
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY
+)
+HTTP_SECONDS = Histogram(
+    "candleflow_http_request_seconds",
+    "HTTP request latency",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+SSE_CLIENTS = Gauge("candleflow_sse_clients", "Connected SSE clients", registry=REGISTRY)
+SSE_DROPPED = Counter(
+    "candleflow_sse_clients_dropped", "SSE clients disconnected for falling behind", registry=REGISTRY
+)
+SSE_REJECTED = Counter(
+    "candleflow_sse_clients_rejected", "SSE connections refused with 503 (limit reached)", registry=REGISTRY
+)
+
+
+def render() -> bytes:
+    """The registry in Prometheus text format."""
+    return generate_latest(REGISTRY)

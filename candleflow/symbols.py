@@ -1,0 +1,31 @@
+"""Symbols are written `Exchange:BASE/QUOTE`, e.g. `Coinbase:BTC/USD` or `CCCAGG:ETH/USD`."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from candleflow.exceptions import InvalidSymbol
+
+_SYMBOL = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]{0,31}):([A-Z0-9]{1,16})/([A-Z0-9]{1,16})")
+
+
+class Symbol(NamedTuple):
+    exchange: str
+    base: str
+    quote: str
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.base}/{self.quote}"
+
+
+def parse_symbol(text: str) -> Symbol:
+    """Split a symbol into exchange, base and quote, or raise `InvalidSymbol`."""
+    match = _SYMBOL.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidSymbol(f"symbol {text!r} is not written Exchange:BASE/QUOTE (e.g. Coinbase:BTC/USD)")
+    return Symbol(*match.groups())
+
+
+def is_symbol(text: object) -> bool:
+    return isinstance(text, str) and _SYMBOL.fullmatch(text) is not None

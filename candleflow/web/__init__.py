@@ -1,0 +1,1 @@
+"""Web layer: UDF views, SSE live bars, health, metrics, OpenAPI and the static frontend."""
