@@ -21,6 +21,8 @@ except ConfigError as exc:
 
 
 def create_app(conf: Settings) -> faust.App:
+    datadir = conf.stack_dir / "faust" / conf.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         conf.app_id,
         broker=conf.kafka_url,
@@ -40,11 +42,13 @@ def create_app(conf: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
         producer_max_batch_size=1_048_576,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=20_000,
         consumer_max_fetch_size=4 * 1_048_576,
-        datadir=str(conf.stack_dir / "faust" / conf.app_id),
+        datadir=str(datadir),
         loghandlers=[],
     )
 

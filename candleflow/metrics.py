@@ -10,12 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-TICKS_ACCEPTED = Counter(
-    "candleflow_ticks_accepted", "Ticks published to ticks.raw", ["source"], registry=REGISTRY
-)
-TICKS_REJECTED = Counter(
-    "candleflow_ticks_rejected", "Ticks sent to ticks.dead", ["source"], registry=REGISTRY
-)
+TICKS_ACCEPTED = Counter("candleflow_ticks_accepted", "Ticks published to ticks.raw", ["source"], registry=REGISTRY)
+TICKS_REJECTED = Counter("candleflow_ticks_rejected", "Ticks sent to ticks.dead", ["source"], registry=REGISTRY)
 TICKS_PROCESSED = Counter(
     "candleflow_engine_ticks_processed", "Ticks absorbed into bars by the engine", registry=REGISTRY
 )
@@ -29,9 +25,7 @@ TICKS_LATE = Counter(
     "Ticks that changed a bar older than the newest bar of their series",
     registry=REGISTRY,
 )
-BARS_WRITTEN = Counter(
-    "candleflow_engine_bars_written", "Bar rows upserted", ["resolution"], registry=REGISTRY
-)
+BARS_WRITTEN = Counter("candleflow_engine_bars_written", "Bar rows upserted", ["resolution"], registry=REGISTRY)
 BATCH_SIZE = Histogram(
     "candleflow_engine_batch_ticks",
     "Ticks per engine batch",
@@ -53,9 +47,7 @@ CONSUMER_LAG = Gauge(
     ["partition"],
     registry=REGISTRY,
 )
-HTTP_REQUESTS = Counter(
-    "candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY
-)
+HTTP_REQUESTS = Counter("candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY)
 HTTP_SECONDS = Histogram(
     "candleflow_http_request_seconds",
     "HTTP request latency",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 
@@ -11,4 +13,5 @@ def worker(ctx: click.Context) -> None:
     """Run a Faust worker (extra options go to `faust worker`, e.g. `-l info`)."""
     from candleflow.app import app
 
-    app.main(argv=["candleflow", "worker", *ctx.args])  # type: ignore[call-arg]
+    sys.argv = ["candleflow", "worker", *ctx.args]
+    app.main()

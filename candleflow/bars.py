@@ -1,0 +1,133 @@
+"""Pure OHLCV aggregation: ticks into bar deltas, and deltas merged into bars.
+
+A bar remembers the event time and the log position (`seq`, the tick's offset in its
+partition) of the ticks that set its open and close. With that, merging is exact and
+order-independent — open is the earliest `(ts, seq)`, close the latest, high/low the
+extremes, volume and trades sums — so the engine can aggregate one batch into deltas
+and let the database merge them into the stored bar, and a late tick lands exactly
+where a sorted replay would put it (invariant 1).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from candleflow.resolution import SUPPORTED, Resolution
+
+#: Enough digits that summing quantities never rounds (PostgreSQL's numeric is exact too).
+VOLUME_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
+
+SECOND = SUPPORTED[0]
+assert SECOND.code == "1S"
+
+
+@dataclass(slots=True)
+class Bar:
+    """A bar, or the delta one batch adds to a bar: the two have the same shape."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: Decimal
+    trades: int
+    open_ts: int
+    open_seq: int
+    close_ts: int
+    close_seq: int
+
+    @classmethod
+    def of_tick(cls, price: float, qty: Decimal, ts: int, seq: int) -> Bar:
+        return cls(price, price, price, price, qty, 1, ts, seq, ts, seq)
+
+    def absorb(self, price: float, qty: Decimal, ts: int, seq: int) -> None:
+        """Add one tick to this bar."""
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.volume = VOLUME_CONTEXT.add(self.volume, qty)
+        self.trades += 1
+        if (ts, seq) < (self.open_ts, self.open_seq):
+            self.open, self.open_ts, self.open_seq = price, ts, seq
+        if (ts, seq) >= (self.close_ts, self.close_seq):
+            self.close, self.close_ts, self.close_seq = price, ts, seq
+
+    def merge(self, other: Bar) -> None:
+        """Fold another bar (or delta) of the same bucket into this one."""
+        self.high = max(self.high, other.high)
+        self.low = min(self.low, other.low)
+        self.volume = VOLUME_CONTEXT.add(self.volume, other.volume)
+        self.trades += other.trades
+        if (other.open_ts, other.open_seq) < (self.open_ts, self.open_seq):
+            self.open, self.open_ts, self.open_seq = other.open, other.open_ts, other.open_seq
+        if (other.close_ts, other.close_seq) > (self.close_ts, self.close_seq):
+            self.close, self.close_ts, self.close_seq = other.close, other.close_ts, other.close_seq
+
+    def copy(self) -> Bar:
+        return Bar(
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+            self.trades,
+            self.open_ts,
+            self.open_seq,
+            self.close_ts,
+            self.close_seq,
+        )
+
+
+#: (symbol, resolution code, bucket start ms) -> bar
+BarKey = tuple[str, str, int]
+
+
+def quantity(qty: float) -> Decimal:
+    """The exact decimal a float quantity was written as (its shortest round-trip text)."""
+    return Decimal(repr(qty))
+
+
+def second_bars(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[tuple[str, int], Bar]:
+    """Aggregate `(symbol, ts_ms, price, qty, seq)` ticks into 1-second bars."""
+    bars: dict[tuple[str, int], Bar] = {}
+    get = bars.get
+    for symbol, ts, price, qty, seq in ticks:
+        key = (symbol, ts - ts % 1000)
+        bar = get(key)
+        amount = Decimal(repr(qty))
+        if bar is None:
+            bars[key] = Bar.of_tick(price, amount, ts, seq)
+        else:
+            bar.absorb(price, amount, ts, seq)
+    return bars
+
+
+def roll_up(seconds: dict[tuple[str, int], Bar], resolutions: Iterable[Resolution] = SUPPORTED) -> dict[BarKey, Bar]:
+    """Every resolution's bars from 1-second bars: each coarser bucket is a union of seconds."""
+    result: dict[BarKey, Bar] = {}
+    floors: dict[tuple[str, int], int] = {}
+    for resolution in resolutions:
+        code = resolution.code
+        if resolution == SECOND:
+            for (symbol, second), bar in seconds.items():
+                result[(symbol, code, second)] = bar.copy()
+            continue
+        for (symbol, second), bar in seconds.items():
+            memo = (code, second // 60_000)
+            bucket = floors.get(memo)
+            if bucket is None:
+                bucket = floors[memo] = resolution.floor(second)
+            key = (symbol, code, bucket)
+            existing = result.get(key)
+            if existing is None:
+                result[key] = bar.copy()
+            else:
+                existing.merge(bar)
+    return result
+
+
+def aggregate(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[BarKey, Bar]:
+    """Bar deltas of every supported resolution for a batch of ticks."""
+    return roll_up(second_bars(ticks))

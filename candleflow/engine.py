@@ -1,0 +1,409 @@
+"""The bar engine: one batch of `ticks.raw` records in, one database transaction out.
+
+`BarEngine.process` is independent of Faust so that the live agent, the Kafka-native
+rebuild and the benchmarks share it. Per batch it
+
+1. decodes and validates every record (outside the transaction);
+2. locks the ledger rows of the batch's partitions and drops records below each
+   partition's `next_offset` — they were absorbed before (a re-delivery);
+3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
+   merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
+   moving averages and crossover marks of every series from its earliest changed bar,
+   and advances the ledger — then commits;
+4. publishes every changed bar to `bars.updates`, flagging corrections (a change to a
+   bar older than a bar the series already had).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from candleflow import metrics
+from candleflow.bars import aggregate
+from candleflow.engine_status import STATUS
+from candleflow.exceptions import InvalidTick
+from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.settings import Settings
+from candleflow.store import bars as store
+from candleflow.store.bars import SeriesKey, StoredBar, SymbolSeen
+from candleflow.tables import TailCache
+from candleflow.ticks import Tick, dead_letter, parse_tick, price_decimals
+
+log = logging.getLogger(__name__)
+
+#: `since` that selects a series' whole history (every tick is after 2009).
+WHOLE_HISTORY = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One message of the ticks topic."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class Sink(Protocol):
+    """Where the engine's Kafka output goes (dead letters and bar updates)."""
+
+    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None: ...
+
+    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None: ...
+
+
+class Pool(Protocol):
+    def acquire(self) -> Any: ...
+
+
+@dataclass
+class BatchResult:
+    absorbed: int = 0
+    redelivered: int = 0
+    rejected: int = 0
+    late: int = 0
+    bars: list[StoredBar] = field(default_factory=list)
+    corrections: set[tuple[str, str, int]] = field(default_factory=set)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _SeriesWork:
+    key: SeriesKey
+    partition: int
+    since: int
+    changed: dict[int, float]
+    prefix: list[float] = field(default_factory=list)
+    prefix_buckets: list[int] = field(default_factory=list)
+    prefix_emas: dict[int, float] | None = None
+    suffix: list[tuple[int, float]] = field(default_factory=list)
+    complete: bool = False
+
+
+class BarEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: Pool,
+        sink: Sink,
+        *,
+        consumer: str | None = None,
+        topic: str | None = None,
+        publish_updates: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.sink = sink
+        self.consumer = consumer or settings.app_id
+        self.topic = topic or settings.ticks_topic
+        self.publish_updates = publish_updates
+        self.periods = settings.ma_periods
+        self.needed = max(settings.ma_periods)
+        self.tails = TailCache(keep=self.needed + 64)
+        #: next_offset this engine last committed per partition: the cache's validity check.
+        self.written: dict[int, int] = {}
+
+    async def process(self, records: Sequence[Record]) -> BatchResult:
+        """Absorb one batch in one transaction (see the module docstring)."""
+        decoded = self._decode(records)
+        partitions = sorted({r.partition for r in records})
+        result = BatchResult()
+        async with self.pool.acquire() as conn, conn.transaction():
+            ledger = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
+            for partition in partitions:
+                if self.written.get(partition) != ledger[partition]:
+                    self.tails.drop_partition(partition)
+            fresh = [item for item in decoded if item[0].offset >= ledger[item[0].partition]]
+            result.redelivered = len(decoded) - len(fresh)
+            self._warn_on_gaps(fresh, ledger)
+            rejects = [
+                (r.key, dead_letter(r.value, reason, "engine")) for r, reason in fresh if isinstance(reason, str)
+            ]
+            ticks = [(r, t) for r, t in fresh if isinstance(t, Tick)]
+            if rejects:
+                await self.sink.dead_letters(rejects)
+            result.rejected = len(rejects)
+            result.absorbed = len(ticks)
+            next_offsets = dict(ledger)
+            for record, _ in fresh:
+                next_offsets[record.partition] = max(next_offsets[record.partition], record.offset + 1)
+            if ticks:
+                await self._absorb(conn, ticks, result)
+            await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
+            result.next_offsets = next_offsets
+        self.written.update(result.next_offsets)
+        return result
+
+    def _decode(self, records: Sequence[Record]) -> list[tuple[Record, Tick | str]]:
+        tolerance = self.settings.future_tolerance
+        now_ms = int(time.time() * 1000)
+        decoded: list[tuple[Record, Tick | str]] = []
+        for record in records:
+            try:
+                decoded.append((record, parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)))
+            except InvalidTick as exc:
+                decoded.append((record, str(exc)))
+        return decoded
+
+    def _warn_on_gaps(self, fresh: Sequence[tuple[Record, object]], ledger: Mapping[int, int]) -> None:
+        first: dict[int, int] = {}
+        for record, _ in fresh:
+            if record.partition not in first or record.offset < first[record.partition]:
+                first[record.partition] = record.offset
+        for partition, offset in first.items():
+            if offset > ledger[partition] > 0:
+                log.warning(
+                    "ticks %s[%d]: offsets %d..%d never reached the engine (retention or a "
+                    "compacted topic?); continuing from %d",
+                    self.topic,
+                    partition,
+                    ledger[partition],
+                    offset - 1,
+                    offset,
+                )
+
+    async def _absorb(self, conn: Any, ticks: Sequence[tuple[Record, Tick]], result: BatchResult) -> None:
+        partition_of: dict[str, int] = {}
+        seen: dict[str, SymbolSeen] = {}
+        rows = []
+        for record, tick in ticks:
+            partition_of[tick.symbol] = record.partition
+            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, record.offset))
+            info = seen.get(tick.symbol)
+            decimals = price_decimals(tick.price)
+            if info is None:
+                seen[tick.symbol] = SymbolSeen(decimals, tick.ts, tick.ts)
+            else:
+                info.decimals = max(info.decimals, decimals)
+                info.first = min(info.first, tick.ts)
+                info.last = max(info.last, tick.ts)
+        deltas = aggregate(rows)
+        stored = await store.merge_bars(conn, deltas)
+        await store.upsert_symbols(conn, seen)
+        result.bars = stored
+        await self._indicators(conn, stored, partition_of, result)
+        result.late = sum(deltas[key].trades for key in result.corrections if key[1] == "1" and key in deltas)
+
+    async def _indicators(
+        self,
+        conn: Any,
+        stored: Sequence[StoredBar],
+        partition_of: Mapping[str, int],
+        result: BatchResult,
+    ) -> None:
+        changed: dict[SeriesKey, dict[int, float]] = defaultdict(dict)
+        for bar in stored:
+            changed[(bar.symbol, bar.resolution)][bar.bucket] = bar.close
+        work = [_SeriesWork(key, partition_of[key[0]], min(closes), closes) for key, closes in changed.items()]
+        misses = [item for item in work if not self._from_cache(item)]
+        if misses:
+            await self._from_database(conn, misses)
+        values: list[tuple[SeriesKey, IndicatorValue]] = []
+        crosses: list[tuple[SeriesKey, Cross]] = []
+        for item in work:
+            outcome = recompute(item.prefix, item.prefix_emas, item.suffix, self.periods, self.settings.crossover)
+            values.extend((item.key, value) for value in outcome.values)
+            crosses.extend((item.key, cross) for cross in outcome.crosses)
+            self._remember(item, outcome.emas)
+            unchanged_after = max((b for b, _ in item.suffix if b not in item.changed), default=None)
+            if unchanged_after is not None:
+                result.corrections.update(
+                    (item.key[0], item.key[1], bucket) for bucket in item.changed if bucket < unchanged_after
+                )
+        await store.write_indicators(conn, values)
+        await store.replace_marks(conn, [(item.key, item.since) for item in work], crosses, self.settings.crossover)
+
+    def _from_cache(self, item: _SeriesWork) -> bool:
+        tail = self.tails.get(item.key)
+        if tail is None:
+            return False
+        split = tail.split(item.since, self.needed)
+        if split is None:
+            return False
+        prefix, emas, index = split
+        if index > 0 and not emas:
+            return False
+        item.prefix, item.prefix_emas = prefix, emas
+        item.prefix_buckets = tail.buckets[index - len(prefix) : index]
+        closes = {b: c for b, c in zip(tail.buckets[index:], tail.closes[index:], strict=True)}
+        closes.update(item.changed)
+        item.suffix = sorted(closes.items())
+        item.complete = tail.complete and index - len(prefix) == 0
+        return True
+
+    async def _from_database(self, conn: Any, misses: list[_SeriesWork]) -> None:
+        spans = [(item.key, item.since) for item in misses]
+        prefixes = await store.prefix_closes(conn, spans, self.needed)
+        suffixes = await store.suffix_closes(conn, spans)
+        with_prefix = [(item, prefix) for item, prefix in zip(misses, prefixes, strict=True) if prefix]
+        emas = await store.emas_at(conn, [(item.key, prefix[-1][0]) for item, prefix in with_prefix])
+        seeded = {id(item): found for (item, _), found in zip(with_prefix, emas, strict=True)}
+        rebuild: list[_SeriesWork] = []
+        for item, prefix, suffix in zip(misses, prefixes, suffixes, strict=True):
+            item.suffix = suffix
+            item.prefix = [close for _, close in prefix]
+            item.prefix_buckets = [bucket for bucket, _ in prefix]
+            item.complete = len(prefix) < self.needed
+            if prefix:
+                found = seeded[id(item)]
+                if not all(p in found for p in self.periods):
+                    rebuild.append(item)
+                item.prefix_emas = found
+        if rebuild:
+            log.info("recomputing the whole history of %d series (EMAs missing, e.g. new periods)", len(rebuild))
+            histories = await store.suffix_closes(conn, [(item.key, WHOLE_HISTORY) for item in rebuild])
+            for item, history in zip(rebuild, histories, strict=True):
+                item.since = WHOLE_HISTORY
+                item.prefix, item.prefix_buckets, item.prefix_emas = [], [], None
+                item.suffix = history
+                item.complete = True
+
+    def _remember(self, item: _SeriesWork, emas: list[dict[int, float]]) -> None:
+        prefix_emas: list[dict[int, float]] = [{} for _ in item.prefix_buckets]
+        if prefix_emas and item.prefix_emas:
+            prefix_emas[-1] = dict(item.prefix_emas)
+        self.tails.put(
+            item.key,
+            item.partition,
+            item.prefix_buckets + [bucket for bucket, _ in item.suffix],
+            item.prefix + [close for _, close in item.suffix],
+            prefix_emas + emas,
+            item.complete,
+        )
+
+    def updates(self, result: BatchResult) -> list[tuple[bytes, bytes]]:
+        """The `bars.updates` records of a committed batch, oldest bar first per series."""
+        records = []
+        for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket)):
+            payload = {
+                "symbol": bar.symbol,
+                "resolution": bar.resolution,
+                "time": bar.bucket // 1000,
+                "open": bar.open,
+                "high": bar.high,
+                "low": bar.low,
+                "close": bar.close,
+                "volume": float(bar.volume),
+                "trades": bar.trades,
+                "correction": (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
+            }
+            records.append((f"{bar.symbol}|{bar.resolution}".encode(), orjson.dumps(payload)))
+        return records
+
+
+class EngineRunner:
+    """Retries a batch until the database takes it, then publishes and reports it.
+
+    A failed transaction (database down, broker down while dead-lettering) rolls back
+    completely; waiting and retrying the same batch is therefore always safe. Only
+    cancellation (worker shutdown) abandons a batch, and then its records stay
+    unacknowledged so Kafka delivers them again.
+    """
+
+    def __init__(self, engine: BarEngine, max_backoff: float = 10.0) -> None:
+        self.engine = engine
+        self.max_backoff = max_backoff
+
+    async def run(self, records: Sequence[Record]) -> BatchResult:
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self.engine.process(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.WRITE_RETRIES.inc()
+                STATUS.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "batch of %d ticks not stored (%s); retrying in %.1f s", len(records), STATUS.last_error, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            self._report(result, len(records), time.perf_counter() - started)
+            break
+        if self.engine.publish_updates and result.bars:
+            await self._publish(result)
+        return result
+
+    def _report(self, result: BatchResult, size: int, seconds: float) -> None:
+        metrics.BATCH_SIZE.observe(size)
+        metrics.WRITE_SECONDS.observe(seconds)
+        metrics.TICKS_PROCESSED.inc(result.absorbed)
+        metrics.TICKS_DUPLICATE.inc(result.redelivered)
+        metrics.TICKS_LATE.inc(result.late)
+        if result.rejected:
+            metrics.TICKS_REJECTED.labels("engine").inc(result.rejected)
+        per_resolution: dict[str, int] = defaultdict(int)
+        for bar in result.bars:
+            per_resolution[bar.resolution] += 1
+        for resolution, count in per_resolution.items():
+            metrics.BARS_WRITTEN.labels(resolution).inc(count)
+        STATUS.ticks_processed += result.absorbed
+        STATUS.last_batch_at = time.time()
+        STATUS.last_error = None
+
+    async def _publish(self, result: BatchResult) -> None:
+        try:
+            await self.engine.sink.bar_updates(self.engine.updates(result))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The bars are committed; live clients catch up with the next update or on
+            # reconnect (history is read from the database), so this is not retried.
+            log.warning("bar updates of a committed batch not published: %s", exc)
+
+
+Flush = Callable[[list[Any]], Awaitable[None]]
+
+
+class Batcher:
+    """Collects items and flushes them when `max_size` are pending or the oldest has
+    waited `within` seconds. `add` awaits a full flush, which is the back-pressure that
+    keeps the stream from running ahead of the database."""
+
+    def __init__(self, max_size: int, within: float, flush: Flush) -> None:
+        self.max_size = max_size
+        self.within = within
+        self._flush = flush
+        self._pending: list[Any] = []
+        self._lock = asyncio.Lock()
+        self._first_at: float | None = None
+        self._wake = asyncio.Event()
+
+    async def add(self, item: Any) -> None:
+        self._pending.append(item)
+        if len(self._pending) == 1:
+            self._first_at = time.monotonic()
+            self._wake.set()
+        if len(self._pending) >= self.max_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._pending, self._first_at = self._pending, [], None
+            if batch:
+                await self._flush(batch)
+
+    async def run_timer(self) -> None:
+        """Flush partial batches on time; run as a task beside the stream loop."""
+        while True:
+            if self._first_at is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            remaining = self._first_at + self.within - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+                continue
+            await self.flush()

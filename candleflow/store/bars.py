@@ -1,0 +1,274 @@
+"""The engine's writes: one statement per table per batch, inside one transaction.
+
+Bars are merged, not overwritten: the batch's deltas go in as unnest'ed arrays and the
+upsert folds each into the stored bar with the same rules as `Bar.merge`, returning the
+merged rows. The ledger (`source_offsets`) is locked first and advanced last, in the
+same transaction, which is what makes re-delivered ticks harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from candleflow.bars import Bar, BarKey
+from candleflow.indicators import Cross, IndicatorValue
+
+Connection = Any  # asyncpg.Connection: asyncpg ships no type information
+
+_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
+_EPOCH_MS = "(extract(epoch from {}) * 1000)::bigint"
+
+MERGE_BARS = f"""
+INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
+                       open_ts, open_seq, close_ts, close_seq, source)
+SELECT d.symbol, d.resolution, {_MS.format("d.bucket")}, d.open, d.high, d.low, d.close,
+       d.volume, d.trades, d.open_ts, d.open_seq, d.close_ts, d.close_seq, $14
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[],
+            $7::float8[], $8::numeric[], $9::bigint[], $10::bigint[], $11::bigint[],
+            $12::bigint[], $13::bigint[])
+     AS d(symbol, resolution, bucket, open, high, low, close, volume, trades,
+          open_ts, open_seq, close_ts, close_seq)
+ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
+    open = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+                THEN excluded.open ELSE b.open END,
+    open_ts = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+                   THEN excluded.open_ts ELSE b.open_ts END,
+    open_seq = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+                    THEN excluded.open_seq ELSE b.open_seq END,
+    close = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+                 THEN excluded.close ELSE b.close END,
+    close_ts = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+                    THEN excluded.close_ts ELSE b.close_ts END,
+    close_seq = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+                     THEN excluded.close_seq ELSE b.close_seq END,
+    high = greatest(b.high, excluded.high),
+    low = least(b.low, excluded.low),
+    volume = b.volume + excluded.volume,
+    trades = b.trades + excluded.trades,
+    source = excluded.source
+RETURNING symbol, resolution, {_EPOCH_MS.format("bucket")} AS bucket, open, high, low, close,
+          volume, trades
+"""
+
+UPSERT_SYMBOLS = f"""
+INSERT INTO symbols (symbol, exchange, base, quote, price_decimals, first_tick, last_tick)
+SELECT s.symbol, split_part(s.symbol, ':', 1),
+       split_part(split_part(s.symbol, ':', 2), '/', 1),
+       split_part(split_part(s.symbol, ':', 2), '/', 2),
+       s.decimals, {_MS.format("s.first")}, {_MS.format("s.last")}
+FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS s(symbol, decimals, first, last)
+ON CONFLICT (symbol) DO UPDATE SET
+    price_decimals = greatest(symbols.price_decimals, excluded.price_decimals),
+    first_tick = least(symbols.first_tick, excluded.first_tick),
+    last_tick = greatest(symbols.last_tick, excluded.last_tick)
+"""
+
+ENSURE_LEDGER = """
+INSERT INTO source_offsets (consumer, topic, partition, next_offset)
+SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p
+ON CONFLICT DO NOTHING
+"""
+
+LOCK_LEDGER = """
+SELECT partition, next_offset FROM source_offsets
+WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
+ORDER BY partition
+FOR UPDATE
+"""
+
+ADVANCE_LEDGER = """
+UPDATE source_offsets AS o SET next_offset = n.next_offset, updated_at = now()
+FROM unnest($3::int[], $4::bigint[]) AS n(partition, next_offset)
+WHERE o.consumer = $1 AND o.topic = $2 AND o.partition = n.partition
+"""
+
+SERIES = "unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(symbol, resolution, since, i)"
+
+PREFIX_CLOSES = f"""
+SELECT a.i, p.bucket, p.close
+FROM {SERIES}
+CROSS JOIN LATERAL (
+    SELECT {_EPOCH_MS.format("bucket")} AS bucket, close FROM bars
+    WHERE symbol = a.symbol AND resolution = a.resolution
+      AND bucket < {_MS.format("a.since")}
+    ORDER BY bucket DESC LIMIT $4
+) AS p
+"""
+
+SUFFIX_CLOSES = f"""
+SELECT a.i, {_EPOCH_MS.format("b.bucket")} AS bucket, b.close
+FROM {SERIES}
+JOIN bars AS b ON b.symbol = a.symbol AND b.resolution = a.resolution
+              AND b.bucket >= {_MS.format("a.since")}
+ORDER BY a.i, b.bucket
+"""
+
+EMAS_AT = f"""
+SELECT a.i, x.period, x.value
+FROM {SERIES}
+JOIN indicators AS x ON x.symbol = a.symbol AND x.resolution = a.resolution AND x.kind = 'ema'
+                    AND x.bucket = {_MS.format("a.since")}
+"""
+
+UPSERT_INDICATORS = f"""
+INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
+SELECT symbol, resolution, kind, period, {_MS.format("bucket")}, value
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::float8[])
+     AS v(symbol, resolution, kind, period, bucket, value)
+ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = excluded.value
+"""
+
+DELETE_MARKS_SINCE = f"""
+DELETE FROM marks AS m USING {SERIES}
+WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {_MS.format("a.since")}
+"""
+
+INSERT_MARKS = f"""
+INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
+SELECT symbol, resolution, {_MS.format("bucket")}, kind, $5, $6, price
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $7::float8[])
+     AS c(symbol, resolution, bucket, kind, price)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBar:
+    symbol: str
+    resolution: str
+    bucket: int  # ms
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: Decimal
+    trades: int
+
+
+async def lock_ledger(conn: Connection, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+    """Lock and read the next expected offset of each partition (creating rows at 0)."""
+    await conn.execute(ENSURE_LEDGER, consumer, topic, list(partitions))
+    rows = await conn.fetch(LOCK_LEDGER, consumer, topic, list(partitions))
+    return {row["partition"]: row["next_offset"] for row in rows}
+
+
+async def advance_ledger(conn: Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]) -> None:
+    partitions = list(next_offsets)
+    await conn.execute(ADVANCE_LEDGER, consumer, topic, partitions, [next_offsets[p] for p in partitions])
+
+
+async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str = "ticks") -> list[StoredBar]:
+    """Fold deltas into the stored bars; return the merged bars."""
+    keys = sorted(deltas)
+    bars = [deltas[k] for k in keys]
+    rows = await conn.fetch(
+        MERGE_BARS,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [b.open for b in bars],
+        [b.high for b in bars],
+        [b.low for b in bars],
+        [b.close for b in bars],
+        [b.volume for b in bars],
+        [b.trades for b in bars],
+        [b.open_ts for b in bars],
+        [b.open_seq for b in bars],
+        [b.close_ts for b in bars],
+        [b.close_seq for b in bars],
+        source,
+    )
+    return [StoredBar(*row) for row in rows]
+
+
+@dataclass(slots=True)
+class SymbolSeen:
+    decimals: int
+    first: int
+    last: int
+
+
+async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> None:
+    names = sorted(seen)
+    await conn.execute(
+        UPSERT_SYMBOLS,
+        names,
+        [seen[n].decimals for n in names],
+        [seen[n].first for n in names],
+        [seen[n].last for n in names],
+    )
+
+
+SeriesKey = tuple[str, str]
+
+
+def _series_args(series: Sequence[tuple[SeriesKey, int]]) -> tuple[list[str], list[str], list[int]]:
+    return [s[0][0] for s in series], [s[0][1] for s in series], [s[1] for s in series]
+
+
+async def prefix_closes(
+    conn: Connection, series: Sequence[tuple[SeriesKey, int]], limit: int
+) -> list[list[tuple[int, float]]]:
+    """For each (series, since): up to `limit` bars before `since`, oldest first."""
+    result: list[list[tuple[int, float]]] = [[] for _ in series]
+    for row in await conn.fetch(PREFIX_CLOSES, *_series_args(series), limit):
+        result[row["i"] - 1].append((row["bucket"], row["close"]))
+    for bars in result:
+        bars.reverse()
+    return result
+
+
+async def suffix_closes(conn: Connection, series: Sequence[tuple[SeriesKey, int]]) -> list[list[tuple[int, float]]]:
+    """For each (series, since): every bar from `since` on, oldest first."""
+    result: list[list[tuple[int, float]]] = [[] for _ in series]
+    for row in await conn.fetch(SUFFIX_CLOSES, *_series_args(series)):
+        result[row["i"] - 1].append((row["bucket"], row["close"]))
+    return result
+
+
+async def emas_at(conn: Connection, series: Sequence[tuple[SeriesKey, int]]) -> list[dict[int, float]]:
+    """For each (series, bucket): the stored EMA of every period at that bar."""
+    result: list[dict[int, float]] = [{} for _ in series]
+    for row in await conn.fetch(EMAS_AT, *_series_args(series)):
+        result[row["i"] - 1][row["period"]] = row["value"]
+    return result
+
+
+async def write_indicators(conn: Connection, values: Iterable[tuple[SeriesKey, IndicatorValue]]) -> int:
+    rows = list(values)
+    if rows:
+        await conn.execute(
+            UPSERT_INDICATORS,
+            [s[0] for s, _ in rows],
+            [s[1] for s, _ in rows],
+            [v.kind for _, v in rows],
+            [v.period for _, v in rows],
+            [v.bucket for _, v in rows],
+            [v.value for _, v in rows],
+        )
+    return len(rows)
+
+
+async def replace_marks(
+    conn: Connection,
+    since: Sequence[tuple[SeriesKey, int]],
+    crosses: Iterable[tuple[SeriesKey, Cross]],
+    crossover: tuple[int, int],
+) -> None:
+    """Delete each series' marks from `since` on and insert the recomputed crosses."""
+    if since:
+        await conn.execute(DELETE_MARKS_SINCE, *_series_args(since))
+    rows = list(crosses)
+    if rows:
+        await conn.execute(
+            INSERT_MARKS,
+            [s[0] for s, _ in rows],
+            [s[1] for s, _ in rows],
+            [c.bucket for _, c in rows],
+            [c.kind for _, c in rows],
+            crossover[0],
+            crossover[1],
+            [c.price for _, c in rows],
+        )

@@ -1,0 +1,137 @@
+"""Helpers for tests of the bar engine against the real stack: publish a tick log,
+wait until the database has absorbed it, and read back what the engine stored."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from candleflow.exceptions import InvalidTick
+from candleflow.ticks import parse_tick
+from tests.harness.kafka import _partitions, consume_all
+from tests.harness.reference import BarKey, LogTick, RefBar
+
+
+async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] | bytes], pace: float = 0.0) -> None:
+    """Send records keyed by symbol (bytes are sent as they are, keyed `bad`).
+
+    `pace` > 0 sleeps that many seconds after every 1,000 records.
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    try:
+        pending = []
+        for i, record in enumerate(records):
+            if isinstance(record, bytes):
+                key, value = b"bad", record
+            else:
+                key, value = str(record.get("symbol", "bad")).encode(), orjson.dumps(record)
+            pending.append(await producer.send(topic, value=value, key=key))
+            if pace and i % 1000 == 999:
+                await asyncio.gather(*pending)
+                pending.clear()
+                await asyncio.sleep(pace)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def highwaters(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = await _partitions(bootstrap, topic, time.monotonic() + 30)
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def log_ticks(bootstrap: str, topic: str) -> list[LogTick]:
+    """Every valid tick in the topic with its offset, read by an independent consumer."""
+    ticks: list[LogTick] = []
+    for _, value, _, offset in await consume_all(bootstrap, topic, timeout=120):
+        try:
+            tick = parse_tick(value)
+        except InvalidTick:
+            continue
+        ticks.append(LogTick(tick.symbol, tick.ts, tick.price, tick.qty, offset))
+    return ticks
+
+
+async def wait_absorbed(database_url: str, consumer: str, bootstrap: str, topic: str, timeout: float = 240) -> None:
+    """Until the ledger's next offsets reach the topic's highwaters."""
+    ends = await highwaters(bootstrap, topic)
+    deadline = time.monotonic() + timeout
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            rows = await conn.fetch(
+                "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", consumer, topic
+            )
+            done = {r["partition"]: r["next_offset"] for r in rows}
+            if all(done.get(p, 0) >= end for p, end in ends.items()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"engine did not absorb {topic}: ledger {done}, highwaters {ends}")
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def stored_bars(database_url: str) -> dict[BarKey, RefBar]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT symbol, resolution, (extract(epoch from bucket) * 1000)::bigint AS bucket,"
+            " open, high, low, close, volume, trades FROM bars"
+        )
+    finally:
+        await conn.close()
+    return {
+        (r["symbol"], r["resolution"], r["bucket"]): RefBar(
+            r["open"], r["high"], r["low"], r["close"], Decimal(r["volume"]), r["trades"]
+        )
+        for r in rows
+    }
+
+
+async def stored_indicators(
+    database_url: str,
+) -> tuple[dict[tuple[str, str, str, int, int], float], dict[tuple[str, str, int], str]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        values = await conn.fetch(
+            "SELECT symbol, resolution, kind, period, (extract(epoch from bucket) * 1000)::bigint AS bucket, value"
+            " FROM indicators"
+        )
+        marks = await conn.fetch(
+            "SELECT symbol, resolution, (extract(epoch from bucket) * 1000)::bigint AS bucket, kind FROM marks"
+        )
+    finally:
+        await conn.close()
+    return (
+        {(r["symbol"], r["resolution"], r["kind"], r["period"], r["bucket"]): r["value"] for r in values},
+        {(r["symbol"], r["resolution"], r["bucket"]): r["kind"] for r in marks},
+    )
+
+
+async def bars_digest(database_url: str) -> str:
+    """A hash of the ordered bars table (values only, not the bookkeeping columns)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return str(
+            await conn.fetchval(
+                "SELECT md5(string_agg(concat_ws(',', symbol, resolution, bucket, open, high, low, close, volume, trades),"
+                " ';' ORDER BY symbol, resolution, bucket)) FROM bars"
+            )
+        )
+    finally:
+        await conn.close()

@@ -1,0 +1,97 @@
+"""Independent reference aggregation for tests: a plain sort-and-group of the tick log.
+
+Written from the invariants' words, sharing no code with `candleflow.bars` or
+`candleflow.indicators` beyond the resolution boundaries (which have tests of their own
+against `datetime` arithmetic).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from candleflow.resolution import SUPPORTED, Resolution
+
+
+class LogTick(NamedTuple):
+    """A tick as it sits in the log: `seq` is its offset in its partition."""
+
+    symbol: str
+    ts: int
+    price: float
+    qty: float
+    seq: int
+
+
+class RefBar(NamedTuple):
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: Decimal
+    trades: int
+
+
+BarKey = tuple[str, str, int]  # (symbol, resolution code, bucket ms)
+
+
+def reference_bars(ticks: Iterable[LogTick], resolutions: Sequence[Resolution] = SUPPORTED) -> dict[BarKey, RefBar]:
+    groups: dict[BarKey, list[LogTick]] = defaultdict(list)
+    for tick in ticks:
+        for resolution in resolutions:
+            groups[(tick.symbol, resolution.code, resolution.floor(tick.ts))].append(tick)
+    bars: dict[BarKey, RefBar] = {}
+    for key, members in groups.items():
+        ordered = sorted(members, key=lambda t: (t.ts, t.seq))
+        bars[key] = RefBar(
+            open=ordered[0].price,
+            high=max(t.price for t in members),
+            low=min(t.price for t in members),
+            close=ordered[-1].price,
+            volume=sum((Decimal(repr(t.qty)) for t in members), Decimal(0)),
+            trades=len(members),
+        )
+    return bars
+
+
+def reference_indicators(
+    bars: dict[BarKey, RefBar], periods: Sequence[int], crossover: tuple[int, int]
+) -> tuple[dict[tuple[str, str, str, int, int], float], dict[tuple[str, str, int], str]]:
+    """SMA/EMA per (symbol, resolution, kind, period, bucket) and crosses per bar."""
+    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    for (symbol, code, bucket), bar in bars.items():
+        series[(symbol, code)].append((bucket, bar.close))
+    values: dict[tuple[str, str, str, int, int], float] = {}
+    marks: dict[tuple[str, str, int], str] = {}
+    fast, slow = crossover
+    for (symbol, code), points in series.items():
+        points.sort()
+        closes = [c for _, c in points]
+        sma: dict[int, list[float | None]] = {}
+        for period in periods:
+            ema: float | None = None
+            sma[period] = []
+            weight = 2.0 / (period + 1)
+            for i, (bucket, close) in enumerate(points):
+                if i + 1 >= period:
+                    total = 0.0
+                    for c in closes[i + 1 - period : i + 1]:
+                        total += c
+                    values[(symbol, code, "sma", period, bucket)] = total / period
+                    sma[period].append(total / period)
+                else:
+                    sma[period].append(None)
+                ema = close if ema is None else (1 - weight) * ema + weight * close
+                values[(symbol, code, "ema", period, bucket)] = ema
+        for i in range(1, len(points)):
+            quick0, steady0, quick1, steady1 = sma[fast][i - 1], sma[slow][i - 1], sma[fast][i], sma[slow][i]
+            if quick0 is None or steady0 is None or quick1 is None or steady1 is None:
+                continue
+            before, after = quick0 - steady0, quick1 - steady1
+            if before <= 0 < after:
+                marks[(symbol, code, points[i][0])] = "golden_cross"
+            elif before >= 0 > after:
+                marks[(symbol, code, points[i][0])] = "death_cross"
+    return values, marks

@@ -1,0 +1,157 @@
+"""The bar engine against the real broker and database: every stored bar, moving
+average and mark equals an independent aggregation of the tick log (invariant 1),
+whatever happens to the worker, the broker or the database on the way (invariant 2),
+and however many workers share the work."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from candleflow.store.migrate import migrate
+
+from candleflow.settings import Settings
+from tests.harness import engine as harness
+from tests.harness.reference import reference_bars, reference_indicators
+from tests.harness.tickgen import generate
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+MALFORMED = [
+    b"{not json",
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 1_732_406_400_000, "price": "abc", "qty": 1}),
+    orjson.dumps({"symbol": "BTCUSD", "ts": 1_732_406_400_000, "price": 1.0, "qty": 1}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 1_732_406_400_000, "price": 1.0, "qty": -1}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 4_102_444_800_000, "price": 1.0, "qty": 1}),
+]
+
+
+def engine_env(names: Any, stack: Any, database_url: str, **extra: str) -> dict[str, str]:
+    return names.env(stack, database_url, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS), **extra)
+
+
+async def assert_matches_reference(stack: Any, names: Any, database_url: str) -> None:
+    await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
+    log = await harness.log_ticks(stack.kafka_bootstrap, names.ticks_topic)
+    expected = reference_bars(log)
+    stored = await harness.stored_bars(database_url)
+    missing = expected.keys() - stored.keys()
+    extra = stored.keys() - expected.keys()
+    wrong = [k for k in expected.keys() & stored.keys() if expected[k] != stored[k]]
+    assert not missing and not extra and not wrong, (
+        f"{len(missing)} missing, {len(extra)} extra, {len(wrong)} wrong bars; e.g. "
+        f"{[(k, expected.get(k), stored.get(k)) for k in (list(missing) + list(extra) + wrong)[:3]]}"
+    )
+    conf = Settings()
+    values, marks = reference_indicators(expected, conf.ma_periods, conf.crossover)
+    stored_values, stored_marks = await harness.stored_indicators(database_url)
+    assert stored_values.keys() == values.keys()
+    off = [k for k, v in values.items() if not math.isclose(v, stored_values[k], rel_tol=1e-12)]
+    assert not off, f"{len(off)} indicator values differ, e.g. {[(k, values[k], stored_values[k]) for k in off[:3]]}"
+    assert stored_marks == marks
+
+
+async def test_bars_indicators_and_marks_equal_the_reference(
+    stack: Any, names: Any, database_url: str, worker_factory: Any
+) -> None:
+    from tests.harness.kafka import consume_all, create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS, names.dead_topic: PARTITIONS})
+    ticks = generate(40_000, days=3.0, seed=11, late_fraction=0.08)
+    records: list[dict[str, Any] | bytes] = [*ticks[:20_000], *MALFORMED, *ticks[20_000:]]
+    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, records)
+    worker = worker_factory.start(engine_env(names, stack, database_url))
+    await asyncio.to_thread(worker.wait_ready)
+    await assert_matches_reference(stack, names, database_url)
+    dead = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30, expect=len(MALFORMED))
+    reasons = [orjson.loads(value)["reason"] for _, value, _, _ in dead]
+    assert len(reasons) == len(MALFORMED)
+    assert all(reasons)
+
+
+async def test_sigkill_at_random_moments_changes_nothing(
+    stack: Any, names: Any, database_url: str, worker_factory: Any
+) -> None:
+    from tests.harness.kafka import create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
+    ticks = generate(60_000, days=2.0, seed=23, late_fraction=0.05)
+    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000"))
+    await asyncio.to_thread(worker.wait_ready)
+    streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.15))
+    rnd = random.Random(5)
+    for _ in range(5):
+        await asyncio.sleep(rnd.uniform(0.5, 3.0))
+        worker.kill()
+        worker.restart()
+        await asyncio.to_thread(worker.wait_ready)
+    await asyncio.sleep(rnd.uniform(0.5, 2.0))
+    worker.terminate()
+    worker.restart()
+    await asyncio.to_thread(worker.wait_ready)
+    await streaming
+    await assert_matches_reference(stack, names, database_url)
+
+
+async def test_two_workers_and_a_third_joining_and_leaving(
+    stack: Any, names: Any, database_url: str, worker_factory: Any
+) -> None:
+    from tests.harness.kafka import create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
+    env = engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000")
+    first, second = worker_factory.start(env), worker_factory.start(env)
+    await asyncio.to_thread(first.wait_ready)
+    await asyncio.to_thread(second.wait_ready)
+    ticks = generate(40_000, days=1.0, seed=31)
+    streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.2))
+    await asyncio.sleep(2)
+    third = worker_factory.start(env)
+    await asyncio.to_thread(third.wait_ready)
+    await asyncio.sleep(3)
+    third.terminate()
+    await streaming
+    await assert_matches_reference(stack, names, database_url)
+
+
+@pytest.fixture
+async def second_database(stack: Any) -> AsyncIterator[str]:
+    """Another fresh, migrated database, for comparing two runs."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_replay_into_an_empty_database_gives_identical_bars(
+    stack: Any, names: Any, database_url: str, second_database: str, worker_factory: Any
+) -> None:
+    from tests.harness.kafka import create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
+    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, generate(20_000, days=2.0, seed=41))
+    worker = worker_factory.start(engine_env(names, stack, database_url))
+    await asyncio.to_thread(worker.wait_ready)
+    await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
+    worker.terminate()
+    second_url = second_database
+    env = engine_env(names, stack, second_url, CANDLEFLOW_APP_ID=names.app_id + "-replay", CANDLEFLOW_BATCH_MAX="777")
+    replayer = worker_factory.start(env)
+    await asyncio.to_thread(replayer.wait_ready)
+    await harness.wait_absorbed(second_url, names.app_id + "-replay", stack.kafka_bootstrap, names.ticks_topic)
+    assert await harness.bars_digest(second_url) == await harness.bars_digest(database_url)

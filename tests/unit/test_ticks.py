@@ -1,0 +1,66 @@
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from candleflow.exceptions import InvalidTick
+from candleflow.ticks import Tick, dead_letter, parse_tick, price_decimals, validate_tick
+
+NOW = 1_732_406_400_000
+GOOD = {"symbol": "Coinbase:BTC/USD", "ts": NOW - 1000, "price": 97000.5, "qty": 0.0123, "side": "buy", "id": "81234"}
+
+
+def test_a_good_tick_round_trips() -> None:
+    tick = validate_tick(GOOD, now_ms=NOW)
+    assert tick == Tick("Coinbase:BTC/USD", NOW - 1000, 97000.5, 0.0123, "buy", "81234")
+    assert parse_tick(tick.to_json(), now_ms=NOW) == tick
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"price": None}, "missing price"),
+        ({"price": "abc"}, "price is not a number"),
+        ({"price": 0}, "price must be > 0"),
+        ({"price": -1.5}, "price must be > 0"),
+        ({"qty": -0.1}, "qty must be >= 0"),
+        ({"qty": True}, "qty is not a number"),
+        ({"symbol": "BTCUSD"}, "not written Exchange:BASE/QUOTE"),
+        ({"symbol": None}, "missing symbol"),
+        ({"ts": 1_000}, "before 2009"),
+        ({"ts": NOW + 3_600_000}, "in the future"),
+        ({"ts": "yesterday"}, "not integer milliseconds"),
+        ({"side": "long"}, "side must be"),
+        ({"price": float("nan")}, "not finite"),
+    ],
+)
+def test_what_cannot_be_a_trade_is_rejected_with_a_reason(change: dict, reason: str) -> None:
+    record = {**GOOD, **change}
+    if change.get("price", 1) is None or change.get("symbol", 1) is None:
+        record = {k: v for k, v in record.items() if v is not None}
+    with pytest.raises(InvalidTick, match=reason):
+        validate_tick(record, now_ms=NOW)
+
+
+def test_malformed_json_is_an_invalid_tick() -> None:
+    with pytest.raises(InvalidTick, match="not JSON"):
+        parse_tick(b"{nope", now_ms=NOW)
+
+
+def test_dead_letter_keeps_the_raw_input_and_reason() -> None:
+    record = orjson.loads(dead_letter(b'{"price": "x"}', "price is not a number", "replay"))
+    assert record["raw"] == '{"price": "x"}'
+    assert record["reason"] == "price is not a number"
+    assert record["source"] == "replay"
+
+
+@pytest.mark.parametrize(("price", "decimals"), [(97000.5, 1), (97000.0, 0), (0.00012, 5), (1e-8, 8), (12.34, 2)])
+def test_price_decimals(price: float, decimals: int) -> None:
+    assert price_decimals(price) == decimals
+
+
+@given(st.decimals(min_value="0.00000001", max_value="1000000", places=8, allow_nan=False))
+def test_price_decimals_matches_the_written_decimals(value: object) -> None:
+    text = format(value, "f").rstrip("0").rstrip(".")
+    expected = len(text.partition(".")[2])
+    assert price_decimals(float(text)) == expected
