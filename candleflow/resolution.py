@@ -112,7 +112,5 @@ def parse_resolution(text: str) -> Resolution:
     count = int(match.group(1) or "1")
     resolution = BY_CODE.get(f"{count}{match.group(2)}")
     if resolution is None:
-        raise InvalidResolution(
-            f"resolution {text!r} is not supported; supported: {', '.join(SUPPORTED_CODES)}"
-        )
+        raise InvalidResolution(f"resolution {text!r} is not supported; supported: {', '.join(SUPPORTED_CODES)}")
     return resolution

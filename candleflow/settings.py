@@ -257,7 +257,9 @@ class Settings:
             synthetic_rate=_read(env, SYNTH_RATE, "20", _positive_float, "a positive number"),
             synthetic_seed=_read(env, SYNTH_SEED, "1", int, "an integer"),
             cryptocompare_api_key=api_key,
-            cryptocompare_url=_read(env, CC_URL, "wss://streamer.cryptocompare.com/v2", _ws_url, "a ws:// or wss:// URL"),
+            cryptocompare_url=_read(
+                env, CC_URL, "wss://streamer.cryptocompare.com/v2", _ws_url, "a ws:// or wss:// URL"
+            ),
             cryptocompare_rest_url=_read(
                 env, CC_REST, "https://min-api.cryptocompare.com", _http_url, "an http(s):// URL"
             ),

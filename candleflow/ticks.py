@@ -125,9 +125,7 @@ def parse_tick(raw: bytes | str, *, now_ms: int | None = None, future_tolerance_
 def dead_letter(raw: bytes | str, reason: str, source: str) -> bytes:
     """The `ticks.dead` record: the raw input untouched, why it was refused, and by whom."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    return orjson.dumps(
-        {"reason": reason, "raw": text, "source": source, "at": int(time.time() * 1000)}
-    )
+    return orjson.dumps({"reason": reason, "raw": text, "source": source, "at": int(time.time() * 1000)})
 
 
 def price_decimals(price: float) -> int:

@@ -1,1 +1,8 @@
-"""candleflow.stack"""
+"""The local stack: Apache Kafka (KRaft) from the official jars and PostgreSQL from the
+system's binaries, as background processes with their own ports and data directory.
+Used by `candleflow stack up|down|status`, `make run`, the tests and the benchmarks."""
+
+from candleflow.stack.exceptions import MissingTool, PortBusy, StackError
+from candleflow.stack.stack import Stack, StackInfo
+
+__all__ = ["MissingTool", "PortBusy", "Stack", "StackError", "StackInfo"]

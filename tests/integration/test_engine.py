@@ -16,9 +16,8 @@ import asyncpg
 import orjson
 import pytest
 
-from candleflow.store.migrate import migrate
-
 from candleflow.settings import Settings
+from candleflow.store.migrate import migrate
 from tests.harness import engine as harness
 from tests.harness.reference import reference_bars, reference_indicators
 from tests.harness.tickgen import generate

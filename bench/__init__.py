@@ -1,0 +1,1 @@
+"""candleflow benchmarks: `make bench` runs `python -m bench.run_all`."""

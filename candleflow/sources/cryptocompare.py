@@ -1,0 +1,311 @@
+"""CryptoCompare live trades: our own aiohttp client of the streamer websocket.
+
+The client keeps one socket, subscribes the trade channel of every wanted symbol
+(`SubAdd`), and hands each trade to a `TickSink` (the Kafka publisher, or an in-memory
+collector in tests). It owns the connection's life:
+
+* welcome (`20`): logs the socket count and rate-limit figures;
+* heartbeat (`999`): two missed heartbeats close the socket and reconnect;
+* `401`: stops with `Unauthorized` and a message about the API key;
+* `429`: backs off as the message says (at least `rate_limit_delay`) and reconnects,
+  or, for too many subscriptions, reports the refused channel and keeps the socket;
+* `500` `INVALID_SUB` and friends: reports the channel and drops it, the others go on;
+  `FORCE_DISCONNECT`: reconnects;
+* any other loss: reconnects with capped exponential backoff and jitter, then
+  resubscribes every wanted channel. Trades the streamer replays on subscribe are
+  dropped by `RecentTrades` (exchange, pair, trade id), so a reconnect never publishes
+  a duplicate.
+
+Everything on the wire goes through a `Dialect` (`cryptocompare_protocol`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import aiohttp
+
+from candleflow.sources import cryptocompare_protocol as cc
+from candleflow.sources.dedupe import RecentTrades
+from candleflow.sources.exceptions import ProtocolError, Unauthorized
+from candleflow.sources.publisher import TickSink
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "wss://streamer.cryptocompare.com/v2"
+KEY_VARIABLE = "CANDLEFLOW_CRYPTOCOMPARE_API_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Every delay of the client; tests shrink them, production keeps the defaults."""
+
+    heartbeat_interval: float = 60.0  # the streamer beats every 30-60 s; two missed: reconnect
+    backoff_initial: float = 5.0
+    backoff_max: float = 120.0
+    min_reconnect_delay: float = 5.0  # never reconnect sooner than this
+    rate_limit_delay: float = 5.0  # a 429 waits at least this long
+    too_many_sockets_delay: float = 60.0  # another socket of the key must close first
+    connect_timeout: float = 20.0
+    jitter: float = 0.25  # delays vary by +-25 %, but never below the minimum
+
+
+@dataclass(slots=True)
+class ClientStats:
+    connections: int = 0
+    trades: int = 0
+    duplicates: int = 0
+    bad_trades: int = 0
+    heartbeats: int = 0
+    missed_heartbeat_reconnects: int = 0
+
+
+class _Reconnect(Exception):
+    """End the current socket; reconnect after at least `min_delay` seconds."""
+
+    def __init__(self, reason: str, min_delay: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.min_delay = min_delay
+
+
+class CryptoCompareClient:
+    """Streams the trades of `symbols` into `sink` until `run`'s stop event is set."""
+
+    def __init__(
+        self,
+        sink: TickSink,
+        symbols: Iterable[str],
+        *,
+        api_key: str,
+        url: str = DEFAULT_URL,
+        dialect: cc.Dialect | None = None,
+        timing: Timing | None = None,
+        dedupe: RecentTrades | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        future_tolerance_s: float = 300.0,
+    ) -> None:
+        if not api_key:
+            raise Unauthorized(
+                f"the CryptoCompare streamer needs an API key: set {KEY_VARIABLE} "
+                "(create one at https://www.cryptocompare.com/cryptopian/api-keys)"
+            )
+        self.sink = sink
+        self.dialect: cc.Dialect = dialect if dialect is not None else cc.LegacyDialect()
+        self.wanted: set[str] = {self.dialect.channel(s) for s in symbols}
+        self.active: set[str] = set()
+        self.refused: dict[str, str] = {}
+        self.stats = ClientStats()
+        self.timing = timing if timing is not None else Timing()
+        self._api_key = api_key
+        self._url = url
+        self._dedupe = dedupe if dedupe is not None else RecentTrades()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._tolerance = future_tolerance_s
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.delays: list[float] = []  # every reconnect delay chosen, newest last
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, symbols: Iterable[str]) -> None:
+        channels = [self.dialect.channel(s) for s in symbols]
+        new = [c for c in channels if c not in self.wanted]
+        self.wanted.update(new)
+        if new and self._ws is not None and not self._ws.closed:
+            await self._ws.send_bytes(self.dialect.subscribe(sorted(new)))
+
+    async def unsubscribe(self, symbols: Iterable[str]) -> None:
+        channels = [c for c in (self.dialect.channel(s) for s in symbols) if c in self.wanted]
+        self.wanted.difference_update(channels)
+        if channels and self._ws is not None and not self._ws.closed:
+            await self._ws.send_bytes(self.dialect.unsubscribe(sorted(channels)))
+
+    # --------------------------------------------------------------------- run
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Stream until `stop` is set (or forever); raises `Unauthorized` on a refused key."""
+        worker = asyncio.create_task(self._run_forever(), name="cryptocompare-client")
+        waiter = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            await asyncio.wait({worker, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (worker, waiter):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({worker})
+        if worker.done() and not worker.cancelled():
+            worker.result()
+
+    async def _run_forever(self) -> None:
+        attempt = 0
+        while True:
+            trades_before = self.stats.trades
+            try:
+                await self._connect_once()
+                reason, floor = "connection closed by the streamer", 0.0
+            except _Reconnect as exc:
+                reason, floor = exc.reason, exc.min_delay
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                reason, floor = f"{type(exc).__name__}: {exc}", 0.0
+            if self.stats.trades > trades_before:
+                attempt = 0  # the socket worked: start the backoff afresh
+            delay = self._delay(attempt, floor)
+            attempt += 1
+            self.delays.append(delay)
+            log.warning("CryptoCompare: %s; reconnecting in %.1f s", reason, delay)
+            await self._sleep(delay)
+
+    def _delay(self, attempt: int, floor: float) -> float:
+        t = self.timing
+        backoff = min(t.backoff_max, t.backoff_initial * 2.0**attempt)
+        backoff *= 1 + self._rng.uniform(-t.jitter, t.jitter)
+        return max(backoff, floor, t.min_reconnect_delay)
+
+    async def _connect_once(self) -> None:
+        """One socket's life, from connect to close."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timing.connect_timeout)
+        headers = {"Authorization": f"Apikey {self._api_key}"}
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.ws_connect(
+                self._url, params={"api_key": self._api_key}, headers=headers, heartbeat=None, autoping=True
+            ) as ws,
+        ):
+            self._ws = ws
+            self.stats.connections += 1
+            self.active.clear()
+            try:
+                log.info("CryptoCompare: connected to %s", self._url)
+                channels = sorted(self.wanted)
+                if channels:
+                    await ws.send_bytes(self.dialect.subscribe(channels))
+                await self._receive(ws)
+            finally:
+                self._ws = None
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        window = 2 * self.timing.heartbeat_interval
+        deadline = self._clock() + window
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                self.stats.missed_heartbeat_reconnects += 1
+                raise _Reconnect(f"no heartbeat for {window:.1f} s (two missed)")
+            try:
+                message = await ws.receive(timeout=remaining)
+            except TimeoutError:
+                continue
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                return
+            if message.type == aiohttp.WSMsgType.ERROR:
+                raise _Reconnect(f"websocket error: {ws.exception()}")
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                continue
+            try:
+                event = self.dialect.parse(message.data, future_tolerance_s=self._tolerance)
+            except ProtocolError as exc:
+                log.warning("CryptoCompare: ignored a frame: %s", exc)
+                continue
+            if isinstance(event, cc.Heartbeat):
+                self.stats.heartbeats += 1
+                deadline = self._clock() + window
+            else:
+                await self._handle(event)
+
+    # ------------------------------------------------------------------ events
+
+    async def _handle(self, event: cc.Event) -> None:
+        match event:
+            case cc.Trade(tick=tick):
+                if self._dedupe.seen(tick):
+                    self.stats.duplicates += 1
+                    return
+                self.stats.trades += 1
+                await self.sink.publish(tick)
+            case cc.BadTrade(reason=reason, raw=raw, channel=channel, trade_id=trade_id):
+                if channel and trade_id and self._dedupe.seen_key(f"{channel}!bad", trade_id):
+                    self.stats.duplicates += 1  # the same bad trade, replayed on resubscribe
+                    return
+                self.stats.bad_trades += 1
+                await self.sink.reject(raw, reason)
+            case cc.Welcome():
+                self._welcome(event)
+            case cc.SubscribeComplete(channel=channel):
+                self.active.add(channel)
+            case cc.UnsubscribeComplete(channel=channel):
+                self.active.discard(channel)
+            case cc.LoadComplete():
+                log.info(
+                    "CryptoCompare: %d of %d channels live%s",
+                    len(self.active),
+                    len(self.wanted),
+                    f"; refused: {', '.join(sorted(self.refused))}" if self.refused else "",
+                )
+            case cc.UnsubscribeAllComplete():
+                self.active.clear()
+            case cc.Unauthorized(message=message, info=info):
+                raise Unauthorized(
+                    f"CryptoCompare refused the API key ({message}{': ' + info if info else ''}). "
+                    f"Set {KEY_VARIABLE} to a valid key with streaming access "
+                    "(https://www.cryptocompare.com/cryptopian/api-keys)"
+                )
+            case cc.RateLimited():
+                self._rate_limited(event)
+            case cc.StreamerError():
+                self._streamer_error(event)
+            case _:
+                pass
+
+    def _welcome(self, event: cc.Welcome) -> None:
+        limits = ", ".join(f"{k.removeprefix('RATELIMIT_').lower()}={v}" for k, v in sorted(event.rate_limits.items()))
+        log.info(
+            "CryptoCompare welcome%s: sockets active %s, remaining %s; rate limits: %s",
+            f" from {event.server}" if event.server else "",
+            event.sockets_active,
+            event.sockets_remaining,
+            limits or "not given",
+        )
+
+    def _rate_limited(self, event: cc.RateLimited) -> None:
+        text = f"{event.message}{': ' + event.info if event.info else ''}"
+        if event.kind == "too_many_subscriptions":
+            channel = event.parameter
+            if channel:
+                self.refused[channel] = event.message
+                self.wanted.discard(channel)
+            log.error(
+                "CryptoCompare: too many subscriptions (%s)%s; the others go on",
+                text,
+                f", refused {channel}" if channel else "",
+            )
+            return
+        floor = self.timing.rate_limit_delay
+        if event.kind == "too_many_sockets":
+            floor = max(floor, self.timing.too_many_sockets_delay)
+        raise _Reconnect(f"rate limited ({text})", floor)
+
+    def _streamer_error(self, event: cc.StreamerError) -> None:
+        text = f"{event.message}{': ' + event.info if event.info else ''}"
+        if event.is_disconnect:
+            raise _Reconnect(f"the streamer forced a disconnect ({text})", self.timing.min_reconnect_delay)
+        if event.message == "SUBSCRIPTION_ALREADY_ACTIVE":
+            log.debug("CryptoCompare: %s already active", event.parameter)
+            return
+        if event.is_channel_error and event.parameter:
+            self.refused[event.parameter] = event.message
+            self.wanted.discard(event.parameter)
+            log.error("CryptoCompare refused channel %s (%s); the other channels go on", event.parameter, text)
+            return
+        log.error("CryptoCompare error %s%s", text, f" ({event.parameter})" if event.parameter else "")

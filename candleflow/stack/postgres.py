@@ -1,0 +1,231 @@
+"""PostgreSQL 15 from the system's server binaries, in a data directory of the stack.
+
+initdb and postgres refuse to run as root: when we are root, every server binary runs
+as an unprivileged user (`postgres` if it exists, else a `candleflow` system user that
+is created once) through `runuser`, and the stack's `postgres/` directory belongs to
+that user. As a normal user the binaries run directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from candleflow.stack import aio, procs
+from candleflow.stack.exceptions import MissingTool, StackError
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ROLE = "candleflow"
+DATABASE = "candleflow"
+
+HBA = """\
+# candleflow local stack: trust on the unix socket (inside the stack dir) and 127.0.0.1 only.
+local   all   all                  trust
+host    all   all   127.0.0.1/32   trust
+"""
+
+
+def server_user() -> str | None:
+    """The user to run server binaries as: None when we are not root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", ROLE):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    result = subprocess.run(
+        [useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", ROLE],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise StackError(
+            f"PostgreSQL cannot run as root and creating a '{ROLE}' system user failed "
+            f"({result.stderr.strip()}): create an unprivileged user named 'postgres'"
+        )
+    return ROLE
+
+
+class PostgresServer:
+    """One PostgreSQL cluster living in `home` (data, socket directory, log)."""
+
+    def __init__(self, home: Path, bin_dir: Path = PG_BIN) -> None:
+        self.home = home
+        self.bin_dir = bin_dir
+        self.data = home / "data"
+        self.run_dir = home / "run"
+        self.log_path = home / "postgres.log"
+        self._user: str | None = None
+
+    def _bin(self, name: str) -> str:
+        path = self.bin_dir / name
+        if not path.is_file():
+            raise MissingTool(
+                f"PostgreSQL server binaries not found in {self.bin_dir}: "
+                "install postgresql-15 (apt-get install postgresql-15)"
+            )
+        return str(path)
+
+    def _as_server(self, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", self._user, "--"] if self._user else []
+        return subprocess.run(
+            prefix + argv,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            cwd=self.home,
+            timeout=timeout,
+            check=False,
+        )
+
+    def prepare(self, port: int) -> None:
+        """Binaries, ownership, initdb (first time only) and this run's settings."""
+        initdb = self._bin("initdb")
+        self._bin("pg_ctl")
+        self._user = server_user()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
+        if self._user:
+            self._hand_over()
+        if not (self.data / "PG_VERSION").is_file():
+            result = self._as_server(
+                [initdb, "-D", str(self.data), "-U", ROLE, "-E", "UTF8", "--no-locale",
+                 "--auth-local=trust", "--auth-host=trust"],
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise StackError(f"initdb into {self.data} failed:\n{result.stderr.strip()}")
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.write("\ninclude_if_exists = 'candleflow.conf'\n")
+            self._write(self.data / "pg_hba.conf", HBA)
+        self._write(self.data / "candleflow.conf", self._settings(port))
+
+    def _hand_over(self) -> None:
+        """Give `postgres/` to the server user and check it can reach it."""
+        user = pwd.getpwnam(self._user or "")
+        self.home.parent.chmod(self.home.parent.stat().st_mode | 0o755)
+        for path in [self.home, *self.home.rglob("*")]:
+            if path.stat().st_uid != user.pw_uid:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        self.home.chmod(0o700)
+        if self._as_server(["test", "-w", str(self.home)]).returncode != 0:
+            raise StackError(
+                f"user '{self._user}' cannot reach {self.home}: make its parent directories "
+                "traversable (chmod o+x) or set CANDLEFLOW_STACK_DIR to a directory under /tmp"
+            )
+
+    def _write(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        if self._user:
+            user = pwd.getpwnam(self._user)
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _settings(self, port: int) -> str:
+        lines = [
+            f"port = {port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.run_dir}'",
+            "max_connections = 200",
+            "timezone = 'UTC'",
+            "fsync = on",
+        ]
+        if list((self.bin_dir.parent / "lib").glob("timescaledb*.so")):
+            lines.append("shared_preload_libraries = 'timescaledb'")
+        return "# written by `candleflow stack up` on every start\n" + "\n".join(lines) + "\n"
+
+    def start(self) -> int:
+        """pg_ctl start (waits until it accepts connections); returns the postmaster pid."""
+        if self._user is None:
+            self._user = server_user()
+        result = self._as_server(
+            [self._bin("pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log_path),
+             "-w", "-t", "90", "-s"],
+            timeout=120,
+        )  # fmt: skip
+        pid = self.pid()
+        if result.returncode != 0 or pid is None:
+            raise StackError(
+                f"PostgreSQL did not start ({result.stderr.strip() or 'no message'}); "
+                f"see {self.log_path}:\n{procs.tail(self.log_path)}"
+            )
+        return pid
+
+    def pid(self) -> int | None:
+        """The running postmaster's pid, from postmaster.pid (None when it does not run)."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if procs.alive(pid) else None
+
+    def stop(self, mode: str = "fast", timeout: float = 30) -> None:
+        """pg_ctl stop -m `mode`; SIGKILL the server's process group if it lingers."""
+        pid = self.pid()
+        if pid is None:
+            return
+        if self._user is None:
+            self._user = server_user()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._as_server(
+                [self._bin("pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w",
+                 "-t", str(int(timeout)), "-s"],
+                timeout=timeout + 10,
+            )  # fmt: skip
+        if not procs.wait_gone([pid], 2):
+            procs.kill_group(pid)
+
+    def wait_ready(self, port: int, timeout: float) -> None:
+        """Block until asyncpg can log in on 127.0.0.1:`port`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if aio.run(lambda: _answers(port)):
+                return
+            time.sleep(0.3)
+        raise StackError(
+            f"PostgreSQL did not answer on 127.0.0.1:{port} within {timeout:.0f}s; "
+            f"see {self.log_path}:\n{procs.tail(self.log_path)}"
+        )
+
+    def ensure_database(self, port: int) -> bool:
+        """Create the `candleflow` database if missing; True when TimescaleDB is enabled."""
+        return aio.run(lambda: _ensure_database(port))
+
+
+def url(port: int, database: str = DATABASE) -> str:
+    return f"postgresql://{ROLE}@127.0.0.1:{port}/{database}"
+
+
+async def _answers(port: int) -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(url(port, "postgres"), timeout=3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+async def _ensure_database(port: int) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(url(port, "postgres"), timeout=10)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{DATABASE}" OWNER "{ROLE}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(url(port), timeout=10)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except asyncpg.PostgresError:
+        return False
+    finally:
+        await conn.close()
+    return True

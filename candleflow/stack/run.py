@@ -1,0 +1,134 @@
+"""`make run`: the whole pipeline in one terminal.
+
+Brings the stack up, migrates the database, runs `candleflow worker` in the foreground
+with a demo feed (synthetic, or CryptoCompare when an API key is set) on port 6066, and
+on Ctrl-C (or SIGTERM/SIGHUP) stops the worker and every service it started itself.
+A stack that was already running before is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from candleflow.exceptions import CandleflowError
+from candleflow.settings import CC_KEY, SOURCE, WEB_PORT, Settings
+from candleflow.stack import aio, procs
+from candleflow.stack.ports import is_free
+from candleflow.stack.stack import Stack, StackInfo
+
+WORKER_STOP_TIMEOUT = 30.0
+
+
+def _say(message: str) -> None:
+    print(f"candleflow run: {message}", file=sys.stderr, flush=True)
+
+
+class _Stop(Exception):
+    """A stop signal arrived."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def worker_env(info: StackInfo) -> dict[str, str]:
+    """Our environment plus the stack's, a demo feed and the chart's port."""
+    env = {**os.environ, **info.env()}
+    if SOURCE not in env:
+        env[SOURCE] = "cryptocompare" if env.get(CC_KEY) else "synthetic"
+    env.setdefault(WEB_PORT, "6066")
+    return env
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once `url` answers with any HTTP status; False if the worker died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker's group, SIGKILL it after a grace period or a second Ctrl-C."""
+    if process.poll() is None:
+        _say("stopping the worker (Ctrl-C again to kill it)")
+        procs.signal_group(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired, _Stop):
+            process.wait(WORKER_STOP_TIMEOUT)
+    procs.signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def run(settings: Settings) -> int:
+    stack = Stack(settings.stack_dir, settings.stack_kafka_port, settings.stack_pg_port)
+    was_running = stack.running() is not None
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        info = stack.up()
+        from candleflow.store.migrate import migrate
+
+        applied = aio.run(lambda: migrate(info.database_url))
+        _say(f"database migrated ({', '.join(applied) or 'up to date'})")
+        env = worker_env(info)
+        port = int(env[WEB_PORT])
+        if not is_free(port):
+            raise CandleflowError(f"port {port} busy: stop what listens there or set {WEB_PORT} to another port")
+        _say(f"starting the worker ({SOURCE}={env[SOURCE]})")
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "candleflow"), "worker", "-l", "info"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # signals reach it through us, in order
+        )
+        if wait_http(f"http://127.0.0.1:{port}/healthz", worker, 120):
+            _say(f"Chart: http://localhost:{port}  (Ctrl-C stops everything)")
+        code = worker.wait()
+        _say(f"the worker exited with status {code}")
+        return code or 1
+    except (_Stop, KeyboardInterrupt):
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, _raise_stop)  # a second Ctrl-C only hurries the worker
+        if worker is not None:
+            stop_worker(worker)
+        if was_running:
+            _say("the stack was running before `make run`: left up (candleflow stack down stops it)")
+        else:
+            _shutdown_stack(stack)
+
+
+def _shutdown_stack(stack: Stack) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # nothing may interrupt stopping the services
+    stack.down()
+    _say("stack stopped")
+
+
+def main() -> int:
+    # SIGINT too: a shell that starts us in the background leaves SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stop)
+    try:
+        return run(Settings.from_env())
+    except CandleflowError as exc:
+        print(f"candleflow: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

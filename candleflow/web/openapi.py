@@ -1,0 +1,361 @@
+"""`/openapi.json`: a hand-written OpenAPI 3.0 description of every endpoint and answer.
+
+Kept next to the views and checked by a Schemathesis run (tests/integration/
+test_openapi.py), which fails on any answer the schema does not describe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from candleflow.resolution import SUPPORTED_CODES
+from candleflow.web import responses
+from candleflow.web.routing import page
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _param(name: str, schema: dict[str, Any], description: str, required: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+_ERROR = _json(_ref("UdfError"), 'Bad parameter: `{"s": "error", "errmsg": ...}`')
+_NOT_FOUND = _json(_ref("UdfError"), "Unknown symbol (`errmsg: unknown_symbol`)")
+_UNAVAILABLE = _json(_ref("UdfError"), "Database or Kafka unreachable; see `Retry-After`")
+
+
+def _errors(*, not_found: bool = False) -> dict[str, Any]:
+    answers = {"400": _ERROR, "503": _UNAVAILABLE}
+    if not_found:
+        answers["404"] = _NOT_FOUND
+    return answers
+
+
+SYMBOL = _param("symbol", {"type": "string", "example": "Coinbase:BTC/USD"}, "`Exchange:BASE/QUOTE`")
+RESOLUTION = _param(
+    "resolution",
+    {"type": "string", "example": "1D"},
+    "TradingView resolution: " + ", ".join(SUPPORTED_CODES) + " (a count of 1 may be left out: `D`)",
+)
+FROM = _param("from", {"type": "integer"}, "Range start, unix seconds (inclusive)", required=False)
+TO = _param("to", {"type": "integer"}, "Range end, unix seconds (exclusive)")
+COUNTBACK = _param(
+    "countback",
+    {"type": "integer", "minimum": 0},
+    "Bars wanted: wins over `from`; older bars are added until this many are returned",
+    required=False,
+)
+MARK_RANGE = [
+    _param("from", {"type": "integer"}, "Range start, unix seconds (inclusive)"),
+    _param("to", {"type": "integer"}, "Range end, unix seconds (inclusive)"),
+]
+
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+_TIMES = {"type": "array", "items": {"type": "integer"}, "description": "Bar times, unix seconds"}
+_NO_DATA = {
+    "type": "object",
+    "required": ["s"],
+    "properties": {
+        "s": {"type": "string", "enum": ["no_data"]},
+        "nextTime": {"type": "integer", "description": "Newest bar before `from`, unix SECONDS"},
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "UdfError": {
+        "type": "object",
+        "required": ["s", "errmsg"],
+        "properties": {"s": {"type": "string", "enum": ["error"]}, "errmsg": {"type": "string"}},
+    },
+    "Config": {
+        "type": "object",
+        "required": ["supported_resolutions", "supports_search", "supports_group_request"],
+        "properties": {
+            "supported_resolutions": {"type": "array", "items": {"type": "string"}},
+            "supports_search": {"type": "boolean"},
+            "supports_group_request": {"type": "boolean"},
+            "supports_marks": {"type": "boolean"},
+            "supports_timescale_marks": {"type": "boolean"},
+            "supports_time": {"type": "boolean"},
+            "exchanges": {"type": "array", "items": {"type": "object"}},
+            "symbols_types": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "SymbolInfo": {
+        "type": "object",
+        "required": [
+            "name",
+            "ticker",
+            "full_name",
+            "description",
+            "type",
+            "exchange",
+            "session",
+            "timezone",
+            "minmov",
+            "pricescale",
+            "has_intraday",
+            "supported_resolutions",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "ticker": {"type": "string"},
+            "full_name": {"type": "string"},
+            "description": {"type": "string"},
+            "type": {"type": "string"},
+            "exchange": {"type": "string"},
+            "listed_exchange": {"type": "string"},
+            "session": {"type": "string"},
+            "timezone": {"type": "string"},
+            "format": {"type": "string"},
+            "minmov": {"type": "integer"},
+            "pricescale": {"type": "integer"},
+            "has_intraday": {"type": "boolean"},
+            "has_seconds": {"type": "boolean"},
+            "seconds_multipliers": {"type": "array", "items": {"type": "string"}},
+            "intraday_multipliers": {"type": "array", "items": {"type": "string"}},
+            "has_daily": {"type": "boolean"},
+            "daily_multipliers": {"type": "array", "items": {"type": "string"}},
+            "has_weekly_and_monthly": {"type": "boolean"},
+            "weekly_multipliers": {"type": "array", "items": {"type": "string"}},
+            "monthly_multipliers": {"type": "array", "items": {"type": "string"}},
+            "has_empty_bars": {"type": "boolean"},
+            "supported_resolutions": {"type": "array", "items": {"type": "string"}},
+            "volume_precision": {"type": "integer"},
+            "visible_plots_set": {"type": "string"},
+            "data_status": {"type": "string"},
+            "currency_code": {"type": "string"},
+        },
+    },
+    "SearchItem": {
+        "type": "object",
+        "required": ["symbol", "full_name", "description", "exchange", "ticker", "type"],
+        "properties": {
+            k: {"type": "string"} for k in ("symbol", "full_name", "description", "exchange", "ticker", "type")
+        },
+    },
+    "History": {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["s", "t", "o", "h", "l", "c", "v"],
+                "properties": {
+                    "s": {"type": "string", "enum": ["ok"]},
+                    "t": _TIMES,
+                    "o": _NUMBERS,
+                    "h": _NUMBERS,
+                    "l": _NUMBERS,
+                    "c": _NUMBERS,
+                    "v": _NUMBERS,
+                },
+            },
+            _NO_DATA,
+        ]
+    },
+    "Indicator": {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["s", "t", "v"],
+                "properties": {"s": {"type": "string", "enum": ["ok"]}, "t": _TIMES, "v": _NUMBERS},
+            },
+            _NO_DATA,
+        ]
+    },
+    "Quotes": {
+        "type": "object",
+        "required": ["s", "d"],
+        "properties": {
+            "s": {"type": "string", "enum": ["ok"]},
+            "d": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["s", "n", "v"],
+                    "properties": {
+                        "s": {"type": "string", "enum": ["ok", "error"]},
+                        "n": {"type": "string"},
+                        "v": {
+                            "type": "object",
+                            "properties": {
+                                k: {"type": "number"}
+                                for k in (
+                                    "ch",
+                                    "chp",
+                                    "lp",
+                                    "ask",
+                                    "bid",
+                                    "open_price",
+                                    "high_price",
+                                    "low_price",
+                                    "prev_close_price",
+                                    "volume",
+                                )
+                            }
+                            | {k: {"type": "string"} for k in ("short_name", "exchange", "description")},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "Marks": {
+        "type": "object",
+        "required": ["id", "time", "color", "text", "label", "labelFontColor", "minSize"],
+        "properties": {
+            "id": {"type": "array", "items": {"type": "integer"}},
+            "time": _TIMES,
+            "color": {"type": "array", "items": {"type": "string"}},
+            "text": {"type": "array", "items": {"type": "string"}},
+            "label": {"type": "array", "items": {"type": "string"}},
+            "labelFontColor": {"type": "array", "items": {"type": "string"}},
+            "minSize": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
+    "TimescaleMark": {
+        "type": "object",
+        "required": ["id", "time", "color", "label", "tooltip"],
+        "properties": {
+            "id": {"type": "string"},
+            "time": {"type": "integer"},
+            "color": {"type": "string"},
+            "label": {"type": "string"},
+            "tooltip": {"type": "array", "items": {"type": "string"}},
+            "shape": {"type": "string"},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "kafka", "database", "capability", "engine"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "kafka": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
+            "database": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
+            "capability": {"type": "string", "nullable": True, "enum": ["timescaledb", "postgresql", None]},
+            "engine": {"type": "object"},
+        },
+    },
+}
+
+
+def _get(summary: str, parameters: list[dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "parameters": parameters, "responses": answers}}
+
+
+PATHS: dict[str, Any] = {
+    "/udf/config": _get(
+        "DatafeedConfiguration", [], {"200": _json(_ref("Config"), "Configuration"), "503": _UNAVAILABLE}
+    ),
+    "/udf/time": _get("Server time", [], {"200": _json({"type": "integer"}, "Unix seconds (UTC)")}),
+    "/udf/symbols": _get(
+        "LibrarySymbolInfo of one symbol",
+        [SYMBOL],
+        {"200": _json(_ref("SymbolInfo"), "Symbol"), **_errors(not_found=True)},
+    ),
+    "/udf/search": _get(
+        "Symbol search (case-insensitive, on symbol and description)",
+        [
+            _param("query", {"type": "string"}, "Text to look for; empty lists symbols", required=False),
+            _param("type", {"type": "string"}, "Symbol type filter (`crypto`)", required=False),
+            _param("exchange", {"type": "string"}, "Exchange filter", required=False),
+            _param("limit", {"type": "integer", "minimum": 1}, "At most this many (capped at 30)", required=False),
+        ],
+        {"200": _json({"type": "array", "items": _ref("SearchItem")}, "Matches"), **_errors()},
+    ),
+    "/udf/history": _get(
+        "Bars in [from, to), extended back to `countback` bars",
+        [SYMBOL, RESOLUTION, FROM, TO, COUNTBACK],
+        {
+            "200": _json(_ref("History"), "Bars, or no_data (with nextTime in seconds when older data exists)"),
+            **_errors(not_found=True),
+        },
+    ),
+    "/udf/quotes": _get(
+        "Last price, 24 h change and volume",
+        [_param("symbols", {"type": "string"}, "Comma-separated symbols")],
+        {"200": _json(_ref("Quotes"), "Quotes"), **_errors()},
+    ),
+    "/udf/marks": _get(
+        "Moving-average crossovers as bar marks",
+        [SYMBOL, RESOLUTION, *MARK_RANGE],
+        {"200": _json(_ref("Marks"), "Column table"), **_errors(not_found=True)},
+    ),
+    "/udf/timescale_marks": _get(
+        "Moving-average crossovers as time-scale marks",
+        [SYMBOL, RESOLUTION, *MARK_RANGE],
+        {"200": _json({"type": "array", "items": _ref("TimescaleMark")}, "Marks"), **_errors(not_found=True)},
+    ),
+    "/udf/stream": _get(
+        "Live bars (Server-Sent Events: `bar`, `reset`, `: hb` heartbeats)",
+        [SYMBOL, RESOLUTION],
+        {
+            "200": {"description": "Event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **_errors(not_found=True),
+        },
+    ),
+    "/api/indicators": _get(
+        "A stored moving average, with the time rules of /udf/history",
+        [
+            SYMBOL,
+            RESOLUTION,
+            _param("kind", {"type": "string", "enum": ["sma", "ema"]}, "Average kind"),
+            _param("period", {"type": "integer", "minimum": 1}, "Period (one the engine keeps)"),
+            FROM,
+            TO,
+            COUNTBACK,
+        ],
+        {"200": _json(_ref("Indicator"), "Series, or no_data"), **_errors(not_found=True)},
+    ),
+    "/healthz": _get(
+        "Kafka and database reachability, capability, engine lag",
+        [],
+        {"200": _json(_ref("Health"), "Healthy"), "503": _json(_ref("Health"), "Kafka or database unreachable")},
+    ),
+    "/metrics": _get(
+        "Prometheus metrics",
+        [],
+        {
+            "200": {
+                "description": "Prometheus text format 0.0.4",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    ),
+    "/openapi.json": _get("This document", [], {"200": _json({"type": "object"}, "OpenAPI 3.0")}),
+    "/": _get(
+        "The chart frontend",
+        [],
+        {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    ),
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "candleflow",
+        "version": "0.1.0",
+        "description": (
+            "TradingView UDF datafeed with Server-Sent Events live bars. Every answer carries "
+            '`Access-Control-Allow-Origin: *`; errors are `{"s": "error", "errmsg": ...}`.'
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "paths": PATHS,
+    "components": {"schemas": SCHEMAS},
+}
+
+
+@page("/openapi.json")
+async def openapi(request: web.Request) -> web.StreamResponse:
+    """This service's OpenAPI 3.0 description."""
+    return responses.json(SPEC, cache="public, max-age=300")

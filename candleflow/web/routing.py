@@ -1,0 +1,52 @@
+"""Binds the web layer to the Faust app: `page` registers a view, plus the shared pieces.
+
+Views are plain `async def handler(request) -> StreamResponse` functions; `page` wraps
+each in a `faust.web.View` registered with `app.page` (GET and HEAD). The middleware
+in `candleflow.web.middleware` is installed on the worker's aiohttp application, and
+the per-process database pool is closed when the web server cleans up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import faust
+from aiohttp import web
+from faust.web.drivers.aiohttp import Web as FaustAiohttpWeb
+
+from candleflow.app import app, settings
+from candleflow.web.context import Database
+from candleflow.web.middleware import udf_middleware
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+__all__ = ["Handler", "aiohttp_app", "app", "database", "page", "settings"]
+
+#: The worker's aiohttp application (Faust's aiohttp web driver).
+aiohttp_app: web.Application = cast(FaustAiohttpWeb, app.web).web_app
+if udf_middleware not in aiohttp_app.middlewares:
+    aiohttp_app.middlewares.append(udf_middleware)
+
+database = Database(settings.database_url)
+
+
+async def _close_database(_: web.Application) -> None:
+    await database.close()
+
+
+aiohttp_app.on_cleanup.append(_close_database)
+
+
+def page(path: str) -> Callable[[Handler], Handler]:
+    """Register `handler` for GET (and HEAD) on `path` through `app.page`."""
+
+    def decorate(handler: Handler) -> Handler:
+        async def get(self: faust.web.View, request: web.Request, **kwargs: Any) -> web.StreamResponse:
+            return await handler(request)
+
+        view = type(handler.__name__, (faust.web.View,), {"get": get, "__doc__": handler.__doc__})
+        app.page(path, name=f"candleflow.{handler.__name__}")(view)
+        return handler
+
+    return decorate

@@ -1,0 +1,61 @@
+"""The built chart frontend: `/` serves `frontend/dist/index.html`, plus its assets.
+
+Vite builds into `frontend/dist` (`make frontend`): hashed bundles under `assets/`
+(cached for a year, they never change under the same name) and a few files at the
+root (favicon and the like). Whatever is there at request time is served; without a
+build, `/` answers a short page saying how to make one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from candleflow.web import responses
+from candleflow.web.errors import UdfError
+from candleflow.web.routing import page
+
+DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+MISSING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>candleflow</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>candleflow</h1>
+<p>The chart frontend has not been built: run <code>make frontend</code>
+(or <code>npm ci &amp;&amp; npm run build</code> in <code>frontend/</code>) and reload.</p>
+<p>The datafeed works without it: <a href="/udf/config">/udf/config</a>,
+<a href="/openapi.json">/openapi.json</a>, <a href="/healthz">/healthz</a>.</p>
+</body></html>
+"""
+
+
+def _file(root: Path, relative: str) -> Path:
+    """`root/relative` if it is a file inside `root`, else 404."""
+    candidate = (root / relative).resolve()
+    if root.resolve() not in candidate.parents or not candidate.is_file():
+        raise UdfError("not found", 404)
+    return candidate
+
+
+@page("/")
+async def index(request: web.Request) -> web.StreamResponse:
+    """The chart page."""
+    index_html = DIST / "index.html"
+    if not index_html.is_file():
+        return web.Response(text=MISSING_PAGE, content_type="text/html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(index_html, headers={"Cache-Control": responses.LIVE})
+
+
+@page("/assets/{path:.+}")
+async def assets(request: web.Request) -> web.StreamResponse:
+    """Hashed bundles of the frontend build."""
+    found = _file(DIST / "assets", request.match_info["path"])
+    return web.FileResponse(found, headers={"Cache-Control": ASSET_CACHE})
+
+
+@page(r"/{name:[A-Za-z0-9_.\-]+\.(?:ico|svg|png|webmanifest|txt|js|css|map|woff2?)}")
+async def root_file(request: web.Request) -> web.StreamResponse:
+    """Files Vite copies to the root of the build (favicon and the like)."""
+    found = _file(DIST, request.match_info["name"])
+    return web.FileResponse(found, headers={"Cache-Control": responses.LIVE})

@@ -1,0 +1,207 @@
+"""The TradingView UDF endpoints under `/udf` (see `../shared/udf.md`).
+
+`config`, `symbols`, `search`, `history`, `time`, `quotes`, `marks` and
+`timescale_marks`. Group requests are not offered (`supports_group_request: false`),
+so there is no `symbol_info`. Times are unix seconds everywhere, `nextTime` included.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from candleflow.resolution import Resolution
+from candleflow.store import queries
+from candleflow.store.queries import Mark, Quote, SymbolRow
+from candleflow.web import params, responses, symbol_info
+from candleflow.web.errors import UdfError
+from candleflow.web.routing import database, page, settings
+from candleflow.web.symbols_cache import SymbolCache
+
+SEARCH_LIMIT = 30
+MARKS_LIMIT = 5000
+QUOTES_MAX_SYMBOLS = 100
+MARK_STYLE = {
+    "golden_cross": ("green", "G", "Golden cross", "earningUp"),
+    "death_cross": ("red", "D", "Death cross", "earningDown"),
+}
+
+_symbols = SymbolCache()
+
+
+async def resolve(name: str) -> SymbolRow:
+    """The stored symbol `name` refers to, or `unknown_symbol` (404)."""
+    row = await _symbols.find(await database.pool(), name)
+    if row is None:
+        raise UdfError("unknown_symbol", 404)
+    return row
+
+
+def current_bucket_s(res: Resolution) -> int:
+    """Start (seconds) of the bucket the wall clock is in: the live bar's time."""
+    return res.floor(int(time.time() * 1000)) // 1000
+
+
+@page("/udf/config")
+async def config(request: web.Request) -> web.StreamResponse:
+    """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
+    exchanges = await queries.exchanges(await database.pool())
+    return responses.json(symbol_info.config(exchanges))
+
+
+@page("/udf/time")
+async def server_time(request: web.Request) -> web.StreamResponse:
+    """Server time: a bare number of unix seconds (UTC)."""
+    return responses.json(int(time.time()), cache=responses.NO_STORE)
+
+
+@page("/udf/symbols")
+async def symbols(request: web.Request) -> web.StreamResponse:
+    """LibrarySymbolInfo of one symbol; `unknown_symbol` (404) otherwise."""
+    row = await resolve(params.text(request.query, "symbol"))
+    return responses.json(symbol_info.library_symbol_info(row))
+
+
+@page("/udf/search")
+async def search(request: web.Request) -> web.StreamResponse:
+    """Symbols whose name or description contains `query` (any case); empty lists all."""
+    q = request.query
+    query = params.text(q, "query", required=False)
+    exchange = params.text(q, "exchange", required=False)
+    symbol_type = params.text(q, "type", required=False)
+    limit = min(params.integer(q, "limit", default=SEARCH_LIMIT, minimum=1), SEARCH_LIMIT)
+    rows = await queries.all_symbols(await database.pool())
+    found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
+    found.sort(key=lambda r: symbol_info.search_rank(r, query))
+    return responses.json([symbol_info.search_item(r) for r in found[:limit]])
+
+
+@page("/udf/history")
+async def history(request: web.Request) -> web.StreamResponse:
+    """Bars in `[from, to)`, extended back to `countback` bars; `no_data` with `nextTime`."""
+    q = request.query
+    row = await resolve(params.text(q, "symbol"))
+    res = params.resolution(q)
+    rng = params.time_range(q, res, max_countback=settings.max_countback, max_span_bars=settings.max_span_bars)
+    bars = await queries.history(await database.pool(), row.symbol, res.code, rng.start, rng.end, rng.countback)
+    cache = responses.history_cache(rng.end, current_bucket_s(res))
+    if not bars.t:
+        return responses.json(no_data(bars.next_time), cache=cache)
+    body = {"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v}
+    return responses.json(body, cache=cache)
+
+
+def no_data(next_time: int | None) -> dict[str, Any]:
+    """`{"s": "no_data"}`, with `nextTime` (seconds) when older data exists."""
+    return {"s": "no_data"} if next_time is None else {"s": "no_data", "nextTime": next_time}
+
+
+@page("/udf/quotes")
+async def quotes(request: web.Request) -> web.StreamResponse:
+    """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
+    raw = params.text(request.query, "symbols", max_length=QUOTES_MAX_SYMBOLS * 40)
+    names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if not names:
+        raise UdfError("missing parameter symbols")
+    if len(names) > QUOTES_MAX_SYMBOLS:
+        raise UdfError(f"at most {QUOTES_MAX_SYMBOLS} symbols per quotes request")
+    db = await database.pool()
+    resolved = {name: await _symbols.find(db, name) for name in names}
+    found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
+    items = []
+    for name, row in resolved.items():
+        quote = found.get(row.symbol) if row else None
+        if quote is None or quote.last is None:
+            items.append({"s": "error", "n": name, "v": {}})
+        else:
+            items.append({"s": "ok", "n": name, "v": quote_values(quote)})
+    return responses.json({"s": "ok", "d": items})
+
+
+def quote_values(quote: Quote) -> dict[str, Any]:
+    last = quote.last if quote.last is not None else 0.0
+    reference = quote.prev_close if quote.prev_close is not None else quote.open
+    row = quote.symbol
+    change = round(last - reference, max(row.price_decimals, 0)) if reference is not None else 0.0
+    percent = round(change / reference * 100, 4) if reference else 0.0
+    return {
+        "ch": change,
+        "chp": percent,
+        "short_name": symbol_info.short_name(row),
+        "exchange": row.exchange,
+        "description": symbol_info.description(row),
+        "lp": last,
+        "ask": last,
+        "bid": last,
+        "open_price": quote.open if quote.open is not None else last,
+        "high_price": quote.high if quote.high is not None else last,
+        "low_price": quote.low if quote.low is not None else last,
+        "prev_close_price": reference if reference is not None else last,
+        "volume": quote.volume,
+    }
+
+
+async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
+    q = request.query
+    row = await resolve(params.text(q, "symbol"))
+    res = params.resolution(q)
+    start = params.integer(q, "from")
+    end = params.integer(q, "to")
+    if start > end:
+        raise UdfError(f"from={start} is after to={end}")
+    found = await queries.marks(
+        await database.pool(),
+        row.symbol,
+        res.code,
+        params.clamp_time(start),
+        params.clamp_time(end),
+        MARKS_LIMIT,
+    )
+    return found, responses.history_cache(end + 1, current_bucket_s(res))
+
+
+def mark_text(mark: Mark) -> str:
+    direction = "above" if mark.kind == "golden_cross" else "below"
+    return f"{MARK_STYLE[mark.kind][2]}: SMA{mark.fast} crossed {direction} SMA{mark.slow} at {mark.price:g}"
+
+
+@page("/udf/marks")
+async def marks(request: web.Request) -> web.StreamResponse:
+    """Moving-average crossovers as bar marks (column table), `from <= time <= to`."""
+    found, cache = await _marks_of(request)
+    found = [m for m in found if m.kind in MARK_STYLE]
+    return responses.json(
+        {
+            "id": [m.time for m in found],
+            "time": [m.time for m in found],
+            "color": [MARK_STYLE[m.kind][0] for m in found],
+            "text": [mark_text(m) for m in found],
+            "label": [MARK_STYLE[m.kind][1] for m in found],
+            "labelFontColor": ["white" for _ in found],
+            "minSize": [14 for _ in found],
+        },
+        cache=cache,
+    )
+
+
+@page("/udf/timescale_marks")
+async def timescale_marks(request: web.Request) -> web.StreamResponse:
+    """Moving-average crossovers as time-scale marks, `from <= time <= to`."""
+    found, cache = await _marks_of(request)
+    return responses.json(
+        [
+            {
+                "id": f"{m.kind}-{m.time}",
+                "time": m.time,
+                "color": MARK_STYLE[m.kind][0],
+                "label": MARK_STYLE[m.kind][1],
+                "tooltip": [mark_text(m)],
+                "shape": MARK_STYLE[m.kind][3],
+            }
+            for m in found
+            if m.kind in MARK_STYLE
+        ],
+        cache=cache,
+    )

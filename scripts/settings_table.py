@@ -1,0 +1,20 @@
+"""Print the README's configuration table from `candleflow.settings.SETTINGS_DOC`.
+
+Usage: `.venv/bin/python scripts/settings_table.py`
+"""
+
+from __future__ import annotations
+
+from candleflow.settings import SETTINGS_DOC
+
+
+def table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, default, meaning in SETTINGS_DOC:
+        shown = f"`{default}`" if default else "(empty)"
+        rows.append(f"| `{name}` | {shown} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(table())

@@ -1,0 +1,81 @@
+"""Fixtures: the real Kafka + PostgreSQL stack (once per session), a fresh database and
+fresh Kafka names per test, and worker subprocesses. Nothing is mocked."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import FrameType
+
+import asyncpg
+import pytest
+
+from candleflow.stack import Stack, StackInfo, aio
+from candleflow.store.migrate import migrate
+from tests.harness import Names, WorkerFactory, jar_cache, temporary_stack_dir
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A SIGTERM (CI cancel, `timeout`) becomes KeyboardInterrupt, so pytest still runs
+    # the session teardown that stops Kafka and PostgreSQL.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+@pytest.fixture(scope="session")
+def stack_control() -> Iterator[Stack]:
+    """The session's `Stack` (for crash tests: kill_kafka, stop_postgres, ...)."""
+    directory = temporary_stack_dir()
+    control = Stack(directory, jar_dir=jar_cache(), quiet=True)
+    try:
+        info = control.up()
+        aio.run(lambda: migrate(info.database_url))
+        yield control
+    finally:
+        try:
+            control.down()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_control: Stack) -> StackInfo:
+    """Where the session's stack answers; its `candleflow` database is migrated."""
+    return stack_control.up()
+
+
+@pytest.fixture
+async def database_url(stack: StackInfo) -> AsyncIterator[str]:
+    """A freshly created, migrated database for this test; dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def names() -> Names:
+    """Unique topic names and app id (consumer group) for this test."""
+    return Names.fresh()
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
+    """`worker_factory.start(env)` runs `candleflow worker`; all are stopped at teardown."""
+    factory = WorkerFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()

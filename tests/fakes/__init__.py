@@ -1,0 +1,1 @@
+"""Local stand-ins for services candleflow cannot reach from the test machines."""

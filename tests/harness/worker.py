@@ -1,0 +1,160 @@
+"""`candleflow worker` as a real subprocess: start, wait for HTTP, kill, restart.
+
+Each worker runs in its own session, so killing its process group leaves nothing
+behind; its output goes to a log file under the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from candleflow.stack.ports import free_port
+
+
+def candleflow_executable() -> str:
+    """The `candleflow` console script of the running virtualenv."""
+    beside = Path(sys.executable).parent / "candleflow"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("candleflow")
+    if not found:
+        raise RuntimeError("the candleflow console script is missing: pip install -e '.[dev]'")
+    return found
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class WorkerProcess:
+    """One `candleflow worker -l info` with its own web port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = int(env["CANDLEFLOW_WEB_PORT"])
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self._start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _start(self) -> None:
+        with self.log_path.open("ab") as log:
+            log.write(f"\n==== candleflow worker starting at {time.time():.3f}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [candleflow_executable(), "worker", "-l", "info"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Poll GET /healthz until it answers 200 (404 also counts while the route does
+        not exist yet); fail early, with the log, if the worker exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(
+                    f"worker exited with {self.process and self.process.returncode} before "
+                    f"it was ready; log {self.log_path}:\n{_tail(self.log_path)}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(
+            f"worker on {self.url} not ready in {timeout}s; log {self.log_path}:\n{_tail(self.log_path)}"
+        )
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the worker (and anything it forked): a crash, no shutdown code runs."""
+        self._signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+    def terminate(self, timeout: float = 30) -> None:
+        """SIGTERM and wait for a clean exit; SIGKILL after `timeout`."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._signal(signal.SIGKILL)  # stragglers in the group, if any
+
+    def restart(self) -> None:
+        """Stop it if it runs (cleanly), start it again with the same env and port."""
+        if self.running:
+            self.terminate()
+        self._start()
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the worker process now."""
+        if self.process is None:
+            raise RuntimeError("worker not started")
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+
+class WorkerFactory:
+    """Starts workers for one test and stops them all at teardown."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.workers: list[WorkerProcess] = []
+
+    def start(self, env: dict[str, str]) -> WorkerProcess:
+        """A worker with `env` over a clean environment (no inherited CANDLEFLOW_*), on a
+        free web port unless `env` names one."""
+        full = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
+        full.update({"CANDLEFLOW_WEB_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+        full.update(env)
+        full.setdefault("CANDLEFLOW_WEB_PORT", str(free_port()))
+        log_path = self.log_dir / f"worker-{len(self.workers) + 1}.log"
+        worker = WorkerProcess(full, log_path)
+        self.workers.append(worker)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.terminate(timeout=20)

@@ -1,0 +1,164 @@
+"""The local stack is real: records go through the broker, rows through PostgreSQL,
+migrations are idempotent, and stopping leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from candleflow.stack import Stack, StackInfo, procs
+from candleflow.store.migrate import migrate, migrations
+from candleflow.store.pool import connect, detect_capability
+from tests.harness import Names, WorkerFactory, consume_all, create_topics, jar_cache, temporary_stack_dir
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_produce_and_consume_through_the_broker(stack: StackInfo, names: Names) -> None:
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 4})
+    symbols = [f"Test:S{i}/USD" for i in range(6)]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(120):
+            symbol = symbols[n % len(symbols)]
+            await producer.send(names.ticks_topic, f"{n}".encode(), key=symbol.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=30)
+
+    assert len(records) == 120
+    partitions_of: dict[bytes | None, set[int]] = defaultdict(set)
+    values_of: dict[bytes | None, list[int]] = defaultdict(list)
+    for key, value, partition, _offset in records:
+        partitions_of[key].add(partition)
+        values_of[key].append(int(value))
+    assert all(len(p) == 1 for p in partitions_of.values()), "a key must live in one partition"
+    assert all(v == sorted(v) for v in values_of.values()), "one key's records keep their order"
+    assert len({p for ps in partitions_of.values() for p in ps}) > 1
+
+
+async def test_topics_are_never_auto_created(stack: StackInfo, names: Names) -> None:
+    with pytest.raises(TimeoutError):
+        await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=2)
+
+
+async def test_query_the_real_database(stack: StackInfo, database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        version = await conn.fetchval("SHOW server_version_num")
+        await conn.execute("INSERT INTO symbols VALUES ('Test:BTC/USD', 'Test', 'BTC', 'USD', 2, now(), now())")
+        row = await conn.fetchrow("SELECT base, quote FROM symbols WHERE symbol = 'Test:BTC/USD'")
+        capability = await detect_capability(conn)
+    finally:
+        await conn.close()
+    assert int(version) >= 150000
+    assert tuple(row) == ("BTC", "USD")
+    assert capability == ("timescaledb" if stack.timescaledb else "postgresql")
+
+
+async def test_migrations_are_idempotent(stack: StackInfo, database_url: str) -> None:
+    # The fixture migrated once: a second and a third run apply nothing.
+    assert await migrate(database_url) == []
+    assert await migrate(database_url) == []
+    conn = await asyncpg.connect(database_url)
+    try:
+        recorded = [r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations ORDER BY name")]
+        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables")}
+    finally:
+        await conn.close()
+    assert recorded == [p.name for p in migrations()]
+    assert {"bars", "symbols", "indicators", "marks", "source_offsets"} <= tables
+
+
+async def test_worker_subprocess_serves_http(
+    stack: StackInfo, names: Names, database_url: str, worker_factory: WorkerFactory
+) -> None:
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})
+    worker = worker_factory.start(names.env(stack, database_url))
+    worker.wait_ready(timeout=90)
+    assert worker.rss_bytes() > 0
+    worker.kill()
+    assert not worker.running
+
+
+def _no_process_of(stack_dir: Path) -> list[int]:
+    return procs.pids_with(str(stack_dir))
+
+
+def test_python_api_crash_controls_and_down(stack: StackInfo) -> None:
+    """A second stack of its own: crash and restart each service, then stop it all."""
+    directory = temporary_stack_dir("candleflow-test-api-")
+    own = Stack(directory, jar_dir=jar_cache(), quiet=True)
+    try:
+        info = own.up()
+        assert own.up() == info  # idempotent
+        own.kill_kafka()
+        assert "kafka: stopped" in own.status()
+        own.start_kafka()
+        own.stop_postgres(mode="immediate")
+        assert "postgresql: stopped" in own.status()
+        own.start_postgres()
+        assert own.running() == info
+    finally:
+        own.down()
+        left = _no_process_of(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert left == []
+
+
+def test_cli_up_and_down_twice_from_a_subdirectory(stack: StackInfo) -> None:
+    """`eval "$(candleflow stack up)"` then `candleflow stack down`, twice, from inside
+    the clone, in a stack directory of its own (the jars linked from the cache)."""
+    directory = temporary_stack_dir("candleflow-test-cli-")
+    (directory / "kafka").mkdir()
+    (directory / "kafka" / "libs").symlink_to(jar_cache())
+    bindir = Path(sys.executable).parent
+    script = """
+set -euo pipefail
+for round in 1 2; do
+  eval "$(candleflow stack up)"
+  test "$CANDLEFLOW_STACK_DIR" = "$EXPECTED_DIR"
+  candleflow stack status | grep -q 'kafka 4.3.1: running'
+  candleflow stack status | grep -q 'postgresql: running'
+  candleflow db migrate
+  candleflow stack down
+  candleflow stack status | grep -q 'kafka: stopped'
+done
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
+    env.update(
+        PATH=f"{bindir}{os.pathsep}{env['PATH']}",
+        CANDLEFLOW_STACK_DIR=str(directory),
+        EXPECTED_DIR=str(directory),
+    )
+    try:
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=REPO / "candleflow",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+            check=False,
+        )
+    finally:
+        left = _no_process_of(directory)
+        if left:
+            Stack(directory, quiet=True).down()
+        shutil.rmtree(directory, ignore_errors=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert left == []
+    assert result.stdout.count("applied 001_core.sql") == 1  # second round: up to date
