@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 NODE_STAMP := frontend/node_modules/.install-stamp
 
-.PHONY: help venv install frontend chromium lint test run bench stack-up stack-down stack-status clean distclean
+.PHONY: help venv install frontend chromium lint test test-timescaledb run bench stack-up stack-down stack-status clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: install frontend chromium lint ## Lint, then unit + integration tests (rea
 	$(BIN)/pytest -q
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
 
+test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-TimescaleDB (npm installs tests/timescale on first use)
+	$(BIN)/pytest -q tests/integration/test_timescaledb.py
+
 run: install frontend ## Stack up, migrate, worker with the demo feed; chart at http://localhost:6066; Ctrl-C stops it all
 	$(BIN)/python -m candleflow.stack.run
 
@@ -72,4 +75,4 @@ clean: ## Remove caches and build output (keeps .venv and .stack)
 
 distclean: clean ## Also stop the stack and remove .stack, .venv and node_modules
 	-@[ -x $(BIN)/candleflow ] && $(BIN)/candleflow stack down
-	rm -rf .stack $(VENV) frontend/node_modules
+	rm -rf .stack $(VENV) frontend/node_modules tests/timescale/node_modules

@@ -24,21 +24,25 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import Figure, median
 from candleflow.stack import StackInfo
+from candleflow.stack.ports import free_port
 from candleflow.store.migrate import migrate
 from candleflow.ticks import parse_tick
 
 PARTITIONS = 4
-SYMBOLS = [f"Bench:S{i:02d}/USD" for i in range(20)]
+SYMBOLS = [f"Bench:S{i:03d}/USD" for i in range(100)]
+#: Event-time rate of the generated feed: the live target, so the batch shapes (ticks
+#: per bar) are what a worker keeping up with 50,000 ticks/s sees.
+FEED_RATE = 50_000
 
 
-def tick_records(count: int) -> list[tuple[bytes, bytes]]:
-    """`count` ticks over the last hour, 20 symbols, in time order."""
-    now = int(time.time() * 1000) - 120_000
-    start = now - 3_600_000
+def tick_records(count: int, rate: int = FEED_RATE) -> list[tuple[bytes, bytes]]:
+    """`count` ticks of 100 symbols ending two minutes ago, `rate` per second of event time."""
+    end = int(time.time() * 1000) - 120_000
+    start = end - count * 1000 // rate
     records = []
     for i in range(count):
-        symbol = SYMBOLS[i % len(SYMBOLS)]
-        ts = start + i * 3_600_000 // count
+        symbol = SYMBOLS[(i * 7919) % len(SYMBOLS)]
+        ts = start + i * 1000 // rate
         price = round(100 + (i % 997) * 0.01, 2)
         records.append((symbol.encode(), orjson.dumps({"symbol": symbol, "ts": ts, "price": price, "qty": 0.5})))
     return records
@@ -83,6 +87,13 @@ async def bare_consumer(bootstrap: str, topic: str, expected: int) -> float:
         await consumer.stop()
 
 
+NAIVE_UPSERT = """
+INSERT INTO naive_bars VALUES ($1, $2, $3, $3, $3, $3, $4) ON CONFLICT (symbol, bucket) DO UPDATE
+SET high = greatest(naive_bars.high, excluded.high), low = least(naive_bars.low, excluded.low),
+    close = excluded.close, volume = naive_bars.volume + excluded.volume
+"""
+
+
 async def naive_engine(bootstrap: str, topic: str, database_url: str, expected: int) -> float:
     """The seed design: every tick is one INSERT ... ON CONFLICT into the minute bars."""
     conn = await asyncpg.connect(database_url)
@@ -104,9 +115,7 @@ async def naive_engine(bootstrap: str, topic: str, database_url: str, expected: 
                 for message in messages:
                     tick = parse_tick(message.value, future_tolerance_s=1e9)
                     await conn.execute(
-                        "INSERT INTO naive_bars VALUES ($1, $2, $3, $3, $3, $3, $4) ON CONFLICT (symbol, bucket) DO UPDATE"
-                        " SET high = greatest(naive_bars.high, excluded.high), low = least(naive_bars.low, excluded.low),"
-                        " close = excluded.close, volume = naive_bars.volume + excluded.volume",
+                        NAIVE_UPSERT,
                         tick.symbol,
                         tick.ts // 60_000 * 60_000,
                         tick.price,
@@ -170,11 +179,13 @@ async def engine_run(info: StackInfo, topic: str, expected: int, workers: int) -
     executable = str(Path(sys.executable).with_name("candleflow"))
     processes = []
     for n in range(workers):
-        env = _worker_env(info, database_url, topic, app_id, 16100 + n + int(time.time()) % 500)
-        log = (logs / f"worker{n}.log").open("wb")
-        processes.append(
-            subprocess.Popen([executable, "worker", "-l", "warn"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        )
+        env = _worker_env(info, database_url, topic, app_id, free_port())
+        with (logs / f"worker{n}.log").open("wb") as log:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    executable, "worker", "-l", "warn", env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
     try:
         first: tuple[float, int] | None = None
         deadline = time.monotonic() + 600
@@ -191,7 +202,7 @@ async def engine_run(info: StackInfo, topic: str, expected: int, workers: int) -
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(30)
+            await asyncio.wait_for(process.wait(), 30)
 
 
 async def run(info: StackInfo, ticks: int = 200_000, repeats: int = 3) -> list[Figure]:

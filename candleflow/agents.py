@@ -94,8 +94,9 @@ async def report_lag() -> None:
         metrics.CONSUMER_LAG.labels(str(partition)).set(0)
     written = _engines[0].written if _engines else {}
     for partition in assigned:
-        next_offset = written.get(partition)
-        if next_offset is None:
+        if partition in written:
+            next_offset = written[partition][0]
+        else:
             next_offset = await app.consumer.position(TP(settings.ticks_topic, partition)) or 0
         STATUS.lag[partition] = max(0, _highwater(partition) - int(next_offset))
         metrics.CONSUMER_LAG.labels(str(partition)).set(STATUS.lag[partition])

@@ -15,13 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from candleflow.resolution import SUPPORTED, Resolution
+from candleflow.resolution import SUPPORTED
 
 #: Enough digits that summing quantities never rounds (PostgreSQL's numeric is exact too).
 VOLUME_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
-
-SECOND = SUPPORTED[0]
-assert SECOND.code == "1S"
 
 
 @dataclass(slots=True)
@@ -104,28 +101,44 @@ def second_bars(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[tup
     return bars
 
 
-def roll_up(seconds: dict[tuple[str, int], Bar], resolutions: Iterable[Resolution] = SUPPORTED) -> dict[BarKey, Bar]:
-    """Every resolution's bars from 1-second bars: each coarser bucket is a union of seconds."""
-    result: dict[BarKey, Bar] = {}
-    floors: dict[tuple[str, int], int] = {}
-    for resolution in resolutions:
+#: Each resolution is built from the finest resolution whose buckets tile it.
+PARENT: dict[str, str] = {
+    "1": "1S",
+    "5": "1",
+    "15": "5",
+    "30": "15",
+    "60": "30",
+    "240": "60",
+    "1D": "240",
+    "1W": "1D",
+    "1M": "1D",
+}
+
+
+def roll_up(seconds: dict[tuple[str, int], Bar]) -> dict[BarKey, Bar]:
+    """Every supported resolution's bars from 1-second bars.
+
+    Each resolution is folded from its parent's bars (minutes from seconds, 5 minutes
+    from minutes, ... weeks and months from days), so a batch costs one merge per bar
+    of the finer level instead of one per second per resolution.
+    """
+    levels: dict[str, dict[tuple[str, int], Bar]] = {"1S": seconds}
+    for resolution in SUPPORTED[1:]:
         code = resolution.code
-        if resolution == SECOND:
-            for (symbol, second), bar in seconds.items():
-                result[(symbol, code, second)] = bar.copy()
-            continue
-        for (symbol, second), bar in seconds.items():
-            memo = (code, second // 60_000)
-            bucket = floors.get(memo)
+        level: dict[tuple[str, int], Bar] = {}
+        floors: dict[int, int] = {}
+        for (symbol, start), bar in levels[PARENT[code]].items():
+            bucket = floors.get(start)
             if bucket is None:
-                bucket = floors[memo] = resolution.floor(second)
-            key = (symbol, code, bucket)
-            existing = result.get(key)
+                bucket = floors[start] = resolution.floor(start)
+            key = (symbol, bucket)
+            existing = level.get(key)
             if existing is None:
-                result[key] = bar.copy()
+                level[key] = bar.copy()
             else:
                 existing.merge(bar)
-    return result
+        levels[code] = level
+    return {(symbol, code, bucket): bar for code, level in levels.items() for (symbol, bucket), bar in level.items()}
 
 
 def aggregate(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[BarKey, Bar]:

@@ -109,8 +109,9 @@ class BarEngine:
         self.periods = settings.ma_periods
         self.needed = max(settings.ma_periods)
         self.tails = TailCache(keep=self.needed + 64)
-        #: next_offset this engine last committed per partition: the cache's validity check.
-        self.written: dict[int, int] = {}
+        #: (next_offset, epoch) this engine last committed per partition: while the ledger
+        #: still shows them, nobody else wrote and the series tails in memory are valid.
+        self.written: dict[int, tuple[int, int]] = {}
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Absorb one batch in one transaction (see the module docstring)."""
@@ -118,9 +119,10 @@ class BarEngine:
         partitions = sorted({r.partition for r in records})
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
-            ledger = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
+            locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
+            ledger = {partition: next_offset for partition, (next_offset, _) in locked.items()}
             for partition in partitions:
-                if self.written.get(partition) != ledger[partition]:
+                if self.written.get(partition) != locked[partition]:
                     self.tails.drop_partition(partition)
             fresh = [item for item in decoded if item[0].offset >= ledger[item[0].partition]]
             result.redelivered = len(decoded) - len(fresh)
@@ -140,7 +142,8 @@ class BarEngine:
                 await self._absorb(conn, ticks, result)
             await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
             result.next_offsets = next_offsets
-        self.written.update(result.next_offsets)
+        for partition, next_offset in next_offsets.items():
+            self.written[partition] = (next_offset, locked[partition][1])
         return result
 
     def _decode(self, records: Sequence[Record]) -> list[tuple[Record, Tick | str]]:

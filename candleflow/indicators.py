@@ -1,7 +1,7 @@
 """Pure moving-average and crossover arithmetic over a series of bar closes.
 
-* SMA(n) at a bar: the mean of the last n closes including that bar, summed oldest
-  first; undefined until n bars exist.
+* SMA(n) at a bar: the mean of the last n closes including that bar (their correctly
+  rounded sum, `math.fsum`, divided by n); undefined until n bars exist.
 * EMA(n): alpha = 2 / (n + 1), starting at the first close and then
   `(1 - alpha) * previous + alpha * close` (pandas' `ewm(span=n, adjust=False)`).
 * A golden cross at bar i: SMA(fast) - SMA(slow) was <= 0 at bar i-1 and is > 0 at i;
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from math import fsum
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,7 @@ def sma_at(closes: Sequence[float], index: int, period: int) -> float | None:
     """SMA(period) of the bar at `index`, or None while fewer than `period` bars exist."""
     if index + 1 < period:
         return None
-    total = 0.0
-    for close in closes[index + 1 - period : index + 1]:
-        total += close
-    return total / period
+    return fsum(closes[index + 1 - period : index + 1]) / period
 
 
 def crossing(previous: float | None, current: float | None) -> str | None:
@@ -89,6 +87,8 @@ def recompute(
     `prefix_emas` holds each period's EMA at the last prefix bar (None when the prefix is
     empty, i.e. the suffix starts the series).
     """
+    if not set(crossover) <= set(periods):
+        raise ValueError(f"crossover periods {crossover} must be among the periods {tuple(periods)}")
     if prefix_closes and prefix_emas is None:
         raise ValueError("a non-empty prefix needs the EMAs at its last bar")
     closes = list(prefix_closes) + [close for _, close in suffix]
@@ -99,18 +99,21 @@ def recompute(
     crosses: list[Cross] = []
     emas: list[dict[int, float]] = []
     previous_difference = _difference(closes, start - 1, fast, slow)
+    weights = {period: alpha(period) for period in periods}
     for offset, (bucket, close) in enumerate(suffix):
         index = start + offset
+        averages: dict[int, float | None] = {}
         for period in periods:
-            average = sma_at(closes, index, period)
+            average = averages[period] = sma_at(closes, index, period)
             if average is not None:
                 values.append(IndicatorValue(bucket, "sma", period, average))
-            weight = alpha(period)
+            weight = weights[period]
             previous = ema.get(period)
             ema[period] = close if previous is None else (1 - weight) * previous + weight * close
             values.append(IndicatorValue(bucket, "ema", period, ema[period]))
         emas.append(dict(ema))
-        difference = _difference(closes, index, fast, slow)
+        quick, steady = averages[fast], averages[slow]
+        difference = None if quick is None or steady is None else quick - steady
         kind = crossing(previous_difference, difference)
         if kind is not None:
             crosses.append(Cross(bucket, kind, close))

@@ -27,5 +27,16 @@ def parse_symbol(text: str) -> Symbol:
     return Symbol(*match.groups())
 
 
+_KNOWN: set[str] = set()
+_KNOWN_LIMIT = 100_000
+
+
 def is_symbol(text: object) -> bool:
-    return isinstance(text, str) and _SYMBOL.fullmatch(text) is not None
+    """Whether `text` is a well-formed symbol (remembering the good ones: this runs per tick)."""
+    if text in _KNOWN:
+        return True
+    if not isinstance(text, str) or _SYMBOL.fullmatch(text) is None:
+        return False
+    if len(_KNOWN) < _KNOWN_LIMIT:
+        _KNOWN.add(text)
+    return True

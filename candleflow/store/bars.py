@@ -32,22 +32,22 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6
      AS d(symbol, resolution, bucket, open, high, low, close, volume, trades,
           open_ts, open_seq, close_ts, close_seq)
 ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
-    open = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                 THEN excluded.open ELSE b.open END,
-    open_ts = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open_ts = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                    THEN excluded.open_ts ELSE b.open_ts END,
-    open_seq = CASE WHEN (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open_seq = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                     THEN excluded.open_seq ELSE b.open_seq END,
-    close = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                  THEN excluded.close ELSE b.close END,
-    close_ts = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close_ts = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                     THEN excluded.close_ts ELSE b.close_ts END,
-    close_seq = CASE WHEN (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close_seq = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                      THEN excluded.close_seq ELSE b.close_seq END,
-    high = greatest(b.high, excluded.high),
-    low = least(b.low, excluded.low),
-    volume = b.volume + excluded.volume,
-    trades = b.trades + excluded.trades,
+    high = CASE WHEN b.source <> 'ticks' THEN excluded.high ELSE greatest(b.high, excluded.high) END,
+    low = CASE WHEN b.source <> 'ticks' THEN excluded.low ELSE least(b.low, excluded.low) END,
+    volume = CASE WHEN b.source <> 'ticks' THEN excluded.volume ELSE b.volume + excluded.volume END,
+    trades = CASE WHEN b.source <> 'ticks' THEN excluded.trades ELSE b.trades + excluded.trades END,
     source = excluded.source
 RETURNING symbol, resolution, {_EPOCH_MS.format("bucket")} AS bucket, open, high, low, close,
           volume, trades
@@ -73,7 +73,7 @@ ON CONFLICT DO NOTHING
 """
 
 LOCK_LEDGER = """
-SELECT partition, next_offset FROM source_offsets
+SELECT partition, next_offset, epoch FROM source_offsets
 WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
 ORDER BY partition
 FOR UPDATE
@@ -147,11 +147,21 @@ class StoredBar:
     trades: int
 
 
-async def lock_ledger(conn: Connection, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-    """Lock and read the next expected offset of each partition (creating rows at 0)."""
+async def lock_ledger(
+    conn: Connection, consumer: str, topic: str, partitions: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """Lock and read (next expected offset, epoch) of each partition (creating rows at 0)."""
     await conn.execute(ENSURE_LEDGER, consumer, topic, list(partitions))
     rows = await conn.fetch(LOCK_LEDGER, consumer, topic, list(partitions))
-    return {row["partition"]: row["next_offset"] for row in rows}
+    return {row["partition"]: (row["next_offset"], row["epoch"]) for row in rows}
+
+
+BUMP_EPOCH = "UPDATE source_offsets SET epoch = epoch + 1"
+
+
+async def bump_epoch(conn: Connection) -> None:
+    """Tell every engine that bars changed behind its back (see sql/004_ledger_epoch.sql)."""
+    await conn.execute(BUMP_EPOCH)
 
 
 async def advance_ledger(conn: Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]) -> None:

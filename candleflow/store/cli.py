@@ -40,3 +40,45 @@ def migrate() -> None:
         if capability == "timescaledb"
         else "capability: postgresql (timescaledb not available)"
     )
+
+
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from candleflow.verify import parse_instant
+
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _symbol_set(_ctx: click.Context, _param: click.Parameter, value: str | None) -> frozenset[str] | None:
+    from candleflow.verify import symbols_option
+
+    try:
+        return symbols_option(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@db.command()
+@click.option("--symbols", callback=_symbol_set, help="Comma-separated symbols (Exchange:BASE/QUOTE); default all.")
+@click.option("--since", callback=_instant, help="Compare bars whose bucket is >= this (ISO 8601 or epoch ms).")
+@click.option("--until", callback=_instant, help="Compare bars whose bucket is < this (ISO 8601 or epoch ms).")
+def verify(symbols: frozenset[str] | None, since: int | None, until: int | None) -> None:
+    """Compare stored bars with a fresh aggregation of the ticks topic.
+
+    Lists every difference; exit status 0 when there is none, 1 when there are
+    differences, 2 for bad arguments or configuration.
+    """
+    import sys
+
+    from candleflow.verify import Window, run
+
+    try:
+        window = Window(symbols, since, until)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = Settings.from_env()
+    sys.exit(run(settings, window, out=sys.stdout, err=sys.stderr))

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -63,10 +64,14 @@ async def try_timescaledb(conn: asyncpg.Connection) -> bool:
     return True
 
 
-async def migrate(database_url: str, directory: Path | None = None) -> list[str]:
-    """Apply the migrations this database has not seen; returns their names."""
+async def migrate(database_url: str, directory: Path | None = None, **connect_kwargs: Any) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names.
+
+    `connect_kwargs` go to `asyncpg.connect` (e.g. `statement_cache_size=0` for a
+    server whose clients share one session, like the PGlite test aid).
+    """
     files = migrations(directory)
-    conn = await connect(database_url)
+    conn = await connect(database_url, **connect_kwargs)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
         try:

@@ -7,7 +7,8 @@ heartbeats (999) every `heartbeat_interval` seconds; 401 for an unknown API key;
 queued refusals or too many subscriptions; 500 INVALID_SUB for unknown exchanges or
 malformed channels, INVALID_JSON for garbage; forced disconnects. The REST side serves
 `data/v2/histominute|histohour|histoday` with deterministic bars (or the rows a test
-sets) in CryptoCompare's answer shape.
+sets) in CryptoCompare's answer shape, and scripted faults (`rest_faults`: HTTP 429,
+5xx or `{"Response": "Error"}` for chosen requests).
 
 Run it by hand with `python -m tests.fakes.cryptocompare_server --port 8765`.
 """
@@ -98,6 +99,9 @@ class FakeCryptoCompare:
         self.rest_requests: list[dict[str, str]] = []
         self.rest_rows: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
         self.rest_error: str | None = None
+        #: n (1-based count of REST requests) -> (HTTP status, JSON body) answered instead
+        #: of the history: e.g. {3: (429, {...})} makes the third request a rate limit.
+        self.rest_faults: dict[int, tuple[int, dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._changed = asyncio.Condition()
@@ -171,11 +175,16 @@ class FakeCryptoCompare:
         return [s for s in self.sockets if not s.ws.closed]
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait until `predicate()` holds; it is checked after every connect and (un)subscribe.
+        """Wait until `predicate()` holds; it is checked after every connect, (un)subscribe
+        and REST request.
 
         Bound it with `asyncio.timeout` in the test."""
         async with self._changed:
             await self._changed.wait_for(predicate)
+
+    async def wait_rest_requests(self, count: int) -> None:
+        """Wait until `count` REST requests arrived (bound it with `asyncio.timeout`)."""
+        await self.wait_until(lambda: len(self.rest_requests) >= count)
 
     def subscribed(self, channel: str, *, connection: int) -> bool:
         """Whether the `connection`-th socket (1-based) has `channel` subscribed."""
@@ -341,6 +350,10 @@ class FakeCryptoCompare:
         unit = request.match_info["unit"]
         query = dict(request.query)
         self.rest_requests.append({"unit": unit, **query})
+        await self._notify()
+        fault = self.rest_faults.get(len(self.rest_requests))
+        if fault is not None:
+            return web.json_response(fault[1], status=fault[0])
         if unit not in UNITS:
             return web.json_response({"Response": "Error", "Message": f"Unknown endpoint {unit}"}, status=404)
         if self.rest_error is not None:

@@ -66,10 +66,10 @@ async def log_ticks(bootstrap: str, topic: str) -> list[LogTick]:
     return ticks
 
 
-async def wait_absorbed(database_url: str, consumer: str, bootstrap: str, topic: str, timeout: float = 240) -> None:
-    """Until the ledger's next offsets reach the topic's highwaters."""
+async def wait_absorbed(database_url: str, consumer: str, bootstrap: str, topic: str, within: float = 240) -> None:
+    """Until the ledger's next offsets reach the topic's highwaters (at most `within` seconds)."""
     ends = await highwaters(bootstrap, topic)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     conn = await asyncpg.connect(database_url)
     try:
         while True:
@@ -129,8 +129,8 @@ async def bars_digest(database_url: str) -> str:
     try:
         return str(
             await conn.fetchval(
-                "SELECT md5(string_agg(concat_ws(',', symbol, resolution, bucket, open, high, low, close, volume, trades),"
-                " ';' ORDER BY symbol, resolution, bucket)) FROM bars"
+                "SELECT md5(string_agg(concat_ws(',', symbol, resolution, bucket, open, high, low, close, volume,"
+                " trades), ';' ORDER BY symbol, resolution, bucket)) FROM bars"
             )
         )
     finally:

@@ -7,6 +7,7 @@ against `datetime` arithmetic).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -76,11 +77,9 @@ def reference_indicators(
             weight = 2.0 / (period + 1)
             for i, (bucket, close) in enumerate(points):
                 if i + 1 >= period:
-                    total = 0.0
-                    for c in closes[i + 1 - period : i + 1]:
-                        total += c
-                    values[(symbol, code, "sma", period, bucket)] = total / period
-                    sma[period].append(total / period)
+                    mean = math.fsum(closes[i + 1 - period : i + 1]) / period
+                    values[(symbol, code, "sma", period, bucket)] = mean
+                    sma[period].append(mean)
                 else:
                     sma[period].append(None)
                 ema = close if ema is None else (1 - weight) * ema + weight * close

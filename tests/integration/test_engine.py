@@ -17,7 +17,9 @@ import orjson
 import pytest
 
 from candleflow.settings import Settings
+from candleflow.stack import StackInfo
 from candleflow.store.migrate import migrate
+from tests.harness import Names
 from tests.harness import engine as harness
 from tests.harness.reference import reference_bars, reference_indicators
 from tests.harness.tickgen import generate
@@ -34,7 +36,7 @@ MALFORMED = [
 ]
 
 
-def engine_env(names: Any, stack: Any, database_url: str, **extra: str) -> dict[str, str]:
+def engine_env(names: Names, stack: StackInfo, database_url: str, **extra: str) -> dict[str, str]:
     return names.env(stack, database_url, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS), **extra)
 
 

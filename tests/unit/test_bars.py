@@ -23,12 +23,15 @@ tick_lists = st.lists(
 )
 
 
-def reference(ticks: list[tuple[str, int, float, float, int]]) -> dict[tuple[str, str, int], tuple]:
+Summary = tuple[float, float, float, float, Decimal, int]
+
+
+def reference(ticks: list[tuple[str, int, float, float, int]]) -> dict[tuple[str, str, int], Summary]:
     groups: dict[tuple[str, str, int], list[tuple[str, int, float, float, int]]] = {}
     for tick in ticks:
         for resolution in SUPPORTED:
             groups.setdefault((tick[0], resolution.code, resolution.floor(tick[1])), []).append(tick)
-    result = {}
+    result: dict[tuple[str, str, int], Summary] = {}
     for key, members in groups.items():
         ordered = sorted(members, key=lambda t: (t[1], t[4]))
         prices = [t[2] for t in members]
@@ -43,7 +46,7 @@ def reference(ticks: list[tuple[str, int, float, float, int]]) -> dict[tuple[str
     return result
 
 
-def summary(bar: Bar) -> tuple:
+def summary(bar: Bar) -> Summary:
     return (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades)
 
 
@@ -56,7 +59,9 @@ def test_aggregate_equals_reference(raw: list[tuple[str, int, float, float]]) ->
 
 @given(tick_lists, st.integers(min_value=1, max_value=5), st.randoms(use_true_random=False))
 @settings(max_examples=200)
-def test_batches_merged_equal_one_aggregate(raw: list, parts: int, rnd: random.Random) -> None:
+def test_batches_merged_equal_one_aggregate(
+    raw: list[tuple[str, int, float, float]], parts: int, rnd: random.Random
+) -> None:
     """Splitting the log into batches and merging their deltas changes nothing (the
     engine's upsert merges exactly like `Bar.merge`), whatever order deltas arrive in."""
     ticks = [(s, ts, p, q, seq) for seq, (s, ts, p, q) in enumerate(raw)]

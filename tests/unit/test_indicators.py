@@ -1,6 +1,8 @@
 """Moving averages and crosses against straightforward definitions, and incremental
 recomputation (what the engine does per batch) against computing from scratch."""
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,20 +19,16 @@ def reference(closes: list[float]) -> tuple[dict[tuple[int, str, int], float], l
         ema = None
         for i, close in enumerate(closes):
             if i + 1 >= period:
-                window = closes[i + 1 - period : i + 1]
-                total = 0.0
-                for c in window:
-                    total += c
-                values[(i, "sma", period)] = total / period
+                values[(i, "sma", period)] = math.fsum(closes[i + 1 - period : i + 1]) / period
             ema = close if ema is None else (1 - alpha(period)) * ema + alpha(period) * close
             values[(i, "ema", period)] = ema
     crosses = []
     for i in range(1, len(closes)):
-        prev = [values.get((i - 1, "sma", p)) for p in CROSS]
-        cur = [values.get((i, "sma", p)) for p in CROSS]
-        if None in prev or None in cur:
+        keys = [(i - 1, "sma", CROSS[0]), (i - 1, "sma", CROSS[1]), (i, "sma", CROSS[0]), (i, "sma", CROSS[1])]
+        if not all(k in values for k in keys):
             continue
-        d0, d1 = prev[0] - prev[1], cur[0] - cur[1]
+        quick0, steady0, quick1, steady1 = (values[k] for k in keys)
+        d0, d1 = quick0 - steady0, quick1 - steady1
         if d0 <= 0 < d1:
             crosses.append((i, "golden_cross"))
         elif d0 >= 0 > d1:

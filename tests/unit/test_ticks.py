@@ -34,7 +34,7 @@ def test_a_good_tick_round_trips() -> None:
         ({"price": float("nan")}, "not finite"),
     ],
 )
-def test_what_cannot_be_a_trade_is_rejected_with_a_reason(change: dict, reason: str) -> None:
+def test_what_cannot_be_a_trade_is_rejected_with_a_reason(change: dict[str, object], reason: str) -> None:
     record = {**GOOD, **change}
     if change.get("price", 1) is None or change.get("symbol", 1) is None:
         record = {k: v for k, v in record.items() if v is not None}

@@ -1,0 +1,1 @@
+"""End-to-end tests of the browser chart: headless Chromium against a real worker."""
