@@ -1,16 +1,23 @@
 """Faust agents and tasks of a worker: the bar engine, its lag reporting and the
 leader-only feed.
 
-The engine agent turns off Faust's automatic acknowledgement and acknowledges each
-event only after the batch holding it has committed to the database, so Kafka's
-committed offset never runs ahead of the database; the ledger in the database makes
-the re-deliveries that follow a crash harmless (see `candleflow.engine`).
+The engine reads `ticks.raw` in one of two ways (`CANDLEFLOW_ENGINE_READER`):
+
+* `agent`: the Faust agent `bar_engine`. It turns off Faust's automatic
+  acknowledgement and acknowledges each event only after the batch holding it has
+  committed to the database, so Kafka's committed offset never runs ahead of the
+  database; the ledger in the database makes the re-deliveries after a crash harmless.
+* `bulk`: the task `bulk_engine` runs `candleflow.reader.BulkReader` in every worker,
+  which fetches thousands of records per call and positions itself from the ledger.
+
+Both feed the same `BarEngine`, so they store exactly the same bars.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from candleflow import metrics, topics
@@ -21,8 +28,12 @@ from candleflow.sink import KafkaSink
 
 log = logging.getLogger(__name__)
 
-#: The engine of this worker's agent, for lag reporting (empty until it starts).
+#: The engine of this worker, for lag reporting (empty until it starts).
 _engines: list[BarEngine] = []
+#: The bulk reader of this worker (bulk mode only).
+_readers: list[Any] = []
+#: The highwater of a ticks partition as this worker's reader last saw it.
+_highwaters: dict[int, int] = {}
 
 
 async def _open_pool() -> Any:
@@ -43,38 +54,84 @@ async def _open_pool() -> Any:
             delay = min(delay * 2, 10.0)
 
 
-@app.agent(topics.ticks, concurrency=1)
-async def bar_engine(stream: Any) -> None:
-    stream.enable_acks = False
+async def _start_engine() -> tuple[Any, KafkaSink, BarEngine]:
     await topics.dead.maybe_declare()
     await topics.updates.maybe_declare()
     pool = await _open_pool()
     sink = KafkaSink(settings)
     engine = BarEngine(settings, pool, sink)
     _engines.append(engine)
-    runner = EngineRunner(engine)
-
-    async def flush(events: list[Any]) -> None:
-        records = [Record(e.message.partition, e.message.offset, e.message.key, e.value) for e in events]
-        result = await runner.run(records)
-        for partition, next_offset in result.next_offsets.items():
-            STATUS.lag[partition] = max(0, _highwater(partition) - next_offset)
-        for event in events:
-            await stream.ack(event)
-
-    batcher = Batcher(settings.batch_max, settings.batch_within, flush)
-    timer = asyncio.ensure_future(batcher.run_timer())
-    try:
-        async for event in stream.events():
-            await batcher.add(event)
-    finally:
-        timer.cancel()
-        _engines.remove(engine)
-        await sink.close()
-        await pool.close()
+    return pool, sink, engine
 
 
-def _highwater(partition: int) -> int:
+async def _stop_engine(pool: Any, sink: KafkaSink, engine: BarEngine) -> None:
+    _engines.remove(engine)
+    await sink.close()
+    await pool.close()
+
+
+def _note_lag(next_offsets: dict[int, int]) -> None:
+    for partition, next_offset in next_offsets.items():
+        STATUS.lag[partition] = max(0, _highwaters.get(partition, next_offset) - next_offset)
+
+
+if settings.engine_reader == "agent":
+
+    @app.agent(topics.ticks, concurrency=1)
+    async def bar_engine(stream: Any) -> None:
+        stream.enable_acks = False
+        pool, sink, engine = await _start_engine()
+        runner = EngineRunner(engine)
+
+        async def flush(events: list[Any]) -> None:
+            records = [Record(e.message.partition, e.message.offset, e.message.key, e.value) for e in events]
+            result = await runner.run(records)
+            for partition in result.next_offsets:
+                _highwaters[partition] = _faust_highwater(partition)
+            _note_lag(result.next_offsets)
+            for event in events:
+                await stream.ack(event)
+
+        batcher = Batcher(settings.batch_max, settings.batch_within, flush)
+        timer = asyncio.ensure_future(batcher.run_timer())
+        try:
+            async for event in stream.events():
+                await batcher.add(event)
+        finally:
+            timer.cancel()
+            await _stop_engine(pool, sink, engine)
+
+else:
+
+    @app.task
+    async def bulk_engine() -> None:
+        from candleflow.reader import BulkReader
+        from candleflow.store.bars import read_ledger
+
+        await topics.ticks.maybe_declare()
+        pool, sink, engine = await _start_engine()
+        runner = EngineRunner(engine)
+
+        async def ledger(partitions: Sequence[int]) -> dict[int, int]:
+            async with pool.acquire() as conn:
+                return await read_ledger(conn, engine.consumer, engine.topic, partitions)
+
+        async def handle(records: list[Record]) -> None:
+            result = await runner.run(records)
+            for partition in result.next_offsets:
+                _highwaters[partition] = reader.highwater(partition) or 0
+            _note_lag(result.next_offsets)
+
+        reader = BulkReader(settings, ledger, handle)
+        _readers.append(reader)
+        try:
+            await reader.run()
+        finally:
+            _readers.remove(reader)
+            await _stop_engine(pool, sink, engine)
+
+
+def _faust_highwater(partition: int) -> int:
     from faust.types import TP
 
     try:
@@ -85,21 +142,18 @@ def _highwater(partition: int) -> int:
 
 @app.timer(interval=5.0)
 async def report_lag() -> None:
-    """Lag per assigned partition: highwater minus the next offset the database expects."""
-    from faust.types import TP
-
-    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.ticks_topic}
-    for partition in set(STATUS.lag) - assigned:
-        del STATUS.lag[partition]
-        metrics.CONSUMER_LAG.labels(str(partition)).set(0)
+    """Lag per partition this worker writes: highwater minus the next offset the ledger expects."""
     written = _engines[0].written if _engines else {}
-    for partition in assigned:
-        if partition in written:
-            next_offset = written[partition][0]
-        else:
-            next_offset = await app.consumer.position(TP(settings.ticks_topic, partition)) or 0
-        STATUS.lag[partition] = max(0, _highwater(partition) - int(next_offset))
-        metrics.CONSUMER_LAG.labels(str(partition)).set(STATUS.lag[partition])
+    for partition in list(STATUS.lag):
+        if partition not in written:
+            del STATUS.lag[partition]
+    for partition in written:
+        highwater = _readers[0].highwater(partition) if _readers else _faust_highwater(partition)
+        if highwater:
+            _highwaters[partition] = highwater
+    _note_lag({partition: next_offset for partition, (next_offset, _) in written.items()})
+    for partition, lag in STATUS.lag.items():
+        metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
 
 
 @app.task(on_leader=True)

@@ -52,17 +52,24 @@ def stack(stack_control: Stack) -> StackInfo:
 
 @pytest.fixture
 async def database_url(stack: StackInfo) -> AsyncIterator[str]:
-    """A freshly created, migrated database for this test; dropped afterwards."""
+    """A freshly created, migrated database for this test; dropped afterwards (with a
+    new connection, so a test may restart PostgreSQL)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(stack.database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.close()
+    url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
+    try:
         await migrate(url)
         yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        admin = await asyncpg.connect(stack.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture

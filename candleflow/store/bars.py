@@ -156,6 +156,18 @@ async def lock_ledger(
     return {row["partition"]: (row["next_offset"], row["epoch"]) for row in rows}
 
 
+READ_LEDGER = """
+SELECT partition, next_offset FROM source_offsets
+WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
+"""
+
+
+async def read_ledger(conn: Connection, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+    """The next expected offset of each partition that has a ledger row (no lock)."""
+    rows = await conn.fetch(READ_LEDGER, consumer, topic, list(partitions))
+    return {row["partition"]: row["next_offset"] for row in rows}
+
+
 BUMP_EPOCH = "UPDATE source_offsets SET epoch = epoch + 1"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -269,11 +268,7 @@ async def market(stack: StackInfo, market_database: str, browser_workers: Worker
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
     env = names.env(stack, market_database, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS))
     worker = browser_workers.start(env)
-    end_ms = int(time.time() * 1000) - 60_000
-    generated = generate(SEED_TICKS, symbols=SYMBOLS, days=SEED_DAYS, seed=17, end_ms=end_ms)
-    # tickgen clamps times at `end_ms - 1` once its random gaps overrun the span: drop that
-    # pile-up, or the newest minute would hold a fifth of the log (and dwarf the volumes).
-    ticks = [tick for tick in generated if tick["ts"] != end_ms - 1]
+    ticks = generate(SEED_TICKS, symbols=SYMBOLS, days=SEED_DAYS, seed=17)
     await publish(stack.kafka_bootstrap, names.ticks_topic, ticks)
     await asyncio.to_thread(worker.wait_ready, WORKER_READY_S)
     await wait_absorbed(market_database, names.app_id, stack.kafka_bootstrap, names.ticks_topic)

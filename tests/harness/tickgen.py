@@ -24,21 +24,20 @@ def generate(
 ) -> list[dict[str, object]]:
     """`count` tick records in file order, ending a little before `end_ms` (default now).
 
-    Times advance with random gaps (some of them quiet hours); `late_fraction` of the
-    ticks carry a time seconds to hours before their neighbours.
+    Times advance with random gaps spread over the whole span (a few hundred times the
+    mean gap now and then: quiet periods); `late_fraction` of the ticks carry a time
+    seconds to hours before their neighbours.
     """
     rnd = random.Random(seed)
     end = int(time.time() * 1000) - 60_000 if end_ms is None else end_ms
     start = end - int(days * DAY_MS)
-    step = (end - start) / max(count, 1)
+    gaps = [rnd.expovariate(1.0) + (rnd.uniform(200, 800) if rnd.random() < 0.0005 else 0.0) for _ in range(count)]
+    scale = (end - start - 1) / max(sum(gaps), 1e-9)
     prices = {s: 10 ** rnd.uniform(-1, 4.5) for s in symbols}
     records: list[dict[str, object]] = []
     now = float(start)
-    for i in range(count):
-        gap = rnd.expovariate(1 / step)
-        if rnd.random() < 0.0005:
-            gap += rnd.uniform(1, 4) * 3_600_000 * min(1.0, days / 3)
-        now = min(now + gap, end - 1)
+    for i, gap in enumerate(gaps):
+        now += gap * scale
         symbol = rnd.choice(symbols)
         decimals = DECIMALS.get(symbol.split(":")[1].split("/")[0], 2)
         prices[symbol] = max(prices[symbol] * (1 + rnd.gauss(0, 0.002)), 10**-decimals)

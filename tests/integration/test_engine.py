@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from candleflow.settings import Settings
-from candleflow.stack import StackInfo
+from candleflow.stack import Stack, StackInfo
 from candleflow.store.migrate import migrate
 from tests.harness import Names
 from tests.harness import engine as harness
@@ -61,8 +61,12 @@ async def assert_matches_reference(stack: Any, names: Any, database_url: str) ->
     assert stored_marks == marks
 
 
+READERS = pytest.mark.parametrize("reader", ["agent", "bulk"])
+
+
+@READERS
 async def test_bars_indicators_and_marks_equal_the_reference(
-    stack: Any, names: Any, database_url: str, worker_factory: Any
+    stack: Any, names: Any, database_url: str, worker_factory: Any, reader: str
 ) -> None:
     from tests.harness.kafka import consume_all, create_topics
 
@@ -70,7 +74,7 @@ async def test_bars_indicators_and_marks_equal_the_reference(
     ticks = generate(40_000, days=3.0, seed=11, late_fraction=0.08)
     records: list[dict[str, Any] | bytes] = [*ticks[:20_000], *MALFORMED, *ticks[20_000:]]
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, records)
-    worker = worker_factory.start(engine_env(names, stack, database_url))
+    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_ENGINE_READER=reader))
     await asyncio.to_thread(worker.wait_ready)
     await assert_matches_reference(stack, names, database_url)
     dead = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30, expect=len(MALFORMED))
@@ -79,14 +83,17 @@ async def test_bars_indicators_and_marks_equal_the_reference(
     assert all(reasons)
 
 
+@READERS
 async def test_sigkill_at_random_moments_changes_nothing(
-    stack: Any, names: Any, database_url: str, worker_factory: Any
+    stack: Any, names: Any, database_url: str, worker_factory: Any, reader: str
 ) -> None:
     from tests.harness.kafka import create_topics
 
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
     ticks = generate(60_000, days=2.0, seed=23, late_fraction=0.05)
-    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000"))
+    worker = worker_factory.start(
+        engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000", CANDLEFLOW_ENGINE_READER=reader)
+    )
     await asyncio.to_thread(worker.wait_ready)
     streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.15))
     rnd = random.Random(5)
@@ -100,6 +107,31 @@ async def test_sigkill_at_random_moments_changes_nothing(
     worker.restart()
     await asyncio.to_thread(worker.wait_ready)
     await streaming
+    await assert_matches_reference(stack, names, database_url)
+
+
+async def test_broker_and_database_outages_lose_nothing(
+    stack: Any, stack_control: Stack, names: Any, database_url: str, worker_factory: Any
+) -> None:
+    """The broker is killed and restarted, then PostgreSQL is stopped (immediate mode)
+    for a while and started again, while ticks stream: the worker waits, retries and
+    ends with exactly the reference bars."""
+    from tests.harness.kafka import create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
+    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000"))
+    await asyncio.to_thread(worker.wait_ready)
+    ticks = generate(30_000, days=1.0, seed=53)
+    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[:10_000], pace=0.1)
+    await asyncio.to_thread(stack_control.kill_kafka)
+    await asyncio.sleep(2)
+    await asyncio.to_thread(stack_control.start_kafka)
+    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:20_000], pace=0.1)
+    await asyncio.to_thread(stack_control.stop_postgres, "immediate")
+    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[20_000:])
+    await asyncio.sleep(5)
+    await asyncio.to_thread(stack_control.start_postgres)
+    assert worker.running
     await assert_matches_reference(stack, names, database_url)
 
 

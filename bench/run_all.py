@@ -1,0 +1,173 @@
+"""`make bench`: every benchmark scenario on one fresh local stack, one table.
+
+    python -m bench.run_all [--only engine,history,...] [--quick]
+
+Each scenario measures its figure and its baseline in the same run (medians of several
+runs where a scenario repeats, with the spread as a noise figure). The table goes to
+stdout and the figures, machine-readable, to `bench/results/latest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import Figure
+from candleflow.settings import default_stack_dir
+from candleflow.stack import Stack, StackInfo
+from candleflow.store.migrate import migrate
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def ingest(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_ingest
+
+    runs = [bench_ingest.run(info.kafka_bootstrap, lines=100_000 if quick else 300_000) for _ in range(3)]
+    replay = sorted(r["replay_ticks_per_s"] for r in runs)
+    bare = sorted(r["bare_ticks_per_s"] for r in runs)
+    return [
+        Figure("ingest", "replay --speed max", replay[1], "ticks/s", "bare aiokafka producer", bare[1],
+               ">= 0.7x", replay, bare),
+    ]  # fmt: skip
+
+
+def engine(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_engine
+
+    return asyncio.run(bench_engine.run(info, ticks=60_000 if quick else 200_000, repeats=1 if quick else 3))
+
+
+def replay(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_replay  # type: ignore[attr-defined,unused-ignore]
+
+    figures: list[Figure] = asyncio.run(bench_replay.run(info, ticks=200_000 if quick else 1_000_000))
+    return figures
+
+
+def history(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_history
+
+    result = bench_history.run(info, symbols=10, days=10 if quick else 90, requests=50 if quick else 200)
+    figures = []
+    for countback in (300, 2000, 10000):
+        data = result[f"countback_{countback}"]
+        for stat in ("p50_ms", "p99_ms"):
+            target = ""
+            if countback == 2000:
+                target = "<= 2x bare SQL" if stat == "p50_ms" else "<= 25 ms"
+            figures.append(
+                Figure("history", f"/udf/history countback {countback:,} {stat[:3]}", data["http"][stat], "ms",
+                       "bare SQL", data["sql_rows"][stat], target, higher_is_better=False,
+                       note=f"endpoint query alone: {data['sql'][stat]} ms")
+            )  # fmt: skip
+    return figures
+
+
+def live_latency(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_sse
+
+    clients, rate = (200, 200.0) if quick else (1000, 1000.0)
+    result = bench_sse.run(info, clients=clients, ticks=int(rate * 10), rate=rate)
+    return [
+        Figure("live latency", f"tick -> SSE client {stat[:3]}, {clients} clients, {rate:g} ticks/s",
+               result[stat], "ms", "stock adapter polls every", 10_000.0, "p99 <= 100 ms" if stat == "p99_ms" else "",
+               higher_is_better=False)
+        for stat in ("p50_ms", "p99_ms")
+    ]  # fmt: skip
+
+
+def memory(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_memory
+
+    return asyncio.run(bench_memory.run(info, minutes=1.5 if quick else 3.0))
+
+
+SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
+    "ingest": ingest,
+    "engine": engine,
+    "replay": replay,
+    "history": history,
+    "latency": live_latency,
+    "memory": memory,
+}
+
+
+def table(figures: list[Figure]) -> str:
+    lines = [
+        "| scenario | figure | value | baseline (same run) | ratio | spread | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
+        baseline = f"{f.baseline:,.1f} {f.unit} ({f.baseline_name})" if f.baseline is not None else f.baseline_name
+        note = f" — {f.note}" if f.note else ""
+        lines.append(
+            f"| {f.scenario} | {f.figure}{note} | {f.value:,.1f} {f.unit} | {baseline} | {ratio} "
+            f"| {f.spread:.0%} | {f.target} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
+    directory = Path(tempfile.mkdtemp(prefix="candleflow-bench-stack-"))
+    directory.chmod(0o755)
+    stack = Stack(directory, jar_dir=default_stack_dir() / "kafka" / "libs", quiet=True)
+    figures: list[Figure] = []
+    failures: dict[str, str] = {}
+    started = time.monotonic()
+    try:
+        info = stack.up()
+        asyncio.run(migrate(info.database_url))
+        for name in chosen:
+            print(f"== {name}", file=sys.stderr, flush=True)
+            began = time.monotonic()
+            try:
+                figures.extend(SCENARIOS[name](info, args.quick))
+            except Exception as exc:  # one broken scenario must not hide the others
+                failures[name] = f"{type(exc).__name__}: {exc}"
+                print(f"   {name} failed: {failures[name]}", file=sys.stderr)
+            print(f"   {name}: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        stack.down()
+        shutil.rmtree(directory, ignore_errors=True)
+    print(table(figures))
+    for name, reason in failures.items():
+        print(f"\n{name}: FAILED — {reason}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(
+        json.dumps(
+            {
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+                "seconds": round(time.monotonic() - started),
+                "quick": args.quick,
+                "figures": [f.as_dict() for f in figures],
+                "failures": failures,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nfigures in {RESULTS / 'latest.json'}; {time.monotonic() - started:.0f} s in all")
+    if failures:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The swap: the rebuilt state replaces the live rows in ONE transaction.
+
+1. Lock the live engine's ledger rows (every partition, in partition order — the order
+   the engine locks them in, so no deadlock). The engine's next batch waits here.
+2. Read the ledger again (L1). Ticks the engine absorbed since the snapshot
+   (`[target, L1)`) are read from the log now: the catch-up.
+3. Delete the live rows of the rebuilt symbols from the cutoff on (bars built from
+   ticks only: REST backfill bars are not in the log), insert the staged rows (a tick
+   bar replaces a REST bar of the same bucket), then fold the catch-up in exactly as an
+   engine batch would: merge its bar deltas, recompute the moving averages and marks of
+   the series it touched from the database (the engine's cache-miss path).
+4. Advance the ledger where the rebuild went further than the engine (a partition no
+   engine had absorbed), bump the epoch (engines drop their cached series tails), commit.
+
+Readers see the old rows until the commit and the new ones after it: never a
+half-rebuilt bar. An error anywhere rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from candleflow.bars import Bar, BarKey
+from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.rebuild.builder import Builder
+from candleflow.rebuild.window import Span, catch_up, final_offsets
+from candleflow.store import bars as store
+from candleflow.store.bars import Connection, SeriesKey, SymbolSeen
+
+_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
+
+DELETE_BARS = f"""
+DELETE FROM bars WHERE symbol = ANY($1::text[]) AND source = 'ticks' AND bucket >= {_MS.format("$2::bigint")}
+"""
+DELETE_INDICATORS = f"DELETE FROM indicators WHERE symbol = ANY($1::text[]) AND bucket >= {_MS.format('$2::bigint')}"
+DELETE_MARKS = f"DELETE FROM marks WHERE symbol = ANY($1::text[]) AND bucket >= {_MS.format('$2::bigint')}"
+
+INSERT_BARS = f"""
+INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
+                       open_ts, open_seq, close_ts, close_seq, source)
+SELECT symbol, resolution, {_MS.format("bucket")}, open, high, low, close, volume, trades,
+       open_ts, open_seq, close_ts, close_seq, 'ticks'
+FROM rebuild_bars
+ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
+    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+    volume = excluded.volume, trades = excluded.trades, open_ts = excluded.open_ts,
+    open_seq = excluded.open_seq, close_ts = excluded.close_ts, close_seq = excluded.close_seq,
+    source = 'ticks'
+"""
+INSERT_INDICATORS = f"""
+INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
+SELECT symbol, resolution, kind, period, {_MS.format("bucket")}, value FROM rebuild_indicators
+"""
+INSERT_MARKS = f"""
+INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
+SELECT symbol, resolution, {_MS.format("bucket")}, kind, fast, slow, price FROM rebuild_marks
+"""
+
+ReadSpans = Callable[[Mapping[int, Span], Builder], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class SwapPlan:
+    consumer: str
+    topic: str
+    partitions: Sequence[int]
+    targets: Mapping[int, int]  # where the fast path stopped, per partition
+    symbols: frozenset[str]  # rebuilt symbols (their rows from `cutoff` on are replaced)
+    only: frozenset[str] | None  # --symbols (None: every symbol)
+    cutoff: int  # bucket cutoff in ms (0: everything)
+    seen: Mapping[str, SymbolSeen]  # what `symbols` learns from the rebuilt ticks
+    periods: Sequence[int]
+    crossover: tuple[int, int]
+    future_tolerance_s: float
+
+
+@dataclass
+class SwapResult:
+    locked: dict[int, int] = field(default_factory=dict)  # L1
+    final: dict[int, int] = field(default_factory=dict)  # ledger after the swap
+    caught_up: int = 0  # catch-up records read
+    caught_up_ticks: int = 0
+
+
+async def swap(conn: Connection, plan: SwapPlan, read: ReadSpans) -> SwapResult:
+    """Run the swap transaction (see the module docstring)."""
+    result = SwapResult()
+    async with conn.transaction():
+        locked = await store.lock_ledger(conn, plan.consumer, plan.topic, plan.partitions)
+        result.locked = {p: offset for p, (offset, _) in locked.items()}
+        late = Builder(symbols=plan.only, future_tolerance_s=plan.future_tolerance_s)
+        spans = catch_up(plan.targets, result.locked)
+        if spans:
+            result.caught_up = await read(spans, late)
+        result.caught_up_ticks = late.kept
+        deltas = late.finish()
+        symbols = sorted(plan.symbols | {key[0] for key in deltas})
+        await conn.execute(DELETE_BARS, symbols, plan.cutoff)
+        await conn.execute(DELETE_INDICATORS, symbols, plan.cutoff)
+        await conn.execute(DELETE_MARKS, symbols, plan.cutoff)
+        await conn.execute(INSERT_BARS)
+        await conn.execute(INSERT_INDICATORS)
+        await conn.execute(INSERT_MARKS)
+        seen = dict(plan.seen)
+        if deltas:
+            # Buckets before the cutoff hold only ticks before it: the engine absorbed those
+            # and the rebuild did not touch them; they only move the series' recompute start.
+            newer = {key: bar for key, bar in deltas.items() if key[2] >= plan.cutoff}
+            if newer:
+                await store.merge_bars(conn, newer)
+            await _indicators(conn, deltas, plan, symbols)
+            for symbol, info in late.seen().items():
+                if symbol in seen:
+                    known = seen[symbol]
+                    seen[symbol] = SymbolSeen(
+                        max(known.decimals, info.decimals), min(known.first, info.first), max(known.last, info.last)
+                    )
+                else:
+                    seen[symbol] = SymbolSeen(info.decimals, info.first, info.last)
+        if seen:
+            await store.upsert_symbols(conn, seen)
+        result.final = final_offsets(plan.targets, result.locked)
+        await store.advance_ledger(conn, plan.consumer, plan.topic, result.final)
+        await store.bump_epoch(conn)
+    return result
+
+
+async def _indicators(conn: Connection, deltas: Mapping[BarKey, Bar], plan: SwapPlan, symbols: Sequence[str]) -> None:
+    """Recompute every series the catch-up touched from its earliest changed bar, from
+    the database (which now holds the rebuilt rows), like the engine's cache-miss path.
+    A symbol the rebuild did not stage (new since the snapshot) is recomputed from the
+    cutoff, since its indicators from there on were just deleted."""
+    since: dict[SeriesKey, int] = {}
+    for symbol, resolution, bucket in deltas:
+        key = (symbol, resolution)
+        start = bucket if symbol in plan.symbols else min(bucket, plan.cutoff)
+        since[key] = min(since.get(key, start), start)
+    spans = sorted(since.items())
+    needed = max(plan.periods)
+    prefixes = await store.prefix_closes(conn, spans, needed)
+    emas = await store.emas_at(conn, [(key, prefix[-1][0]) for (key, _), prefix in zip(spans, prefixes) if prefix])
+    seeded = iter(emas)
+    work: list[tuple[SeriesKey, int, list[float], dict[int, float] | None]] = []
+    whole: list[SeriesKey] = []
+    for (key, start), prefix in zip(spans, prefixes, strict=True):
+        ema = next(seeded) if prefix else None
+        if prefix and (ema is None or not all(p in ema for p in plan.periods)):
+            whole.append(key)
+            continue
+        work.append((key, start, [close for _, close in prefix], ema))
+    work.extend((key, 0, [], None) for key in whole)
+    suffixes = await store.suffix_closes(conn, [(key, start) for key, start, _, _ in work])
+    values: list[tuple[SeriesKey, IndicatorValue]] = []
+    crosses: list[tuple[SeriesKey, Cross]] = []
+    for (key, _, prefix, ema), suffix in zip(work, suffixes, strict=True):
+        outcome = recompute(prefix, ema if prefix else None, suffix, plan.periods, plan.crossover)
+        values.extend((key, value) for value in outcome.values)
+        crosses.extend((key, cross) for cross in outcome.crosses)
+    await store.write_indicators(conn, values)
+    await store.replace_marks(conn, [(key, start) for key, start, _, _ in work], crosses, plan.crossover)
