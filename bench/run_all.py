@@ -47,7 +47,7 @@ def engine(info: StackInfo, quick: bool) -> list[Figure]:
 
 
 def replay(info: StackInfo, quick: bool) -> list[Figure]:
-    from bench import bench_replay  # type: ignore[attr-defined,unused-ignore]
+    from bench import bench_replay
 
     figures: list[Figure] = asyncio.run(bench_replay.run(info, ticks=200_000 if quick else 1_000_000))
     return figures

@@ -22,7 +22,7 @@ from typing import Any
 
 from candleflow import metrics, topics
 from candleflow.app import app, settings
-from candleflow.engine import BarEngine, Batcher, EngineRunner, Record
+from candleflow.engine import BarEngine, Batcher, EngineRunner, Prepared, Record
 from candleflow.engine_status import STATUS
 from candleflow.sink import KafkaSink
 
@@ -116,13 +116,13 @@ else:
             async with pool.acquire() as conn:
                 return await read_ledger(conn, engine.consumer, engine.topic, partitions)
 
-        async def handle(records: list[Record]) -> None:
-            result = await runner.run(records)
+        async def handle(prepared: Prepared) -> None:
+            result = await runner.run_prepared(prepared)
             for partition in result.next_offsets:
                 _highwaters[partition] = reader.highwater(partition) or 0
             _note_lag(result.next_offsets)
 
-        reader = BulkReader(settings, ledger, handle)
+        reader = BulkReader(settings, ledger, engine.prepare, handle)
         _readers.append(reader)
         try:
             await reader.run()

@@ -22,12 +22,12 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
 from candleflow import metrics
-from candleflow.bars import aggregate
+from candleflow.bars import Bar, BarKey, aggregate
 from candleflow.engine_status import STATUS
 from candleflow.exceptions import InvalidTick
 from candleflow.indicators import Cross, IndicatorValue, recompute
@@ -35,7 +35,7 @@ from candleflow.settings import Settings
 from candleflow.store import bars as store
 from candleflow.store.bars import SeriesKey, StoredBar, SymbolSeen
 from candleflow.tables import TailCache
-from candleflow.ticks import Tick, dead_letter, parse_tick, price_decimals
+from candleflow.ticks import dead_letter, parse_tick, price_decimals
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,29 @@ log = logging.getLogger(__name__)
 WHOLE_HISTORY = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One message of the ticks topic."""
 
     partition: int
     offset: int
     key: bytes | None
     value: bytes
+
+
+@dataclass
+class Prepared:
+    """A batch decoded and aggregated, ready for its transaction."""
+
+    records: Sequence[Record]
+    deltas: dict[BarKey, Bar] = field(default_factory=dict)
+    seen: dict[str, SymbolSeen] = field(default_factory=dict)
+    partition_of: dict[str, int] = field(default_factory=dict)
+    rejects: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    #: per partition: first offset kept, and the offset after the last one seen
+    first: dict[int, int] = field(default_factory=dict)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    absorbed: int = 0
+    skipped: int = 0
 
 
 class Sink(Protocol):
@@ -115,8 +130,51 @@ class BarEngine:
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Absorb one batch in one transaction (see the module docstring)."""
-        decoded = self._decode(records)
-        partitions = sorted({r.partition for r in records})
+        return await self.commit(self.prepare(records))
+
+    def prepare(self, records: Sequence[Record], floor: Mapping[int, int] | None = None) -> Prepared:
+        """The CPU half of a batch, outside any transaction: decode, validate, aggregate.
+
+        `floor` drops records below a partition's offset (those the ledger shows absorbed);
+        `commit` calls back with it in the rare batch that holds a re-delivery.
+        """
+        tolerance = self.settings.future_tolerance
+        now_ms = int(time.time() * 1000)
+        prepared = Prepared(records=records)
+        rows = []
+        seen = prepared.seen
+        for record in records:
+            if floor is not None and record.offset < floor[record.partition]:
+                prepared.skipped += 1
+                continue
+            prepared.first.setdefault(record.partition, record.offset)
+            offset = record.offset + 1
+            if offset > prepared.next_offsets.get(record.partition, 0):
+                prepared.next_offsets[record.partition] = offset
+            try:
+                tick = parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)
+            except InvalidTick as exc:
+                prepared.rejects.append((record.key, dead_letter(record.value, str(exc), "engine")))
+                continue
+            prepared.partition_of[tick.symbol] = record.partition
+            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, record.offset))
+            decimals = price_decimals(tick.price)
+            info = seen.get(tick.symbol)
+            if info is None:
+                seen[tick.symbol] = SymbolSeen(decimals, tick.ts, tick.ts)
+            else:
+                info.decimals = max(info.decimals, decimals)
+                if tick.ts < info.first:
+                    info.first = tick.ts
+                elif tick.ts > info.last:
+                    info.last = tick.ts
+        prepared.absorbed = len(rows)
+        prepared.deltas = aggregate(rows)
+        return prepared
+
+    async def commit(self, prepared: Prepared) -> BatchResult:
+        """The database half of a batch: one transaction, guarded by the ledger."""
+        partitions = sorted({r.partition for r in prepared.records})
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
             locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
@@ -124,44 +182,31 @@ class BarEngine:
             for partition in partitions:
                 if self.written.get(partition) != locked[partition]:
                     self.tails.drop_partition(partition)
-            fresh = [item for item in decoded if item[0].offset >= ledger[item[0].partition]]
-            result.redelivered = len(decoded) - len(fresh)
-            self._warn_on_gaps(fresh, ledger)
-            rejects = [
-                (r.key, dead_letter(r.value, reason, "engine")) for r, reason in fresh if isinstance(reason, str)
-            ]
-            ticks = [(r, t) for r, t in fresh if isinstance(t, Tick)]
-            if rejects:
-                await self.sink.dead_letters(rejects)
-            result.rejected = len(rejects)
-            result.absorbed = len(ticks)
-            next_offsets = dict(ledger)
-            for record, _ in fresh:
-                next_offsets[record.partition] = max(next_offsets[record.partition], record.offset + 1)
-            if ticks:
-                await self._absorb(conn, ticks, result)
+            if any(r.offset < ledger[r.partition] for r in prepared.records):
+                prepared = self.prepare(prepared.records, floor=ledger)
+            self._warn_on_gaps(prepared.first, ledger)
+            if prepared.rejects:
+                await self.sink.dead_letters(prepared.rejects)
+            result.redelivered = prepared.skipped
+            result.rejected = len(prepared.rejects)
+            result.absorbed = prepared.absorbed
+            next_offsets = {p: max(ledger[p], prepared.next_offsets.get(p, 0)) for p in partitions}
+            if prepared.deltas:
+                result.bars = await store.merge_bars(conn, prepared.deltas)
+                await store.upsert_symbols(conn, prepared.seen)
+                await self._indicators(conn, result.bars, prepared.partition_of, result)
+                result.late = sum(
+                    prepared.deltas[key].trades
+                    for key in result.corrections
+                    if key[1] == "1" and key in prepared.deltas
+                )
             await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
             result.next_offsets = next_offsets
         for partition, next_offset in next_offsets.items():
             self.written[partition] = (next_offset, locked[partition][1])
         return result
 
-    def _decode(self, records: Sequence[Record]) -> list[tuple[Record, Tick | str]]:
-        tolerance = self.settings.future_tolerance
-        now_ms = int(time.time() * 1000)
-        decoded: list[tuple[Record, Tick | str]] = []
-        for record in records:
-            try:
-                decoded.append((record, parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)))
-            except InvalidTick as exc:
-                decoded.append((record, str(exc)))
-        return decoded
-
-    def _warn_on_gaps(self, fresh: Sequence[tuple[Record, object]], ledger: Mapping[int, int]) -> None:
-        first: dict[int, int] = {}
-        for record, _ in fresh:
-            if record.partition not in first or record.offset < first[record.partition]:
-                first[record.partition] = record.offset
+    def _warn_on_gaps(self, first: Mapping[int, int], ledger: Mapping[int, int]) -> None:
         for partition, offset in first.items():
             if offset > ledger[partition] > 0:
                 log.warning(
@@ -173,28 +218,6 @@ class BarEngine:
                     offset - 1,
                     offset,
                 )
-
-    async def _absorb(self, conn: Any, ticks: Sequence[tuple[Record, Tick]], result: BatchResult) -> None:
-        partition_of: dict[str, int] = {}
-        seen: dict[str, SymbolSeen] = {}
-        rows = []
-        for record, tick in ticks:
-            partition_of[tick.symbol] = record.partition
-            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, record.offset))
-            info = seen.get(tick.symbol)
-            decimals = price_decimals(tick.price)
-            if info is None:
-                seen[tick.symbol] = SymbolSeen(decimals, tick.ts, tick.ts)
-            else:
-                info.decimals = max(info.decimals, decimals)
-                info.first = min(info.first, tick.ts)
-                info.last = max(info.last, tick.ts)
-        deltas = aggregate(rows)
-        stored = await store.merge_bars(conn, deltas)
-        await store.upsert_symbols(conn, seen)
-        result.bars = stored
-        await self._indicators(conn, stored, partition_of, result)
-        result.late = sum(deltas[key].trades for key in result.corrections if key[1] == "1" and key in deltas)
 
     async def _indicators(
         self,
@@ -317,11 +340,15 @@ class EngineRunner:
         self.max_backoff = max_backoff
 
     async def run(self, records: Sequence[Record]) -> BatchResult:
+        return await self.run_prepared(self.engine.prepare(records))
+
+    async def run_prepared(self, prepared: Prepared) -> BatchResult:
+        records = prepared.records
         delay = 0.2
         while True:
             started = time.perf_counter()
             try:
-                result = await self.engine.process(records)
+                result = await self.engine.commit(prepared)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -15,6 +15,7 @@ Kafka after each batch, for lag tools only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,13 +23,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from candleflow.engine import Record
+from candleflow.engine import Prepared, Record
 from candleflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LedgerLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
-Handle = Callable[[list[Record]], Awaitable[Any]]
+Prepare = Callable[[Sequence[Record]], Prepared]
+Handle = Callable[[Prepared], Awaitable[Any]]
 
 
 class _SeekToLedger(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -49,9 +51,10 @@ class _SeekToLedger(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class BulkReader:
-    def __init__(self, settings: Settings, ledger: LedgerLookup, handle: Handle) -> None:
+    def __init__(self, settings: Settings, ledger: LedgerLookup, prepare: Prepare, handle: Handle) -> None:
         self.settings = settings
         self.ledger = ledger
+        self.prepare = prepare
         self.handle = handle
         self.assigned: set[int] = set()
         self.consumer = AIOKafkaConsumer(
@@ -73,16 +76,28 @@ class BulkReader:
         log.info("engine reader assigned partitions %s at ledger offsets %s", sorted(self.assigned), positions)
 
     async def run(self) -> None:
+        """Fetch, prepare and commit batches, preparing the next batch (CPU) while the
+        previous one's transaction waits on the database."""
         await self.consumer.start()
         self.consumer.subscribe([self.settings.ticks_topic], listener=_SeekToLedger(self))
+        inflight: asyncio.Task[None] | None = None
         try:
             while True:
                 records = await self._next_batch()
-                if records:
-                    await self.handle(records)
-                    await self._commit(records)
+                if not records:
+                    continue
+                prepared = self.prepare(records)
+                if inflight is not None:
+                    await inflight
+                inflight = asyncio.ensure_future(self._commit_batch(prepared, records))
         finally:
+            if inflight is not None:
+                inflight.cancel()
             await self.consumer.stop()
+
+    async def _commit_batch(self, prepared: Prepared, records: Sequence[Record]) -> None:
+        await self.handle(prepared)
+        await self._commit(records)
 
     async def _next_batch(self) -> list[Record]:
         """Up to `batch_max` records, waiting at most `batch_within` seconds to fill up."""

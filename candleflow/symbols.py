@@ -33,9 +33,11 @@ _KNOWN_LIMIT = 100_000
 
 def is_symbol(text: object) -> bool:
     """Whether `text` is a well-formed symbol (remembering the good ones: this runs per tick)."""
+    if type(text) is not str:
+        return False
     if text in _KNOWN:
         return True
-    if not isinstance(text, str) or _SYMBOL.fullmatch(text) is None:
+    if _SYMBOL.fullmatch(text) is None:
         return False
     if len(_KNOWN) < _KNOWN_LIMIT:
         _KNOWN.add(text)

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -30,8 +29,7 @@ SIDES = frozenset({"buy", "sell", "unknown"})
 EARLIEST_MS = 1_230_768_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(NamedTuple):
     symbol: str
     ts: int
     price: float
@@ -112,11 +110,11 @@ def validate_tick(record: object, *, now_ms: int | None = None, future_tolerance
     side = record.get("side", "unknown")
     if side is None:
         side = "unknown"
-    if side not in SIDES:
+    if type(side) is not str or side not in SIDES:
         raise InvalidTick(f"side must be buy, sell or unknown, got {side!r}")
     trade_id = record.get("id")
-    if trade_id is not None:
-        if isinstance(trade_id, bool) or not isinstance(trade_id, str | int):
+    if trade_id is not None and type(trade_id) is not str:
+        if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise InvalidTick(f"id must be a string, got {trade_id!r}")
         trade_id = str(trade_id)
     return Tick(symbol=symbol, ts=ts, price=price, qty=qty, side=side, id=trade_id)

@@ -19,26 +19,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
 
 from candleflow.bars import VOLUME_CONTEXT, Bar, BarKey, roll_up
 from candleflow.exceptions import InvalidTick
+from candleflow.store.bars import SymbolSeen
 from candleflow.ticks import EARLIEST_MS, SIDES, price_decimals, validate_tick
 
 _INF = float("inf")
 AMOUNTS_CACHED = 200_000
-
-
-@dataclass(slots=True)
-class SymbolSeen:
-    """What `symbols` learns from a symbol's ticks."""
-
-    decimals: int
-    first: int
-    last: int
 
 
 class Builder:

@@ -37,7 +37,8 @@ def _symbols(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     default="earliest",
     show_default=True,
     callback=_instant,
-    help="earliest, or a time (ISO 8601 or epoch ms): rebuild buckets from the Monday on or before the 1st of its month.",
+    help="earliest, or a time (ISO 8601 or epoch ms): rebuild the buckets from the Monday on or before "
+    "the 1st of its month.",
 )
 @click.option(
     "--to",
@@ -67,5 +68,9 @@ def replay(since: int | None, until: int | None, symbols: frozenset[str] | None,
         raise click.BadParameter("--from must lie before --to", param_hint="--from")
     settings = Settings.from_env()
     options = Options(since=since, until=until, symbols=symbols, lateness_ms=int(lateness * 3_600_000))
-    summary = asyncio.run(run_replay(settings, options, sys.stderr))
+    try:
+        summary = asyncio.run(run_replay(settings, options, sys.stderr))
+    except KeyboardInterrupt:
+        click.echo("\nreplay interrupted: nothing changed unless the swap had committed; run it again", err=True)
+        sys.exit(130)
     click.echo(summary.render(), nl=False, err=True)

@@ -8,6 +8,7 @@ of its span: records at or past it are dropped and the partition is paused.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -97,14 +98,17 @@ class LogReader:
         consumer.resume(*todo)
         done = 0
         last_batch = time.monotonic()
+        collecting = gc.isenabled()
+        # The loop creates millions of short-lived tuples and dicts, all freed by reference
+        # counting; the cyclic collector would only walk the growing dict of bars (~8 %).
+        gc.disable()
         try:
             while todo:
                 batch = await consumer.getmany(*todo, timeout_ms=500, max_records=self.max_records)
                 for tp, messages in batch.items():
-                    span = todo.get(tp)
-                    if span is None:
+                    if tp not in todo:
                         continue
-                    end = span.end
+                    end = todo[tp].end
                     if messages[-1].offset < end:
                         kept = [(m.offset, m.value) for m in messages]
                     else:
@@ -131,5 +135,7 @@ class LogReader:
                         "run the replay again"
                     )
         finally:
+            if collecting:
+                gc.enable()
             consumer.pause(*everything)
         return done

@@ -6,6 +6,7 @@ Safe to interrupt at any point: until the swap commits, the run only writes the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from candleflow.rebuild.window import DEFAULT_LATENESS_MS, Span, cutoff, targets
 from candleflow.settings import Settings
 from candleflow.sources.progress import Progress
 from candleflow.store import bars as store
+from candleflow.store.bars import Connection
 from candleflow.store.pool import connect
 from candleflow.verify import iso
 
@@ -82,11 +84,22 @@ async def _starts(
     starts = {p: ends[p] if offset is None else offset for p, offset in at.items()}
     trimmed = sorted(p for p, start in starts.items() if begins[p] > 0 and start == begins[p])
     if trimmed:
+        needed = iso(cutoff(options.since) - options.lateness_ms)
         raise RebuildError(
-            f"partitions {trimmed}: retention deleted ticks appended after {iso(cutoff(options.since) - options.lateness_ms)} "
-            "(cutoff minus --lateness): choose a later --from"
+            f"partitions {trimmed}: retention deleted ticks appended after {needed} "
+            "(the cutoff minus --lateness): choose a later --from"
         )
     return starts
+
+
+async def _lock(conn: Connection, wait_s: float = 15.0) -> None:
+    """One replay at a time. Waits a little: the session of a replay killed a moment ago
+    may still hold the lock until PostgreSQL notices it is gone."""
+    deadline = time.monotonic() + wait_s
+    while not await staging.try_lock(conn):
+        if time.monotonic() > deadline:
+            raise RebuildError("another `candleflow replay` runs against this database: wait for it to finish")
+        await asyncio.sleep(0.5)
 
 
 async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
@@ -94,8 +107,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
     summary = Summary(cutoff=0 if options.since is None else cutoff(options.since))
     conn = await connect(settings.database_url)
     try:
-        if not await staging.try_lock(conn):
-            raise RebuildError("another `candleflow replay` runs against this database: wait for it to finish")
+        await _lock(conn)
         async with LogReader(settings.kafka_bootstrap, settings.ticks_topic) as reader:
             begins, ends = await reader.bounds()
             ledger = await store.read_ledger(conn, settings.app_id, settings.ticks_topic, reader.partitions)
@@ -129,6 +141,8 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 None if progress is None else (lambda done: progress.update(done, done)),
             )
             bars = builder.finish()
+            if summary.cutoff:  # a month straddling the cutoff: kept as it is (see window.py)
+                bars = {key: bar for key, bar in bars.items() if key[2] >= summary.cutoff}
             summary.read_seconds = time.perf_counter() - read_started
             if progress is not None:
                 progress.finish(summary.records)

@@ -139,16 +139,18 @@ async def _indicators(conn: Connection, deltas: Mapping[BarKey, Bar], plan: Swap
     spans = sorted(since.items())
     needed = max(plan.periods)
     prefixes = await store.prefix_closes(conn, spans, needed)
-    emas = await store.emas_at(conn, [(key, prefix[-1][0]) for (key, _), prefix in zip(spans, prefixes) if prefix])
+    emas = await store.emas_at(
+        conn, [(key, prefix[-1][0]) for (key, _), prefix in zip(spans, prefixes, strict=True) if prefix]
+    )
     seeded = iter(emas)
     work: list[tuple[SeriesKey, int, list[float], dict[int, float] | None]] = []
     whole: list[SeriesKey] = []
-    for (key, start), prefix in zip(spans, prefixes, strict=True):
-        ema = next(seeded) if prefix else None
-        if prefix and (ema is None or not all(p in ema for p in plan.periods)):
+    for (key, start), bars in zip(spans, prefixes, strict=True):
+        ema = next(seeded) if bars else None
+        if bars and (ema is None or not all(p in ema for p in plan.periods)):
             whole.append(key)
             continue
-        work.append((key, start, [close for _, close in prefix], ema))
+        work.append((key, start, [close for _, close in bars], ema))
     work.extend((key, 0, [], None) for key in whole)
     suffixes = await store.suffix_closes(conn, [(key, start) for key, start, _, _ in work])
     values: list[tuple[SeriesKey, IndicatorValue]] = []

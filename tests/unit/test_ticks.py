@@ -32,6 +32,9 @@ def test_a_good_tick_round_trips() -> None:
         ({"ts": "yesterday"}, "not integer milliseconds"),
         ({"side": "long"}, "side must be"),
         ({"price": float("nan")}, "not finite"),
+        ({"symbol": ["Coinbase:BTC/USD"]}, "not written Exchange:BASE/QUOTE"),
+        ({"side": ["buy"]}, "side must be"),
+        ({"id": {"n": 1}}, "id must be a string"),
     ],
 )
 def test_what_cannot_be_a_trade_is_rejected_with_a_reason(change: dict[str, object], reason: str) -> None:
@@ -64,3 +67,21 @@ def test_price_decimals_matches_the_written_decimals(value: object) -> None:
     text = format(value, "f").rstrip("0").rstrip(".")
     expected = len(text.partition(".")[2])
     assert price_decimals(float(text)) == expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["symbol", "ts", "price", "qty", "side", "id", "x"]), json_values))
+def test_any_json_object_is_a_tick_or_an_invalid_tick(record: dict[str, object]) -> None:
+    """Whatever a producer writes, validation answers with a Tick or a reason, never a crash."""
+    try:
+        tick = validate_tick(record, now_ms=NOW)
+    except InvalidTick as exc:
+        assert str(exc)
+    else:
+        assert tick.price > 0 and tick.qty >= 0

@@ -1,0 +1,157 @@
+"""Pure parts of `candleflow replay`: the cutoff, the offsets a run reads and commits,
+folding records into bars (equal to `candleflow.bars.aggregate`, whatever the batches),
+and the series indicators."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from candleflow.bars import Bar, aggregate
+from candleflow.indicators import recompute
+from candleflow.rebuild.builder import Builder
+from candleflow.rebuild.series import Base, closes_by_series, indicator_rows, merged
+from candleflow.rebuild.window import Span, catch_up, cutoff, final_offsets, targets
+from candleflow.resolution import SUPPORTED
+from candleflow.ticks import parse_tick
+from tests.harness.tickgen import generate
+
+NOW = 1_735_000_000_000
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        ("2024-12-10T12:34:56", "2024-11-25"),  # Dec 1 is a Sunday
+        ("2024-07-01T00:00:00", "2024-07-01"),  # the 1st is a Monday
+        ("2024-09-30T23:59:59", "2024-08-26"),  # Sep 1 is a Sunday
+        ("2025-01-01T00:00:00", "2024-12-30"),  # across a year
+    ],
+)
+def test_cutoff_is_the_monday_on_or_before_the_first_of_the_month(instant: str, expected: str) -> None:
+    assert cutoff(ms(instant)) == ms(expected)
+
+
+def test_every_bucket_from_the_cutoff_on_starts_at_or_after_it() -> None:
+    rnd = random.Random(3)
+    for _ in range(500):
+        instant = rnd.randrange(ms("2020-01-01"), ms("2030-01-01"))
+        cut = cutoff(instant)
+        assert datetime.fromtimestamp(cut / 1000, UTC).weekday() == 0
+        for resolution in SUPPORTED:
+            if resolution.is_monthly:  # the month of --from is rebuilt whole
+                assert cut <= resolution.floor(instant)
+            else:  # no bucket straddles the cutoff
+                assert resolution.floor(cut) == cut
+
+
+def test_targets_and_the_ledger_after_the_swap() -> None:
+    ends = {0: 100, 1: 50, 2: 10}
+    ledger = {0: 80, 1: 50}  # partition 2: no engine absorbed anything
+    stop = targets(ledger, ends)
+    assert stop == {0: 80, 1: 50, 2: 10}
+    locked = {0: 95, 1: 50, 2: 0}  # the engine went on meanwhile on partition 0
+    assert catch_up(stop, locked) == {0: Span(80, 95)}
+    assert final_offsets(stop, locked) == {0: 95, 1: 50, 2: 10}
+    assert Span(5, 3).size == 0
+
+
+def encoded(count: int, seed: int) -> list[tuple[int, bytes]]:
+    return [(offset, orjson.dumps(tick)) for offset, tick in enumerate(generate(count, days=1.0, seed=seed))]
+
+
+def reference(records: list[tuple[int, bytes]]) -> dict[tuple[str, str, int], tuple[object, ...]]:
+    rows = []
+    for offset, value in records:
+        try:
+            tick = parse_tick(value, now_ms=NOW, future_tolerance_s=300)
+        except (ValueError, TypeError):  # TypeError: an unhashable symbol or side
+            continue
+        rows.append((tick.symbol, tick.ts, tick.price, tick.qty, offset))
+    return {key: _fields(bar) for key, bar in aggregate(rows).items()}
+
+
+def _fields(bar: object) -> tuple[object, ...]:
+    names = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
+    return tuple(getattr(bar, n) for n in names)
+
+
+ODD = [
+    b"{not json",
+    b"[1, 2]",
+    b"null",
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 5000, "price": "12.5", "qty": 1}),  # valid, slow path
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 4000, "price": 12, "qty": 2, "id": 7}),  # valid
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 12.5, "qty": 1.0, "side": None}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 0.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": -1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW + 10**9, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 5, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "BTCUSD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": ["x"], "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": "hold"}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": ["buy"]}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "id": True}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": float(NOW - 2000), "price": 1.5, "qty": 0.25}),  # valid
+]
+
+
+def test_folding_in_any_batches_equals_aggregating_the_whole_log() -> None:
+    records = [(o, v) for o, v in encoded(6_000, seed=1) if orjson.loads(v)["ts"] < NOW]
+    records += [(len(records) + i, value) for i, value in enumerate(ODD)]
+    expected = reference(records)
+    shuffled = records[:]
+    random.Random(2).shuffle(shuffled)
+    for size in (1, 7, 1000, len(records)):
+        builder = Builder(now_ms=NOW)
+        for start in range(0, len(shuffled), size):
+            builder.add(shuffled[start : start + size])
+        assert {key: _fields(bar) for key, bar in builder.finish().items()} == expected
+        assert builder.records == len(records)
+        assert builder.invalid == sum(1 for v in ODD if not _valid(v))
+
+
+def _valid(value: bytes) -> bool:
+    try:
+        parse_tick(value, now_ms=NOW, future_tolerance_s=300)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def test_symbols_and_since_filter_the_ticks() -> None:
+    records = encoded(3_000, seed=4)
+    ticks = [orjson.loads(v) for _, v in records]
+    since = sorted(t["ts"] for t in ticks)[1500]
+    builder = Builder(symbols=frozenset({"Kraken:SOL/USD"}), since=since, future_tolerance_s=1e9)
+    builder.add(records)
+    kept = [t for t in ticks if t["symbol"] == "Kraken:SOL/USD" and t["ts"] >= since]
+    assert builder.kept == len(kept)
+    assert {key[0] for key in builder.finish()} == {"Kraken:SOL/USD"}
+    seen = builder.seen()["Kraken:SOL/USD"]
+    assert (seen.first, seen.last) == (min(t["ts"] for t in kept), max(t["ts"] for t in kept))
+    assert seen.decimals == 3
+
+
+def test_series_merge_kept_bars_and_continue_from_the_prefix() -> None:
+    base = Base(prefix=[1.0, 2.0, 3.0], emas={2: 2.5, 3: 2.0}, kept={10: 9.0, 20: 8.0})
+    assert merged({20: 7.0, 30: 6.0}, base) == [(10, 9.0), (20, 7.0), (30, 6.0)]
+    bars = {("S:A/B", "1", 20): 7.0, ("S:A/B", "1", 30): 6.0}
+    series = {("S:A/B", "1"): {20: 7.0, 30: 6.0}}
+    assert closes_by_series({k: _bar(v) for k, v in bars.items()}) == series
+    ((values, marks),) = list(indicator_rows(series, {("S:A/B", "1"): base}, (2, 3), (2, 3)))
+    outcome = recompute([1.0, 2.0, 3.0], {2: 2.5, 3: 2.0}, [(10, 9.0), (20, 7.0), (30, 6.0)], (2, 3), (2, 3))
+    assert values == [("S:A/B", "1", v.kind, v.period, v.bucket, v.value) for v in outcome.values]
+    assert marks == [("S:A/B", "1", c.bucket, c.kind, 2, 3, c.price) for c in outcome.crosses]
+
+
+def _bar(close: float) -> Bar:
+    return Bar(close, close, close, close, Decimal(1), 1, 0, 0, 0, 0)
