@@ -22,7 +22,8 @@ from typing import Any
 
 from candleflow import metrics, topics
 from candleflow.app import app, settings
-from candleflow.engine import BarEngine, Batcher, EngineRunner, Prepared, Record
+from candleflow.batching import Batcher
+from candleflow.engine import BarEngine, EngineRunner, Prepared, Record
 from candleflow.engine_status import STATUS
 from candleflow.sink import KafkaSink
 

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -392,48 +392,3 @@ class EngineRunner:
             # The bars are committed; live clients catch up with the next update or on
             # reconnect (history is read from the database), so this is not retried.
             log.warning("bar updates of a committed batch not published: %s", exc)
-
-
-Flush = Callable[[list[Any]], Awaitable[None]]
-
-
-class Batcher:
-    """Collects items and flushes them when `max_size` are pending or the oldest has
-    waited `within` seconds. `add` awaits a full flush, which is the back-pressure that
-    keeps the stream from running ahead of the database."""
-
-    def __init__(self, max_size: int, within: float, flush: Flush) -> None:
-        self.max_size = max_size
-        self.within = within
-        self._flush = flush
-        self._pending: list[Any] = []
-        self._lock = asyncio.Lock()
-        self._first_at: float | None = None
-        self._wake = asyncio.Event()
-
-    async def add(self, item: Any) -> None:
-        self._pending.append(item)
-        if len(self._pending) == 1:
-            self._first_at = time.monotonic()
-            self._wake.set()
-        if len(self._pending) >= self.max_size:
-            await self.flush()
-
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._pending, self._first_at = self._pending, [], None
-            if batch:
-                await self._flush(batch)
-
-    async def run_timer(self) -> None:
-        """Flush partial batches on time; run as a task beside the stream loop."""
-        while True:
-            if self._first_at is None:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            remaining = self._first_at + self.within - time.monotonic()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-                continue
-            await self.flush()

@@ -3,6 +3,7 @@ fresh Kafka names per test, and worker subprocesses. Nothing is mocked."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import uuid
@@ -50,10 +51,10 @@ def stack(stack_control: Stack) -> StackInfo:
     return stack_control.up()
 
 
-@pytest.fixture
-async def database_url(stack: StackInfo) -> AsyncIterator[str]:
-    """A freshly created, migrated database for this test; dropped afterwards (with a
-    new connection, so a test may restart PostgreSQL)."""
+@contextlib.asynccontextmanager
+async def fresh_database(stack: StackInfo) -> AsyncIterator[str]:
+    """Create and migrate a database with a unique name; drop it on exit (with a new
+    connection, so a test may restart PostgreSQL in between)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(stack.database_url)
     try:
@@ -70,6 +71,20 @@ async def database_url(stack: StackInfo) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def database_url(stack: StackInfo) -> AsyncIterator[str]:
+    """A freshly created, migrated database for this test; dropped afterwards."""
+    async with fresh_database(stack) as url:
+        yield url
+
+
+@pytest.fixture
+async def second_database(stack: StackInfo) -> AsyncIterator[str]:
+    """Another fresh, migrated database, for comparing two runs."""
+    async with fresh_database(stack) as url:
+        yield url
 
 
 @pytest.fixture

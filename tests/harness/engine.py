@@ -4,6 +4,7 @@ wait until the database has absorbed it, and read back what the engine stored.""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -14,9 +15,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from candleflow.exceptions import InvalidTick
+from candleflow.settings import Settings
 from candleflow.ticks import parse_tick
 from tests.harness.kafka import _partitions, consume_all
-from tests.harness.reference import BarKey, LogTick, RefBar
+from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 
 
 async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] | bytes], pace: float = 0.0) -> None:
@@ -135,3 +137,19 @@ async def bars_digest(database_url: str) -> str:
         )
     finally:
         await conn.close()
+
+
+async def assert_matches_log(bootstrap: str, topic: str, database_url: str) -> None:
+    """Every stored bar, moving average and mark equals the reference aggregation of the
+    topic's valid ticks (invariant 1)."""
+    expected = reference_bars(await log_ticks(bootstrap, topic))
+    stored = await stored_bars(database_url)
+    wrong = sorted(k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k))
+    assert not wrong, f"{len(wrong)} bars differ, e.g. {[(k, expected.get(k), stored.get(k)) for k in wrong[:3]]}"
+    conf = Settings()
+    values, marks = reference_indicators(expected, conf.ma_periods, conf.crossover)
+    stored_values, stored_marks = await stored_indicators(database_url)
+    assert stored_values.keys() == values.keys()
+    off = [k for k, v in values.items() if not math.isclose(v, stored_values[k], rel_tol=1e-12)]
+    assert not off, f"{len(off)} indicator values differ, e.g. {[(k, values[k], stored_values[k]) for k in off[:3]]}"
+    assert stored_marks == marks

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ from candleflow.settings import Settings
 from candleflow.sources.backfill import BackfillError, Plan, backfill, phases_for
 from candleflow.sources.cryptocompare_rest import HistoryClient, Retry
 from candleflow.store import bars as store
-from candleflow.store.migrate import migrate
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
 from tests.harness.worker import candleflow_executable
 
@@ -114,20 +112,6 @@ async def stored(database_url: str, source: str = "rest") -> Bars:
 async def server() -> AsyncIterator[FakeCryptoCompare]:
     async with FakeCryptoCompare() as fake:
         yield fake
-
-
-@pytest.fixture
-async def second_database(stack: Any) -> AsyncIterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-        await migrate(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def run(server: FakeCryptoCompare, database_url: str, since: int, until: int, choice: str = "minute") -> None:

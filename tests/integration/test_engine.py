@@ -6,22 +6,15 @@ and however many workers share the work."""
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 
-from candleflow.settings import Settings
 from candleflow.stack import Stack, StackInfo
-from candleflow.store.migrate import migrate
 from tests.harness import Names
 from tests.harness import engine as harness
-from tests.harness.reference import reference_bars, reference_indicators
 from tests.harness.tickgen import generate
 
 pytestmark = pytest.mark.integration
@@ -42,23 +35,7 @@ def engine_env(names: Names, stack: StackInfo, database_url: str, **extra: str) 
 
 async def assert_matches_reference(stack: Any, names: Any, database_url: str) -> None:
     await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
-    log = await harness.log_ticks(stack.kafka_bootstrap, names.ticks_topic)
-    expected = reference_bars(log)
-    stored = await harness.stored_bars(database_url)
-    missing = expected.keys() - stored.keys()
-    extra = stored.keys() - expected.keys()
-    wrong = [k for k in expected.keys() & stored.keys() if expected[k] != stored[k]]
-    assert not missing and not extra and not wrong, (
-        f"{len(missing)} missing, {len(extra)} extra, {len(wrong)} wrong bars; e.g. "
-        f"{[(k, expected.get(k), stored.get(k)) for k in (list(missing) + list(extra) + wrong)[:3]]}"
-    )
-    conf = Settings()
-    values, marks = reference_indicators(expected, conf.ma_periods, conf.crossover)
-    stored_values, stored_marks = await harness.stored_indicators(database_url)
-    assert stored_values.keys() == values.keys()
-    off = [k for k, v in values.items() if not math.isclose(v, stored_values[k], rel_tol=1e-12)]
-    assert not off, f"{len(off)} indicator values differ, e.g. {[(k, values[k], stored_values[k]) for k in off[:3]]}"
-    assert stored_marks == marks
+    await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
 
 
 READERS = pytest.mark.parametrize("reader", ["agent", "bulk"])
@@ -154,21 +131,6 @@ async def test_two_workers_and_a_third_joining_and_leaving(
     third.terminate()
     await streaming
     await assert_matches_reference(stack, names, database_url)
-
-
-@pytest.fixture
-async def second_database(stack: Any) -> AsyncIterator[str]:
-    """Another fresh, migrated database, for comparing two runs."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-        await migrate(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_replay_into_an_empty_database_gives_identical_bars(

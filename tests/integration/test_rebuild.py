@@ -12,20 +12,15 @@ import os
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from candleflow.rebuild.window import cutoff
-from candleflow.settings import Settings
-from candleflow.store.migrate import migrate
 from candleflow.verify import parse_instant
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
-from tests.harness.reference import reference_bars, reference_indicators
 from tests.harness.tickgen import generate
 from tests.harness.worker import candleflow_executable
 
@@ -52,21 +47,6 @@ async def replay(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
     return done
 
 
-@pytest.fixture
-async def empty_database(stack: Any) -> AsyncIterator[str]:
-    """A second fresh, migrated database."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-        await migrate(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def live_worker(stack: Any, names: Any, database_url: str, worker_factory: Any, **extra: str) -> Any:
     env = names.env(stack, database_url, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS), **extra)
     worker = worker_factory.start(env)
@@ -74,23 +54,8 @@ async def live_worker(stack: Any, names: Any, database_url: str, worker_factory:
     return worker
 
 
-async def assert_equals_reference(stack: Any, names: Any, database_url: str) -> None:
-    log = await harness.log_ticks(stack.kafka_bootstrap, names.ticks_topic)
-    expected = reference_bars(log)
-    stored = await harness.stored_bars(database_url)
-    wrong = {k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k)}
-    assert not wrong, f"{len(wrong)} bars differ, e.g. {[(k, expected.get(k), stored.get(k)) for k in list(wrong)[:3]]}"
-    conf = Settings()
-    values, marks = reference_indicators(expected, conf.ma_periods, conf.crossover)
-    stored_values, stored_marks = await harness.stored_indicators(database_url)
-    assert stored_values.keys() == values.keys()
-    off = [k for k, v in values.items() if not math.isclose(v, stored_values[k], rel_tol=1e-12)]
-    assert not off, f"{len(off)} indicator values differ, e.g. {off[:3]}"
-    assert stored_marks == marks
-
-
 async def test_replay_into_an_empty_database_equals_the_live_result(
-    stack: Any, names: Any, database_url: str, empty_database: str, worker_factory: Any
+    stack: Any, names: Any, database_url: str, second_database: str, worker_factory: Any
 ) -> None:
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS, names.dead_topic: PARTITIONS})
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, [*generate(15_000, days=2.0, seed=5), b"{bad"])
@@ -98,13 +63,13 @@ async def test_replay_into_an_empty_database_equals_the_live_result(
     await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
     worker.terminate()
 
-    env = names.env(stack, empty_database, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS))
+    env = names.env(stack, second_database, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS))
     done = await replay(env)
     assert "15,001 records read" in done.stderr and "1 invalid" in done.stderr, done.stderr
-    assert await harness.bars_digest(empty_database) == await harness.bars_digest(database_url)
-    assert await harness.stored_indicators(empty_database) == await harness.stored_indicators(database_url)
+    assert await harness.bars_digest(second_database) == await harness.bars_digest(database_url)
+    assert await harness.stored_indicators(second_database) == await harness.stored_indicators(database_url)
     # The ledger now says the log is absorbed: a worker started afterwards adds nothing.
-    await harness.wait_absorbed(empty_database, names.app_id, stack.kafka_bootstrap, names.ticks_topic, within=5)
+    await harness.wait_absorbed(second_database, names.app_id, stack.kafka_bootstrap, names.ticks_topic, within=5)
     verified = await asyncio.to_thread(run_cli, env, "db", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -150,7 +115,7 @@ async def test_replay_beside_a_streaming_worker_counts_nothing_twice(
         await conn.close()
     assert not decreased, f"a rebuilt symbol lost bars at some moment: {decreased[:5]}"
     await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
-    await assert_equals_reference(stack, names, database_url)
+    await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
     assert "records caught up" in done.stderr
 
 
@@ -190,7 +155,7 @@ async def test_an_interrupted_replay_changes_nothing_and_the_next_run_completes(
         await conn.close()
     assert interrupted, "the replay finished before it could be interrupted"
     await replay(names.env(stack, database_url, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS)))
-    await assert_equals_reference(stack, names, database_url)
+    await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
 
 
 async def test_symbols_and_from_rebuild_only_what_they_name(
