@@ -1,10 +1,11 @@
 """The bar engine: one batch of `ticks.raw` records in, one database transaction out.
 
-`BarEngine.process` is independent of Faust so that the live agent, the Kafka-native
-rebuild and the benchmarks share it. Per batch it
+`BarEngine` is independent of Faust so that both readers (the Faust agent and the bulk
+reader) and the benchmarks share it. Per batch it
 
-1. decodes and validates every record (outside the transaction);
-2. locks the ledger rows of the batch's partitions and drops records below each
+1. decodes, validates and aggregates every record outside any transaction (`prepare`:
+   CPU work that the bulk reader overlaps with the previous batch's commit);
+2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
    partition's `next_offset` — they were absorbed before (a re-delivery);
 3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
    merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
@@ -113,14 +114,12 @@ class BarEngine:
         *,
         consumer: str | None = None,
         topic: str | None = None,
-        publish_updates: bool = True,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.sink = sink
         self.consumer = consumer or settings.app_id
         self.topic = topic or settings.ticks_topic
-        self.publish_updates = publish_updates
         self.periods = settings.ma_periods
         self.needed = max(settings.ma_periods)
         self.tails = TailCache(keep=self.needed + 64)
@@ -362,7 +361,7 @@ class EngineRunner:
                 continue
             self._report(result, len(records), time.perf_counter() - started)
             break
-        if self.engine.publish_updates and result.bars:
+        if result.bars:
             await self._publish(result)
         return result
 
