@@ -157,13 +157,44 @@ async def report_lag() -> None:
         metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
 
 
-@app.task(on_leader=True)
-async def feed() -> None:
-    """The worker's own source (`CANDLEFLOW_SOURCE`), on the group leader only so that
-    adding workers never duplicates ticks."""
-    if settings.source == "none":
-        return
-    from candleflow.sources.runner import run_source
+class _Feed:
+    """The worker's own source (`CANDLEFLOW_SOURCE`), run on the group leader only so that
+    adding workers never duplicates ticks.
 
-    log.info("starting the %s feed on the leader", settings.source)
-    await run_source(settings, asyncio.Event())
+    Faust's `on_leader` tasks decide once, at start; this supervisor asks every
+    `interval` seconds instead, so the feed follows leadership: it starts on a worker
+    that becomes leader (for example after the old leader died) and stops on one that
+    no longer is.
+    """
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.stop = asyncio.Event()
+        self.leading = False
+
+    async def follow(self, leader: bool) -> None:
+        """Start the feed when this worker becomes leader, stop it when it stops being one.
+
+        A feed that ends on its own while we lead (e.g. CryptoCompare refused the API
+        key) is not restarted: its error says what to fix.
+        """
+        if leader and not self.leading:
+            from candleflow.sources.runner import run_source
+
+            log.info("this worker leads the group: starting the %s feed", settings.source)
+            self.stop = asyncio.Event()
+            self.task = asyncio.ensure_future(run_source(settings, self.stop))
+        elif not leader and self.leading and self.task is not None:
+            log.info("this worker no longer leads the group: stopping the %s feed", settings.source)
+            self.stop.set()
+            await asyncio.wait({self.task}, timeout=30)
+        self.leading = leader
+
+
+_feed = _Feed()
+
+
+@app.timer(interval=2.0)
+async def feed() -> None:
+    if settings.source != "none":
+        await _feed.follow(app.is_leader())
