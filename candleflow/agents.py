@@ -16,6 +16,7 @@ Both feed the same `BarEngine`, so they store exactly the same bars.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -141,20 +142,45 @@ def _faust_highwater(partition: int) -> int:
         return 0
 
 
+def _assigned() -> set[int]:
+    """The ticks partitions this worker's reader holds now."""
+    if _readers:
+        return set(_readers[0].assigned)
+    try:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.ticks_topic}
+    except Exception:  # the consumer may be rebalancing
+        return set()
+
+
 @app.timer(interval=5.0)
 async def report_lag() -> None:
-    """Lag per partition this worker writes: highwater minus the next offset the ledger expects."""
-    written = _engines[0].written if _engines else {}
-    for partition in list(STATUS.lag):
-        if partition not in written:
-            del STATUS.lag[partition]
-    for partition in written:
-        highwater = _readers[0].highwater(partition) if _readers else _faust_highwater(partition)
-        if highwater:
-            _highwaters[partition] = highwater
-    _note_lag({partition: next_offset for partition, (next_offset, _) in written.items()})
-    for partition, lag in STATUS.lag.items():
-        metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
+    """Lag of each partition this worker holds: highwater minus the next offset the
+    ledger expects (read from the database for partitions this worker has not written)."""
+    if not _engines:
+        return
+    engine = _engines[0]
+    assigned = _assigned()
+    unknown = [partition for partition in assigned if partition not in engine.written]
+    ledger: dict[int, int] = {}
+    if unknown:
+        from candleflow.store.bars import read_ledger
+
+        try:
+            async with engine.pool.acquire() as conn:
+                ledger = await read_ledger(conn, engine.consumer, engine.topic, unknown)
+        except Exception as exc:  # /healthz reports the database separately
+            log.debug("lag: ledger not readable: %s", exc)
+    for partition in set(STATUS.lag) - assigned:
+        del STATUS.lag[partition]
+        with contextlib.suppress(KeyError):
+            metrics.CONSUMER_LAG.remove(str(partition))
+    for partition in assigned:
+        highwater = (_readers[0].highwater(partition) if _readers else _faust_highwater(partition)) or 0
+        _highwaters[partition] = highwater
+        written = engine.written.get(partition)
+        next_offset = written[0] if written is not None else ledger.get(partition, 0)
+        STATUS.lag[partition] = max(0, highwater - next_offset)
+        metrics.CONSUMER_LAG.labels(str(partition)).set(STATUS.lag[partition])
 
 
 class _Feed:

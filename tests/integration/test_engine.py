@@ -9,6 +9,7 @@ import asyncio
 import random
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
@@ -38,6 +39,18 @@ async def assert_matches_reference(stack: Any, names: Any, database_url: str) ->
     await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
 
 
+async def caught_up_lag(url: str) -> dict[str, Any]:
+    """`/healthz`'s engine section once its lag timer has seen every partition caught up."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(60):
+            async with session.get(f"{url}/healthz") as response:
+                engine: dict[str, Any] = (await response.json())["engine"]
+            if engine["partitions"] and engine["total"] == 0:
+                break
+            await asyncio.sleep(0.5)
+    return engine
+
+
 READERS = pytest.mark.parametrize("reader", ["agent", "bulk"])
 
 
@@ -54,6 +67,8 @@ async def test_bars_indicators_and_marks_equal_the_reference(
     worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_ENGINE_READER=reader))
     await asyncio.to_thread(worker.wait_ready)
     await assert_matches_reference(stack, names, database_url)
+    lag = await caught_up_lag(worker.url)
+    assert set(lag["partitions"]) == {str(p) for p in range(PARTITIONS)} and lag["total"] == 0, lag
     dead = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30, expect=len(MALFORMED))
     reasons = [orjson.loads(value)["reason"] for _, value, _, _ in dead]
     assert len(reasons) == len(MALFORMED)
