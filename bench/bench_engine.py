@@ -8,13 +8,16 @@ one row per tick (the seed design), all in the same run on the same stack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
@@ -63,16 +66,23 @@ async def publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
         await producer.stop()
 
 
-async def bare_consumer(bootstrap: str, topic: str, expected: int) -> float:
-    """Seconds for a bare aiokafka consumer to read (and JSON-decode) the whole topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4_194_304
-    )
+@contextlib.asynccontextmanager
+async def from_beginning(bootstrap: str, topic: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer without a group, assigned every partition of `topic` at its first offset."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def bare_consumer(bootstrap: str, topic: str, expected: int) -> float:
+    """Seconds for a bare aiokafka consumer to read (and JSON-decode) the whole topic."""
+    async with from_beginning(bootstrap, topic, max_partition_fetch_bytes=4_194_304) as consumer:
         seen = 0
         started = time.perf_counter()
         while seen < expected:
@@ -80,10 +90,8 @@ async def bare_consumer(bootstrap: str, topic: str, expected: int) -> float:
             for messages in batch.values():
                 for message in messages:
                     orjson.loads(message.value)
-                seen += sum(len(m) for m in batch.values()) if False else len(messages)
+                seen += len(messages)
         return time.perf_counter() - started
-    finally:
-        await consumer.stop()
 
 
 NAIVE_UPSERT = """
@@ -100,32 +108,20 @@ async def naive_engine(bootstrap: str, topic: str, database_url: str, expected: 
         "CREATE TABLE IF NOT EXISTS naive_bars (symbol text, bucket bigint, open float8, high float8,"
         " low float8, close float8, volume float8, PRIMARY KEY (symbol, bucket))"
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        seen = 0
-        started = time.perf_counter()
-        while seen < expected:
-            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-            for messages in batch.values():
-                for message in messages:
+        async with from_beginning(bootstrap, topic) as consumer:
+            seen = 0
+            started = time.perf_counter()
+            while seen < expected:
+                batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for message in (m for messages in batch.values() for m in messages):
                     tick = parse_tick(message.value, future_tolerance_s=1e9)
-                    await conn.execute(
-                        NAIVE_UPSERT,
-                        tick.symbol,
-                        tick.ts // 60_000 * 60_000,
-                        tick.price,
-                        tick.qty,
-                    )
+                    await conn.execute(NAIVE_UPSERT, tick.symbol, tick.ts // 60_000 * 60_000, tick.price, tick.qty)
                     seen += 1
                     if seen >= expected:
                         break
-        return time.perf_counter() - started
+            return time.perf_counter() - started
     finally:
-        await consumer.stop()
         await conn.close()
 
 
