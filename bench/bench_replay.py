@@ -17,17 +17,16 @@ from dataclasses import replace
 
 from bench.bench_engine import bare_consumer, fresh_database, publish, tick_records
 from bench.common import Figure, median
-from candleflow.rebuild.builder import Builder
-from candleflow.rebuild.log_reader import LogReader
+from candleflow.fold import TickFolder
+from candleflow.kafka_log import LogReader, Span
 from candleflow.rebuild.run import Options, replay
-from candleflow.rebuild.window import Span
 from candleflow.settings import Settings
 from candleflow.stack import StackInfo
 
 
 async def fast_path(bootstrap: str, topic: str) -> tuple[float, int]:
     """(seconds, records) of reading the whole topic into 1-second bars and rolling them up."""
-    builder = Builder(future_tolerance_s=1e9)
+    builder = TickFolder(future_tolerance_s=1e9)
     async with LogReader(bootstrap, topic) as reader:
         begins, ends = await reader.bounds()
         started = time.perf_counter()

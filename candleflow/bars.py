@@ -11,11 +11,11 @@ where a sorted replay would put it (invariant 1).
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from candleflow.resolution import SUPPORTED
+from candleflow.resolution import SUPPORTED, Resolution
 
 #: Enough digits that summing quantities never rounds (PostgreSQL's numeric is exact too).
 VOLUME_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
@@ -39,6 +39,13 @@ class Bar:
     @classmethod
     def of_tick(cls, price: float, qty: Decimal, ts: int, seq: int) -> Bar:
         return cls(price, price, price, price, qty, 1, ts, seq, ts, seq)
+
+    @classmethod
+    def of_rest(cls, bucket: int, open: float, high: float, low: float, close: float, volume: Decimal) -> Bar:
+        """A bar from a REST history row: no ticks behind it, so no trade count and no log
+        position; open and close sit at the bucket start, so merging such bars in bucket
+        order takes the first open and the last close."""
+        return cls(open, high, low, close, volume, 0, bucket, -1, bucket, -1)
 
     def absorb(self, price: float, qty: Decimal, ts: int, seq: int) -> None:
         """Add one tick to this bar."""
@@ -79,6 +86,10 @@ class Bar:
 
 #: (symbol, resolution code, bucket start ms) -> bar
 BarKey = tuple[str, str, int]
+#: (symbol, resolution code): one series of bars, moving averages and marks.
+SeriesKey = tuple[str, str]
+#: (symbol, bucket start ms): a bar among the bars of one resolution.
+LevelKey = tuple[str, int]
 
 
 def quantity(qty: float) -> Decimal:
@@ -86,9 +97,9 @@ def quantity(qty: float) -> Decimal:
     return Decimal(repr(qty))
 
 
-def second_bars(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[tuple[str, int], Bar]:
+def second_bars(ticks: Iterable[tuple[str, int, float, float, int]]) -> dict[LevelKey, Bar]:
     """Aggregate `(symbol, ts_ms, price, qty, seq)` ticks into 1-second bars."""
-    bars: dict[tuple[str, int], Bar] = {}
+    bars: dict[LevelKey, Bar] = {}
     get = bars.get
     for symbol, ts, price, qty, seq in ticks:
         key = (symbol, ts - ts % 1000)
@@ -115,29 +126,37 @@ PARENT: dict[str, str] = {
 }
 
 
-def roll_up(seconds: dict[tuple[str, int], Bar]) -> dict[BarKey, Bar]:
+def roll_into(resolution: Resolution, finer: Mapping[LevelKey, Bar]) -> dict[LevelKey, Bar]:
+    """Bars of `resolution` from bars of a finer resolution whose buckets tile it.
+
+    The finer bars are not changed (each coarse bar starts as a copy); the result keeps
+    the order in which its buckets first appear in `finer`.
+    """
+    level: dict[LevelKey, Bar] = {}
+    floors: dict[int, int] = {}
+    for (symbol, start), bar in finer.items():
+        bucket = floors.get(start)
+        if bucket is None:
+            bucket = floors[start] = resolution.floor(start)
+        key = (symbol, bucket)
+        existing = level.get(key)
+        if existing is None:
+            level[key] = bar.copy()
+        else:
+            existing.merge(bar)
+    return level
+
+
+def roll_up(seconds: dict[LevelKey, Bar]) -> dict[BarKey, Bar]:
     """Every supported resolution's bars from 1-second bars.
 
     Each resolution is folded from its parent's bars (minutes from seconds, 5 minutes
     from minutes, ... weeks and months from days), so a batch costs one merge per bar
     of the finer level instead of one per second per resolution.
     """
-    levels: dict[str, dict[tuple[str, int], Bar]] = {"1S": seconds}
+    levels: dict[str, dict[LevelKey, Bar]] = {"1S": seconds}
     for resolution in SUPPORTED[1:]:
-        code = resolution.code
-        level: dict[tuple[str, int], Bar] = {}
-        floors: dict[int, int] = {}
-        for (symbol, start), bar in levels[PARENT[code]].items():
-            bucket = floors.get(start)
-            if bucket is None:
-                bucket = floors[start] = resolution.floor(start)
-            key = (symbol, bucket)
-            existing = level.get(key)
-            if existing is None:
-                level[key] = bar.copy()
-            else:
-                existing.merge(bar)
-        levels[code] = level
+        levels[resolution.code] = roll_into(resolution, levels[PARENT[resolution.code]])
     return {(symbol, code, bucket): bar for code, level in levels.items() for (symbol, bucket), bar in level.items()}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from candleflow.exceptions import InvalidSymbol
@@ -42,3 +43,13 @@ def is_symbol(text: object) -> bool:
     if len(_KNOWN) < _KNOWN_LIMIT:
         _KNOWN.add(text)
     return True
+
+
+@dataclass(slots=True)
+class SymbolSeen:
+    """What the ticks (or REST bars) of one symbol tell the `symbols` table: the most
+    price decimals, and the first and last time seen (ms)."""
+
+    decimals: int
+    first: int
+    last: int

@@ -1,79 +1,40 @@
 """`candleflow db verify`: the stored bars against a fresh aggregation of the tick log.
 
-The whole ticks topic is read with a bare consumer (no group, every partition from its
-first offset to the end offset seen at start); each record goes through `parse_tick`
-(invalid ones are skipped: the engine dead-letters them) and is aggregated with
-`candleflow.bars.aggregate` with `seq` = its offset — exactly what the engine does.
+The whole ticks topic is read with `candleflow.kafka_log.LogReader` (no group, every
+partition from its first offset to the end offset seen at start) and folded into bars
+by `candleflow.fold.TickFolder` with `seq` = the record's offset: it keeps and skips
+exactly the ticks the engine keeps and dead-letters, and gives the engine's bars.
 The result is compared with the `bars` rows of the window: a bar is compared when
 its bucket is `>= since` and `< until`. Every difference is listed: a bar missing in
 the database, an extra one, a wrong value (expected / actual), or a bucket the log
 has ticks for but the database holds a REST backfill bar.
 
-Memory: the expected bars of the window are kept in one dict (every resolution, 1S
-included), about 300 bytes a bar: roughly 1 GB per 3 million bars. Narrow big checks
+Memory: the 1-second bars of every tick from `since` on, then the expected bars of the
+window (every resolution, 1S included), about 300 bytes a bar: roughly 1 GB per 3
+million bars. Narrow big checks
 with `--symbols` and `--since/--until`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-
-from candleflow.bars import Bar, BarKey, aggregate
-from candleflow.exceptions import CandleflowError, InvalidTick
+from candleflow.bars import Bar, BarKey
+from candleflow.fold import TickFolder
+from candleflow.instants import iso
+from candleflow.kafka_log import LogReader, Span
+from candleflow.progress import Progress
 from candleflow.resolution import SUPPORTED_CODES
 from candleflow.settings import Settings
-from candleflow.sources.progress import Progress
 from candleflow.store import verify_queries
 from candleflow.store.pool import connect
-from candleflow.ticks import EARLIEST_MS, parse_tick
+from candleflow.store.sql import TICKS
 
 #: The bar fields compared, in the order differences are listed.
 FIELDS = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
-#: Give up when the broker hands out nothing for this long while records remain.
-STALL_S = 60.0
-
-
-class VerifyError(CandleflowError):
-    """`db verify` cannot run (Kafka or the topic unreachable); the message says why."""
-
-
-def parse_instant(text: str) -> int:
-    """Milliseconds since the epoch from `1732406400000` or ISO 8601 (`2024-11-24`,
-    `2024-11-24T00:00:00Z`; no zone means UTC). Raises ValueError saying what is expected."""
-    value = text.strip()
-    if re.fullmatch(r"-?\d+", value):
-        ms = int(value)
-        if ms < EARLIEST_MS:
-            raise ValueError(
-                f"{text!r} is before 2009 as milliseconds since the epoch (seconds? multiply by 1000) "
-                "— give milliseconds or an ISO date such as 2024-11-24T00:00:00Z"
-            )
-        return ms
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither milliseconds since the epoch nor an ISO 8601 time such as 2024-11-24T00:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{ms % 1000:03d}Z" if ms % 1000 else f"{text}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +115,7 @@ class Comparator:
     def feed(self, key: BarKey, bar: Bar, source: str) -> None:
         wanted = self.expected.pop(key, None)
         found = self.result.differences
-        if source != "ticks":
+        if source != TICKS:
             if wanted is not None:
                 self.result.compared += 1
                 found.append(Difference(*key, "rest", "source", _summary(wanted), f"rest: {_summary(bar)}"))
@@ -206,123 +167,39 @@ def render(comparison: Comparison) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-class LogAggregator:
-    """Folds batches of `(offset, raw value)` into the expected bars of a window."""
-
-    def __init__(self, window: Window, *, future_tolerance_s: float = 300.0) -> None:
-        self.window = window
-        self.future_tolerance_s = future_tolerance_s
-        self.bars: dict[BarKey, Bar] = {}
-        self.valid = 0
-        self.invalid = 0
-
-    def add(self, records: Iterable[tuple[int, bytes]], now_ms: int | None = None) -> None:
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        symbols, since = self.window.symbols, self.window.since
-        rows: list[tuple[str, int, float, float, int]] = []
-        for offset, value in records:
-            try:
-                tick = parse_tick(value, now_ms=now, future_tolerance_s=self.future_tolerance_s)
-            except InvalidTick:
-                self.invalid += 1
-                continue
-            self.valid += 1
-            if symbols is not None and tick.symbol not in symbols:
-                continue
-            if since is not None and tick.ts < since:
-                continue  # every bucket of this tick starts before `since`
-            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, offset))
-        if not rows:
-            return
-        bars = self.bars
-        for key, delta in aggregate(rows).items():
-            if not self.window.has_bucket(key[2]):
-                continue
-            existing = bars.get(key)
-            if existing is None:
-                bars[key] = delta
-            else:
-                existing.merge(delta)
-
-
 @dataclass
 class LogRead:
-    records: int = 0
+    """What reading the log found: the expected bars of the window and the bounds read."""
+
+    folder: TickFolder
+    expected: dict[BarKey, Bar]
     starts: dict[int, int] = field(default_factory=dict)  # partition -> first offset kept
     ends: dict[int, int] = field(default_factory=dict)  # partition -> end offset at start
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
-    """The topic's partition numbers, from a metadata request that never creates it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described["error_code"] != 0 or not described["partitions"]:
-        raise VerifyError(f"topic {topic!r} does not exist on {bootstrap}: check CANDLEFLOW_TICKS_TOPIC")
-    return sorted(p["partition"] for p in described["partitions"])
+def expected_bars(folder: TickFolder, window: Window) -> dict[BarKey, Bar]:
+    """The folded bars whose bucket lies in the window (the folder already kept only the
+    window's symbols and ticks from `since` on)."""
+    return {key: bar for key, bar in folder.finish().items() if window.has_bucket(key[2])}
 
 
 async def read_log(
-    bootstrap: str,
-    topic: str,
-    aggregator: LogAggregator,
-    *,
-    progress: Progress | None = None,
-    max_records: int = 20_000,
+    bootstrap: str, topic: str, window: Window, *, future_tolerance_s: float, progress_stream: TextIO | None = None
 ) -> LogRead:
-    """Feed every record of `topic` (up to the end offsets at start) to `aggregator`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        await consumer.start()
-    except KafkaError as exc:
-        await consumer.stop()
-        raise VerifyError(
-            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__}: {exc}): start it "
-            '(eval "$(candleflow stack up)") or set CANDLEFLOW_KAFKA_BOOTSTRAP'
-        ) from exc
-    try:
-        partitions = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-        consumer.assign(partitions)
-        begins = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        result = LogRead(
-            starts={tp.partition: begins[tp] for tp in partitions}, ends={tp.partition: ends[tp] for tp in partitions}
+    """Fold every record of `topic`, up to the end offsets at start, into the window's bars."""
+    folder = TickFolder(symbols=window.symbols, since=window.since, future_tolerance_s=future_tolerance_s)
+    async with LogReader(bootstrap, topic, max_records=20_000) as reader:
+        starts, ends = await reader.bounds()
+        spans = {p: Span(starts[p], ends[p]) for p in reader.partitions}
+        progress = Progress.for_terminal(sum(s.size for s in spans.values()), unit="rec", stream=progress_stream)
+        await reader.read(
+            spans,
+            lambda _partition, records: folder.add(records),
+            None if progress is None else progress.advance_to,
         )
-        for tp in partitions:
-            consumer.seek(tp, begins[tp])
-        remaining = {tp for tp in partitions if ends[tp] > begins[tp]}
-        total = sum(ends[tp] - begins[tp] for tp in partitions)
         if progress is not None:
-            progress.total = total
-            progress.start()
-        last_progress = time.monotonic()
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_records)
-            for tp, messages in batch.items():
-                kept = [(m.offset, m.value) for m in messages if m.offset < ends[tp] and m.value is not None]
-                aggregator.add(kept)
-                result.records += len(kept)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-                    consumer.pause(tp)
-            if batch:
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > STALL_S:
-                raise VerifyError(
-                    f"{topic}: no records for {STALL_S:.0f} s with {len(remaining)} partitions unfinished "
-                    "(broker overloaded or partitions offline?): try again"
-                )
-            if progress is not None:
-                progress.update(result.records, result.records)
-        if progress is not None:
-            progress.finish(result.records)
-        return result
-    finally:
-        await consumer.stop()
+            progress.finish()
+    return LogRead(folder, expected_bars(folder, window), starts, ends)
 
 
 async def compare_with_database(database_url: str, window: Window, expected: dict[BarKey, Bar]) -> Comparison:
@@ -348,9 +225,10 @@ async def engine_lag(database_url: str, consumer: str, topic: str, ends: dict[in
     return {p: end - done.get(p, 0) for p, end in ends.items() if end > done.get(p, 0)}
 
 
-def notes(read: LogRead, lag: dict[int, int], topic: str, aggregator: LogAggregator) -> list[str]:
+def notes(read: LogRead, lag: dict[int, int], topic: str) -> list[str]:
     """Warnings that explain differences which are not the engine's fault."""
-    found = [f"read {read.records:,} records of {topic}: {aggregator.valid:,} ticks, {aggregator.invalid:,} invalid"]
+    folder = read.folder
+    found = [f"read {folder.records:,} records of {topic}: {folder.valid:,} ticks, {folder.invalid:,} invalid"]
     trimmed = {p: start for p, start in read.starts.items() if start > 0}
     if trimmed:
         found.append(
@@ -367,12 +245,16 @@ def notes(read: LogRead, lag: dict[int, int], topic: str, aggregator: LogAggrega
 
 async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO) -> int:
     """Run the check; print the table on `out`, notes on `err`; 0 when equal, 1 when not."""
-    aggregator = LogAggregator(window, future_tolerance_s=settings.future_tolerance)
-    progress = Progress.for_terminal(0, stream=err)
-    read = await read_log(settings.kafka_bootstrap, settings.ticks_topic, aggregator, progress=progress)
+    read = await read_log(
+        settings.kafka_bootstrap,
+        settings.ticks_topic,
+        window,
+        future_tolerance_s=settings.future_tolerance,
+        progress_stream=err,
+    )
     lag = await engine_lag(settings.database_url, settings.app_id, settings.ticks_topic, read.ends)
-    comparison = await compare_with_database(settings.database_url, window, aggregator.bars)
-    for note in notes(read, lag, settings.ticks_topic, aggregator):
+    comparison = await compare_with_database(settings.database_url, window, read.expected)
+    for note in notes(read, lag, settings.ticks_topic):
         err.write(note + "\n")
     out.write(render(comparison))
     return 0 if comparison.ok else 1
@@ -380,17 +262,3 @@ async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO
 
 def run(settings: Settings, window: Window, *, out: TextIO, err: TextIO) -> int:
     return asyncio.run(verify(settings, window, out=out, err=err))
-
-
-def symbols_option(value: str | None) -> frozenset[str] | None:
-    """`A,B` -> the symbols, each checked; None -> every symbol."""
-    from candleflow.symbols import parse_symbol
-
-    if value is None:
-        return None
-    names: Sequence[str] = [s.strip() for s in value.split(",") if s.strip()]
-    if not names:
-        raise ValueError("give at least one symbol, e.g. Coinbase:BTC/USD")
-    for name in names:
-        parse_symbol(name)
-    return frozenset(names)

@@ -7,46 +7,27 @@ import sys
 
 import click
 
+from candleflow.cli_options import INSTANT, INSTANT_OR_EARLIEST, SYMBOLS
 from candleflow.settings import Settings
-
-
-def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    from candleflow.verify import parse_instant
-
-    if value is None or value.strip().lower() == "earliest":
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _symbols(_ctx: click.Context, _param: click.Parameter, value: str | None) -> frozenset[str] | None:
-    from candleflow.verify import symbols_option
-
-    try:
-        return symbols_option(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
 @click.option(
     "--from",
     "since",
+    type=INSTANT_OR_EARLIEST,
     default="earliest",
     show_default=True,
-    callback=_instant,
     help="earliest, or a time (ISO 8601 or epoch ms): rebuild the buckets from the Monday on or before "
     "the 1st of its month.",
 )
 @click.option(
     "--to",
     "until",
-    callback=_instant,
+    type=INSTANT,
     help="Restore the state at this append time (ISO 8601 or epoch ms); only into a database without a live ledger.",
 )
-@click.option("--symbols", callback=_symbols, help="Comma-separated symbols (Exchange:BASE/QUOTE); default all.")
+@click.option("--symbols", type=SYMBOLS, help="Comma-separated symbols (Exchange:BASE/QUOTE); default all.")
 @click.option(
     "--lateness",
     type=click.FloatRange(min=0),
@@ -54,7 +35,7 @@ def _symbols(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     show_default=True,
     help="Hours a tick may reach the log after its event time and still be rebuilt by --from.",
 )
-def replay(since: int | None, until: int | None, symbols: frozenset[str] | None, lateness: float) -> None:
+def replay(since: int | None, until: int | None, symbols: tuple[str, ...] | None, lateness: float) -> None:
     """Rebuild bars, moving averages and marks from the ticks topic, while workers run.
 
     The rebuilt rows replace the live ones in one transaction (charts never see a
@@ -67,7 +48,12 @@ def replay(since: int | None, until: int | None, symbols: frozenset[str] | None,
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("--from must lie before --to", param_hint="--from")
     settings = Settings.from_env()
-    options = Options(since=since, until=until, symbols=symbols, lateness_ms=int(lateness * 3_600_000))
+    options = Options(
+        since=since,
+        until=until,
+        symbols=None if symbols is None else frozenset(symbols),
+        lateness_ms=int(lateness * 3_600_000),
+    )
     try:
         summary = asyncio.run(run_replay(settings, options, sys.stderr))
     except KeyboardInterrupt:

@@ -13,19 +13,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from candleflow.fold import TickFolder
+from candleflow.instants import iso
+from candleflow.kafka_log import LogReader, Span
+from candleflow.progress import Progress
 from candleflow.rebuild import staging
-from candleflow.rebuild.builder import Builder
 from candleflow.rebuild.exceptions import RebuildError
-from candleflow.rebuild.log_reader import LogReader
 from candleflow.rebuild.series import closes_by_series, indicator_rows
 from candleflow.rebuild.swap import SwapPlan, SwapResult, swap
-from candleflow.rebuild.window import DEFAULT_LATENESS_MS, Span, cutoff, targets
+from candleflow.rebuild.window import DEFAULT_LATENESS_MS, cutoff, targets
 from candleflow.settings import Settings
-from candleflow.sources.progress import Progress
 from candleflow.store import bars as store
+from candleflow.store import staged
 from candleflow.store.bars import Connection
 from candleflow.store.pool import connect
-from candleflow.verify import iso
 
 log = logging.getLogger(__name__)
 
@@ -125,33 +126,31 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
             spans = {p: Span(starts[p], stop[p]) for p in reader.partitions}
             await staging.truncate(conn)
 
-            builder = Builder(
+            builder = TickFolder(
                 symbols=options.symbols,
                 since=None if options.since is None else summary.cutoff,
                 future_tolerance_s=settings.future_tolerance,
             )
             total = sum(span.size for span in spans.values())
-            progress = Progress.for_terminal(total, stream=err)
-            if progress is not None:
-                progress.start()
+            progress = Progress.for_terminal(total, unit="rec", stream=err)
             read_started = time.perf_counter()
             summary.records = await reader.read(
                 spans,
                 lambda _p, records: builder.add(records),
-                None if progress is None else (lambda done: progress.update(done, done)),
+                None if progress is None else progress.advance_to,
             )
             bars = builder.finish()
             if summary.cutoff:  # a month straddling the cutoff: kept as it is (see window.py)
                 bars = {key: bar for key, bar in bars.items() if key[2] >= summary.cutoff}
             summary.read_seconds = time.perf_counter() - read_started
             if progress is not None:
-                progress.finish(summary.records)
+                progress.finish()
             summary.ticks, summary.invalid = builder.kept, builder.invalid
 
             rebuilt = (
                 set(options.symbols)
                 if options.symbols is not None
-                else ({key[0] for key in bars} | await staging.tick_symbols(conn, summary.cutoff))
+                else ({key[0] for key in bars} | await staged.tick_symbols(conn, summary.cutoff))
             )
             summary.bars = await staging.copy_bars(conn, bars)
             series = closes_by_series(bars)
@@ -177,7 +176,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 future_tolerance_s=settings.future_tolerance,
             )
 
-            async def read_late(late_spans: Mapping[int, Span], late: Builder) -> int:
+            async def read_late(late_spans: Mapping[int, Span], late: TickFolder) -> int:
                 return await reader.read(late_spans, lambda _p, records: late.add(records))
 
             summary.swap = await swap(conn, plan, read_late)

@@ -13,9 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from candleflow.bars import Bar, BarKey
+from candleflow.bars import Bar, BarKey, SeriesKey
 from candleflow.indicators import recompute
-from candleflow.store.bars import SeriesKey
 
 IndicatorRow = tuple[str, str, str, int, int, float]  # symbol, resolution, kind, period, bucket ms, value
 MarkRow = tuple[str, str, int, str, int, int, float]  # symbol, resolution, bucket ms, kind, fast, slow, price

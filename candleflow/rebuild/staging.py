@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from candleflow.bars import Bar, BarKey
+from candleflow.bars import Bar, BarKey, SeriesKey
 from candleflow.indicators import recompute
 from candleflow.rebuild.series import Base, IndicatorRow, MarkRow
 from candleflow.store import bars as store
-from candleflow.store.bars import Connection, SeriesKey
+from candleflow.store.bars import Connection
 
 BAR_COLUMNS = (
     "symbol",
@@ -106,13 +106,6 @@ SERIES_BEFORE = f"""
 SELECT DISTINCT symbol, resolution FROM bars
 WHERE symbol = ANY($1::text[]) AND bucket < {_MS.format("$2::bigint")}
 """
-
-TICK_SYMBOLS = f"SELECT DISTINCT symbol FROM bars WHERE source = 'ticks' AND bucket >= {_MS.format('$1::bigint')}"
-
-
-async def tick_symbols(conn: Connection, since: int) -> set[str]:
-    """Symbols with bars built from ticks at or after `since`."""
-    return {row["symbol"] for row in await conn.fetch(TICK_SYMBOLS, since)}
 
 
 async def bases(

@@ -21,43 +21,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from candleflow.bars import Bar, BarKey
+from candleflow.bars import Bar, BarKey, SeriesKey
+from candleflow.fold import TickFolder
 from candleflow.indicators import Cross, IndicatorValue, recompute
-from candleflow.rebuild.builder import Builder
-from candleflow.rebuild.window import Span, catch_up, final_offsets
+from candleflow.kafka_log import Span
+from candleflow.rebuild.window import catch_up, final_offsets
 from candleflow.store import bars as store
-from candleflow.store.bars import Connection, SeriesKey, SymbolSeen
+from candleflow.store import staged
+from candleflow.store.bars import Connection
+from candleflow.symbols import SymbolSeen
 
-_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
-
-DELETE_BARS = f"""
-DELETE FROM bars WHERE symbol = ANY($1::text[]) AND source = 'ticks' AND bucket >= {_MS.format("$2::bigint")}
-"""
-DELETE_INDICATORS = f"DELETE FROM indicators WHERE symbol = ANY($1::text[]) AND bucket >= {_MS.format('$2::bigint')}"
-DELETE_MARKS = f"DELETE FROM marks WHERE symbol = ANY($1::text[]) AND bucket >= {_MS.format('$2::bigint')}"
-
-INSERT_BARS = f"""
-INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
-                       open_ts, open_seq, close_ts, close_seq, source)
-SELECT symbol, resolution, {_MS.format("bucket")}, open, high, low, close, volume, trades,
-       open_ts, open_seq, close_ts, close_seq, 'ticks'
-FROM rebuild_bars
-ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
-    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-    volume = excluded.volume, trades = excluded.trades, open_ts = excluded.open_ts,
-    open_seq = excluded.open_seq, close_ts = excluded.close_ts, close_seq = excluded.close_seq,
-    source = 'ticks'
-"""
-INSERT_INDICATORS = f"""
-INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
-SELECT symbol, resolution, kind, period, {_MS.format("bucket")}, value FROM rebuild_indicators
-"""
-INSERT_MARKS = f"""
-INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
-SELECT symbol, resolution, {_MS.format("bucket")}, kind, fast, slow, price FROM rebuild_marks
-"""
-
-ReadSpans = Callable[[Mapping[int, Span], Builder], Awaitable[int]]
+ReadSpans = Callable[[Mapping[int, Span], TickFolder], Awaitable[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +63,14 @@ async def swap(conn: Connection, plan: SwapPlan, read: ReadSpans) -> SwapResult:
     async with conn.transaction():
         locked = await store.lock_ledger(conn, plan.consumer, plan.topic, plan.partitions)
         result.locked = {p: offset for p, (offset, _) in locked.items()}
-        late = Builder(symbols=plan.only, future_tolerance_s=plan.future_tolerance_s)
+        late = TickFolder(symbols=plan.only, future_tolerance_s=plan.future_tolerance_s)
         spans = catch_up(plan.targets, result.locked)
         if spans:
             result.caught_up = await read(spans, late)
         result.caught_up_ticks = late.kept
         deltas = late.finish()
         symbols = sorted(plan.symbols | {key[0] for key in deltas})
-        await conn.execute(DELETE_BARS, symbols, plan.cutoff)
-        await conn.execute(DELETE_INDICATORS, symbols, plan.cutoff)
-        await conn.execute(DELETE_MARKS, symbols, plan.cutoff)
-        await conn.execute(INSERT_BARS)
-        await conn.execute(INSERT_INDICATORS)
-        await conn.execute(INSERT_MARKS)
+        await staged.replace_live_rows(conn, symbols, plan.cutoff)
         seen = dict(plan.seen)
         if deltas:
             # Buckets before the cutoff hold only ticks before it: the engine absorbed those

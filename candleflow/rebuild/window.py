@@ -12,8 +12,8 @@ that offset) is missed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from candleflow.kafka_log import Span
 from candleflow.resolution import parse_resolution
 
 DEFAULT_LATENESS_MS = 24 * 3600 * 1000
@@ -22,18 +22,6 @@ DEFAULT_LATENESS_MS = 24 * 3600 * 1000
 def cutoff(from_ms: int) -> int:
     """C for `--from from_ms`: the Monday 00:00 UTC on or before the 1st of its month."""
     return parse_resolution("W").floor(parse_resolution("M").floor(from_ms))
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Offsets `[start, end)` of one partition."""
-
-    start: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return max(0, self.end - self.start)
 
 
 def targets(ledger: Mapping[int, int], ends: Mapping[int, int]) -> dict[int, int]:

@@ -34,30 +34,29 @@ Memory: roll-ups and indicator recomputation hold one symbol's series in memory
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import VOLUME_CONTEXT
+from candleflow.bars import Bar, LevelKey, roll_into
 from candleflow.exceptions import CandleflowError
 from candleflow.indicators import recompute
 from candleflow.resolution import BY_CODE, Resolution
 from candleflow.settings import Settings
 from candleflow.sources.cryptocompare_rest import ENDPOINTS, LIMIT, HistoryClient, HistoryRow, Page, RestError
 from candleflow.store import bars as store
-from candleflow.store.bars import SymbolSeen
+from candleflow.store import rest_bars as rest_store
 from candleflow.store.pool import connect
-from candleflow.symbols import Symbol, parse_symbol
+from candleflow.store.sql import REST, TICKS, epoch_ms
+from candleflow.symbols import Symbol, SymbolSeen, parse_symbol
 from candleflow.ticks import price_decimals
 
 log = logging.getLogger(__name__)
 
 Connection = Any  # asyncpg.Connection
 Report = Callable[[str], None]
-
-_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
-_EPOCH_MS = "(extract(epoch from {}) * 1000)::bigint"
+#: One symbol's bars of one resolution, `(symbol, bucket ms)` -> bar, oldest first.
+RestBars = dict[LevelKey, Bar]
 
 
 class BackfillError(CandleflowError):
@@ -67,55 +66,21 @@ class BackfillError(CandleflowError):
 # ------------------------------------------------------------------ pure logic
 
 
-@dataclass(frozen=True, slots=True)
-class RestBar:
-    bucket: int  # ms
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: Decimal
-
-
-def bars_of(rows: Iterable[HistoryRow]) -> list[RestBar]:
+def bars_of(symbol: str, rows: Iterable[HistoryRow]) -> RestBars:
     """The traded rows as bars (filler rows without trades dropped), oldest first."""
-    return sorted(
-        (RestBar(r.time * 1000, r.open, r.high, r.low, r.close, r.volume) for r in rows if r.traded),
-        key=lambda b: b.bucket,
-    )
+    traded = sorted((r for r in rows if r.traded), key=lambda r: r.time)
+    return {
+        (symbol, r.time * 1000): Bar.of_rest(r.time * 1000, r.open, r.high, r.low, r.close, r.volume) for r in traded
+    }
 
 
-def roll_up(bars: Sequence[RestBar], resolution: Resolution) -> list[RestBar]:
-    """Bars of a coarser `resolution` from finer bars sorted by bucket."""
-    result: list[RestBar] = []
-    current: RestBar | None = None
-    for bar in bars:
-        bucket = resolution.floor(bar.bucket)
-        if current is None or current.bucket != bucket:
-            if current is not None:
-                result.append(current)
-            current = RestBar(bucket, bar.open, bar.high, bar.low, bar.close, bar.volume)
-        else:
-            current = RestBar(
-                bucket,
-                current.open,
-                max(current.high, bar.high),
-                min(current.low, bar.low),
-                bar.close,
-                VOLUME_CONTEXT.add(current.volume, bar.volume),
-            )
-    if current is not None:
-        result.append(current)
-    return result
-
-
-def whole(bars: Iterable[RestBar], resolution: Resolution, start_ms: int, end_ms: int) -> list[RestBar]:
+def whole(bars: Mapping[LevelKey, Bar], resolution: Resolution, start_ms: int, end_ms: int) -> RestBars:
     """The rolled-up buckets that lie entirely in `[start_ms, end_ms)`."""
-    return [b for b in bars if b.bucket >= start_ms and resolution.next(b.bucket) <= end_ms]
+    return {k: b for k, b in bars.items() if k[1] >= start_ms and resolution.next(k[1]) <= end_ms}
 
 
-def before(bars: Iterable[RestBar], limit_ms: int | None) -> list[RestBar]:
-    return [b for b in bars if limit_ms is None or b.bucket < limit_ms]
+def before(bars: Mapping[LevelKey, Bar], limit_ms: int | None) -> RestBars:
+    return {k: b for k, b in bars.items() if limit_ms is None or k[1] < limit_ms}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,80 +173,15 @@ def history_ends(new: Sequence[HistoryRow], page: Page, bottom: int) -> bool:
 
 # ----------------------------------------------------------------------- SQL
 
-UPSERT_REST = f"""
-INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
-                       open_ts, open_seq, close_ts, close_seq, source)
-SELECT $1, $2, {_MS.format("d.bucket")}, d.open, d.high, d.low, d.close, d.volume, 0,
-       d.bucket, -1, d.bucket, -1, 'rest'
-FROM unnest($3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::numeric[])
-     AS d(bucket, open, high, low, close, volume)
-ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
-    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-    volume = excluded.volume, trades = 0, open_ts = excluded.open_ts, open_seq = -1,
-    close_ts = excluded.close_ts, close_seq = -1
-WHERE b.source = 'rest'
-"""
-
-FIRST_BARS = f"""
-SELECT r.code,
-       (SELECT {_EPOCH_MS.format("min(bucket)")} FROM bars
-        WHERE symbol = $1 AND resolution = r.code AND source = $3) AS first
-FROM unnest($2::text[]) AS r(code)
-"""
-
-REST_BARS = f"""
-SELECT {_EPOCH_MS.format("bucket")} AS bucket, open, high, low, close, volume FROM bars
-WHERE symbol = $1 AND resolution = $2 AND source = 'rest'
-  AND bucket >= {_MS.format("$3::bigint")} AND bucket < {_MS.format("$4::bigint")}
-ORDER BY bucket
-"""
-
-READ_PROGRESS = "SELECT lower_ts, upper_ts FROM backfill_progress WHERE symbol = $1 AND endpoint = $2"
-
-SAVE_PROGRESS = """
-INSERT INTO backfill_progress (symbol, endpoint, lower_ts, upper_ts, pages) VALUES ($1, $2, $3, $4, 1)
-ON CONFLICT (symbol, endpoint) DO UPDATE SET lower_ts = excluded.lower_ts, upper_ts = excluded.upper_ts,
-    pages = CASE WHEN $5 THEN 1 ELSE backfill_progress.pages + 1 END, updated_at = now()
-"""
-
 SERIES_CLOSES = f"""
-SELECT {_EPOCH_MS.format("bucket")} AS bucket, close FROM bars
+SELECT {epoch_ms("bucket")} AS bucket, close FROM bars
 WHERE symbol = $1 AND resolution = $2 ORDER BY bucket FOR SHARE
 """
 
 
-async def write_rest_bars(conn: Connection, symbol: str, resolution: str, bars: Sequence[RestBar]) -> int:
-    """Insert or refresh REST bars (never a tick bar); the number written."""
-    if not bars:
-        return 0
-    status = await conn.execute(
-        UPSERT_REST,
-        symbol,
-        resolution,
-        [b.bucket for b in bars],
-        [b.open for b in bars],
-        [b.high for b in bars],
-        [b.low for b in bars],
-        [b.close for b in bars],
-        [b.volume for b in bars],
-    )
-    return int(str(status).rsplit(" ", 1)[-1])
-
-
-async def first_bars(conn: Connection, symbol: str, resolutions: Sequence[str], source: str) -> dict[str, int | None]:
-    """Bucket (ms) of the first bar of each resolution from `source` (None: no such bar)."""
-    rows = await conn.fetch(FIRST_BARS, symbol, list(resolutions), source)
-    return {row["code"]: row["first"] for row in rows}
-
-
-async def rest_bars(conn: Connection, symbol: str, resolution: str, start_ms: int, end_ms: int) -> list[RestBar]:
-    rows = await conn.fetch(REST_BARS, symbol, resolution, start_ms, end_ms)
-    return [RestBar(r["bucket"], r["open"], r["high"], r["low"], r["close"], Decimal(r["volume"])) for r in rows]
-
-
 async def read_progress(conn: Connection, symbol: str, endpoint: str) -> Span | None:
-    row = await conn.fetchrow(READ_PROGRESS, symbol, endpoint)
-    return None if row is None else Span(row["lower_ts"], row["upper_ts"])
+    found = await rest_store.read_progress(conn, symbol, endpoint)
+    return None if found is None else Span(*found)
 
 
 # --------------------------------------------------------------------- runner
@@ -329,7 +229,7 @@ class SymbolBackfill:
         self.ticks: dict[str, int | None] = {}
 
     async def run(self) -> list[PhaseReport]:
-        self.ticks = await first_bars(self.conn, self.name, [r.code for r in BY_CODE.values()], "ticks")
+        self.ticks = await rest_store.first_bars(self.conn, self.name, [r.code for r in BY_CODE.values()], TICKS)
         reports = []
         for phase in self.plan.phases:
             reports.append(await self.phase(phase))
@@ -347,7 +247,7 @@ class SymbolBackfill:
         report = PhaseReport(self.name, phase.endpoint)
         extra = None
         if phase.name == "hour":  # hours only where no REST minute exists
-            extra = (await first_bars(self.conn, self.name, ["1"], "rest"))["1"]
+            extra = (await rest_store.first_bars(self.conn, self.name, ["1"], REST))["1"]
         limit = self._limit(phase.base, extra)
         bottom = align_since(phase, self.plan.since) // 1000
         top = newest_row(phase.step, self.plan.until, limit)
@@ -415,14 +315,15 @@ class SymbolBackfill:
         *,
         fresh: bool,
     ) -> None:
-        bars = before(bars_of(rows), limit)
+        bars = before(bars_of(self.name, rows), limit)
         async with self.conn.transaction():
-            written = await write_rest_bars(self.conn, self.name, phase.base, bars)
+            written = await rest_store.write_rest_bars(self.conn, self.name, phase.base, bars)
             if bars:
-                decimals = max(price_decimals(x) for b in bars for x in (b.open, b.high, b.low, b.close))
-                seen = SymbolSeen(min(decimals, 12), bars[0].bucket, bars[-1].bucket)
+                decimals = max(price_decimals(x) for b in bars.values() for x in (b.open, b.high, b.low, b.close))
+                buckets = [bucket for _, bucket in bars]
+                seen = SymbolSeen(min(decimals, 12), buckets[0], buckets[-1])
                 await store.upsert_symbols(self.conn, {self.name: seen})
-            await self.conn.execute(SAVE_PROGRESS, self.name, phase.endpoint, span.lower, span.upper, fresh)
+            await rest_store.save_progress(self.conn, self.name, phase.endpoint, span.lower, span.upper, fresh=fresh)
         report.pages += 1
         report.rows += len(rows)
         report.written[phase.base] = report.written.get(phase.base, 0) + written
@@ -432,17 +333,16 @@ class SymbolBackfill:
 
     async def _roll_up_into(self, base: str, codes: Sequence[str], start_ms: int, end_ms: int) -> dict[str, int]:
         """Roll the stored REST `base` bars of `[start_ms, end_ms)` up into `codes`."""
-        source = await rest_bars(self.conn, self.name, base, start_ms, end_ms)
+        source = await rest_store.rest_bars(self.conn, self.name, base, start_ms, end_ms)
         written: dict[str, int] = {}
         if not source:
             return written
+        oldest = next(iter(source))[1]
         async with self.conn.transaction():
             for code in codes:
                 resolution = BY_CODE[code]
-                bars = before(
-                    whole(roll_up(source, resolution), resolution, source[0].bucket, end_ms), self.ticks[code]
-                )
-                written[code] = await write_rest_bars(self.conn, self.name, code, bars)
+                bars = before(whole(roll_into(resolution, source), resolution, oldest, end_ms), self.ticks[code])
+                written[code] = await rest_store.write_rest_bars(self.conn, self.name, code, bars)
                 if written[code]:
                     self.touched.add(code)
         return written
@@ -491,5 +391,5 @@ async def backfill(settings: Settings, plan: Plan, client: HistoryClient, report
 
 
 async def _check_schema(conn: Connection) -> None:
-    if await conn.fetchval("SELECT to_regclass('backfill_progress')") is None:
+    if not await rest_store.has_progress_table(conn):
         raise BackfillError("the database has no backfill_progress table: run `candleflow db migrate` first")

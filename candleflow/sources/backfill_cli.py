@@ -10,33 +10,11 @@ import time
 
 import click
 
+from candleflow.cli_options import INSTANT, SYMBOLS
 from candleflow.settings import Settings
 from candleflow.sources.backfill import RESOLUTION_CHOICES, BackfillError, Plan, phases_for
 from candleflow.sources.backfill import backfill as run_backfill
 from candleflow.sources.cryptocompare_rest import HistoryClient
-from candleflow.symbols import parse_symbol
-from candleflow.verify import parse_instant
-
-
-def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _symbols(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    symbols = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    if not symbols:
-        raise click.BadParameter("give at least one symbol, e.g. Coinbase:BTC/USD")
-    try:
-        for symbol in symbols:
-            parse_symbol(symbol)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return symbols
 
 
 @click.group()
@@ -45,9 +23,9 @@ def backfill() -> None:
 
 
 @backfill.command()
-@click.option("--symbols", required=True, callback=_symbols, help="Comma-separated Exchange:BASE/QUOTE symbols.")
-@click.option("--since", required=True, callback=_instant, help="Oldest time wanted (ISO 8601 or epoch ms).")
-@click.option("--until", callback=_instant, help="Newest time wanted, exclusive (default: now).")
+@click.option("--symbols", required=True, type=SYMBOLS, help="Comma-separated Exchange:BASE/QUOTE symbols.")
+@click.option("--since", required=True, type=INSTANT, help="Oldest time wanted (ISO 8601 or epoch ms).")
+@click.option("--until", type=INSTANT, help="Newest time wanted, exclusive (default: now).")
 @click.option(
     "--resolution",
     type=click.Choice(RESOLUTION_CHOICES),

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 import click
 
+from candleflow.progress import Progress
 from candleflow.settings import CC_KEY, Settings
 from candleflow.sources.exceptions import PublishError, SourceError
-from candleflow.sources.progress import Progress
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file
 from candleflow.symbols import parse_symbol
@@ -116,7 +116,7 @@ def replay(file: Path, speed: float | None, fmt: str, compression: str | None) -
         publisher = TickPublisher.from_settings(settings, source="replay", compression=compression)
         await publisher.start()
         try:
-            progress = Progress.for_terminal(size)
+            progress = Progress.for_terminal(size, unit="B")
             report = await replay_file(
                 file,
                 publisher,

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from candleflow.exceptions import InvalidTick
+from candleflow.progress import Progress
 from candleflow.sources.exceptions import ReplayFileError
-from candleflow.sources.progress import Progress
 from candleflow.sources.publisher import TickSink
 from candleflow.ticks import Tick, parse_tick, validate_tick
 
@@ -229,8 +229,6 @@ async def replay_file(
     lines = valid = invalid = 0
     stopped = False
     with open_lines(path) as (stream, position):
-        if progress is not None:
-            progress.start()
         layout: CsvLayout | None = None
         lines_in: Iterable[bytes] = stream
         if kind == "csv":
@@ -258,12 +256,12 @@ async def replay_file(
             if lines & 0x3FF == 0:
                 await asyncio.sleep(0)  # let the producer and the linger task run
                 if progress is not None:
-                    progress.update(position(), lines)
+                    progress.advance_to(position(), lines=lines)
                 if stop is not None and stop.is_set():
                     stopped = True
                     break
     if progress is not None:
-        progress.finish(lines)
+        progress.finish()
     return ReplayReport(lines, valid, invalid, time.monotonic() - started, stopped)
 
 

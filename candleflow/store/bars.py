@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import Bar, BarKey
+from candleflow.bars import Bar, BarKey, SeriesKey
 from candleflow.indicators import Cross, IndicatorValue
+from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms
+from candleflow.symbols import SymbolSeen
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
-
-_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
-_EPOCH_MS = "(extract(epoch from {}) * 1000)::bigint"
 
 MERGE_BARS = f"""
 INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
                        open_ts, open_seq, close_ts, close_seq, source)
-SELECT d.symbol, d.resolution, {_MS.format("d.bucket")}, d.open, d.high, d.low, d.close,
+SELECT d.symbol, d.resolution, {ms("d.bucket")}, d.open, d.high, d.low, d.close,
        d.volume, d.trades, d.open_ts, d.open_seq, d.close_ts, d.close_seq, $14
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[],
             $7::float8[], $8::numeric[], $9::bigint[], $10::bigint[], $11::bigint[],
@@ -32,24 +31,24 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6
      AS d(symbol, resolution, bucket, open, high, low, close, volume, trades,
           open_ts, open_seq, close_ts, close_seq)
 ON CONFLICT (symbol, resolution, bucket) DO UPDATE SET
-    open = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open = CASE WHEN {STORED_IS_REST} OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                 THEN excluded.open ELSE b.open END,
-    open_ts = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open_ts = CASE WHEN {STORED_IS_REST} OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                    THEN excluded.open_ts ELSE b.open_ts END,
-    open_seq = CASE WHEN b.source <> 'ticks' OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
+    open_seq = CASE WHEN {STORED_IS_REST} OR (excluded.open_ts, excluded.open_seq) < (b.open_ts, b.open_seq)
                     THEN excluded.open_seq ELSE b.open_seq END,
-    close = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close = CASE WHEN {STORED_IS_REST} OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                  THEN excluded.close ELSE b.close END,
-    close_ts = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close_ts = CASE WHEN {STORED_IS_REST} OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                     THEN excluded.close_ts ELSE b.close_ts END,
-    close_seq = CASE WHEN b.source <> 'ticks' OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
+    close_seq = CASE WHEN {STORED_IS_REST} OR (excluded.close_ts, excluded.close_seq) > (b.close_ts, b.close_seq)
                      THEN excluded.close_seq ELSE b.close_seq END,
-    high = CASE WHEN b.source <> 'ticks' THEN excluded.high ELSE greatest(b.high, excluded.high) END,
-    low = CASE WHEN b.source <> 'ticks' THEN excluded.low ELSE least(b.low, excluded.low) END,
-    volume = CASE WHEN b.source <> 'ticks' THEN excluded.volume ELSE b.volume + excluded.volume END,
-    trades = CASE WHEN b.source <> 'ticks' THEN excluded.trades ELSE b.trades + excluded.trades END,
+    high = CASE WHEN {STORED_IS_REST} THEN excluded.high ELSE greatest(b.high, excluded.high) END,
+    low = CASE WHEN {STORED_IS_REST} THEN excluded.low ELSE least(b.low, excluded.low) END,
+    volume = CASE WHEN {STORED_IS_REST} THEN excluded.volume ELSE b.volume + excluded.volume END,
+    trades = CASE WHEN {STORED_IS_REST} THEN excluded.trades ELSE b.trades + excluded.trades END,
     source = excluded.source
-RETURNING symbol, resolution, {_EPOCH_MS.format("bucket")} AS bucket, open, high, low, close,
+RETURNING symbol, resolution, {epoch_ms("bucket")} AS bucket, open, high, low, close,
           volume, trades
 """
 
@@ -58,7 +57,7 @@ INSERT INTO symbols (symbol, exchange, base, quote, price_decimals, first_tick, 
 SELECT s.symbol, split_part(s.symbol, ':', 1),
        split_part(split_part(s.symbol, ':', 2), '/', 1),
        split_part(split_part(s.symbol, ':', 2), '/', 2),
-       s.decimals, {_MS.format("s.first")}, {_MS.format("s.last")}
+       s.decimals, {ms("s.first")}, {ms("s.last")}
 FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS s(symbol, decimals, first, last)
 ON CONFLICT (symbol) DO UPDATE SET
     price_decimals = greatest(symbols.price_decimals, excluded.price_decimals),
@@ -91,18 +90,18 @@ PREFIX_CLOSES = f"""
 SELECT a.i, p.bucket, p.close
 FROM {SERIES}
 CROSS JOIN LATERAL (
-    SELECT {_EPOCH_MS.format("bucket")} AS bucket, close FROM bars
+    SELECT {epoch_ms("bucket")} AS bucket, close FROM bars
     WHERE symbol = a.symbol AND resolution = a.resolution
-      AND bucket < {_MS.format("a.since")}
+      AND bucket < {ms("a.since")}
     ORDER BY bucket DESC LIMIT $4
 ) AS p
 """
 
 SUFFIX_CLOSES = f"""
-SELECT a.i, {_EPOCH_MS.format("b.bucket")} AS bucket, b.close
+SELECT a.i, {epoch_ms("b.bucket")} AS bucket, b.close
 FROM {SERIES}
 JOIN bars AS b ON b.symbol = a.symbol AND b.resolution = a.resolution
-              AND b.bucket >= {_MS.format("a.since")}
+              AND b.bucket >= {ms("a.since")}
 ORDER BY a.i, b.bucket
 """
 
@@ -110,12 +109,12 @@ EMAS_AT = f"""
 SELECT a.i, x.period, x.value
 FROM {SERIES}
 JOIN indicators AS x ON x.symbol = a.symbol AND x.resolution = a.resolution AND x.kind = 'ema'
-                    AND x.bucket = {_MS.format("a.since")}
+                    AND x.bucket = {ms("a.since")}
 """
 
 UPSERT_INDICATORS = f"""
 INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
-SELECT symbol, resolution, kind, period, {_MS.format("bucket")}, value
+SELECT symbol, resolution, kind, period, {ms("bucket")}, value
 FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::float8[])
      AS v(symbol, resolution, kind, period, bucket, value)
 ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = excluded.value
@@ -123,12 +122,12 @@ ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = exc
 
 DELETE_MARKS_SINCE = f"""
 DELETE FROM marks AS m USING {SERIES}
-WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {_MS.format("a.since")}
+WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {ms("a.since")}
 """
 
 INSERT_MARKS = f"""
 INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
-SELECT symbol, resolution, {_MS.format("bucket")}, kind, $5, $6, price
+SELECT symbol, resolution, {ms("bucket")}, kind, $5, $6, price
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $7::float8[])
      AS c(symbol, resolution, bucket, kind, price)
 """
@@ -181,7 +180,7 @@ async def advance_ledger(conn: Connection, consumer: str, topic: str, next_offse
     await conn.execute(ADVANCE_LEDGER, consumer, topic, partitions, [next_offsets[p] for p in partitions])
 
 
-async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str = "ticks") -> list[StoredBar]:
+async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str = TICKS) -> list[StoredBar]:
     """Fold deltas into the stored bars; return the merged bars."""
     keys = sorted(deltas)
     bars = [deltas[k] for k in keys]
@@ -205,13 +204,6 @@ async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str
     return [StoredBar(*row) for row in rows]
 
 
-@dataclass(slots=True)
-class SymbolSeen:
-    decimals: int
-    first: int
-    last: int
-
-
 async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> None:
     names = sorted(seen)
     await conn.execute(
@@ -221,9 +213,6 @@ async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> No
         [seen[n].first for n in names],
         [seen[n].last for n in names],
     )
-
-
-SeriesKey = tuple[str, str]
 
 
 def _series_args(series: Sequence[tuple[SeriesKey, int]]) -> tuple[list[str], list[str], list[int]]:

@@ -6,6 +6,7 @@ import asyncio
 
 import click
 
+from candleflow.cli_options import INSTANT, SYMBOLS
 from candleflow.settings import Settings
 
 
@@ -42,31 +43,11 @@ def migrate() -> None:
     )
 
 
-def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    from candleflow.verify import parse_instant
-
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _symbol_set(_ctx: click.Context, _param: click.Parameter, value: str | None) -> frozenset[str] | None:
-    from candleflow.verify import symbols_option
-
-    try:
-        return symbols_option(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @db.command()
-@click.option("--symbols", callback=_symbol_set, help="Comma-separated symbols (Exchange:BASE/QUOTE); default all.")
-@click.option("--since", callback=_instant, help="Compare bars whose bucket is >= this (ISO 8601 or epoch ms).")
-@click.option("--until", callback=_instant, help="Compare bars whose bucket is < this (ISO 8601 or epoch ms).")
-def verify(symbols: frozenset[str] | None, since: int | None, until: int | None) -> None:
+@click.option("--symbols", type=SYMBOLS, help="Comma-separated symbols (Exchange:BASE/QUOTE); default all.")
+@click.option("--since", type=INSTANT, help="Compare bars whose bucket is >= this (ISO 8601 or epoch ms).")
+@click.option("--until", type=INSTANT, help="Compare bars whose bucket is < this (ISO 8601 or epoch ms).")
+def verify(symbols: tuple[str, ...] | None, since: int | None, until: int | None) -> None:
     """Compare stored bars with a fresh aggregation of the ticks topic.
 
     Lists every difference; exit status 0 when there is none, 1 when there are
@@ -77,7 +58,7 @@ def verify(symbols: frozenset[str] | None, since: int | None, until: int | None)
     from candleflow.verify import Window, run
 
     try:
-        window = Window(symbols, since, until)
+        window = Window(None if symbols is None else frozenset(symbols), since, until)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     settings = Settings.from_env()

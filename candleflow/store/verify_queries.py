@@ -9,16 +9,17 @@ from decimal import Decimal
 from typing import Any
 
 from candleflow.bars import Bar, BarKey
+from candleflow.store.sql import epoch_ms, ms
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
-STORED_BARS = """
-SELECT symbol, resolution, (extract(epoch from bucket) * 1000)::bigint AS bucket,
+STORED_BARS = f"""
+SELECT symbol, resolution, {epoch_ms("bucket")} AS bucket,
        open, high, low, close, volume, trades, open_ts, open_seq, close_ts, close_seq, source
 FROM bars
 WHERE ($1::text[] IS NULL OR symbol = ANY($1::text[]))
-  AND ($2::bigint IS NULL OR bucket >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond')
-  AND ($3::bigint IS NULL OR bucket < timestamptz 'epoch' + $3::bigint * interval '1 millisecond')
+  AND ($2::bigint IS NULL OR bucket >= {ms("$2::bigint")})
+  AND ($3::bigint IS NULL OR bucket < {ms("$3::bigint")})
 """
 
 LEDGER = "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2"

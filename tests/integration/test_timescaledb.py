@@ -42,6 +42,7 @@ from candleflow.store import bars as store
 from candleflow.store import queries
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.pool import detect_capability
+from candleflow.symbols import SymbolSeen
 from candleflow.ticks import price_decimals
 
 pytestmark = pytest.mark.integration
@@ -214,9 +215,9 @@ async def write_batch(conn: asyncpg.Connection, ticks: Sequence[Tick]) -> list[s
     async with conn.transaction():
         ledger = await store.lock_ledger(conn, CONSUMER, TOPIC, [PARTITION])
         stored = await store.merge_bars(conn, aggregate(ticks))
-        seen: dict[str, store.SymbolSeen] = {}
+        seen: dict[str, SymbolSeen] = {}
         for symbol, ts, price, _, _ in ticks:
-            info = seen.setdefault(symbol, store.SymbolSeen(0, ts, ts))
+            info = seen.setdefault(symbol, SymbolSeen(0, ts, ts))
             info.decimals = max(info.decimals, price_decimals(price))
             info.first, info.last = min(info.first, ts), max(info.last, ts)
         await store.upsert_symbols(conn, seen)

@@ -7,10 +7,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candleflow.resolution import BY_CODE
+from candleflow.bars import Bar, roll_into
+from candleflow.resolution import BY_CODE, Resolution
 from candleflow.sources.backfill import (
     PHASES,
-    RestBar,
+    RestBars,
     Segment,
     Span,
     align_since,
@@ -20,7 +21,6 @@ from candleflow.sources.backfill import (
     new_rows_down,
     newest_row,
     next_up_to_ts,
-    roll_up,
     segments,
     whole,
 )
@@ -34,36 +34,52 @@ def row(time: int, close: float = 10.0, volume: str = "1") -> HistoryRow:
     return HistoryRow(time, close, close + 1, close - 1, close, Decimal(volume))
 
 
+SYMBOL = "Coinbase:BTC/USD"
+
+
+def rest(
+    bucket_s: int, open: float, high: float, low: float, close: float, volume: Decimal
+) -> tuple[tuple[str, int], Bar]:
+    return (SYMBOL, bucket_s * 1000), Bar.of_rest(bucket_s * 1000, open, high, low, close, volume)
+
+
+def ohlcv(bars: RestBars) -> list[tuple[int, float, float, float, float, Decimal, int]]:
+    return [(k[1] // 1000, b.open, b.high, b.low, b.close, b.volume, b.trades) for k, b in bars.items()]
+
+
+def roll_up(bars: RestBars, resolution: Resolution) -> RestBars:
+    return roll_into(resolution, bars)
+
+
 def test_filler_rows_are_dropped_and_times_become_ms() -> None:
-    bars = bars_of([row(START + 60), row(START, volume="0"), row(START + 120, close=0.0)])
-    assert [b.bucket for b in bars] == [(START + 60) * 1000]
+    bars = bars_of(SYMBOL, [row(START + 60), row(START, volume="0"), row(START + 120, close=0.0)])
+    assert list(bars) == [(SYMBOL, (START + 60) * 1000)]
 
 
 def test_roll_up_takes_first_open_last_close_extremes_and_summed_volume() -> None:
-    minutes = [
-        RestBar((START + i * 60) * 1000, 10.0 + i, 20.0 + i, 5.0 - i, 11.0 + i, Decimal("0.1")) for i in range(7)
+    minutes = dict(rest(START + i * 60, 10.0 + i, 20.0 + i, 5.0 - i, 11.0 + i, Decimal("0.1")) for i in range(7))
+    assert ohlcv(roll_up(minutes, BY_CODE["5"])) == [
+        (START, 10.0, 24.0, 1.0, 15.0, Decimal("0.5"), 0),
+        (START + 300, 15.0, 26.0, -1.0, 17.0, Decimal("0.2"), 0),
     ]
-    (first, second) = roll_up(minutes, BY_CODE["5"])
-    assert first == RestBar(START * 1000, 10.0, 24.0, 1.0, 15.0, Decimal("0.5"))
-    assert second == RestBar((START + 300) * 1000, 15.0, 26.0, -1.0, 17.0, Decimal("0.2"))
 
 
 @given(st.lists(st.integers(0, 5 * DAY // 60), unique=True, min_size=1, max_size=200))
 def test_rolling_up_in_steps_equals_rolling_up_at_once(minutes: list[int]) -> None:
-    bars = [
-        RestBar((START + m * 60) * 1000, float(m % 7 + 1), float(m % 7 + 2), float(m % 7), float(m % 5 + 1), Decimal(m))
+    bars = dict(
+        rest(START + m * 60, float(m % 7 + 1), float(m % 7 + 2), float(m % 7), float(m % 5 + 1), Decimal(m))
         for m in sorted(minutes)
-    ]
+    )
     for code, parent in (("15", "5"), ("60", "15"), ("240", "60"), ("1D", "240")):
-        assert roll_up(roll_up(bars, BY_CODE[parent]), BY_CODE[code]) == roll_up(bars, BY_CODE[code])
+        assert ohlcv(roll_up(roll_up(bars, BY_CODE[parent]), BY_CODE[code])) == ohlcv(roll_up(bars, BY_CODE[code]))
 
 
 def test_only_whole_buckets_before_the_limit_are_kept() -> None:
-    hours = [RestBar((START + h * 3600) * 1000, 1.0, 1.0, 1.0, 1.0, Decimal(1)) for h in range(0, 13)]
+    hours = dict(rest(START + h * 3600, 1.0, 1.0, 1.0, 1.0, Decimal(1)) for h in range(0, 13))
     four = roll_up(hours, BY_CODE["240"])
     kept = whole(four, BY_CODE["240"], (START + 3600) * 1000, (START + 13 * 3600) * 1000)
-    assert [b.bucket // 1000 for b in kept] == [START + 4 * 3600, START + 8 * 3600]
-    assert before(kept, (START + 8 * 3600) * 1000) == kept[:1]
+    assert [k[1] // 1000 for k in kept] == [START + 4 * 3600, START + 8 * 3600]
+    assert list(before(kept, (START + 8 * 3600) * 1000)) == list(kept)[:1]
     assert before(kept, None) == kept
 
 

@@ -1,6 +1,5 @@
 """Pure parts of `candleflow replay`: the cutoff, the offsets a run reads and commits,
-folding records into bars (equal to `candleflow.bars.aggregate`, whatever the batches),
-and the series indicators."""
+and the series indicators (folding records into bars: tests/unit/test_fold.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +7,14 @@ import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import orjson
 import pytest
 
-from candleflow.bars import Bar, aggregate
+from candleflow.bars import Bar
 from candleflow.indicators import recompute
-from candleflow.rebuild.builder import Builder
+from candleflow.kafka_log import Span
 from candleflow.rebuild.series import Base, closes_by_series, indicator_rows, merged
-from candleflow.rebuild.window import Span, catch_up, cutoff, final_offsets, targets
+from candleflow.rebuild.window import catch_up, cutoff, final_offsets, targets
 from candleflow.resolution import SUPPORTED
-from candleflow.ticks import parse_tick
-from tests.harness.tickgen import generate
-
-NOW = 1_735_000_000_000
 
 
 def ms(text: str) -> int:
@@ -62,83 +56,6 @@ def test_targets_and_the_ledger_after_the_swap() -> None:
     assert catch_up(stop, locked) == {0: Span(80, 95)}
     assert final_offsets(stop, locked) == {0: 95, 1: 50, 2: 10}
     assert Span(5, 3).size == 0
-
-
-def encoded(count: int, seed: int) -> list[tuple[int, bytes]]:
-    return [(offset, orjson.dumps(tick)) for offset, tick in enumerate(generate(count, days=1.0, seed=seed))]
-
-
-def reference(records: list[tuple[int, bytes]]) -> dict[tuple[str, str, int], tuple[object, ...]]:
-    rows = []
-    for offset, value in records:
-        try:
-            tick = parse_tick(value, now_ms=NOW, future_tolerance_s=300)
-        except (ValueError, TypeError):  # TypeError: an unhashable symbol or side
-            continue
-        rows.append((tick.symbol, tick.ts, tick.price, tick.qty, offset))
-    return {key: _fields(bar) for key, bar in aggregate(rows).items()}
-
-
-def _fields(bar: object) -> tuple[object, ...]:
-    names = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
-    return tuple(getattr(bar, n) for n in names)
-
-
-ODD = [
-    b"{not json",
-    b"[1, 2]",
-    b"null",
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 5000, "price": "12.5", "qty": 1}),  # valid, slow path
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 4000, "price": 12, "qty": 2, "id": 7}),  # valid
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 12.5, "qty": 1.0, "side": None}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 0.0, "qty": 1.0}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": -1.0}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW + 10**9, "price": 1.0, "qty": 1.0}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 5, "price": 1.0, "qty": 1.0}),
-    orjson.dumps({"symbol": "BTCUSD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
-    orjson.dumps({"symbol": ["x"], "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": "hold"}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": ["buy"]}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "id": True}),
-    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": float(NOW - 2000), "price": 1.5, "qty": 0.25}),  # valid
-]
-
-
-def test_folding_in_any_batches_equals_aggregating_the_whole_log() -> None:
-    records = [(o, v) for o, v in encoded(6_000, seed=1) if orjson.loads(v)["ts"] < NOW]
-    records += [(len(records) + i, value) for i, value in enumerate(ODD)]
-    expected = reference(records)
-    shuffled = records[:]
-    random.Random(2).shuffle(shuffled)
-    for size in (1, 7, 1000, len(records)):
-        builder = Builder(now_ms=NOW)
-        for start in range(0, len(shuffled), size):
-            builder.add(shuffled[start : start + size])
-        assert {key: _fields(bar) for key, bar in builder.finish().items()} == expected
-        assert builder.records == len(records)
-        assert builder.invalid == sum(1 for v in ODD if not _valid(v))
-
-
-def _valid(value: bytes) -> bool:
-    try:
-        parse_tick(value, now_ms=NOW, future_tolerance_s=300)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
-def test_symbols_and_since_filter_the_ticks() -> None:
-    records = encoded(3_000, seed=4)
-    ticks = [orjson.loads(v) for _, v in records]
-    since = sorted(t["ts"] for t in ticks)[1500]
-    builder = Builder(symbols=frozenset({"Kraken:SOL/USD"}), since=since, future_tolerance_s=1e9)
-    builder.add(records)
-    kept = [t for t in ticks if t["symbol"] == "Kraken:SOL/USD" and t["ts"] >= since]
-    assert builder.kept == len(kept)
-    assert {key[0] for key in builder.finish()} == {"Kraken:SOL/USD"}
-    seen = builder.seen()["Kraken:SOL/USD"]
-    assert (seen.first, seen.last) == (min(t["ts"] for t in kept), max(t["ts"] for t in kept))
-    assert seen.decimals == 3
 
 
 def test_series_merge_kept_bars_and_continue_from_the_prefix() -> None:

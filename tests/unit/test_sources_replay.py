@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import time
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import orjson
 import pytest
 
 from candleflow.sources.exceptions import ReplayFileError
-from candleflow.sources.progress import Progress
 from candleflow.sources.publisher import CollectingSink
 from candleflow.sources.replay import MAX_RAW, CsvLayout, Pacer, detect_format, parse_speed, replay_file
 from candleflow.ticks import Tick
@@ -168,21 +166,6 @@ async def test_pacing_follows_tick_time_at_speed(tmp_path: Path) -> None:
     # 1 s of tick time = 0.5 s at speed 2; ties and late ticks go out at once.
     assert fake.sleeps == [0.5, 1.0]
     assert len(sink.ticks) == 5
-
-
-def test_progress_line() -> None:
-    out = io.StringIO()
-    now = [0.0]
-    progress = Progress(1000, stream=out, interval=0.0, clock=lambda: now[0])
-    progress.start()
-    now[0] = 2.0
-    progress.update(250, 5000)
-    assert "25.0%" in out.getvalue()
-    assert "2,500 ticks/s" in out.getvalue()
-    assert "ETA 0:06" in out.getvalue()
-    progress.finish(20000)
-    assert out.getvalue().endswith("\n")
-    assert Progress.for_terminal(10, io.StringIO()) is None
 
 
 def test_tick_json_round_trips_through_a_replay_line() -> None:

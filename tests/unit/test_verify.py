@@ -1,4 +1,4 @@
-"""Pure parts of `db verify`: time arguments, batch-wise aggregation, comparison, table."""
+"""Pure parts of `db verify`: the window, its expected bars, comparison, table."""
 
 from __future__ import annotations
 
@@ -11,21 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from candleflow.bars import Bar, aggregate
-from candleflow.verify import LogAggregator, Window, compare, iso, parse_instant, render
+from candleflow.fold import TickFolder
+from candleflow.verify import Window, compare, expected_bars, render
 
 NOW = 1_732_406_400_000  # 2024-11-24T00:00:00Z
-
-
-def test_instants_are_ms_or_iso_in_utc() -> None:
-    assert parse_instant(str(NOW)) == NOW
-    assert parse_instant("2024-11-24") == NOW
-    assert parse_instant("2024-11-24T01:00:00+01:00") == NOW
-    assert parse_instant("2024-11-24T00:00:00.5Z") == NOW + 500
-    with pytest.raises(ValueError, match="seconds"):
-        parse_instant(str(NOW // 1000))
-    with pytest.raises(ValueError, match="ISO 8601"):
-        parse_instant("yesterday")
-    assert iso(NOW) == "2024-11-24T00:00:00Z" and iso(NOW + 5) == "2024-11-24T00:00:00.005Z"
 
 
 def test_a_window_must_not_be_empty() -> None:
@@ -45,23 +34,23 @@ ticks = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(ticks, st.integers(1, 7), st.integers(NOW - 2 * 86_400_000, NOW))
-def test_batches_merge_to_the_one_shot_aggregation_of_the_window(
-    log: list[tuple[str, int, float, float]], batch: int, since: int
+@given(ticks, st.integers(1, 7), st.integers(NOW - 2 * 86_400_000, NOW), st.integers(NOW - 86_400_000, NOW + 1))
+def test_the_expected_bars_are_the_aggregation_of_the_window(
+    log: list[tuple[str, int, float, float]], batch: int, since: int, until: int
 ) -> None:
-    window = Window(symbols=frozenset({"Coinbase:BTC/USD"}), since=since)
-    aggregator = LogAggregator(window)
+    window = Window(symbols=frozenset({"Coinbase:BTC/USD"}), since=since, until=max(until, since + 1))
+    folder = TickFolder(symbols=window.symbols, since=window.since, now_ms=NOW)
     records = [
         (offset, orjson.dumps({"symbol": s, "ts": ts, "price": p, "qty": q}))
         for offset, (s, ts, p, q) in enumerate(log)
     ]
     records.insert(len(records) // 2, (len(records), b"{not json"))
     for start in range(0, len(records), batch):
-        aggregator.add(records[start : start + batch], now_ms=NOW)
+        folder.add(records[start : start + batch])
     whole = aggregate([(s, ts, p, q, i) for i, (s, ts, p, q) in enumerate(log)])
-    expected = {k: v for k, v in whole.items() if k[0] == "Coinbase:BTC/USD" and k[2] >= since}
-    assert aggregator.bars == expected
-    assert aggregator.invalid == 1
+    expected = {k: v for k, v in whole.items() if k[0] == "Coinbase:BTC/USD" and since <= k[2] < max(until, since + 1)}
+    assert expected_bars(folder, window) == expected
+    assert folder.invalid == 1
 
 
 def bar(close: float = 2.0) -> Bar:

@@ -1,4 +1,6 @@
-"""Bulk reads of `ticks.raw` offset ranges with a bare aiokafka consumer.
+"""Reading `ticks.raw` outside the engine: bulk reads of offset ranges with a bare
+aiokafka consumer. `db verify` and `candleflow replay` both read the log through
+`LogReader`; `Record` is one message as the engine receives it.
 
 No consumer group (nothing to join, nothing committed): partitions are assigned
 directly, each is positioned with `seek`, and `getmany` hands out large batches
@@ -11,20 +13,60 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from candleflow.rebuild.exceptions import RebuildError
-from candleflow.rebuild.window import Span
-from candleflow.verify import topic_partitions
+from candleflow.exceptions import CandleflowError
 
 #: Give up when the broker hands out nothing for this long while records remain.
 STALL_S = 60.0
 #: `(partition, [(offset, value), ...])` of one fetched batch.
 BatchSink = Callable[[int, list[tuple[int, bytes]]], None]
-Tick = Callable[[int], None]
+#: Called after each batch with the number of records read so far.
+OnProgress = Callable[[int], None]
+
+
+class LogUnavailable(CandleflowError):
+    """Kafka, the topic or its records cannot be read; the message says what to do."""
+
+
+class Record(NamedTuple):
+    """One message of the ticks topic."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Offsets `[start, end)` of one partition."""
+
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return max(0, self.end - self.start)
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partition numbers, from a metadata request that never creates it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0 or not described["partitions"]:
+        raise LogUnavailable(f"topic {topic!r} does not exist on {bootstrap}: check CANDLEFLOW_TICKS_TOPIC")
+    return sorted(p["partition"] for p in described["partitions"])
 
 
 class LogReader:
@@ -56,7 +98,7 @@ class LogReader:
             self.partitions = await topic_partitions(self.bootstrap, self.topic)
         except KafkaError as exc:
             await self.consumer.stop()
-            raise RebuildError(
+            raise LogUnavailable(
                 f"cannot reach Kafka at {self.bootstrap} ({type(exc).__name__}: {exc}): start it "
                 '(eval "$(candleflow stack up)") or set CANDLEFLOW_KAFKA_BOOTSTRAP'
             ) from exc
@@ -87,7 +129,7 @@ class LogReader:
         found = await self.consumer.offsets_for_times({tp: ms for tp in tps})
         return {tp.partition: (None if found[tp] is None else found[tp].offset) for tp in tps}
 
-    async def read(self, spans: Mapping[int, Span], sink: BatchSink, on_progress: Tick | None = None) -> int:
+    async def read(self, spans: Mapping[int, Span], sink: BatchSink, on_progress: OnProgress | None = None) -> int:
         """Hand every record of `spans` to `sink`, batch by batch; returns the count."""
         consumer = self.consumer
         todo = {self._tp(p): span for p, span in spans.items() if span.size > 0}
@@ -129,10 +171,10 @@ class LogReader:
                         del todo[tp]
                         consumer.pause(tp)
                 if todo and time.monotonic() - last_batch > STALL_S:
-                    raise RebuildError(
+                    raise LogUnavailable(
                         f"{self.topic}: no records for {STALL_S:.0f} s with {len(todo)} partitions unfinished "
                         "(broker overloaded, partitions offline, or records deleted by retention meanwhile?): "
-                        "run the replay again"
+                        "try again"
                     )
         finally:
             if collecting:

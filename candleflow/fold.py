@@ -1,18 +1,23 @@
-"""The fast path: raw `ticks.raw` values into 1-second bars, then every resolution.
+"""Raw `ticks.raw` records folded into bars: the fold of every bulk reader of the log.
 
-`Builder.add` is the only per-tick code of a rebuild. It decodes with orjson and takes
-the common, well-formed record through a few type checks that accept exactly a subset
-of what `candleflow.ticks.validate_tick` accepts; anything unusual goes through
-`validate_tick` itself, so the rebuild keeps and skips exactly the ticks the engine
-keeps and dead-letters. Each tick is folded straight into one dict of 1-second bars
-(the same rules as `Bar.absorb`, inlined: a method call per tick is a measurable share
-of the budget; so are `price_decimals` and `Decimal(repr(qty))`, replaced by a
-`round` check against the symbol's most decimals so far and a cache of quantities);
-`finish` rolls them up once into every resolution with
+`TickFolder` is what `db verify`, `candleflow replay` and the replay's catch-up use
+to turn `(offset, raw value)` records into bars; the engine folds its batches with
+`candleflow.bars.aggregate` over the ticks `candleflow.ticks.parse_tick` accepted.
+Both give the same bars (tests/unit/test_fold.py checks it with Hypothesis): this is
+the fast path, kept because a bulk rebuild spends its whole budget here.
+
+`TickFolder.add` decodes with orjson and takes the common, well-formed record through
+a few type checks that accept exactly a subset of what `validate_tick` accepts;
+anything unusual goes through `validate_tick` itself, so the folder keeps and skips
+exactly the ticks the engine keeps and dead-letters. Each tick is folded straight into
+one dict of 1-second bars (the rules of `Bar.absorb`, inlined: a method call per tick
+is a measurable share of the budget; so are `price_decimals` and `Decimal(repr(qty))`,
+replaced by a `round` check against the symbol's most decimals so far and a cache of
+quantities); `finish` rolls them up once into every resolution with
 `candleflow.bars.roll_up`. `seq` is the record's offset, as in the engine.
 
 Memory: one `Bar` (about 250 bytes) per symbol and second with ticks, plus the rolled-up
-bars at the end. Narrow very long rebuilds with `--symbols` or `--from`.
+bars at the end. Narrow very long reads by symbols or a `since` cutoff.
 """
 
 from __future__ import annotations
@@ -25,14 +30,14 @@ import orjson
 
 from candleflow.bars import VOLUME_CONTEXT, Bar, BarKey, roll_up
 from candleflow.exceptions import InvalidTick
-from candleflow.store.bars import SymbolSeen
+from candleflow.symbols import SymbolSeen
 from candleflow.ticks import EARLIEST_MS, SIDES, price_decimals, validate_tick
 
 _INF = float("inf")
 AMOUNTS_CACHED = 200_000
 
 
-class Builder:
+class TickFolder:
     """Folds batches of `(offset, raw value)` into 1-second bars.
 
     `symbols` keeps only those symbols (None: all); `since` keeps only ticks with event
@@ -55,8 +60,8 @@ class Builder:
         self.seconds: dict[tuple[str, int], Bar] = {}
         self.decimals: dict[str, int] = {}
         self.records = 0  # every record read
-        self.invalid = 0  # skipped: the engine dead-lettered them
-        self.kept = 0  # ticks folded into bars
+        self.invalid = 0  # skipped: the engine dead-letters them
+        self.kept = 0  # ticks folded into bars (valid, of the wanted symbols, not before `since`)
         self._valid_symbols: set[str] = set()
         #: float quantity -> its exact decimal: real trade sizes repeat (lots, round sizes).
         self._amounts: dict[float, Decimal] = {}
@@ -134,6 +139,11 @@ class Builder:
         self.records += count
         self.invalid += invalid
         self.kept += kept
+
+    @property
+    def valid(self) -> int:
+        """Records that are ticks, wanted or not."""
+        return self.records - self.invalid
 
     def seen(self) -> dict[str, SymbolSeen]:
         """Per symbol: most price decimals, first and last tick time."""

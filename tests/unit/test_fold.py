@@ -1,0 +1,146 @@
+"""`TickFolder`, the fast fold of raw records into bars, against the plain fold: the
+engine's `parse_tick` + `candleflow.bars.aggregate`, whatever the batches and order."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from candleflow.bars import aggregate
+from candleflow.fold import TickFolder
+from candleflow.ticks import parse_tick
+from tests.harness.tickgen import generate
+
+NOW = 1_735_000_000_000
+
+
+def encoded(count: int, seed: int) -> list[tuple[int, bytes]]:
+    return [(offset, orjson.dumps(tick)) for offset, tick in enumerate(generate(count, days=1.0, seed=seed))]
+
+
+def reference(records: list[tuple[int, bytes]]) -> dict[tuple[str, str, int], tuple[object, ...]]:
+    rows = []
+    for offset, value in records:
+        try:
+            tick = parse_tick(value, now_ms=NOW, future_tolerance_s=300)
+        except (ValueError, TypeError):  # TypeError: an unhashable symbol or side
+            continue
+        rows.append((tick.symbol, tick.ts, tick.price, tick.qty, offset))
+    return {key: _fields(bar) for key, bar in aggregate(rows).items()}
+
+
+def _fields(bar: object) -> tuple[object, ...]:
+    names = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
+    return tuple(getattr(bar, n) for n in names)
+
+
+ODD = [
+    b"{not json",
+    b"[1, 2]",
+    b"null",
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 5000, "price": "12.5", "qty": 1}),  # valid, slow path
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 4000, "price": 12, "qty": 2, "id": 7}),  # valid
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 12.5, "qty": 1.0, "side": None}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 0.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": -1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW + 10**9, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": 5, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "BTCUSD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": ["x"], "ts": NOW - 3000, "price": 1.0, "qty": 1.0}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": "hold"}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "side": ["buy"]}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": NOW - 3000, "price": 1.0, "qty": 1.0, "id": True}),
+    orjson.dumps({"symbol": "Coinbase:BTC/USD", "ts": float(NOW - 2000), "price": 1.5, "qty": 0.25}),  # valid
+]
+
+
+def test_folding_in_any_batches_equals_aggregating_the_whole_log() -> None:
+    records = [(o, v) for o, v in encoded(6_000, seed=1) if orjson.loads(v)["ts"] < NOW]
+    records += [(len(records) + i, value) for i, value in enumerate(ODD)]
+    expected = reference(records)
+    shuffled = records[:]
+    random.Random(2).shuffle(shuffled)
+    for size in (1, 7, 1000, len(records)):
+        folder = TickFolder(now_ms=NOW)
+        for start in range(0, len(shuffled), size):
+            folder.add(shuffled[start : start + size])
+        assert {key: _fields(bar) for key, bar in folder.finish().items()} == expected
+        assert folder.records == len(records)
+        assert folder.invalid == sum(1 for v in ODD if not _valid(v))
+
+
+def _valid(value: bytes) -> bool:
+    try:
+        parse_tick(value, now_ms=NOW, future_tolerance_s=300)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def test_symbols_and_since_filter_the_ticks() -> None:
+    records = encoded(3_000, seed=4)
+    ticks = [orjson.loads(v) for _, v in records]
+    since = sorted(t["ts"] for t in ticks)[1500]
+    folder = TickFolder(symbols=frozenset({"Kraken:SOL/USD"}), since=since, future_tolerance_s=1e9)
+    folder.add(records)
+    kept = [t for t in ticks if t["symbol"] == "Kraken:SOL/USD" and t["ts"] >= since]
+    assert folder.kept == len(kept)
+    assert {key[0] for key in folder.finish()} == {"Kraken:SOL/USD"}
+    seen = folder.seen()["Kraken:SOL/USD"]
+    assert (seen.first, seen.last) == (min(t["ts"] for t in kept), max(t["ts"] for t in kept))
+    assert seen.decimals == 3
+
+
+def _record(symbol: object, ts: object, price: object, qty: object, side: object) -> bytes:
+    tick = {"symbol": symbol, "ts": ts, "price": price, "qty": qty}
+    if side is not None:
+        tick["side"] = side
+    return orjson.dumps(tick)
+
+
+#: Mostly well-formed ticks a few seconds apart (the fast path, ties in time included),
+#: with odd values mixed in (the slow path, or invalid).
+good = st.builds(
+    _record,
+    st.sampled_from(["Coinbase:BTC/USD", "Kraken:SOL/USD"]),
+    st.integers(NOW - 4000, NOW),
+    st.integers(1000, 1030).map(lambda cents: cents / 100),
+    st.floats(0, 10).map(lambda q: round(q, 4)),
+    st.sampled_from([None, "buy", "sell"]),
+)
+odd = st.builds(
+    _record,
+    st.sampled_from(["Coinbase:BTC/USD", "BTCUSD", 7]),
+    st.one_of(st.integers(NOW - 90_000_000, NOW + 400_000), st.floats(NOW - 4000, NOW), st.just("now")),
+    st.one_of(st.integers(-5, 100), st.sampled_from([0.0, -1.5, "12.5", "x", None, float("inf")])),
+    st.one_of(st.integers(-1, 5), st.sampled_from([-1.0, "2", None])),
+    st.sampled_from([None, "unknown", "hold", 3]),
+)
+records = st.lists(
+    st.one_of(good, good, good, odd, st.sampled_from([b"{not json", b"[]", b"null", b'{"ts": 1}'])),
+    max_size=80,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records, st.integers(1, 9), st.randoms(use_true_random=False))
+def test_the_fast_fold_equals_the_plain_fold(values: list[bytes], batch: int, rnd: random.Random) -> None:
+    log = list(enumerate(values))
+    expected = reference(log)
+    rnd.shuffle(log)
+    folder = TickFolder(now_ms=NOW)
+    for start in range(0, len(log), batch):
+        folder.add(log[start : start + batch])
+    assert {key: _fields(bar) for key, bar in folder.finish().items()} == expected
+    assert folder.valid == sum(1 for v in values if _valid(v))
+
+
+def test_seen_widens_over_every_tick_of_a_symbol() -> None:
+    folder = TickFolder(now_ms=NOW)
+    folder.add([(0, _record("Coinbase:BTC/USD", NOW - 5000, 1.5, 1.0, None))])
+    folder.add([(1, _record("Coinbase:BTC/USD", NOW - 9000, 2.125, 1.0, None))])
+    seen = folder.seen()["Coinbase:BTC/USD"]
+    assert (seen.decimals, seen.first, seen.last) == (3, NOW - 9000, NOW - 5000)
