@@ -28,13 +28,14 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from candleflow import metrics
-from candleflow.bars import Bar, BarKey, aggregate
+from candleflow.bars import Bar, BarKey, SeriesKey, aggregate
 from candleflow.engine_status import STATUS
 from candleflow.exceptions import InvalidTick
 from candleflow.indicators import Cross, IndicatorValue, recompute
 from candleflow.settings import Settings
 from candleflow.store import bars as store
-from candleflow.store.bars import SeriesKey, StoredBar, SymbolSeen
+from candleflow.store.bars import StoredBar
+from candleflow.symbols import SymbolSeen
 from candleflow.tables import TailCache
 from candleflow.ticks import dead_letter, parse_tick, price_decimals
 
