@@ -149,6 +149,12 @@ class CryptoCompareClient:
             worker.result()
 
     async def _run_forever(self) -> None:
+        """Reconnect for as long as the source runs.
+
+        Not a retry library's loop: it never gives up, its backoff restarts whenever a
+        socket delivered trades, and the server's own rate-limit message sets a floor
+        under the next delay; the recorded `delays` and the injected `sleep` are the
+        test seam."""
         attempt = 0
         while True:
             trades_before = self.stats.trades

@@ -120,7 +120,15 @@ def parse_history(payload: object) -> Page:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """How often and how patiently to ask again: `initial * 2**attempt`, at most `cap`."""
+    """How often and how patiently to ask again: `initial * 2**attempt`, at most `cap`.
+
+    The loop in `HistoryClient.page` is written out rather than taken from a retry
+    library (tenacity): a wait must grow to the server's `Retry-After`, which a 429
+    answer carries in its headers rather than as an exception, and every attempt is
+    counted and logged with the page it was for; with tenacity those become a custom
+    wait strategy reading the last outcome plus before-sleep hooks — more code than
+    the dozen lines here, for the same behaviour. Tests pass `sleep` to skip the waits.
+    """
 
     attempts: int = 8
     initial: float = 1.0
@@ -165,7 +173,7 @@ class HistoryClient:
             await self._session.close()
             self._session = None
 
-    def _params(self, endpoint: str, symbol: Symbol, to_ts: int, limit: int) -> dict[str, str]:
+    def _params(self, symbol: Symbol, to_ts: int, limit: int) -> dict[str, str]:
         params = {
             "fsym": symbol.base,
             "tsym": symbol.quote,
@@ -184,7 +192,7 @@ class HistoryClient:
         if self._session is None:
             raise RuntimeError("use HistoryClient as an async context manager")
         url = f"{self.base_url}/data/v2/{endpoint}"
-        params = self._params(endpoint, symbol, to_ts, limit)
+        params = self._params(symbol, to_ts, limit)
         problem = ""
         for attempt in range(self.retry.attempts):
             wait = self.retry.delay(attempt)

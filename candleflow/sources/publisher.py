@@ -205,10 +205,6 @@ class TickPublisher:
         key = tick.symbol.encode()
         await self._append(self.ticks_topic, self._partition_of(key), key, tick.to_json())
 
-    async def publish_raw(self, key: bytes, value: bytes) -> None:
-        """Hand an already-encoded, already-validated tick (key = symbol) to the producer."""
-        await self._append(self.ticks_topic, self._partition_of(key), key, value)
-
     async def reject(self, raw: bytes | str, reason: str) -> None:
         """Send raw input with the reason to the dead-letter topic."""
         value = dead_letter(raw, reason, self.source)

@@ -1,4 +1,4 @@
-"""asyncpg connections and pools, with errors that say how to reach the database, and
+"""asyncpg connections, with errors that say how to reach the database, and
 the capability probe: is this TimescaleDB or plain PostgreSQL?"""
 
 from __future__ import annotations
@@ -29,15 +29,6 @@ async def connect(database_url: str, *, connect_timeout: float = 10, **kwargs: A
         return await asyncpg.connect(database_url, timeout=connect_timeout, **kwargs)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise _unavailable(database_url, exc) from exc
-
-
-async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
-    """A pool; `kwargs` go to `asyncpg.create_pool`."""
-    try:
-        pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size, **kwargs)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        raise _unavailable(database_url, exc) from exc
-    return pool
 
 
 async def detect_capability(conn: asyncpg.Connection) -> Capability:
