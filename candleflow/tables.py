@@ -27,10 +27,6 @@ class SeriesTail:
     #: True when `buckets[0]` is the first bar the series ever had.
     complete: bool
 
-    @property
-    def last_bucket(self) -> int | None:
-        return self.buckets[-1] if self.buckets else None
-
     def split(self, since: int, needed: int) -> tuple[list[float], dict[int, float] | None, int] | None:
         """Prefix closes and EMAs before `since`, or None when the tail is too short.
 
@@ -81,6 +77,3 @@ class TailCache:
         for key in stale:
             del self._tails[key]
         return len(stale)
-
-    def clear(self) -> None:
-        self._tails.clear()
