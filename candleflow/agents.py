@@ -24,8 +24,9 @@ from typing import Any
 from candleflow import metrics, topics
 from candleflow.app import app, settings
 from candleflow.batching import Batcher
-from candleflow.engine import BarEngine, EngineRunner, Prepared, Record
+from candleflow.engine import BarEngine, EngineRunner, Prepared
 from candleflow.engine_status import STATUS
+from candleflow.kafka_log import Record
 from candleflow.sink import KafkaSink
 
 log = logging.getLogger(__name__)

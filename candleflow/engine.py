@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,6 +32,7 @@ from candleflow.bars import Bar, BarKey, SeriesKey, aggregate
 from candleflow.engine_status import STATUS
 from candleflow.exceptions import InvalidTick
 from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.kafka_log import Record
 from candleflow.settings import Settings
 from candleflow.store import bars as store
 from candleflow.store.bars import StoredBar
@@ -43,15 +44,6 @@ log = logging.getLogger(__name__)
 
 #: `since` that selects a series' whole history (every tick is after 2009).
 WHOLE_HISTORY = 0
-
-
-class Record(NamedTuple):
-    """One message of the ticks topic."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
 
 
 @dataclass

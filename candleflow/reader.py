@@ -23,7 +23,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from candleflow.engine import Prepared, Record
+from candleflow.engine import Prepared
+from candleflow.kafka_log import Record
 from candleflow.settings import Settings
 
 log = logging.getLogger(__name__)

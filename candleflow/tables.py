@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
 
-SeriesKey = tuple[str, str]  # (symbol, resolution code)
+from candleflow.bars import SeriesKey
 
 
 @dataclass(slots=True)
