@@ -1,0 +1,124 @@
+"""The import layers of docs/architecture.md hold: every import in `candleflow/`
+(function-level ones included) goes to the same or a lower layer, no module imports
+round a loop, and only entry modules import the dev stack."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "candleflow"
+DOC = ROOT / "docs" / "architecture.md"
+LAYER_LINE = re.compile(r"^(\d+)\. ([a-z ]+): (.+)$")
+DEV_STACK = "dev stack"
+ENTRY = "entry"
+
+
+def layers() -> dict[str, tuple[int, str]]:
+    """pattern -> (rank, layer name), from the numbered list in the doc."""
+    text = DOC.read_text().split("## Import layers", 1)[1]
+    found: dict[str, tuple[int, str]] = {}
+    for line in text.splitlines():
+        match = LAYER_LINE.match(line)
+        if match:
+            for pattern in re.findall(r"`([a-z_.]+)`", match.group(3)):
+                found[pattern] = (int(match.group(1)), match.group(2))
+    return found
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path) -> Iterator[str]:
+    """The candleflow modules `path` imports (`from a import b` counts as `a.b` when
+    `b` is a module)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("candleflow"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("candleflow"):
+            module = node.module or ""
+            for alias in node.names:
+                yield f"{module}.{alias.name}" if f"{module}.{alias.name}" in MODULES else module
+
+
+def layer_of(module: str, table: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+    """The layer of the longest pattern that is `module` or a package above it."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        found = table.get(".".join(parts[:end]))
+        if found is not None:
+            return found
+    return None
+
+
+def edges() -> dict[str, set[str]]:
+    """module -> the modules it imports, package `__init__`s of its own parents left out."""
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        graph[name] = {m for m in imports(path) if m != name and not name.startswith(m + ".") and m != "candleflow"}
+    return graph
+
+
+def test_every_module_has_a_layer() -> None:
+    table = layers()
+    assert {"domain", ENTRY, DEV_STACK} <= {name for _, name in table.values()}
+    assert [m for m in sorted(MODULES) if m != "candleflow" and layer_of(m, table) is None] == []
+
+
+def test_imports_go_down_or_sideways_within_a_layer() -> None:
+    table = layers()
+    upward = []
+    for module, targets in sorted(edges().items()):
+        mine = layer_of(module, table)
+        if mine is None:
+            continue
+        for target in sorted(targets):
+            theirs = layer_of(target, table)
+            assert theirs is not None, f"{module} imports {target}, which is not a module of candleflow"
+            if theirs[1] == DEV_STACK:
+                if mine[1] not in (ENTRY, DEV_STACK):
+                    upward.append(f"{module} ({mine[1]}) -> {target} (the dev stack: entry modules only)")
+            elif mine[1] == DEV_STACK:
+                if theirs[0] != 1:
+                    upward.append(f"{module} (the dev stack) -> {target} ({theirs[1]}: domain only)")
+            elif theirs[0] > mine[0]:
+                upward.append(f"{module} ({mine[1]}) -> {target} ({theirs[1]})")
+    assert upward == [], "imports against docs/architecture.md's layers:\n" + "\n".join(upward)
+
+
+def test_no_module_imports_round_a_loop() -> None:
+    graph = edges()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (loop := visit(target)) is not None:
+                return loop
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (loop := visit(module)) is not None:
+            pytest.fail("import loop: " + " -> ".join(loop))
+
+
+def test_the_checker_sees_function_level_imports(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("def f() -> None:\n    from candleflow.verify import run\n    import candleflow.web.udf\n")
+    assert set(imports(source)) == {"candleflow.verify", "candleflow.web.udf"}
