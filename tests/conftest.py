@@ -3,20 +3,18 @@ fresh Kafka names per test, and worker subprocesses. Nothing is mocked."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
 
-import asyncpg
 import pytest
 
 from candleflow.stack import Stack, StackInfo, aio
 from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, jar_cache, temporary_stack_dir
+from tests.harness.databases import fresh_database, prepare_template
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -37,6 +35,7 @@ def stack_control() -> Iterator[Stack]:
     try:
         info = control.up()
         aio.run(lambda: migrate(info.database_url))
+        aio.run(lambda: prepare_template(info))
         yield control
     finally:
         try:
@@ -47,35 +46,14 @@ def stack_control() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def stack(stack_control: Stack) -> StackInfo:
-    """Where the session's stack answers; its `candleflow` database is migrated."""
+    """Where the session's stack answers; its `candleflow` database is migrated, and so is
+    the template every per-test database is copied from."""
     return stack_control.up()
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(stack: StackInfo) -> AsyncIterator[str]:
-    """Create and migrate a database with a unique name; drop it on exit (with a new
-    connection, so a test may restart PostgreSQL in between)."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-    try:
-        await migrate(url)
-        yield url
-    finally:
-        admin = await asyncpg.connect(stack.database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture
 async def database_url(stack: StackInfo) -> AsyncIterator[str]:
-    """A freshly created, migrated database for this test; dropped afterwards."""
+    """A fresh migrated database for this test (a copy of the template); dropped afterwards."""
     async with fresh_database(stack) as url:
         yield url
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,8 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from candleflow.stack import StackInfo
-from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, WorkerProcess, create_topics
+from tests.harness.databases import fresh_database
 from tests.harness.engine import publish, wait_absorbed
 from tests.harness.tickgen import generate
 
@@ -249,16 +248,8 @@ def browser_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker
 @pytest.fixture(scope="module")
 async def market_database(stack: StackInfo) -> AsyncIterator[str]:
     """A fresh, migrated database for the module; dropped afterwards."""
-    name = f"test_browser_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-        await migrate(url)
+    async with fresh_database(stack, prefix="test_browser") as url:
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module")

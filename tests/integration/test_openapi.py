@@ -14,7 +14,8 @@ import pytest
 
 from candleflow.stack import StackInfo
 from tests.harness import WorkerFactory
-from tests.integration.test_udf_seed import drop_database, seed, start_worker
+from tests.harness.databases import drop_database
+from tests.integration.test_udf_seed import seed, start_worker
 
 pytestmark = pytest.mark.integration
 

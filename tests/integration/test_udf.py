@@ -20,7 +20,8 @@ import pytest
 from candleflow.resolution import SUPPORTED, Resolution
 from candleflow.stack import StackInfo
 from tests.harness import WorkerFactory, WorkerProcess
-from tests.integration.test_udf_seed import SYMBOLS, Seeded, drop_database, seed, start_worker
+from tests.harness.databases import drop_database
+from tests.integration.test_udf_seed import SYMBOLS, Seeded, seed, start_worker
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ so the web layer is checked against data that does not come from the engine.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +14,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from candleflow.stack import StackInfo
-from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, WorkerProcess
+from tests.harness.databases import create_database
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 
 #: 2024-01-01T00:00Z, a Monday: every resolution's buckets are easy to reason about.
@@ -68,26 +67,6 @@ class Seeded:
 
 def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-async def create_database(stack: StackInfo) -> str:
-    name = f"web_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
-    await migrate(url)
-    return url
-
-
-async def drop_database(stack: StackInfo, url: str) -> None:
-    admin = await asyncpg.connect(stack.database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def insert_bars(url: str, bars: dict[BarKey, RefBar]) -> None:
@@ -145,7 +124,7 @@ async def insert_symbols(url: str, ticks: Iterable[LogTick], decimals: dict[str,
 
 
 async def seed(stack: StackInfo) -> Seeded:
-    url = await create_database(stack)
+    url = await create_database(stack, prefix="web")
     ticks = make_ticks()
     bars = reference_bars(ticks)
     values, marks = reference_indicators(bars, PERIODS, CROSSOVER)
