@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from candleflow import symbols
 from candleflow.resolution import SUPPORTED, Resolution, parse_resolution
 from candleflow.web.errors import UdfError
 
@@ -124,7 +125,7 @@ class Param:
         if "\x00" in raw:
             raise UdfError(f"parameter {self.name} contains a NUL character")
         if not self._compiled.fullmatch(raw):
-            raise UdfError(f"parameter {self.name}={raw[:40]!r} is not of the form {self.pattern}: {self.doc}")
+            raise UdfError(f"parameter {self.name}={raw[:40]!r} is malformed; expected: {self.doc}")
         return raw
 
     def _integer(self, raw: str) -> int:
@@ -180,9 +181,11 @@ class Query:
 
 SYMBOL = Param(
     "symbol",
-    "`Exchange:BASE/QUOTE` (any case; `BASE/QUOTE` alone finds the first exchange)",
+    "`Exchange:BASE/QUOTE`, any case; `BASE/QUOTE` alone finds it on the first exchange that lists it",
     required=True,
     min_length=1,
+    max_length=symbols.MAX_LENGTH,
+    pattern=f"{symbols.CHARACTERS}*",
     example="Coinbase:BTC/USD",
 )
 RESOLUTION = Param(

@@ -15,6 +15,7 @@ from aiohttp import web
 from candleflow.resolution import Resolution
 from candleflow.store import queries
 from candleflow.store.queries import Mark, Quote, SymbolRow
+from candleflow.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.web import params, responses, symbol_info
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
@@ -40,14 +41,14 @@ SEARCH = Query(
     ),
 )
 HISTORY = Query(SYMBOL, RESOLUTION, FROM, TO, params.countback(settings.max_countback))
-_NAME = rf"[^,\u0000]{{0,{params.MAX_TEXT}}}"
+_NAME = f"{CHARACTERS}{{0,{MAX_LENGTH}}}"
 QUOTES = Query(
     Param(
         "symbols",
-        f"Comma-separated symbols, at most {QUOTES_MAX_SYMBOLS}; empty items are skipped",
+        f"Comma-separated symbols (as for `symbol`), at most {QUOTES_MAX_SYMBOLS}; empty items are skipped",
         required=True,
         min_length=1,
-        max_length=QUOTES_MAX_SYMBOLS * (params.MAX_TEXT + 1),
+        max_length=QUOTES_MAX_SYMBOLS * (MAX_LENGTH + 1),
         pattern=f"{_NAME}(?:,{_NAME}){{0,{QUOTES_MAX_SYMBOLS - 1}}}",
         example="Coinbase:BTC/USD,Kraken:ETH/USD",
     )

@@ -51,10 +51,14 @@ def test_every_integer_declares_its_range() -> None:
 
 
 def test_strings_are_taken_as_sent_and_never_hold_nul() -> None:
-    assert params.SYMBOL.read({"symbol": " Coinbase:BTC/USD "}) == " Coinbase:BTC/USD "
+    assert params.SYMBOL.read({"symbol": "coinbase:btc/usd"}) == "coinbase:btc/usd"
+    assert params.SYMBOL.read({"symbol": "BTC/USD"}) == "BTC/USD"
     assert "missing parameter symbol" in refused(params.SYMBOL, "").message
     assert "longer" in refused(params.SYMBOL, "x" * 201).message
-    assert "NUL" in refused(params.SYMBOL, "a\x00b").message
+    assert "malformed" in refused(params.SYMBOL, " Coinbase:BTC/USD ").message
+    query = Param("query", "doc")
+    assert query.read({"query": " any text "}) == " any text "
+    assert "NUL" in refused(query, "a\x00b").message
     with pytest.raises(UdfError, match="missing parameter symbol"):
         params.SYMBOL.read({})
     assert Param("query", "doc").read({}) is None
@@ -86,11 +90,13 @@ def test_every_declared_resolution_spelling_parses_and_nothing_else_is_accepted(
         refused(params.RESOLUTION, raw)
 
 
-@pytest.mark.parametrize("param", [params.SYMBOL, Param("q", "doc", pattern=r"[a-z]{0,3}(?:,[a-z]{0,3}){0,2}")])
+@pytest.mark.parametrize(
+    "param", [params.SYMBOL, Param("q", "doc"), Param("q", "doc", pattern=r"[a-z]{0,3}(?:,[a-z]{0,3}){0,2}")]
+)
 def test_string_schema_pattern_is_the_pattern_read_applies(param: Param) -> None:
     schema = param.schema()
     ecma = re.compile(schema["pattern"])
-    for raw in ["", "abc", "ab,c", "a,b,c,d", "ABC", "a\x00", "x" * 5]:
+    for raw in ["", "abc", "ab,c", "a,b,c,d", "ABC", "a\x00", "x" * 5, "a:b/c", "ab/c", " a/b", "x" * 300]:
         by_schema = bool(ecma.search(raw)) and schema["minLength"] <= len(raw) <= schema["maxLength"]
         try:
             param.read({param.name: raw})
@@ -101,7 +107,7 @@ def test_string_schema_pattern_is_the_pattern_read_applies(param: Param) -> None
 
 
 def read_range(**query: str) -> params.TimeRange:
-    return params.time_range(HISTORY.read({"symbol": "S", "resolution": "1", **query}))
+    return params.time_range(HISTORY.read({"symbol": "X:S/U", "resolution": "1", **query}))
 
 
 def test_time_range() -> None:
