@@ -9,6 +9,10 @@ from typing import NamedTuple
 from candleflow.exceptions import InvalidSymbol
 
 _SYMBOL = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.\-]{0,31}):([A-Z0-9]{1,16})/([A-Z0-9]{1,16})")
+#: The characters symbols are written with, any case (what web parameters naming one accept).
+CHARACTERS = r"[A-Za-z0-9_.:/\-]"
+#: The longest symbol there is: exchange, `:`, base, `/`, quote.
+MAX_LENGTH = 32 + 1 + 16 + 1 + 16
 
 
 class Symbol(NamedTuple):

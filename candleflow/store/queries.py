@@ -3,15 +3,20 @@
 Each function takes an asyncpg pool (or connection) and answers in plain Python
 values shaped for the UDF answers: times are unix seconds (bucket start), prices and
 volumes floats. Bars are stored per resolution under its canonical code, so every
-history read is one range scan of the `(symbol, resolution, bucket)` primary key;
-column arrays are built in SQL (`array_agg`) so a 10 000-bar answer is one row.
+history read is one range scan of the `(symbol, resolution, bucket)` primary key. Rows
+come back plain (times as int8 epoch seconds, volume as float8, the cheapest types for
+asyncpg to decode) and are turned into column tuples in Python: measured, building the
+columns or the JSON in SQL (`array_agg`, `json_build_object`) costs more than the scan.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from candleflow.settings import Settings
 
 #: Bars of this resolution feed `/udf/quotes` (last price, 24 h change and volume).
 QUOTES_RESOLUTION = "1"
@@ -19,24 +24,27 @@ QUOTES_RESOLUTION = "1"
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """Column arrays of bars, ascending; `next_time` is set only when they are empty."""
+    """Column arrays of bars, ascending; `next_time` is set only when they are empty;
+    `over_cap` when `[from, to)` held more bars than the cap (the newest were kept)."""
 
-    t: list[int]
-    o: list[float]
-    h: list[float]
-    l: list[float]  # noqa: E741 - the UDF column name
-    c: list[float]
-    v: list[float]
+    t: Sequence[int]
+    o: Sequence[float]
+    h: Sequence[float]
+    l: Sequence[float]  # noqa: E741 - the UDF column name
+    c: Sequence[float]
+    v: Sequence[float]
     next_time: int | None
+    over_cap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One indicator series, ascending; `next_time` is set only when it is empty."""
+    """One indicator series, ascending; `next_time` and `over_cap` as in `History`."""
 
-    t: list[int]
-    v: list[float]
+    t: Sequence[int]
+    v: Sequence[float]
     next_time: int | None
+    over_cap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,70 +91,105 @@ def to_datetime(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-_HISTORY = """
-WITH in_range AS (
-    SELECT bucket, open, high, low, close, volume
-    FROM bars
-    WHERE symbol = $1 AND resolution = $2 AND bucket >= $3 AND bucket < $4
-), older AS (
-    SELECT bucket, open, high, low, close, volume
-    FROM bars
-    WHERE symbol = $1 AND resolution = $2 AND bucket < $3
+def _newest_before(table: str, key: str, columns: str, start: str, end: str, countback: str, cap: str) -> str:
+    """Rows of one series before `end`, newest first: those in `[start, end)` (at most
+    `cap + 1`, so a caller sees a range holding more than `cap`), then older ones until
+    `countback` rows (at most `cap`) are returned; with no countback and nothing in
+    range, the one newest row before `start` (the UDF `nextTime`).
+
+    Each half is one descending scan of the primary key that stops at its LIMIT, so the
+    cost follows the rows returned, never the nominal length of the range.
+    """
+    return f"""
+WITH in_range AS MATERIALIZED (
+    SELECT {columns} FROM {table}
+    WHERE {key} AND bucket >= {start} AND bucket < {end}
     ORDER BY bucket DESC
-    LIMIT greatest($5::bigint - (SELECT count(*) FROM in_range), 0)
-), picked AS (
-    SELECT * FROM older UNION ALL SELECT * FROM in_range
+    LIMIT {cap}::bigint + 1
 )
-SELECT
-    coalesce(array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket), '{}') AS t,
-    coalesce(array_agg(open ORDER BY bucket), '{}') AS o,
-    coalesce(array_agg(high ORDER BY bucket), '{}') AS h,
-    coalesce(array_agg(low ORDER BY bucket), '{}') AS l,
-    coalesce(array_agg(close ORDER BY bucket), '{}') AS c,
-    coalesce(array_agg(volume::float8 ORDER BY bucket), '{}') AS v,
-    CASE WHEN count(*) = 0 THEN (
-        SELECT extract(epoch FROM max(bucket))::int8
-        FROM bars WHERE symbol = $1 AND resolution = $2 AND bucket < $3
-    ) END AS next_time
-FROM picked
+SELECT * FROM in_range
+UNION ALL (
+    SELECT {columns} FROM {table}
+    WHERE {key} AND bucket < {start}
+    ORDER BY bucket DESC
+    LIMIT (
+        SELECT CASE
+            WHEN {countback}::bigint > 0 THEN greatest(least({countback}::bigint, {cap}::bigint) - n, 0)
+            WHEN n = 0 THEN 1
+            ELSE 0
+        END
+        FROM (SELECT count(*) AS n FROM in_range) AS counted
+    )
+)
 """
 
-#: The bare range query `bench/bench_history.py` compares the endpoint with.
+
+_EPOCH = "extract(epoch FROM bucket)::int8"
+_HISTORY = _newest_before(
+    "bars",
+    "symbol = $1 AND resolution = $2",
+    f"{_EPOCH} AS t, open, high, low, close, volume::float8 AS v",
+    "$3",
+    "$4",
+    "$5",
+    "$6",
+)
+
+#: The endpoint's own query, for `bench/bench_history.py` (arguments as `history` passes them).
 HISTORY_SQL = _HISTORY
 
 
-async def history(db: Any, symbol: str, resolution: str, start: int, end: int, countback: int = 0) -> History:
-    """Bars with `start <= t < end`, plus older ones until `countback` bars are returned.
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """What `_pick` keeps of `_newest_before`'s rows: ascending rows, or `next_time`."""
 
-    `next_time` is the newest bar before `start` when nothing is returned (None when
-    there is none): the UDF `nextTime`, in seconds.
+    rows: list[Any]
+    next_time: int | None
+    over_cap: bool
+
+
+def _pick(rows: list[Any], start: int, countback: int, cap: int) -> Picked:
+    """Ascending rows of the answer; `over_cap` when `[start, end)` holds more than `cap`
+    (the newest `cap` are kept); `next_time` when none is returned and older data exists."""
+    in_range = sum(1 for r in rows if r[0] >= start)
+    if countback == 0 and in_range == 0:
+        return Picked([], rows[0][0] if rows else None, False)
+    over_cap = in_range > cap
+    kept = rows[:cap]
+    kept.sort(key=_first)  # one descending run: linear
+    return Picked(kept, None, over_cap)
+
+
+def _first(row: Any) -> int:
+    return int(row[0])
+
+
+async def history(
+    db: Any, symbol: str, resolution: str, start: int, end: int, countback: int = 0, cap: int = Settings.max_span_bars
+) -> History:
+    """Bars with `start <= t < end`, or the `countback` bars before `end`, whichever is more.
+
+    At most `cap` bars (the newest) are returned; `over_cap` says the range alone held
+    more. `next_time` is the newest bar before `start` when nothing is returned without
+    countback (None when there is none): the UDF `nextTime`, in seconds.
     """
-    row = await db.fetchrow(_HISTORY, symbol, resolution, to_datetime(start), to_datetime(end), countback)
-    return History(row["t"], row["o"], row["h"], row["l"], row["c"], row["v"], row["next_time"])
+    rows = await db.fetch(_HISTORY, symbol, resolution, to_datetime(start), to_datetime(end), countback, cap)
+    picked = _pick(rows, start, countback, cap)
+    if not picked.rows:
+        return History((), (), (), (), (), (), picked.next_time, picked.over_cap)
+    t, o, h, low, c, v = zip(*picked.rows, strict=True)
+    return History(t, o, h, low, c, v, None, picked.over_cap)
 
 
-_INDICATOR = """
-WITH in_range AS (
-    SELECT bucket, value FROM indicators
-    WHERE symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4
-      AND bucket >= $5 AND bucket < $6
-), older AS (
-    SELECT bucket, value FROM indicators
-    WHERE symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4 AND bucket < $5
-    ORDER BY bucket DESC
-    LIMIT greatest($7::bigint - (SELECT count(*) FROM in_range), 0)
-), picked AS (
-    SELECT * FROM older UNION ALL SELECT * FROM in_range
+_INDICATOR = _newest_before(
+    "indicators",
+    "symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4",
+    f"{_EPOCH} AS t, value",
+    "$5",
+    "$6",
+    "$7",
+    "$8",
 )
-SELECT
-    coalesce(array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket), '{}') AS t,
-    coalesce(array_agg(value ORDER BY bucket), '{}') AS v,
-    CASE WHEN count(*) = 0 THEN (
-        SELECT extract(epoch FROM max(bucket))::int8 FROM indicators
-        WHERE symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4 AND bucket < $5
-    ) END AS next_time
-FROM picked
-"""
 
 
 async def indicator(
@@ -158,19 +201,17 @@ async def indicator(
     start: int,
     end: int,
     countback: int = 0,
+    cap: int = Settings.max_span_bars,
 ) -> Series:
-    """A moving-average series with the same time rules as `history`."""
-    row = await db.fetchrow(
-        _INDICATOR,
-        symbol,
-        resolution,
-        kind,
-        period,
-        to_datetime(start),
-        to_datetime(end),
-        countback,
+    """A moving-average series with the same rules (and cap) as `history`."""
+    rows = await db.fetch(
+        _INDICATOR, symbol, resolution, kind, period, to_datetime(start), to_datetime(end), countback, cap
     )
-    return Series(row["t"], row["v"], row["next_time"])
+    picked = _pick(rows, start, countback, cap)
+    if not picked.rows:
+        return Series((), (), picked.next_time, picked.over_cap)
+    t, v = zip(*picked.rows, strict=True)
+    return Series(t, v, None, picked.over_cap)
 
 
 _MARKS = """
@@ -183,7 +224,8 @@ LIMIT $5
 
 
 async def marks(db: Any, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
-    """Crossover marks with `start <= time <= end` (both visible bars included)."""
+    """Crossover marks with `start <= time <= end` (both visible bars included), at most
+    `limit` (the oldest); pass the cap + 1 to see whether a range holds more than the cap."""
     rows = await db.fetch(_MARKS, symbol, resolution, to_datetime(start), to_datetime(end), limit)
     return [Mark(r["time"], r["kind"], r["fast"], r["slow"], r["price"]) for r in rows]
 

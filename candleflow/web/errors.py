@@ -22,3 +22,9 @@ class UdfError(Exception):
 def unavailable(what: str, retry_after: int = 5) -> UdfError:
     """A 503 saying which dependency is down, with `Retry-After`."""
     return UdfError(f"{what} unavailable, retry later", 503, {"Retry-After": str(retry_after)})
+
+
+def too_many(what: str, cap: int, resolution: str, *, countback_helps: bool = True) -> UdfError:
+    """The range holds more than `cap` `what`s: the one refusal a range can get (400)."""
+    advice = "use countback or a narrower range" if countback_helps else "ask for a narrower range"
+    return UdfError(f"the range holds more than {cap} {what} of resolution {resolution}: {advice}")

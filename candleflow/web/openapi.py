@@ -1,7 +1,11 @@
-"""`/openapi.json`: a hand-written OpenAPI 3.0 description of every endpoint and answer.
+"""`/openapi.json`: the OpenAPI 3.0 description of every endpoint and answer.
 
-Kept next to the views and checked by a Schemathesis run (tests/integration/
-test_openapi.py), which fails on any answer the schema does not describe.
+Query parameters are not written here: each endpoint's list is rendered from the
+`Query` its view validates with (`candleflow.web.params`), so the schema carries
+exactly the types, ranges, enums and required flags the server enforces. The answer
+schemas below are checked by a Schemathesis run (tests/integration/test_openapi.py),
+which fails on any answer the schema does not describe and on any request the schema
+allows that the server refuses.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from candleflow.resolution import SUPPORTED_CODES
-from candleflow.web import responses
+from candleflow.web import params, responses, udf
+from candleflow.web.indicators import INDICATORS
+from candleflow.web.params import Query
 from candleflow.web.routing import page
 
 JSON = "application/json"
@@ -19,10 +24,6 @@ JSON = "application/json"
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _param(name: str, schema: dict[str, Any], description: str, required: bool = True) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -40,25 +41,6 @@ def _errors(*, not_found: bool = False) -> dict[str, Any]:
         answers["404"] = _NOT_FOUND
     return answers
 
-
-SYMBOL = _param("symbol", {"type": "string", "example": "Coinbase:BTC/USD"}, "`Exchange:BASE/QUOTE`")
-RESOLUTION = _param(
-    "resolution",
-    {"type": "string", "example": "1D"},
-    "TradingView resolution: " + ", ".join(SUPPORTED_CODES) + " (a count of 1 may be left out: `D`)",
-)
-FROM = _param("from", {"type": "integer"}, "Range start, unix seconds (inclusive)", required=False)
-TO = _param("to", {"type": "integer"}, "Range end, unix seconds (exclusive)")
-COUNTBACK = _param(
-    "countback",
-    {"type": "integer", "minimum": 0},
-    "Bars wanted: wins over `from`; older bars are added until this many are returned",
-    required=False,
-)
-MARK_RANGE = [
-    _param("from", {"type": "integer"}, "Range start, unix seconds (inclusive)"),
-    _param("to", {"type": "integer"}, "Range end, unix seconds (inclusive)"),
-]
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
 _TIMES = {"type": "array", "items": {"type": "integer"}, "description": "Bar times, unix seconds"}
@@ -248,33 +230,29 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _get(summary: str, parameters: list[dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:
+def _get(summary: str, query: Query | None, answers: dict[str, Any]) -> dict[str, Any]:
+    parameters = query.openapi() if query is not None else []
     return {"get": {"summary": summary, "parameters": parameters, "responses": answers}}
 
 
 PATHS: dict[str, Any] = {
     "/udf/config": _get(
-        "DatafeedConfiguration", [], {"200": _json(_ref("Config"), "Configuration"), "503": _UNAVAILABLE}
+        "DatafeedConfiguration", None, {"200": _json(_ref("Config"), "Configuration"), "503": _UNAVAILABLE}
     ),
-    "/udf/time": _get("Server time", [], {"200": _json({"type": "integer"}, "Unix seconds (UTC)")}),
+    "/udf/time": _get("Server time", None, {"200": _json({"type": "integer"}, "Unix seconds (UTC)")}),
     "/udf/symbols": _get(
         "LibrarySymbolInfo of one symbol",
-        [SYMBOL],
+        udf.SYMBOLS,
         {"200": _json(_ref("SymbolInfo"), "Symbol"), **_errors(not_found=True)},
     ),
     "/udf/search": _get(
         "Symbol search (case-insensitive, on symbol and description)",
-        [
-            _param("query", {"type": "string"}, "Text to look for; empty lists symbols", required=False),
-            _param("type", {"type": "string"}, "Symbol type filter (`crypto`)", required=False),
-            _param("exchange", {"type": "string"}, "Exchange filter", required=False),
-            _param("limit", {"type": "integer", "minimum": 1}, "At most this many (capped at 30)", required=False),
-        ],
+        udf.SEARCH,
         {"200": _json({"type": "array", "items": _ref("SearchItem")}, "Matches"), **_errors()},
     ),
     "/udf/history": _get(
-        "Bars in [from, to), extended back to `countback` bars",
-        [SYMBOL, RESOLUTION, FROM, TO, COUNTBACK],
+        "Bars of [from, to) or the `countback` bars before `to`, whichever is more",
+        udf.HISTORY,
         {
             "200": _json(_ref("History"), "Bars, or no_data (with nextTime in seconds when older data exists)"),
             **_errors(not_found=True),
@@ -282,22 +260,22 @@ PATHS: dict[str, Any] = {
     ),
     "/udf/quotes": _get(
         "Last price, 24 h change and volume",
-        [_param("symbols", {"type": "string"}, "Comma-separated symbols")],
+        udf.QUOTES,
         {"200": _json(_ref("Quotes"), "Quotes"), **_errors()},
     ),
     "/udf/marks": _get(
         "Moving-average crossovers as bar marks",
-        [SYMBOL, RESOLUTION, *MARK_RANGE],
+        udf.MARKS,
         {"200": _json(_ref("Marks"), "Column table"), **_errors(not_found=True)},
     ),
     "/udf/timescale_marks": _get(
         "Moving-average crossovers as time-scale marks",
-        [SYMBOL, RESOLUTION, *MARK_RANGE],
+        udf.MARKS,
         {"200": _json({"type": "array", "items": _ref("TimescaleMark")}, "Marks"), **_errors(not_found=True)},
     ),
     "/udf/stream": _get(
         "Live bars (Server-Sent Events: `bar`, `reset`, `: hb` heartbeats)",
-        [SYMBOL, RESOLUTION],
+        params.STREAM,
         {
             "200": {"description": "Event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
             **_errors(not_found=True),
@@ -305,25 +283,17 @@ PATHS: dict[str, Any] = {
     ),
     "/api/indicators": _get(
         "A stored moving average, with the time rules of /udf/history",
-        [
-            SYMBOL,
-            RESOLUTION,
-            _param("kind", {"type": "string", "enum": ["sma", "ema"]}, "Average kind"),
-            _param("period", {"type": "integer", "minimum": 1}, "Period (one the engine keeps)"),
-            FROM,
-            TO,
-            COUNTBACK,
-        ],
+        INDICATORS,
         {"200": _json(_ref("Indicator"), "Series, or no_data"), **_errors(not_found=True)},
     ),
     "/healthz": _get(
         "Kafka and database reachability, capability, engine lag",
-        [],
+        None,
         {"200": _json(_ref("Health"), "Healthy"), "503": _json(_ref("Health"), "Kafka or database unreachable")},
     ),
     "/metrics": _get(
         "Prometheus metrics",
-        [],
+        None,
         {
             "200": {
                 "description": "Prometheus text format 0.0.4",
@@ -331,10 +301,10 @@ PATHS: dict[str, Any] = {
             }
         },
     ),
-    "/openapi.json": _get("This document", [], {"200": _json({"type": "object"}, "OpenAPI 3.0")}),
+    "/openapi.json": _get("This document", None, {"200": _json({"type": "object"}, "OpenAPI 3.0")}),
     "/": _get(
         "The chart frontend",
-        [],
+        None,
         {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
     ),
 }

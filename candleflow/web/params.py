@@ -1,87 +1,249 @@
-"""Query-parameter validation: every parameter is checked here, failures are `UdfError` 400.
+"""Query parameters: each declared once, validated from that declaration and described in
+`/openapi.json` from the same declaration.
 
-Views never read `request.query` themselves; they call these helpers, which name the
-parameter and what it expects in the error message.
+A `Param` names a parameter and says what it accepts (JSON-Schema type, bounds, enum,
+length, pattern) and what it means. `Param.read` validates a raw value against exactly
+that, and `Param.openapi` renders it, so the schema a client is generated from and the
+check the server applies cannot drift apart. An endpoint's parameters are a `Query`;
+views call `QUERY.read(request.query)` and never read `request.query` themselves.
+Failures are `UdfError` 400 naming the parameter and what it expects.
+
+Integers follow JSON Schema: `12`, `-3`, `12.0` and `1.2e1` are the integer 12, `1.5`
+and `012` are not integers. Strings are taken as sent (no trimming) and never hold NUL.
+A parameter given twice is refused.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
 
-from candleflow.exceptions import InvalidResolution
-from candleflow.resolution import Resolution, parse_resolution
+from candleflow import symbols
+from candleflow.resolution import SUPPORTED, Resolution, parse_resolution
 from candleflow.web.errors import UdfError
 
 #: Times are clamped to [0, end of year 9999]: the range Python and PostgreSQL share.
 MIN_TIME = 0
 MAX_TIME = 253_402_300_799
-#: An average month, for the span cap of monthly requests.
-MONTH_S = 2_629_746
 #: Longest accepted string parameter (symbols, search queries).
 MAX_TEXT = 200
-_INT = re.compile(r"[+-]?[0-9]{1,20}")
+#: Strings never hold NUL (PostgreSQL text cannot); written for Python and ECMA regexes alike.
+NO_NUL = r"[^\u0000]*"
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def text(
-    query: Mapping[str, str],
-    name: str,
-    *,
-    required: bool = True,
-    default: str = "",
-    max_length: int = MAX_TEXT,
-) -> str:
-    value = query.get(name)
-    if value is None or (required and not value.strip()):
-        if required:
-            raise UdfError(f"missing parameter {name}")
-        return default
-    if len(value) > max_length:
-        raise UdfError(f"parameter {name} is longer than {max_length} characters")
-    if "\x00" in value:
-        raise UdfError(f"parameter {name} contains a NUL character")
-    return value.strip()
+#: What views pass in: aiohttp's `request.query` (a multidict, so repeats are seen) or a dict.
+QueryLike = Mapping[str, str]
 
 
-def integer(
-    query: Mapping[str, str],
-    name: str,
-    *,
-    default: int | None = None,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int:
-    """An integer parameter (`12`, `-3`; a float with a zero fraction such as `12.0` too)."""
-    raw = query.get(name)
-    if raw is None or raw.strip() == "":
-        if default is None:
-            raise UdfError(f"missing parameter {name}")
-        return default
-    raw = raw.strip()
-    if raw.endswith(".0") or raw.endswith(".00"):
-        raw = raw.split(".", 1)[0]
-    if not _INT.fullmatch(raw):
-        raise UdfError(f"parameter {name}={raw[:40]!r} is not an integer")
-    value = int(raw)
-    if minimum is not None and value < minimum:
-        raise UdfError(f"parameter {name}={value} is below {minimum}")
-    if maximum is not None and value > maximum:
-        raise UdfError(f"parameter {name}={value} is above {maximum}")
-    return value
+def resolution_spellings() -> tuple[str, ...]:
+    """Every spelling of a supported resolution the API accepts: the code, lower case,
+    and the unit alone when the count is 1 (`1D`, `1d`, `D`, `d`)."""
+    spellings: list[str] = []
+    for res in SUPPORTED:
+        forms = [res.code, res.code.lower()]
+        if res.count == 1 and res.unit:
+            forms += [res.unit, res.unit.lower()]
+        spellings += [f for f in dict.fromkeys(forms) if f not in spellings]
+    return tuple(spellings)
 
 
-def resolution(query: Mapping[str, str], name: str = "resolution") -> Resolution:
-    raw = text(query, name)
-    try:
-        return parse_resolution(raw)
-    except InvalidResolution as exc:
-        raise UdfError(str(exc)) from None
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One query parameter: its contract (for validation and for OpenAPI) and its doc."""
+
+    name: str
+    doc: str
+    type: Literal["string", "integer"] = "string"
+    required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: tuple[str, ...] | tuple[int, ...] | None = None
+    min_length: int = 0
+    max_length: int = MAX_TEXT
+    #: A regex the whole string must match (Python `fullmatch`, ECMA `^(?:...)$`).
+    pattern: str = NO_NUL
+    example: str | int | None = None
+    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.type == "integer" and (self.minimum is None or self.maximum is None):
+            raise ValueError(f"integer parameter {self.name} needs a minimum and a maximum")
+        object.__setattr__(self, "_compiled", re.compile(self.pattern))
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the value (OpenAPI 3.0 subset)."""
+        schema: dict[str, Any] = {"type": self.type}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        elif self.type == "integer":
+            schema["minimum"], schema["maximum"] = self.minimum, self.maximum
+        else:
+            schema["minLength"], schema["maxLength"] = self.min_length, self.max_length
+            schema["pattern"] = f"^(?:{self.pattern})$"
+        if self.example is not None:
+            schema["example"] = self.example
+        return schema
+
+    def openapi(self) -> dict[str, Any]:
+        """This parameter as an OpenAPI parameter object."""
+        return {
+            "name": self.name,
+            "in": "query",
+            "required": self.required,
+            "schema": self.schema(),
+            "description": self.doc,
+        }
+
+    def read(self, query: QueryLike) -> str | int | None:
+        """The validated value, or None when the parameter is absent and not required."""
+        getall = getattr(query, "getall", None)
+        if getall is not None and len(getall(self.name, ())) > 1:
+            raise UdfError(f"parameter {self.name} is given more than once")
+        raw = query.get(self.name)
+        if raw is None:
+            if self.required:
+                raise UdfError(f"missing parameter {self.name}")
+            return None
+        return self._integer(raw) if self.type == "integer" else self._string(raw)
+
+    def _not_in_enum(self, raw: str) -> UdfError:
+        return UdfError(f"parameter {self.name}={raw[:40]!r} is not one of {', '.join(map(str, self.enum or ()))}")
+
+    def _string(self, raw: str) -> str:
+        if self.enum is not None:
+            if raw not in self.enum:
+                raise self._not_in_enum(raw)
+            return raw
+        if len(raw) < self.min_length:
+            raise UdfError(f"missing parameter {self.name}" if not raw else f"parameter {self.name} is too short")
+        if len(raw) > self.max_length:
+            raise UdfError(f"parameter {self.name} is longer than {self.max_length} characters")
+        if "\x00" in raw:
+            raise UdfError(f"parameter {self.name} contains a NUL character")
+        if not self._compiled.fullmatch(raw):
+            raise UdfError(f"parameter {self.name}={raw[:40]!r} is malformed; expected: {self.doc}")
+        return raw
+
+    def _integer(self, raw: str) -> int:
+        number = Decimal(raw) if _JSON_NUMBER.fullmatch(raw) else None
+        if number is None or number != number.to_integral_value():
+            raise UdfError(f"parameter {self.name}={raw[:40]!r} is not an integer")
+        if self.enum is not None and number not in self.enum:
+            raise self._not_in_enum(raw)
+        if self.minimum is not None and number < self.minimum:
+            raise UdfError(f"parameter {self.name}={raw[:40]} is below {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise UdfError(f"parameter {self.name}={raw[:40]} is above {self.maximum}")
+        return int(number)
 
 
-def span_seconds(res: Resolution) -> int:
-    """Length of one bar in seconds (an average month for monthly bars)."""
-    return MONTH_S * res.count if res.is_monthly else res.fixed_ms // 1000
+@dataclass(frozen=True, slots=True)
+class Values:
+    """The validated parameters of one request, by name."""
+
+    values: Mapping[str, str | int | None]
+
+    def text(self, name: str) -> str:
+        value = self.values[name]
+        return value if isinstance(value, str) else ""
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.values[name]
+        return value if isinstance(value, int) else default
+
+    def optional_integer(self, name: str) -> int | None:
+        value = self.values[name]
+        return value if isinstance(value, int) else None
+
+    def resolution(self, name: str = "resolution") -> Resolution:
+        return parse_resolution(self.text(name))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The parameters of one endpoint, in the order OpenAPI lists them."""
+
+    params: tuple[Param, ...]
+
+    def __init__(self, *params: Param) -> None:
+        object.__setattr__(self, "params", params)
+
+    def read(self, query: QueryLike) -> Values:
+        return Values({p.name: p.read(query) for p in self.params})
+
+    def openapi(self) -> list[dict[str, Any]]:
+        return [p.openapi() for p in self.params]
+
+
+SYMBOL = Param(
+    "symbol",
+    "`Exchange:BASE/QUOTE`, any case; `BASE/QUOTE` alone finds it on the first exchange that lists it",
+    required=True,
+    min_length=1,
+    max_length=symbols.MAX_LENGTH,
+    pattern=f"{symbols.CHARACTERS}*",
+    example="Coinbase:BTC/USD",
+)
+RESOLUTION = Param(
+    "resolution",
+    "TradingView resolution: `1S`, `1`, `5`, `15`, `30`, `60`, `240`, `1D`, `1W`, `1M`; "
+    "a count of 1 may be left out (`D`) and letters may be lower case",
+    required=True,
+    enum=resolution_spellings(),
+    example="1D",
+)
+FROM = Param(
+    "from",
+    "Range start, unix seconds, inclusive; absent: the range is empty (`to` alone with "
+    "`countback` asks for the countback bars before `to`); after `to`: the range is empty",
+    type="integer",
+    minimum=-MAX_TIME,
+    maximum=MAX_TIME,
+)
+TO = Param(
+    "to", "Range end, unix seconds, exclusive", type="integer", required=True, minimum=-MAX_TIME, maximum=MAX_TIME
+)
+
+
+def countback(max_countback: int) -> Param:
+    return Param(
+        "countback",
+        "Bars wanted before `to`: the answer is every bar of `[from, to)` or the "
+        "`countback` bars before `to`, whichever is more (at most the bars-per-answer cap)",
+        type="integer",
+        minimum=0,
+        maximum=max_countback,
+    )
+
+
+MARKS_FROM = Param(
+    "from", "Range start, unix seconds, inclusive", type="integer", required=True, minimum=-MAX_TIME, maximum=MAX_TIME
+)
+MARKS_TO = Param(
+    "to",
+    "Range end, unix seconds, inclusive; before `from`: the range is empty",
+    type="integer",
+    required=True,
+    minimum=-MAX_TIME,
+    maximum=MAX_TIME,
+)
+#: `/udf/stream`'s parameters (the view lives in `candleflow.web.sse`).
+STREAM = Query(SYMBOL, RESOLUTION)
+_BY_NAME = {p.name: p for p in (SYMBOL, RESOLUTION)}
+
+
+def text(query: QueryLike, name: str) -> str:
+    """The value of the declared string parameter `name` (`symbol`)."""
+    value = _BY_NAME[name].read(query)
+    return value if isinstance(value, str) else ""
+
+
+def resolution(query: QueryLike, name: str = "resolution") -> Resolution:
+    return parse_resolution(text(query, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +255,16 @@ class TimeRange:
     countback: int
 
 
-def time_range(query: Mapping[str, str], res: Resolution, *, max_countback: int, max_span_bars: int) -> TimeRange:
-    """`from`, `to` (exclusive) and `countback` of a history-like request.
+def time_range(values: Values) -> TimeRange:
+    """`[from, to)` and `countback` of a history-like request (see `FROM`, `TO`, `countback`).
 
-    `to` is required. `from` may be left out when `countback` is given (then only the
-    `countback` bars before `to` are wanted). `countback` is capped at `max_countback`
-    and `[from, to)` may span at most `max_span_bars` bars of the resolution.
+    An absent `from`, or one after `to`, makes the range empty: only `countback` bars
+    before `to` are then wanted. No span is refused here: the cap applies to the bars a
+    range really holds, which only the query knows.
     """
-    countback = integer(query, "countback", default=0, minimum=0)
-    if countback > max_countback:
-        raise UdfError(f"countback={countback} is above the limit of {max_countback} bars")
-    end = integer(query, "to")
-    start = integer(query, "from", default=end if countback else None)
-    if start > end:
-        raise UdfError(f"from={start} is after to={end}")
-    span = end - start
-    if span > max_span_bars * span_seconds(res):
-        raise UdfError(
-            f"[from, to) spans {span} s, more than {max_span_bars} bars of resolution {res.code}: "
-            "ask for a shorter range or use countback"
-        )
-    return TimeRange(clamp_time(start), clamp_time(end), countback)
+    end = values.integer("to", 0)
+    start = min(values.integer("from", end), end)
+    return TimeRange(clamp_time(start), clamp_time(end), values.integer("countback", 0))
 
 
 def clamp_time(seconds: int) -> int:

@@ -15,13 +15,14 @@ from aiohttp import web
 from candleflow.resolution import Resolution
 from candleflow.store import queries
 from candleflow.store.queries import Mark, Quote, SymbolRow
+from candleflow.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.web import params, responses, symbol_info
-from candleflow.web.errors import UdfError
+from candleflow.web.errors import UdfError, too_many
+from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
 from candleflow.web.routing import database, page, settings
 from candleflow.web.symbols_cache import SymbolCache
 
 SEARCH_LIMIT = 30
-MARKS_LIMIT = 5000
 QUOTES_MAX_SYMBOLS = 100
 MARK_STYLE = {
     "golden_cross": ("green", "G", "Golden cross", "earningUp"),
@@ -29,6 +30,30 @@ MARK_STYLE = {
 }
 
 _symbols = SymbolCache()
+
+SYMBOLS = Query(SYMBOL)
+SEARCH = Query(
+    Param("query", "Text to look for in symbol and description (any case); empty lists symbols"),
+    Param("type", "Symbol type filter (`crypto`); empty: any"),
+    Param("exchange", "Exchange filter (any case); empty: any"),
+    Param(
+        "limit", f"Most items wanted; answers hold at most {SEARCH_LIMIT}", type="integer", minimum=1, maximum=1_000_000
+    ),
+)
+HISTORY = Query(SYMBOL, RESOLUTION, FROM, TO, params.countback(settings.max_countback))
+_NAME = f"{CHARACTERS}{{0,{MAX_LENGTH}}}"
+QUOTES = Query(
+    Param(
+        "symbols",
+        f"Comma-separated symbols (as for `symbol`), at most {QUOTES_MAX_SYMBOLS}; empty items are skipped",
+        required=True,
+        min_length=1,
+        max_length=QUOTES_MAX_SYMBOLS * (MAX_LENGTH + 1),
+        pattern=f"{_NAME}(?:,{_NAME}){{0,{QUOTES_MAX_SYMBOLS - 1}}}",
+        example="Coinbase:BTC/USD,Kraken:ETH/USD",
+    )
+)
+MARKS = Query(SYMBOL, RESOLUTION, MARKS_FROM, MARKS_TO)
 
 
 async def resolve(name: str) -> SymbolRow:
@@ -60,18 +85,16 @@ async def server_time(request: web.Request) -> web.StreamResponse:
 @page("/udf/symbols")
 async def symbols(request: web.Request) -> web.StreamResponse:
     """LibrarySymbolInfo of one symbol; `unknown_symbol` (404) otherwise."""
-    row = await resolve(params.text(request.query, "symbol"))
+    row = await resolve(SYMBOLS.read(request.query).text("symbol"))
     return responses.json(symbol_info.library_symbol_info(row))
 
 
 @page("/udf/search")
 async def search(request: web.Request) -> web.StreamResponse:
     """Symbols whose name or description contains `query` (any case); empty lists all."""
-    q = request.query
-    query = params.text(q, "query", required=False)
-    exchange = params.text(q, "exchange", required=False)
-    symbol_type = params.text(q, "type", required=False)
-    limit = min(params.integer(q, "limit", default=SEARCH_LIMIT, minimum=1), SEARCH_LIMIT)
+    q = SEARCH.read(request.query)
+    query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
+    limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
     rows = await queries.all_symbols(await database.pool())
     found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
@@ -80,12 +103,17 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 @page("/udf/history")
 async def history(request: web.Request) -> web.StreamResponse:
-    """Bars in `[from, to)`, extended back to `countback` bars; `no_data` with `nextTime`."""
-    q = request.query
-    row = await resolve(params.text(q, "symbol"))
-    res = params.resolution(q)
-    rng = params.time_range(q, res, max_countback=settings.max_countback, max_span_bars=settings.max_span_bars)
-    bars = await queries.history(await database.pool(), row.symbol, res.code, rng.start, rng.end, rng.countback)
+    """Bars of `[from, to)` or the `countback` bars before `to`, whichever is more;
+    `no_data` with `nextTime`. Without countback, a range holding more bars than
+    `CANDLEFLOW_MAX_SPAN_BARS` is refused; with it, the newest that many are served."""
+    q = HISTORY.read(request.query)
+    row = await resolve(q.text("symbol"))
+    res = q.resolution()
+    rng = params.time_range(q)
+    cap = settings.max_span_bars
+    bars = await queries.history(await database.pool(), row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
+    if bars.over_cap and not rng.countback:
+        raise too_many("bars", cap, res.code)
     cache = responses.history_cache(rng.end, current_bucket_s(res))
     if not bars.t:
         return responses.json(no_data(bars.next_time), cache=cache)
@@ -101,12 +129,8 @@ def no_data(next_time: int | None) -> dict[str, Any]:
 @page("/udf/quotes")
 async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
-    raw = params.text(request.query, "symbols", max_length=QUOTES_MAX_SYMBOLS * 40)
-    names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-    if not names:
-        raise UdfError("missing parameter symbols")
-    if len(names) > QUOTES_MAX_SYMBOLS:
-        raise UdfError(f"at most {QUOTES_MAX_SYMBOLS} symbols per quotes request")
+    raw = QUOTES.read(request.query).text("symbols")
+    names = list(dict.fromkeys(n for n in raw.split(",") if n))
     db = await database.pool()
     resolved = {name: await _symbols.find(db, name) for name in names}
     found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
@@ -144,21 +168,19 @@ def quote_values(quote: Quote) -> dict[str, Any]:
 
 
 async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
-    q = request.query
-    row = await resolve(params.text(q, "symbol"))
-    res = params.resolution(q)
-    start = params.integer(q, "from")
-    end = params.integer(q, "to")
-    if start > end:
-        raise UdfError(f"from={start} is after to={end}")
+    """Marks of `from <= time <= to` (empty when `to` is before `from`); a range holding
+    more than `CANDLEFLOW_MAX_SPAN_BARS` marks is refused."""
+    q = MARKS.read(request.query)
+    row = await resolve(q.text("symbol"))
+    res = q.resolution()
+    end = q.integer("to", 0)
+    start = q.integer("from", end)
+    cap = settings.max_span_bars
     found = await queries.marks(
-        await database.pool(),
-        row.symbol,
-        res.code,
-        params.clamp_time(start),
-        params.clamp_time(end),
-        MARKS_LIMIT,
+        await database.pool(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
     )
+    if len(found) > cap:
+        raise too_many("marks", cap, res.code, countback_helps=False)
     return found, responses.history_cache(end + 1, current_bucket_s(res))
 
 

@@ -26,6 +26,8 @@ from tests.integration.test_udf_seed import SYMBOLS, Seeded, seed, start_worker
 pytestmark = pytest.mark.integration
 
 BTC = "Coinbase:BTC/USD"
+#: A `to` far in the future (2036): with countback, `from` 0 to here asks for the last bars.
+TEN_YEARS_AHEAD = 2_100_000_000
 ALT_SPELLINGS = {"1D": ["D", "1d", "d"], "1W": ["W", "1w"], "1M": ["M"], "1S": ["1s", "S"]}
 
 
@@ -49,7 +51,17 @@ async def seeded(stack: StackInfo) -> AsyncIterator[Seeded]:
 
 @pytest.fixture(scope="module")
 def server(stack: StackInfo, seeded: Seeded, module_factory: WorkerFactory) -> WorkerProcess:
-    worker, _ = start_worker(module_factory, stack, seeded.database_url, max_countback=20_000, max_span_bars=10_000_000)
+    worker, _ = start_worker(module_factory, stack, seeded.database_url, max_countback=20_000)
+    return worker
+
+
+#: The bars-per-answer cap of `capped_server`: below the 1S and 1-minute series of the seed.
+SMALL_CAP = 1000
+
+
+@pytest.fixture(scope="module")
+def capped_server(stack: StackInfo, seeded: Seeded, module_factory: WorkerFactory) -> WorkerProcess:
+    worker, _ = start_worker(module_factory, stack, seeded.database_url, max_countback=300, max_span_bars=SMALL_CAP)
     return worker
 
 
@@ -128,6 +140,24 @@ async def test_history_rules_per_resolution(server: WorkerProcess, seeded: Seede
     _, _, body = await get(url, symbol=BTC, resolution=res.code, to=bars[k][0], countback=2)
     expect_bars(body, bars[k - 2 : k])
 
+    # the last N bars: from 0 and `to` ten years ahead is how scripts ask for them
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, **{"from": 0, "to": TEN_YEARS_AHEAD}, countback=3)
+    expect_bars(body, bars)  # [from, to) holds every bar: more than 3
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, to=TEN_YEARS_AHEAD, countback=3)
+    expect_bars(body, bars[-3:])
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, **{"from": end, "to": TEN_YEARS_AHEAD}, countback=3)
+    expect_bars(body, bars[-3:])
+
+    # `from` after `to` is an empty range: countback bars before `to`, or no_data
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, **{"from": end + 99, "to": end}, countback=2)
+    expect_bars(body, bars[-2:])
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, **{"from": end + 99, "to": end})
+    assert body == {"s": "no_data", "nextTime": last}
+
+    # `to` alone is an empty range too: no_data pointing at the newest bar before it
+    _, _, body = await get(url, symbol=BTC, resolution=res.code, to=end)
+    assert body == {"s": "no_data", "nextTime": last}
+
     # nothing at or before `to`: plain no_data (no nextTime)
     _, _, body = await get(url, symbol=BTC, resolution=res.code, **{"from": first - 10, "to": first})
     assert body == {"s": "no_data"}
@@ -168,17 +198,15 @@ async def test_both_spellings_agree(server: WorkerProcess, seeded: Seeded, code:
         ({"resolution": "1", "from": 0, "to": 10}, 400, "missing parameter symbol"),
         ({"symbol": BTC, "from": 0, "to": 10}, 400, "missing parameter resolution"),
         ({"symbol": BTC, "resolution": "1"}, 400, "missing parameter to"),
-        ({"symbol": BTC, "resolution": "1", "to": 10}, 400, "missing parameter from"),
-        ({"symbol": BTC, "resolution": "7", "from": 0, "to": 10}, 400, "not supported"),
+        ({"symbol": BTC, "resolution": "7", "from": 0, "to": 10}, 400, "not one of 1S"),
         ({"symbol": BTC, "resolution": "1X", "from": 0, "to": 10}, 400, "resolution"),
         ({"symbol": BTC, "resolution": "", "from": 0, "to": 10}, 400, "resolution"),
         ({"symbol": BTC, "resolution": "1", "from": "x", "to": 10}, 400, "not an integer"),
         ({"symbol": BTC, "resolution": "1", "from": 1.5, "to": 10}, 400, "not an integer"),
-        ({"symbol": BTC, "resolution": "1", "from": 20, "to": 10}, 400, "after"),
         ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10, "countback": -1}, 400, "below"),
-        ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10, "countback": 20_001}, 400, "limit"),
-        ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10**9}, 400, "spans"),
-        ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10**40}, 400, "not an integer"),
+        ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10, "countback": 20_001}, 400, "above 20000"),
+        ({"symbol": BTC, "resolution": "1", "from": 0, "to": 10**40}, 400, "above"),
+        ({"symbol": BTC, "resolution": "1", "from": "0x10", "to": 10}, 400, "not an integer"),
         ({"symbol": "Nowhere:X/Y", "resolution": "1", "from": 0, "to": 10}, 404, "unknown_symbol"),
         ({"symbol": "x" * 500, "resolution": "1", "from": 0, "to": 10}, 400, "longer"),
     ],
@@ -314,7 +342,80 @@ async def test_indicators_follow_history_rules(
     status, _, body = await get(url, **{**base, "kind": "wma"}, to=end, countback=1)
     assert status == 400 and body["s"] == "error"
     status, _, body = await get(url, **{**base, "period": 7}, to=end, countback=1)
-    assert status == 400 and "kept periods" in body["errmsg"]
+    assert status == 400 and "not one of 20, 50, 200" in body["errmsg"]
+    # the last N points: from 0, `to` ten years ahead
+    _, _, body = await get(url, **base, **{"from": 0, "to": TEN_YEARS_AHEAD}, countback=3)
+    assert body["t"] == [t for t, _ in points]
+    _, _, body = await get(url, **base, to=TEN_YEARS_AHEAD, countback=3)
+    assert body["t"] == [t for t, _ in points[-3:]]
+
+
+@pytest.mark.parametrize("code", ["1S", "1"])
+async def test_a_series_quiet_for_months_is_served_whole(server: WorkerProcess, seeded: Seeded, code: str) -> None:
+    """The seed's last tick is in 2024: `[first bar, now)` spans far more than the cap of
+    nominal buckets at 1S and 1 (what the chart asks on a quiet symbol), but holds only a
+    few thousand bars, so it is served, and so are its averages and marks."""
+    bars = series(seeded, BTC, code)
+    now = int(time.time())
+    res = next(r for r in SUPPORTED if r.code == code)
+    assert (now - bars[0][0]) // (res.fixed_ms // 1000) > 100_000, "the range must be long in nominal buckets"
+    window = {"symbol": BTC, "resolution": code, "from": bars[0][0], "to": now}
+    status, _, body = await get(f"{server.url}/udf/history", **window)
+    assert status == 200
+    expect_bars(body, bars)
+    for kind, period in (("sma", 20), ("ema", 50)):
+        points = sorted(
+            (b // 1000, v)
+            for (s, c, k, p, b), v in seeded.indicators.items()
+            if (s, c, k, p) == (BTC, code, kind, period)
+        )
+        status, _, body = await get(f"{server.url}/api/indicators", **window, kind=kind, period=period)
+        assert status == 200, body
+        assert body["t"] == [t for t, _ in points]
+        assert body["v"] == pytest.approx([v for _, v in points], rel=1e-9)
+    marks = sorted(b // 1000 for (s, c, b) in seeded.marks if (s, c) == (BTC, code))
+    for path in ("marks", "timescale_marks"):
+        status, _, body = await get(f"{server.url}/udf/{path}", **window)
+        assert status == 200, body
+        times = body["time"] if path == "marks" else [m["time"] for m in body]
+        assert times == marks
+
+
+async def test_a_range_holding_more_than_the_cap(capped_server: WorkerProcess, seeded: Seeded) -> None:
+    """Without countback a range holding more bars than the cap is refused, saying what to
+    do; with countback the newest cap bars are served; a long range holding fewer is served."""
+    bars = series(seeded, BTC, "1S")
+    assert len(bars) > SMALL_CAP
+    window = {"symbol": BTC, "resolution": "1S", "from": 0, "to": TEN_YEARS_AHEAD}
+    status, headers, body = await get(f"{capped_server.url}/udf/history", **window)
+    assert status == 400 and set(body) == {"s", "errmsg"}
+    assert f"more than {SMALL_CAP} bars" in body["errmsg"] and "countback" in body["errmsg"]
+    assert headers["Cache-Control"] == "no-store"
+    status, _, body = await get(f"{capped_server.url}/udf/history", **window, countback=10)
+    assert status == 200
+    expect_bars(body, bars[-SMALL_CAP:])
+    few = series(seeded, BTC, "60")
+    assert len(few) <= SMALL_CAP
+    status, _, body = await get(f"{capped_server.url}/udf/history", **{**window, "resolution": "60"})
+    expect_bars(body, few)
+
+    points = [b for (s, c, k, p, b) in seeded.indicators if (s, c, k, p) == (BTC, "1S", "sma", 20)]
+    assert len(points) > SMALL_CAP
+    status, _, body = await get(f"{capped_server.url}/api/indicators", **window, kind="sma", period=20)
+    assert status == 400 and f"more than {SMALL_CAP} points" in body["errmsg"]
+    status, _, body = await get(f"{capped_server.url}/api/indicators", **window, kind="sma", period=20, countback=5)
+    assert status == 200 and body["t"] == sorted(b // 1000 for b in points)[-SMALL_CAP:]
+
+    many = [b for (s, c, b) in seeded.marks if (s, c) == (BTC, "1S")]
+    assert len(many) > SMALL_CAP
+    for path in ("marks", "timescale_marks"):
+        status, _, body = await get(f"{capped_server.url}/udf/{path}", **window)
+        assert status == 400 and f"more than {SMALL_CAP} marks" in body["errmsg"], body
+        assert "narrower range" in body["errmsg"]
+    few_marks = sorted(b // 1000 for (s, c, b) in seeded.marks if (s, c) == (BTC, "1"))
+    assert len(few_marks) <= SMALL_CAP
+    status, _, body = await get(f"{capped_server.url}/udf/marks", **{**window, "resolution": "1"})
+    assert status == 200 and body["time"] == few_marks
 
 
 async def test_live_range_is_not_cached(server: WorkerProcess) -> None:
