@@ -17,7 +17,7 @@ import { parseResolution, resolutionSeconds } from '../model/resolution';
 import type { ConnectionState } from '../datafeed/streaming';
 import { browserTimers, type Timers } from '../wire/transport';
 import type { LibrarySymbolInfo, Mark } from '../wire/tv-types';
-import type { WireBar } from '../wire/udf-client';
+import type { WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
 import { HistorySource, type HistoryDatafeed } from './history-source';
 import { LiveBars, type LiveDatafeed } from './live-bars';

@@ -5,7 +5,8 @@
  */
 import { resolutionSeconds } from '../model/resolution';
 import type { Bar, HistoryMetadata, LibrarySymbolInfo, Mark, TradingViewDatafeed } from '../wire/tv-types';
-import type { IndicatorPoint, IndicatorQuery, WireBar } from '../wire/udf-client';
+import type { IndicatorPoint, WireBar } from '../wire/answers';
+import type { IndicatorQuery } from '../wire/udf-client';
 
 /** Gaps (`nextTime`) followed per page before giving up for this request. */
 export const MAX_GAP_HOPS = 3;
