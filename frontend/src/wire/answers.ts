@@ -51,6 +51,11 @@ export interface IndicatorPoint {
   value: number;
 }
 
+/** A UDF mark with candleflow's extra `kind` (`golden_cross`, `death_cross`, ...), when the server sends one. */
+export interface CandleflowMark extends Mark {
+  kind?: string;
+}
+
 /** The payload of an SSE `bar` event. */
 export interface StreamBar extends WireBar {
   symbol: string;
@@ -209,16 +214,17 @@ const markObject = object({
   label: withDefault(string, ''),
   labelFontColor: withDefault(string, 'white'),
   minSize: withDefault(finiteNumber, 14),
+  kind: optional(string),
 });
 
-const MARK_COLUMNS = ['id', 'time', 'color', 'text', 'label', 'labelFontColor', 'minSize'] as const;
+const MARK_COLUMNS = ['id', 'time', 'color', 'text', 'label', 'labelFontColor', 'minSize', 'kind'] as const;
 
 /**
  * Marks as UDF serves them: a column table (`id`, `time`, `color`, ...; a missing
  * column other than `id` and `time` takes its default), an array of mark objects,
- * or `{s: "no_data"}`.
+ * or `{s: "no_data"}`. candleflow adds a `kind` column; other servers may not.
  */
-export const marksAnswer: Validator<Mark[]> = (value, path) => {
+export const marksAnswer: Validator<CandleflowMark[]> = (value, path) => {
   if (Array.isArray(value)) return arrayOf(markObject)(value, path);
   if (!isJsonObject(value)) return invalid(path, 'a column table or an array of marks', value);
   if (value.s === 'no_data') return valid([]);

@@ -14,12 +14,13 @@ import {
   symbolAnswer,
   timeAnswer,
   timescaleMarksAnswer,
+  type CandleflowMark,
   type HistoryAnswer,
   type IndicatorPoint,
   type SymbolAnswer,
 } from './answers';
 import { buildUrl, type FetchLike } from './transport';
-import type { DatafeedConfiguration, Mark, QuoteData, SearchSymbolResultItem, TimescaleMark } from './tv-types';
+import type { DatafeedConfiguration, QuoteData, SearchSymbolResultItem, TimescaleMark } from './tv-types';
 import { isJsonObject, type Validator } from './validate';
 
 export interface HistoryQuery {
@@ -118,7 +119,7 @@ export class UdfClient {
     return checked(quotesAnswer, body, '/quotes');
   }
 
-  async marks(query: RangeQuery): Promise<Mark[]> {
+  async marks(query: RangeQuery): Promise<CandleflowMark[]> {
     return checked(marksAnswer, await this.get(buildUrl(this.udfUrl, 'marks', { ...query })), '/marks');
   }
 

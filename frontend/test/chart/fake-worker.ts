@@ -72,6 +72,7 @@ export class FakeWorker {
           label: found.map((mark) => mark.label),
           labelFontColor: found.map(() => 'white'),
           minSize: found.map(() => 14),
+          // A worker without the `kind` column (or another UDF server) sends none.
           ...(found.some((mark) => mark.kind !== undefined)
             ? { kind: found.map((mark) => mark.kind ?? 'signal') }
             : {}),

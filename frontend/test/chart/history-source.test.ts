@@ -55,9 +55,17 @@ describe('HistorySource', () => {
 
   it('reads marks, and none when the server fails', async () => {
     const worker = new FakeWorker([]);
-    worker.marks = [{ time: 120, color: 'green', label: 'G' }];
+    worker.marks = [{ time: 120, color: 'green', label: 'G', kind: 'golden_cross' }];
     const source = new HistorySource(worker.datafeed);
-    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => mark.time)).toEqual([120]);
+    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => [mark.time, mark.kind])).toEqual([
+      [120, 'golden_cross'],
+    ]);
+    expect(Object.fromEntries(worker.server.requestsTo('/udf/marks')[0]?.params ?? [])).toEqual({
+      symbol: BTC,
+      resolution: '1',
+      from: '0',
+      to: '600',
+    });
     worker.server.on('/udf/marks', () => ({ s: 'error', errmsg: 'boom' }), 500);
     expect(await source.marks(INFO, '1', 0, 600)).toEqual([]);
   });

@@ -149,6 +149,17 @@ describe('marksAnswer', () => {
     );
   });
 
+  it('reads the kind column candleflow adds, and leaves kind out where a server sends none', () => {
+    const checked = marksAnswer({ id: [1, 2], time: [60, 120], kind: ['golden_cross', 'death_cross'] }, '');
+    expect(checked.ok && checked.value.map((mark) => mark.kind)).toEqual(['golden_cross', 'death_cross']);
+    const without = marksAnswer({ id: [1], time: [60] }, '');
+    expect(without.ok && 'kind' in (without.value[0] ?? {})).toBe(false);
+    expect(marksAnswer({ id: [1], time: [60], kind: [3] }, '')).toEqual({
+      ok: false,
+      error: '[0].kind: expected a string, got 3',
+    });
+  });
+
   it('reads an array of marks and no_data', () => {
     expect(marksAnswer([{ id: 1, time: 60, color: 'red', text: 't', label: 'D' }], '')).toEqual(
       ok([{ id: 1, time: 60, color: 'red', text: 't', label: 'D', labelFontColor: 'white', minSize: 14 }]),
