@@ -6,11 +6,12 @@
  */
 import { CandleflowDatafeed } from '../../src/datafeed/datafeed';
 import type { ConnectionState } from '../../src/datafeed/streaming';
+import type { LibrarySymbolInfo } from '../../src/wire/tv-types';
 import { FakeEventSources, FakeServer, FakeTimers } from '../fakes';
 
 export const BTC = 'Coinbase:BTC/USD';
 
-export const SYMBOL_INFO = {
+export const SYMBOL_INFO: LibrarySymbolInfo = {
   name: 'BTC/USD',
   ticker: BTC,
   full_name: BTC,

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fromLibraryBar, HistorySource, MAX_GAP_HOPS } from '../../src/chart/history-source';
-import type { LibrarySymbolInfo } from '../../src/wire/tv-types';
 import { BTC, FakeWorker, minutes, SYMBOL_INFO } from './fake-worker';
 
-const INFO = SYMBOL_INFO as LibrarySymbolInfo;
+const INFO = SYMBOL_INFO;
 
 describe('HistorySource.page', () => {
   it('answers the newest bars before `to` in seconds', async () => {
