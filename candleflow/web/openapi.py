@@ -202,6 +202,11 @@ SCHEMAS: dict[str, Any] = {
             "label": {"type": "array", "items": {"type": "string"}},
             "labelFontColor": {"type": "array", "items": {"type": "string"}},
             "minSize": {"type": "array", "items": {"type": "integer"}},
+            "kind": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "What each mark is (golden_cross, death_cross, ...); not part of TradingView's UDF",
+            },
         },
     },
     "TimescaleMark": {

@@ -191,7 +191,12 @@ def mark_text(mark: Mark) -> str:
 
 @page("/udf/marks")
 async def marks(request: web.Request) -> web.StreamResponse:
-    """Moving-average crossovers as bar marks (column table), `from <= time <= to`."""
+    """Moving-average crossovers as bar marks (column table), `from <= time <= to`.
+
+    Beside TradingView's columns, `kind` names what each mark is (`golden_cross`,
+    `death_cross`, ...), so a client need not guess it from colour or text; the
+    stock UDF adapter ignores the extra column.
+    """
     found, cache = await _marks_of(request)
     found = [m for m in found if m.kind in MARK_STYLE]
     return responses.json(
@@ -203,6 +208,7 @@ async def marks(request: web.Request) -> web.StreamResponse:
             "label": [MARK_STYLE[m.kind][1] for m in found],
             "labelFontColor": ["white" for _ in found],
             "minSize": [14 for _ in found],
+            "kind": [m.kind for m in found],
         },
         cache=cache,
     )

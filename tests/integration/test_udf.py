@@ -309,8 +309,9 @@ async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
     assert status == 200
     assert marks["time"] == [t for t, _ in expected]
     assert marks["color"] == ["green" if k == "golden_cross" else "red" for _, k in expected]
+    assert marks["kind"] == [k for _, k in expected]
     n = len(expected)
-    assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize"))
+    assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize", "kind"))
     assert len(set(marks["id"])) == n
     status, _, scale = await get(
         f"{server.url}/udf/timescale_marks", symbol=BTC, resolution=code, **{"from": start, "to": end}

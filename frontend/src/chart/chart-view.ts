@@ -6,7 +6,7 @@
 import type { SeriesMarker, Time } from 'lightweight-charts';
 import type { PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
-import type { IndicatorPoint, WireBar } from '../wire/udf-client';
+import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { Theme } from './theme';
 
 export interface ChartView {

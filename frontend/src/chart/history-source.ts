@@ -4,15 +4,19 @@
  * back in wire units (seconds), whatever the Datafeed API's milliseconds.
  */
 import { resolutionSeconds } from '../model/resolution';
-import type { Bar, HistoryMetadata, LibrarySymbolInfo, Mark, TradingViewDatafeed } from '../wire/tv-types';
-import type { IndicatorPoint, IndicatorQuery, WireBar } from '../wire/udf-client';
+import type { Bar, HistoryMetadata, LibrarySymbolInfo, TradingViewDatafeed } from '../wire/tv-types';
+import type { CandleflowMark, IndicatorPoint, WireBar } from '../wire/answers';
+import type { IndicatorQuery, RangeQuery } from '../wire/udf-client';
 
 /** Gaps (`nextTime`) followed per page before giving up for this request. */
 export const MAX_GAP_HOPS = 3;
 
 /** The part of `CandleflowDatafeed` history loading uses. */
-export interface HistoryDatafeed extends Pick<TradingViewDatafeed, 'resolveSymbol' | 'getBars' | 'getMarks'> {
-  readonly client: { indicator(query: IndicatorQuery): Promise<IndicatorPoint[]> };
+export interface HistoryDatafeed extends Pick<TradingViewDatafeed, 'resolveSymbol' | 'getBars'> {
+  readonly client: {
+    indicator(query: IndicatorQuery): Promise<IndicatorPoint[]>;
+    marks(query: RangeQuery): Promise<CandleflowMark[]>;
+  };
 }
 
 export interface HistoryPage {
@@ -74,11 +78,17 @@ export class HistorySource {
     return this.datafeed.client.indicator(query);
   }
 
-  /** Marks with `from <= time <= to`; none when the server cannot answer. */
-  marks(info: LibrarySymbolInfo, resolution: string, from: number, to: number): Promise<Mark[]> {
-    return new Promise((resolve) => {
-      this.datafeed.getMarks(info, from, to, resolve, resolution);
-    });
+  /**
+   * Marks with `from <= time <= to`, with their kind (read from the client, not
+   * `getMarks`, whose TradingView type has no kind); none when the server cannot answer.
+   */
+  async marks(info: LibrarySymbolInfo, resolution: string, from: number, to: number): Promise<CandleflowMark[]> {
+    try {
+      return await this.datafeed.client.marks({ symbol: info.ticker ?? info.full_name, resolution, from, to });
+    } catch (error) {
+      console.warn(`candleflow: marks unavailable: ${error instanceof Error ? error.message : String(error)}`);
+      return [];
+    }
   }
 
   private bars(

@@ -22,7 +22,7 @@ import {
 import { lineLabel, type MovingAverageLine } from '../model/indicators';
 import type { MarkDirection, PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
-import type { IndicatorPoint, WireBar } from '../wire/udf-client';
+import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
 import { PALETTES, type ChartPalette, type Theme } from './theme';
 

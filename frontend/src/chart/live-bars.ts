@@ -5,7 +5,7 @@
  */
 import type { ConnectionState } from '../datafeed/streaming';
 import type { LibrarySymbolInfo, TradingViewDatafeed } from '../wire/tv-types';
-import type { WireBar } from '../wire/udf-client';
+import type { WireBar } from '../wire/answers';
 import { fromLibraryBar } from './history-source';
 
 /** The part of `CandleflowDatafeed` the live subscription uses. */

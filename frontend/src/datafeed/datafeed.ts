@@ -39,7 +39,8 @@ import type {
   TimescaleMark,
   TradingViewDatafeed,
 } from '../wire/tv-types';
-import { UdfClient, UdfError, type WireBar } from '../wire/udf-client';
+import type { SymbolAnswer, WireBar } from '../wire/answers';
+import { UdfClient, UdfError } from '../wire/udf-client';
 
 export interface CandleflowDatafeedOptions {
   /** Base of the UDF endpoints; `/udf` (same origin) by default. */
@@ -116,6 +117,21 @@ export function cleanHistory(bars: readonly WireBar[], to: number): WireBar[] {
   return [...byTime.values()].sort((a, b) => a.time - b.time);
 }
 
+/** A `/symbols` answer completed with what the library needs; `ticker` falls back to `name`. */
+export function toLibrarySymbolInfo(answer: SymbolAnswer): LibrarySymbolInfo {
+  const ticker = answer.ticker ?? answer.name;
+  const exchange = answer.exchange ?? '';
+  return {
+    ...SYMBOL_DEFAULTS,
+    full_name: ticker,
+    description: answer.name,
+    exchange,
+    listed_exchange: exchange,
+    ...answer,
+    ticker,
+  };
+}
+
 /** The ticker to send to the server: the library keeps ours in `ticker`, falling back to `full_name`. */
 function tickerOf(symbolInfo: LibrarySymbolInfo): string {
   return symbolInfo.ticker ?? symbolInfo.full_name;
@@ -166,7 +182,9 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
 
   resolveSymbol(symbolName: string, onResolve: ResolveCallback, onError: ErrorCallback): void {
     this.client.symbol(symbolName).then(
-      (info) => onResolve({ ...SYMBOL_DEFAULTS, ...info, ticker: info.ticker ?? info.name }),
+      (answer) => {
+        onResolve(toLibrarySymbolInfo(answer));
+      },
       (error: unknown) => {
         const notFound = error instanceof UdfError && (error.status === 404 || error.message === 'unknown_symbol');
         onError(notFound || !(error instanceof UdfError) ? 'unknown_symbol' : error.message);

@@ -12,7 +12,7 @@
  * backoff. When a stream that was live before opens again, bars may have been
  * missed meanwhile, so the subscriber is told to reset (`onResetCacheNeeded`).
  */
-import type { WireBar } from '../wire/udf-client';
+import { streamBarEvent, type WireBar } from '../wire/answers';
 import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from '../wire/transport';
 
 /** `connecting` before the first open, `offline` after `offlineAfter` failed attempts in a row. */
@@ -73,37 +73,6 @@ export interface BarStreamsOptions {
   backoff?: Partial<BackoffPolicy>;
   random?: () => number;
   onStateChange?: (guid: string, state: ConnectionState) => void;
-}
-
-/** The payload of an SSE `bar` event. */
-export interface StreamBar extends WireBar {
-  symbol: string;
-  resolution: string;
-  trades?: number;
-}
-
-export function parseStreamBar(data: string): StreamBar | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const bar = value as Record<string, unknown>;
-  const numeric = ['time', 'open', 'high', 'low', 'close'] as const;
-  if (!numeric.every((key) => typeof bar[key] === 'number' && Number.isFinite(bar[key]))) return undefined;
-  return {
-    symbol: typeof bar.symbol === 'string' ? bar.symbol : '',
-    resolution: typeof bar.resolution === 'string' ? bar.resolution : '',
-    time: bar.time as number,
-    open: bar.open as number,
-    high: bar.high as number,
-    low: bar.low as number,
-    close: bar.close as number,
-    volume: typeof bar.volume === 'number' ? bar.volume : 0,
-    ...(typeof bar.trades === 'number' ? { trades: bar.trades } : {}),
-  };
 }
 
 export class BarStreams {
@@ -190,8 +159,12 @@ export class BarStreams {
   private onBar(stream: EventSourceLike, data: string): void {
     const subscription = this.subscriptionByStream.get(stream);
     if (!subscription) return;
-    const bar = parseStreamBar(data);
-    if (!bar) return;
+    const checked = streamBarEvent(data);
+    if (!checked.ok) {
+      console.warn(`candleflow: dropped a malformed bar event: ${checked.error}`);
+      return;
+    }
+    const bar = checked.value;
     // The stream URL names the series, so `bar.symbol` is not compared: a server that
     // echoes a canonical spelling (case, exchange prefix) must not silence the chart.
     // A bar older than the newest delivered would be a "time violation" for the chart;

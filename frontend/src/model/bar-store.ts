@@ -3,7 +3,7 @@
  * loaded (newest first, then older pages as the user scrolls back) and live bars
  * from the stream. Pure, so the merge rules are unit-tested without a chart.
  */
-import type { WireBar } from '../wire/udf-client';
+import type { WireBar } from '../wire/answers';
 
 /** What a live bar did to the series; `stale` ones (older than the newest) are ignored. */
 export type TickOutcome = 'update' | 'append' | 'stale';

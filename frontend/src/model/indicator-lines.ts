@@ -4,7 +4,7 @@
  * bar still forming follows each live bar (`livePoint`). Pure: the chart view
  * draws what this returns.
  */
-import type { IndicatorPoint } from '../wire/udf-client';
+import type { IndicatorPoint } from '../wire/answers';
 import { livePoint, mergePoints, MOVING_AVERAGES, type MovingAverageLine } from './indicators';
 
 interface LineState {

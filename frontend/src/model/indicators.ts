@@ -5,7 +5,8 @@
  * computed here, with the same definitions (SMA: mean of the last `period`
  * closes; EMA: α = 2 / (period + 1) applied to the previous EMA).
  */
-import type { IndicatorKind, IndicatorPoint } from '../wire/udf-client';
+import type { IndicatorPoint } from '../wire/answers';
+import type { IndicatorKind } from '../wire/udf-client';
 
 export interface MovingAverageLine {
   id: string;

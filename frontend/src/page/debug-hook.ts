@@ -9,7 +9,7 @@ import type { ChartView } from '../chart/chart-view';
 import type { Theme } from '../chart/theme';
 import type { CandleflowDatafeed } from '../datafeed/datafeed';
 import type { LineSnapshot } from '../model/indicator-lines';
-import type { WireBar } from '../wire/udf-client';
+import type { WireBar } from '../wire/answers';
 
 export interface CandleflowDebugHook {
   readonly symbol: string;

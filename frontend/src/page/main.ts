@@ -13,7 +13,7 @@ import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from '.
 import type { ConnectionState } from '../datafeed/streaming';
 import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
 import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types';
-import type { WireBar } from '../wire/udf-client';
+import type { WireBar } from '../wire/answers';
 import { priceFormatOf } from '../model/price-format';
 import { readLocation, writeLocation } from './url-state';
 

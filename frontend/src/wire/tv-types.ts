@@ -51,10 +51,14 @@ export interface LibrarySymbolInfo {
   has_daily?: boolean;
   daily_multipliers?: string[];
   has_weekly_and_monthly?: boolean;
+  weekly_multipliers?: string[];
+  monthly_multipliers?: string[];
+  has_empty_bars?: boolean;
   supported_resolutions?: ResolutionString[];
   volume_precision?: number;
   visible_plots_set?: 'ohlc' | 'ohlcv' | 'c';
   data_status?: 'streaming' | 'endofday' | 'delayed_streaming';
+  currency_code?: string;
 }
 
 export interface SearchSymbolResultItem {

@@ -46,8 +46,9 @@ describe('ChartApp.open', () => {
   it('shows the newest page of bars, the visible lines and the marks, then goes live', async () => {
     const { worker, view, app } = setup();
     worker.marks = [
-      { time: LAST - 60 * 10 + 7, color: 'green', label: 'G' },
-      { time: LAST - 60 * 5, color: 'red', label: 'D' },
+      { time: LAST - 60 * 10 + 7, color: 'green', label: 'G', kind: 'golden_cross' },
+      { time: LAST - 60 * 5, color: 'red', label: 'D', kind: 'death_cross' },
+      { time: LAST - 60 * 2, color: 'blue', label: 'S', kind: 'my_signal' },
     ];
     expect(await app.open(BTC, '1')).toBe(true);
 
@@ -59,9 +60,10 @@ describe('ChartApp.open', () => {
     expect(view.lines.get('sma50')?.length).toBe(INITIAL_BARS);
     expect(view.lines.get('ema200')).toEqual([]);
     // The first mark falls inside a bar and is pinned to its start.
-    expect(view.marks.map((mark) => [mark.time, mark.direction])).toEqual([
-      [LAST - 600, 'up'],
-      [LAST - 300, 'down'],
+    expect(view.marks.map((mark) => [mark.time, mark.kind, mark.direction])).toEqual([
+      [LAST - 600, 'golden_cross', 'up'],
+      [LAST - 300, 'death_cross', 'down'],
+      [LAST - 120, 'my_signal', 'neutral'],
     ]);
     expect(worker.sources.open.map((source) => source.params)).toEqual([{ symbol: BTC, resolution: '1' }]);
     expect(app.snapshot()).toMatchObject({ symbol: BTC, loads: 1, loading: false, bars: INITIAL_BARS });

@@ -6,11 +6,12 @@
  */
 import { CandleflowDatafeed } from '../../src/datafeed/datafeed';
 import type { ConnectionState } from '../../src/datafeed/streaming';
+import type { LibrarySymbolInfo } from '../../src/wire/tv-types';
 import { FakeEventSources, FakeServer, FakeTimers } from '../fakes';
 
 export const BTC = 'Coinbase:BTC/USD';
 
-export const SYMBOL_INFO = {
+export const SYMBOL_INFO: LibrarySymbolInfo = {
   name: 'BTC/USD',
   ticker: BTC,
   full_name: BTC,
@@ -72,6 +73,7 @@ export class FakeWorker {
           label: found.map((mark) => mark.label),
           labelFontColor: found.map(() => 'white'),
           minSize: found.map(() => 14),
+          // A worker without the `kind` column (or another UDF server) sends none.
           ...(found.some((mark) => mark.kind !== undefined)
             ? { kind: found.map((mark) => mark.kind ?? 'signal') }
             : {}),

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fromLibraryBar, HistorySource, MAX_GAP_HOPS } from '../../src/chart/history-source';
-import type { LibrarySymbolInfo } from '../../src/wire/tv-types';
 import { BTC, FakeWorker, minutes, SYMBOL_INFO } from './fake-worker';
 
-const INFO = SYMBOL_INFO as LibrarySymbolInfo;
+const INFO = SYMBOL_INFO;
 
 describe('HistorySource.page', () => {
   it('answers the newest bars before `to` in seconds', async () => {
@@ -55,9 +54,17 @@ describe('HistorySource', () => {
 
   it('reads marks, and none when the server fails', async () => {
     const worker = new FakeWorker([]);
-    worker.marks = [{ time: 120, color: 'green', label: 'G' }];
+    worker.marks = [{ time: 120, color: 'green', label: 'G', kind: 'golden_cross' }];
     const source = new HistorySource(worker.datafeed);
-    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => mark.time)).toEqual([120]);
+    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => [mark.time, mark.kind])).toEqual([
+      [120, 'golden_cross'],
+    ]);
+    expect(Object.fromEntries(worker.server.requestsTo('/udf/marks')[0]?.params ?? [])).toEqual({
+      symbol: BTC,
+      resolution: '1',
+      from: '0',
+      to: '600',
+    });
     worker.server.on('/udf/marks', () => ({ s: 'error', errmsg: 'boom' }), 500);
     expect(await source.marks(INFO, '1', 0, 600)).toEqual([]);
   });

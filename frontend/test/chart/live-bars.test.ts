@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LiveBars } from '../../src/chart/live-bars';
-import type { LibrarySymbolInfo } from '../../src/wire/tv-types';
-import type { WireBar } from '../../src/wire/udf-client';
+import type { WireBar } from '../../src/wire/answers';
 import { BTC, FakeWorker, SYMBOL_INFO } from './fake-worker';
 
-const INFO = SYMBOL_INFO as LibrarySymbolInfo;
+const INFO = SYMBOL_INFO;
 
 function bar(time: number, close: number) {
   return { symbol: BTC, resolution: '1', time, open: close, high: close, low: close, close, volume: 3 };

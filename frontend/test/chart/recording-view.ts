@@ -4,7 +4,7 @@ import type { ChartView } from '../../src/chart/chart-view';
 import type { Theme } from '../../src/chart/theme';
 import type { PlacedMark } from '../../src/model/marks';
 import type { PriceFormat } from '../../src/model/price-format';
-import type { IndicatorPoint, WireBar } from '../../src/wire/udf-client';
+import type { IndicatorPoint, WireBar } from '../../src/wire/answers';
 
 export class RecordingView implements ChartView {
   bars: WireBar[] = [];
