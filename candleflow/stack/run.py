@@ -90,7 +90,7 @@ def run(settings: Settings) -> int:
             raise CandleflowError(f"port {port} busy: stop what listens there or set {WEB_PORT} to another port")
         _say(f"starting the worker ({SOURCE}={env[SOURCE]})")
         worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "candleflow"), "worker", "-l", "info"],
+            [str(Path(sys.executable).parent / "candleflow"), "worker"],
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # signals reach it through us, in order
