@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from candleflow import __version__
 from candleflow.resolution import SUPPORTED_CODES
 from candleflow.web import responses
 from candleflow.web.routing import page
@@ -343,7 +344,7 @@ SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "candleflow",
-        "version": "0.1.0",
+        "version": __version__,
         "description": (
             "TradingView UDF datafeed with Server-Sent Events live bars. Every answer carries "
             '`Access-Control-Allow-Origin: *`; errors are `{"s": "error", "errmsg": ...}`.'
