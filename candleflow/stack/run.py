@@ -3,7 +3,8 @@
 Brings the stack up, migrates the database, runs `candleflow worker` in the foreground
 with a demo feed (synthetic, or CryptoCompare when an API key is set) on port 6066, and
 on Ctrl-C (or SIGTERM/SIGHUP) stops the worker and every service it started itself.
-A stack that was already running before is left running.
+A stack that was already running before is left running. The synthetic demo starts
+with two days of past ticks on an empty topic (`candleflow.sources.history`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 from types import FrameType
 
 from candleflow.exceptions import CandleflowError
-from candleflow.settings import CC_KEY, SOURCE, WEB_PORT, Settings
+from candleflow.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
 from candleflow.stack import aio, procs
 from candleflow.stack.ports import is_free
 from candleflow.stack.stack import Stack, StackInfo
 
 WORKER_STOP_TIMEOUT = 30.0
+#: Past synthetic ticks a fresh demo lays down first, so the first chart has history.
+DEMO_HISTORY_HOURS = 48
 
 
 def _say(message: str) -> None:
@@ -46,6 +49,7 @@ def worker_env(info: StackInfo) -> dict[str, str]:
     if SOURCE not in env:
         env[SOURCE] = "cryptocompare" if env.get(CC_KEY) else "synthetic"
     env.setdefault(WEB_PORT, "6066")
+    env.setdefault(SYNTH_HISTORY, str(DEMO_HISTORY_HOURS))
     return env
 
 
