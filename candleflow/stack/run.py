@@ -10,15 +10,18 @@ with two days of past ticks on an empty topic (`candleflow.sources.history`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from candleflow.exceptions import CandleflowError
 from candleflow.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
@@ -29,6 +32,11 @@ from candleflow.stack.stack import Stack, StackInfo
 WORKER_STOP_TIMEOUT = 30.0
 #: Past synthetic ticks a fresh demo lays down first, so the first chart has history.
 DEMO_HISTORY_HOURS = 48
+#: The URL is printed once the default chart holds this many one-minute bars, the last
+#: within this many seconds (or after the timeout, with a note).
+FIRST_CHART_BARS = 300
+FIRST_CHART_RECENT_S = 600
+FIRST_CHART_TIMEOUT = 120.0
 
 
 def _say(message: str) -> None:
@@ -67,6 +75,39 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> boo
     return False
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def first_chart_ready(base: str, now: float) -> bool:
+    """True when the chart `/` opens on (the first symbol the server lists, one-minute
+    bars) holds `FIRST_CHART_BARS` bars reaching the last few minutes."""
+    try:
+        listed = _get_json(f"{base}/udf/search?query=&limit=1")
+        if not listed:
+            return False
+        symbol = urllib.parse.quote(listed[0]["ticker"])
+        since, until = int(now) - 7 * 86400, int(now) + 60
+        history = _get_json(
+            f"{base}/udf/history?symbol={symbol}&resolution=1&from={since}&to={until}&countback={FIRST_CHART_BARS}"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    times = history.get("t") or []
+    return len(times) >= FIRST_CHART_BARS and times[-1] >= now - FIRST_CHART_RECENT_S
+
+
+def wait_first_chart(base: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Until the default chart is full (see `first_chart_ready`), the worker died, or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if first_chart_ready(base, time.time()):
+            return True
+        time.sleep(1.0)
+    return False
+
+
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the worker's group, SIGKILL it after a grace period or a second Ctrl-C."""
     if process.poll() is None:
@@ -99,7 +140,12 @@ def run(settings: Settings) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # signals reach it through us, in order
         )
-        if wait_http(f"http://127.0.0.1:{port}/healthz", worker, 120):
+        base = f"http://127.0.0.1:{port}"
+        if wait_http(f"{base}/healthz", worker, 120):
+            if env[SOURCE] == "synthetic":
+                _say("waiting for the demo's first chart (history through Kafka into the engine)")
+                if not wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
+                    _say("the demo chart is still filling: it will complete while you watch")
             _say(f"Chart: http://localhost:{port}  (Ctrl-C stops everything)")
         code = worker.wait()
         _say(f"the worker exited with status {code}")
