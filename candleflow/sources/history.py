@@ -4,7 +4,7 @@ averages and crossover marks instead of two bars at the right edge.
 
 Only an empty ticks topic gets history (the log is the truth: a topic with records
 already has its chart). The past trades continue into the live feed's random walk,
-stamped from `hours` ago up to now at `TICKS_PER_MINUTE`, and are published as fast
+stamped from `hours` ago up to now (densest over the last hours), and are published as fast
 as the producer takes them: they reach the engine like any other ticks.
 """
 
@@ -23,10 +23,13 @@ from candleflow.ticks import Tick
 
 log = logging.getLogger(__name__)
 
-#: Past trades per minute over all symbols: about 58,000 for two days, which the engine
-#: absorbs in seconds, while the least traded of the four default symbols still trades
-#: in four minutes out of five.
-TICKS_PER_MINUTE = 20.0
+#: Past trades per minute over all symbols: dense over the last hours (what the first
+#: chart shows; the least traded default symbol still trades in four minutes out of
+#: five), sparse before. Two days come to about 17,000 ticks, which the engine absorbs
+#: in seconds.
+RECENT_HOURS = 8.0
+RECENT_PER_MINUTE = 20.0
+EARLIER_PER_MINUTE = 3.0
 
 
 async def topic_is_empty(bootstrap: str, topic: str) -> bool:
@@ -46,12 +49,14 @@ async def topic_is_empty(bootstrap: str, topic: str) -> bool:
 
 
 def past_ticks(trades: Iterator[SyntheticTrade], feed: SyntheticFeed, *, start_ms: int, end_ms: int) -> Iterator[Tick]:
-    """The feed's next trades stamped from `start_ms` on, `TICKS_PER_MINUTE` apart on
-    average (the feed's own gaps, stretched), until `end_ms`."""
-    stretch = feed.rate / (TICKS_PER_MINUTE / 60.0)
+    """The feed's next trades stamped from `start_ms` on, until `end_ms`: the feed's own
+    gaps, stretched to `EARLIER_PER_MINUTE`, then to `RECENT_PER_MINUTE` over the last
+    `RECENT_HOURS`."""
+    recent_from = end_ms - RECENT_HOURS * 3_600_000
     at = float(start_ms)
     for trade in trades:
-        at += trade.gap * stretch * 1000.0
+        per_minute = RECENT_PER_MINUTE if at >= recent_from else EARLIER_PER_MINUTE
+        at += trade.gap * feed.rate * 60_000.0 / per_minute
         if at >= end_ms:
             return
         yield trade.tick(int(at))

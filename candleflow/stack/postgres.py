@@ -146,8 +146,12 @@ class PostgresServer:
             if target.exists():
                 raise StackError(f"both {self.home} and {target} hold a cluster: remove the one you do not need")
             shutil.move(str(self.home), str(target))
-        elif self.home.is_dir():
-            shutil.rmtree(self.home)  # a failed first start left only empty directories
+        else:
+            # No symlink means the stack directory was removed since: so goes its cluster
+            # (its ledger would not match the new broker's topics).
+            shutil.rmtree(target, ignore_errors=True)
+            if self.home.is_dir():
+                shutil.rmtree(self.home)  # a failed first start left only empty directories
         self.home.parent.mkdir(parents=True, exist_ok=True)
         self.home.symlink_to(target, target_is_directory=True)
 

@@ -144,7 +144,10 @@ def run(settings: Settings) -> int:
         if wait_http(f"{base}/healthz", worker, 120):
             if env[SOURCE] == "synthetic":
                 _say("waiting for the demo's first chart (history through Kafka into the engine)")
-                if not wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
+                waited = time.monotonic()
+                if wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
+                    _say(f"the demo chart is full after {time.monotonic() - waited:.0f} s")
+                else:
                     _say("the demo chart is still filling: it will complete while you watch")
             _say(f"Chart: http://localhost:{port}  (Ctrl-C stops everything)")
         code = worker.wait()

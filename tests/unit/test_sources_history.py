@@ -1,10 +1,10 @@
-"""Past synthetic ticks: stamped in order from the start of the window to its end, at
-the history density, continuing the live walk."""
+"""Past synthetic ticks: stamped in order from the start of the window to its end,
+dense over the last hours and sparse before, continuing the live walk."""
 
 from __future__ import annotations
 
 from candleflow.settings import Settings
-from candleflow.sources.history import TICKS_PER_MINUTE, past_ticks
+from candleflow.sources.history import EARLIER_PER_MINUTE, RECENT_HOURS, RECENT_PER_MINUTE, past_ticks
 from candleflow.sources.synthetic import SyntheticFeed
 
 SYMBOLS = Settings().synthetic_symbols
@@ -19,11 +19,16 @@ def test_past_ticks_fill_the_window_in_order_at_the_history_density() -> None:
     assert times == sorted(times)
     assert end - 48 * HOUR_MS <= times[0] < end - 47 * HOUR_MS
     assert end - HOUR_MS < times[-1] < end
-    expected = 48 * 60 * TICKS_PER_MINUTE
-    assert 0.9 * expected < len(ticks) < 1.1 * expected
+    recent_from = end - int(RECENT_HOURS * HOUR_MS)
+    recent = [t for t in ticks if t.ts >= recent_from]
+    earlier = [t for t in ticks if t.ts < recent_from]
+    expected_recent = RECENT_HOURS * 60 * RECENT_PER_MINUTE
+    expected_earlier = (48 - RECENT_HOURS) * 60 * EARLIER_PER_MINUTE
+    assert 0.9 * expected_recent < len(recent) < 1.1 * expected_recent
+    assert 0.9 * expected_earlier < len(earlier) < 1.1 * expected_earlier
     assert {t.symbol for t in ticks} == set(SYMBOLS)
-    minutes_with_doge = {t.ts // 60_000 for t in ticks if t.symbol == "Binance:DOGE/USDT"}
-    assert len(minutes_with_doge) > 0.75 * 48 * 60  # the least traded default symbol
+    minutes_with_doge = {t.ts // 60_000 for t in recent if t.symbol == "Binance:DOGE/USDT"}
+    assert len(minutes_with_doge) > 0.75 * RECENT_HOURS * 60  # the least traded default symbol
 
 
 def test_live_trades_continue_the_walk_after_the_history() -> None:
