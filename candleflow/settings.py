@@ -112,6 +112,8 @@ DIRECTORY = Cast(Path, "a directory path")
 def setting(default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None) -> Any:
     """A `Settings` field: `default` is the text of an unset variable (or a function
     giving it), `shown` what the README says when that text depends on the machine."""
+    if callable(default) and shown is None:
+        raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
     metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
     if callable(default):
         make = default

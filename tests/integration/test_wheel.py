@@ -87,6 +87,32 @@ def test_the_wheel_carries_migrations_chart_and_stack_pom(wheel: Path) -> None:
     assert f"\nVersion: {__version__}\n" in metadata
 
 
+FIND_BUNDLED = """
+from candleflow.stack.kafka import find_pom
+from candleflow.store.migrate import sql_dir
+from candleflow.web.static import DIST
+print(find_pom()); print(sql_dir()); print(DIST)
+"""
+
+
+def test_the_installed_package_finds_its_files_inside_itself(installed: Path, tmp_path: Path) -> None:
+    found = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", FIND_BUNDLED],
+        env=_clean_env(tmp_path, {}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    site = next(installed.glob("lib/python*/site-packages"))
+    assert [Path(path) for path in found] == [
+        site / "candleflow" / "stack" / "pom.xml",
+        site / "candleflow" / "store" / "sql",
+        site / "candleflow" / "web" / "dist",
+    ]
+
+
 def _get(url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read()
