@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from candleflow.exceptions import CandleflowError
+from candleflow.logs import configure
 from candleflow.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
 from candleflow.stack import aio, procs
 from candleflow.stack.ports import is_free
@@ -82,7 +83,8 @@ def _get_json(url: str) -> Any:
 
 def first_chart_ready(base: str, now: float) -> bool:
     """True when the chart `/` opens on (the first symbol the server lists, one-minute
-    bars) holds `FIRST_CHART_BARS` bars reaching the last few minutes."""
+    bars) reaches the last few minutes and holds `FIRST_CHART_BARS` bars, or all the
+    log has to give (the engine has no lag: a topic without demo history)."""
     try:
         listed = _get_json(f"{base}/udf/search?query=&limit=1")
         if not listed:
@@ -92,10 +94,12 @@ def first_chart_ready(base: str, now: float) -> bool:
         history = _get_json(
             f"{base}/udf/history?symbol={symbol}&resolution=1&from={since}&to={until}&countback={FIRST_CHART_BARS}"
         )
+        times = history.get("t") or []
+        if not times or times[-1] < now - FIRST_CHART_RECENT_S:
+            return False
+        return len(times) >= FIRST_CHART_BARS or _get_json(f"{base}/healthz")["engine"]["total"] == 0
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    times = history.get("t") or []
-    return len(times) >= FIRST_CHART_BARS and times[-1] >= now - FIRST_CHART_RECENT_S
 
 
 def wait_first_chart(base: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -177,7 +181,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stop)
     try:
-        return run(Settings.from_env())
+        settings = Settings.from_env()
+        configure(settings.log_level)
+        return run(settings)
     except CandleflowError as exc:
         print(f"candleflow: {exc}", file=sys.stderr)
         return 2
