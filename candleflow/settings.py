@@ -131,6 +131,9 @@ def default_stack_dir() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
+    """All settings; one `setting(default, cast, doc)` per field (its variable is
+    `variable(field name)`)."""
+
     kafka_bootstrap: str = setting("localhost:9092", BOOTSTRAP, "Kafka bootstrap servers, host:port[,host:port]")
     database_url: str = setting(
         "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
