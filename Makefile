@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 NODE_STAMP := frontend/node_modules/.install-stamp
 
-.PHONY: help venv install frontend chromium lint test test-timescaledb run bench stack-up stack-down stack-status clean distclean
+.PHONY: help venv install frontend chromium lint test test-timescaledb run wheel bench stack-up stack-down stack-status clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-13s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-Timesca
 run: install frontend ## Stack up, migrate, worker with the demo feed; chart at http://localhost:6066; Ctrl-C stops it all
 	$(BIN)/python -m candleflow.stack.run
 
+wheel: install frontend ## Build dist/candleflow-<version>-py3-none-any.whl (migrations and chart inside)
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
 bench: install ## Run the benchmarks
 	$(BIN)/python -m bench.run_all
 
@@ -73,9 +76,10 @@ stack-status: install ## Show what the local stack runs where
 	$(BIN)/candleflow stack status
 
 clean: ## Remove caches and build output (keeps .venv and .stack)
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build frontend/dist
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist frontend/dist
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-distclean: clean ## Also stop the stack and remove .stack, .venv and node_modules
+distclean: clean ## Also stop the stack and remove .stack (and a cluster it keeps elsewhere), .venv and node_modules
 	-@[ -x $(BIN)/candleflow ] && $(BIN)/candleflow stack down
+	@if [ -L .stack/postgres ]; then rm -rf "$$(dirname "$$(readlink -f .stack/postgres)")"; fi
 	rm -rf .stack $(VENV) frontend/node_modules tests/timescale/node_modules

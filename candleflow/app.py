@@ -7,10 +7,13 @@ views import it and are found by autodiscovery when a worker starts.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import faust
+from faust.worker import Worker as FaustWorker
 
 from candleflow.exceptions import ConfigError
+from candleflow.logs import worker_loglevel
 from candleflow.settings import Settings
 
 try:
@@ -18,6 +21,14 @@ try:
 except ConfigError as exc:
     print(f"candleflow: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
+
+
+class Worker(FaustWorker):
+    """Faust's worker, logging at `CANDLEFLOW_LOG_LEVEL` unless `-l` says otherwise."""
+
+    def __init__(self, *args: Any, loglevel: str | int | None = None, **kwargs: Any) -> None:
+        level = worker_loglevel(loglevel if isinstance(loglevel, str) else None, settings.log_level, sys.argv[1:])
+        super().__init__(*args, loglevel=level, **kwargs)
 
 
 def create_app(conf: Settings) -> faust.App:
@@ -50,6 +61,7 @@ def create_app(conf: Settings) -> faust.App:
         consumer_max_fetch_size=4 * 1_048_576,
         datadir=str(datadir),
         loghandlers=[],
+        Worker=Worker,
     )
 
 

@@ -36,8 +36,14 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="candleflow")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """candleflow: CryptoCompare ticks -> Kafka -> Faust bars -> PostgreSQL -> TradingView UDF/SSE."""
+    if ctx.invoked_subcommand != "worker":  # the Faust worker sets up its own logging (candleflow.app.Worker)
+        from candleflow.logs import configure
+        from candleflow.settings import Settings
+
+        configure(Settings.from_env().log_level)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,4 +1,5 @@
-"""Print the README's configuration table from `candleflow.settings.SETTINGS_DOC`.
+"""Print the README's configuration table from `candleflow.settings.SETTINGS_DOC` (the
+fields of `Settings`; `tests/unit/test_settings.py` checks the README holds it).
 
 Usage: `.venv/bin/python scripts/settings_table.py`
 """

@@ -172,7 +172,9 @@ def synthetic(
     count: int | None,
     compression: str | None,
 ) -> None:
-    """Publish a seeded random walk of trades, stamped with the current time."""
+    """Publish a seeded random walk of trades, stamped with the current time (after
+    CANDLEFLOW_SYNTHETIC_HISTORY hours of past ones when the ticks topic is empty)."""
+    from candleflow.sources.history import lay_down_history
     from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
     settings = _settings()
@@ -184,7 +186,16 @@ def synthetic(
 
     async def main(stop: asyncio.Event) -> PublishCounts:
         async with TickPublisher.from_settings(settings, source="synthetic", compression=compression) as publisher:
-            await run_synthetic(feed, publisher, stop=stop, count=count, duration=duration)
+            trades = feed.trades()
+            await lay_down_history(
+                trades,
+                feed,
+                publisher,
+                hours=settings.synthetic_history,
+                bootstrap=settings.kafka_bootstrap,
+                topic=settings.ticks_topic,
+            )
+            await run_synthetic(feed, publisher, stop=stop, count=count, duration=duration, trades=trades)
             return await publisher.flush()
 
     counts = _run(main)

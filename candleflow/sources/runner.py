@@ -13,6 +13,7 @@ import logging
 
 from candleflow.settings import Settings
 from candleflow.sources.cryptocompare import CryptoCompareClient
+from candleflow.sources.history import lay_down_history
 from candleflow.sources.publisher import TickPublisher, TickSink
 from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
@@ -29,7 +30,16 @@ async def run_feed(settings: Settings, sink: TickSink, stop: asyncio.Event) -> N
             feed.rate,
             feed.seed,
         )
-        await run_synthetic(feed, sink, stop=stop)
+        trades = feed.trades()
+        await lay_down_history(
+            trades,
+            feed,
+            sink,
+            hours=settings.synthetic_history,
+            bootstrap=settings.kafka_bootstrap,
+            topic=settings.ticks_topic,
+        )
+        await run_synthetic(feed, sink, stop=stop, trades=trades)
     elif settings.source == "cryptocompare":
         client = CryptoCompareClient(
             sink,

@@ -139,15 +139,17 @@ async def run_synthetic(
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    trades: Iterator[SyntheticTrade] | None = None,
 ) -> int:
     """Publish the feed's trades stamped with `clock()` until stopped, `count` or `duration`.
 
-    Returns the number of ticks handed to `sink`.
+    `trades` continues a walk already begun (after the history of `candleflow.sources.history`);
+    by default the feed starts from its seed. Returns the number of ticks handed to `sink`.
     """
     started = monotonic()
     due = started
     sent = 0
-    for trade in feed.trades():
+    for trade in feed.trades() if trades is None else trades:
         if count is not None and sent >= count:
             break
         if stop is not None and stop.is_set():

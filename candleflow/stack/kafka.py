@@ -1,6 +1,6 @@
 """Apache Kafka (KRaft, single node: broker + controller) from the official jars.
 
-The jars come from Maven Central through `stack/pom.xml` and the machine's `mvn`, once:
+The jars come from Maven Central through `stack/pom.xml` (carried in the wheel) and the machine's `mvn`, once:
 a marker file remembers which pom they were resolved from. Storage is formatted on the
 first start. The broker runs in its own session with its output in files.
 """
@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from candleflow.bundled import bundled
 from candleflow.stack import aio, procs
 from candleflow.stack.exceptions import MissingTool, StackError
 from candleflow.stack.state import locked
@@ -29,18 +30,11 @@ HEAP = "-Xmx512m"
 
 
 def find_pom() -> Path:
-    """`stack/pom.xml` of the clone (or of an installed share/ directory)."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "stack" / "pom.xml",
-        Path(sys.prefix) / "share" / "candleflow" / "stack" / "pom.xml",
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise StackError(
-        "stack/pom.xml not found: run candleflow from a clone of the repository "
-        "(pip install -e .) so the Kafka pom is at hand"
-    )
+    """The Kafka pom: inside the installed package, or `stack/pom.xml` of the clone."""
+    path = bundled("pom")
+    if not path.is_file():
+        raise StackError(f"{path} not found: reinstall candleflow from its wheel or a clone (pip install -e .)")
+    return path
 
 
 def find_java() -> str:

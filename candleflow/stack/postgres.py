@@ -3,12 +3,17 @@
 initdb and postgres refuse to run as root: when we are root, every server binary runs
 as an unprivileged user (`postgres` if it exists, else a `candleflow` system user that
 is created once) through `runuser`, and the stack's `postgres/` directory belongs to
-that user. As a normal user the binaries run directly.
+that user. When that user cannot reach the stack directory (a clone in root's mode-700
+home), the cluster lives in `/var/lib/candleflow/stacks/<digest of the stack dir>/`
+and the stack's `postgres` becomes a symlink to it: nothing for the user to do, and
+nobody's home directory opened up. As a normal user the binaries run directly, in
+the stack directory itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import shutil
@@ -20,6 +25,8 @@ from candleflow.stack import aio, procs
 from candleflow.stack.exceptions import MissingTool, StackError
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: Where root's stacks keep clusters their server user could not reach in place.
+RELOCATED = Path("/var/lib/candleflow/stacks")
 ROLE = "candleflow"
 DATABASE = "candleflow"
 
@@ -55,13 +62,28 @@ def server_user() -> str | None:
 class PostgresServer:
     """One PostgreSQL cluster living in `home` (data, socket directory, log)."""
 
-    def __init__(self, home: Path, bin_dir: Path = PG_BIN) -> None:
+    def __init__(self, home: Path, bin_dir: Path = PG_BIN, relocated: Path = RELOCATED) -> None:
         self.home = home
         self.bin_dir = bin_dir
-        self.data = home / "data"
-        self.run_dir = home / "run"
-        self.log_path = home / "postgres.log"
+        self.relocated = relocated
         self._user: str | None = None
+
+    @property
+    def location(self) -> Path:
+        """The cluster's real directory (`home`, or where its symlink points)."""
+        return self.home.resolve()
+
+    @property
+    def data(self) -> Path:
+        return self.location / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.location / "run"
+
+    @property
+    def log_path(self) -> Path:
+        return self.location / "postgres.log"
 
     def _bin(self, name: str) -> str:
         path = self.bin_dir / name
@@ -79,7 +101,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
-            cwd=self.home,
+            cwd=self.location if self.location.is_dir() else "/",
             timeout=timeout,
             check=False,
         )
@@ -89,7 +111,9 @@ class PostgresServer:
         initdb = self._bin("initdb")
         self._bin("pg_ctl")
         self._user = server_user()
-        self.home.mkdir(parents=True, exist_ok=True)
+        if self._user and not self.home.is_symlink() and not self._reachable(self.home.parent):
+            self._relocate()
+        self.location.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(exist_ok=True)
         if self._user:
             self._hand_over()
@@ -105,18 +129,44 @@ class PostgresServer:
             self._write(self.data / "pg_hba.conf", HBA)
         self._write(self.data / "candleflow.conf", self._settings(port))
 
+    def _reachable(self, directory: Path) -> bool:
+        """True when the server user can enter `directory` (and so every parent)."""
+        return self._as_server(["test", "-x", str(directory)]).returncode == 0
+
+    def _relocate(self) -> None:
+        """Move the cluster where the server user can reach it; `home` becomes a symlink."""
+        digest = hashlib.sha256(str(self.home.absolute()).encode()).hexdigest()[:16]
+        target = self.relocated / digest / "postgres"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (self.relocated.parent, self.relocated, target.parent):
+            if directory.stat().st_uid == 0:
+                directory.chmod(0o755)
+        (target.parent / "OWNER").write_text(f"{self.home.absolute()}\n")
+        if (self.home / "data" / "PG_VERSION").is_file():
+            if target.exists():
+                raise StackError(f"both {self.home} and {target} hold a cluster: remove the one you do not need")
+            shutil.move(str(self.home), str(target))
+        else:
+            # No symlink means the stack directory was removed since: so goes its cluster
+            # (its ledger would not match the new broker's topics).
+            shutil.rmtree(target, ignore_errors=True)
+            if self.home.is_dir():
+                shutil.rmtree(self.home)  # a failed first start left only empty directories
+        self.home.parent.mkdir(parents=True, exist_ok=True)
+        self.home.symlink_to(target, target_is_directory=True)
+
     def _hand_over(self) -> None:
-        """Give `postgres/` to the server user and check it can reach it."""
+        """Give the cluster's directory to the server user and check it can reach it."""
         user = pwd.getpwnam(self._user or "")
-        self.home.parent.chmod(self.home.parent.stat().st_mode | 0o755)
-        for path in [self.home, *self.home.rglob("*")]:
+        home = self.location
+        home.parent.chmod(home.parent.stat().st_mode | 0o755)
+        for path in [home, *home.rglob("*")]:
             if path.stat().st_uid != user.pw_uid:
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-        self.home.chmod(0o700)
-        if self._as_server(["test", "-w", str(self.home)]).returncode != 0:
+        home.chmod(0o700)
+        if self._as_server(["test", "-w", str(home)]).returncode != 0:
             raise StackError(
-                f"user '{self._user}' cannot reach {self.home}: make its parent directories "
-                "traversable (chmod o+x) or set CANDLEFLOW_STACK_DIR to a directory under /tmp"
+                f"user '{self._user}' cannot write {home}: set CANDLEFLOW_STACK_DIR to a directory under /tmp"
             )
 
     def _write(self, path: Path, text: str) -> None:

@@ -3,29 +3,41 @@
 Brings the stack up, migrates the database, runs `candleflow worker` in the foreground
 with a demo feed (synthetic, or CryptoCompare when an API key is set) on port 6066, and
 on Ctrl-C (or SIGTERM/SIGHUP) stops the worker and every service it started itself.
-A stack that was already running before is left running.
+A stack that was already running before is left running. The synthetic demo starts
+with two days of past ticks on an empty topic (`candleflow.sources.history`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from candleflow.exceptions import CandleflowError
-from candleflow.settings import CC_KEY, SOURCE, WEB_PORT, Settings
+from candleflow.logs import configure
+from candleflow.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
 from candleflow.stack import aio, procs
 from candleflow.stack.ports import is_free
 from candleflow.stack.stack import Stack, StackInfo
 
 WORKER_STOP_TIMEOUT = 30.0
+#: Past synthetic ticks a fresh demo lays down first, so the first chart has history.
+DEMO_HISTORY_HOURS = 48
+#: The URL is printed once the default chart holds this many one-minute bars, the last
+#: within this many seconds (or after the timeout, with a note).
+FIRST_CHART_BARS = 300
+FIRST_CHART_RECENT_S = 600
+FIRST_CHART_TIMEOUT = 120.0
 
 
 def _say(message: str) -> None:
@@ -46,6 +58,7 @@ def worker_env(info: StackInfo) -> dict[str, str]:
     if SOURCE not in env:
         env[SOURCE] = "cryptocompare" if env.get(CC_KEY) else "synthetic"
     env.setdefault(WEB_PORT, "6066")
+    env.setdefault(SYNTH_HISTORY, str(DEMO_HISTORY_HOURS))
     return env
 
 
@@ -60,6 +73,42 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> boo
             return True
         except OSError:
             time.sleep(0.5)
+    return False
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def first_chart_ready(base: str, now: float) -> bool:
+    """True when the chart `/` opens on (the first symbol the server lists, one-minute
+    bars) reaches the last few minutes and holds `FIRST_CHART_BARS` bars, or all the
+    log has to give (the engine has no lag: a topic without demo history)."""
+    try:
+        listed = _get_json(f"{base}/udf/search?query=&limit=1")
+        if not listed:
+            return False
+        symbol = urllib.parse.quote(listed[0]["ticker"])
+        since, until = int(now) - 7 * 86400, int(now) + 60
+        history = _get_json(
+            f"{base}/udf/history?symbol={symbol}&resolution=1&from={since}&to={until}&countback={FIRST_CHART_BARS}"
+        )
+        times = history.get("t") or []
+        if not times or times[-1] < now - FIRST_CHART_RECENT_S:
+            return False
+        return len(times) >= FIRST_CHART_BARS or _get_json(f"{base}/healthz")["engine"]["total"] == 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def wait_first_chart(base: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Until the default chart is full (see `first_chart_ready`), the worker died, or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if first_chart_ready(base, time.time()):
+            return True
+        time.sleep(1.0)
     return False
 
 
@@ -90,12 +139,20 @@ def run(settings: Settings) -> int:
             raise CandleflowError(f"port {port} busy: stop what listens there or set {WEB_PORT} to another port")
         _say(f"starting the worker ({SOURCE}={env[SOURCE]})")
         worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "candleflow"), "worker", "-l", "info"],
+            [str(Path(sys.executable).parent / "candleflow"), "worker"],
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # signals reach it through us, in order
         )
-        if wait_http(f"http://127.0.0.1:{port}/healthz", worker, 120):
+        base = f"http://127.0.0.1:{port}"
+        if wait_http(f"{base}/healthz", worker, 120):
+            if env[SOURCE] == "synthetic":
+                _say("waiting for the demo's first chart (history through Kafka into the engine)")
+                waited = time.monotonic()
+                if wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
+                    _say(f"the demo chart is full after {time.monotonic() - waited:.0f} s")
+                else:
+                    _say("the demo chart is still filling: it will complete while you watch")
             _say(f"Chart: http://localhost:{port}  (Ctrl-C stops everything)")
         code = worker.wait()
         _say(f"the worker exited with status {code}")
@@ -124,7 +181,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stop)
     try:
-        return run(Settings.from_env())
+        settings = Settings.from_env()
+        configure(settings.log_level)
+        return run(settings)
     except CandleflowError as exc:
         print(f"candleflow: {exc}", file=sys.stderr)
         return 2

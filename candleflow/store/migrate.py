@@ -1,4 +1,5 @@
-"""`sql/*.sql` applied in name order, each once, recorded in `schema_migrations`.
+"""The migrations (`sql/*.sql`, carried in the wheel as package data) applied in name
+order, each once, recorded in `schema_migrations`.
 
 Every migration runs in its own transaction together with its record, under an
 advisory lock, so workers that all migrate at start never race. Before the files,
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from candleflow.bundled import bundled
 from candleflow.exceptions import CandleflowError
 from candleflow.store.pool import connect
 
@@ -38,15 +39,14 @@ class MigrationError(CandleflowError):
 
 
 def sql_dir() -> Path:
-    """`sql/` of the clone (editable install) or of an installed `share/candleflow/`."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "sql",
-        Path(sys.prefix) / "share" / "candleflow" / "sql",
-    ]
-    for path in candidates:
-        if path.is_dir() and any(path.glob("*.sql")):
-            return path
-    raise MigrationError("the sql/ migrations were not found: install candleflow from its clone (pip install -e .)")
+    """The migrations: inside the installed package, or `sql/` of the clone."""
+    path = bundled("sql")
+    if path.is_dir() and any(path.glob("*.sql")):
+        return path
+    raise MigrationError(
+        f"no migrations in {path}: install candleflow from its wheel (pip install candleflow-*.whl) "
+        "or from a clone (pip install -e .)"
+    )
 
 
 def migrations(directory: Path | None = None) -> list[Path]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from candleflow import __version__
 from candleflow.web import params, responses, udf
 from candleflow.web.indicators import INDICATORS
 from candleflow.web.params import Query
@@ -318,7 +319,7 @@ SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "candleflow",
-        "version": "0.1.0",
+        "version": __version__,
         "description": (
             "TradingView UDF datafeed with Server-Sent Events live bars. Every answer carries "
             '`Access-Control-Allow-Origin: *`; errors are `{"s": "error", "errmsg": ...}`.'

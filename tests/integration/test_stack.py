@@ -4,9 +4,12 @@ migrations are idempotent, and stopping leaves no process behind."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,7 +17,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from candleflow.stack import Stack, StackInfo, procs
+from candleflow.stack import Stack, StackInfo, aio, procs
+from candleflow.stack.ports import free_port
+from candleflow.stack.postgres import RELOCATED, PostgresServer, url
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.pool import connect, detect_capability
 from tests.harness import Names, WorkerFactory, consume_all, create_topics, jar_cache, temporary_stack_dir
@@ -162,3 +167,44 @@ done
     assert result.returncode == 0, result.stdout + result.stderr
     assert left == []
     assert result.stdout.count("applied 001_core.sql") == 1  # second round: up to date
+
+
+async def _current_database(port: int) -> str:
+    conn = await asyncpg.connect(url(port), timeout=10)
+    try:
+        return str(await conn.fetchval("SELECT current_database()"))
+    finally:
+        await conn.close()
+
+
+def test_postgres_starts_from_a_clone_inside_a_mode_700_home() -> None:
+    """`make run` in a clone under root's (or anyone's) mode-700 home: as root the cluster
+    moves where the server user can reach it, behind a symlink; as a normal user it runs
+    in place. Either way nothing is asked of the user and the home stays 0700."""
+    home = Path(tempfile.mkdtemp(prefix="candleflow-home-"))
+    home.chmod(0o700)
+    stack_dir = home / "clone" / ".stack"
+    stack_dir.mkdir(parents=True)
+    server = PostgresServer(stack_dir / "postgres")
+    port = free_port()
+    try:
+        server.prepare(port)
+        server.start()
+        server.wait_ready(port, 90)
+        server.ensure_database(port)
+        assert aio.run(lambda: _current_database(port)) == "candleflow"
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        if os.geteuid() == 0:
+            assert (stack_dir / "postgres").is_symlink()
+            assert RELOCATED in server.location.parents
+            owner = pwd.getpwuid(server.data.stat().st_uid).pw_name
+            assert owner in ("postgres", "candleflow")
+        else:
+            assert server.location == (stack_dir / "postgres").resolve()
+            assert server.data.stat().st_uid == os.geteuid()
+    finally:
+        server.stop("immediate")
+        location = server.location
+        shutil.rmtree(home, ignore_errors=True)
+        if RELOCATED in location.parents:
+            shutil.rmtree(location.parent, ignore_errors=True)

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import runpy
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
 from candleflow.exceptions import ConfigError
-from candleflow.settings import SETTINGS_DOC, Settings, default_stack_dir
+from candleflow.settings import SETTINGS_DOC, Settings, default_stack_dir, variable
+
+
+def test_settings_equal_an_empty_environment() -> None:
+    assert Settings() == Settings.from_env({})
+    assert Settings().synthetic_symbols == (
+        "Coinbase:BTC/USD",
+        "Coinbase:ETH/USD",
+        "Kraken:SOL/USD",
+        "Binance:DOGE/USDT",
+    )
+    assert Settings().cryptocompare_pairs == ("Coinbase:BTC/USD", "Coinbase:ETH/USD")
+
+
+def test_every_field_is_one_variable_with_a_default_cast_and_doc() -> None:
+    documented = {name: (default, meaning) for name, default, meaning in SETTINGS_DOC}
+    assert [variable(f.name) for f in fields(Settings)] == [name for name, _d, _m in SETTINGS_DOC]
+    for spec in fields(Settings):
+        default, meaning = documented[variable(spec.name)]
+        assert meaning, spec.name
+        if spec.name != "stack_dir":  # machine-dependent: shown as a phrase
+            assert getattr(Settings(), spec.name) == spec.metadata["cast"].parse(default), spec.name
+
+
+def test_a_variable_set_overrides_only_its_field() -> None:
+    changed = Settings.from_env({variable("sse_queue"): "7"})
+    assert changed == replace(Settings(), sse_queue=7)
 
 
 def test_defaults() -> None:
@@ -56,7 +84,7 @@ def test_values_are_cast() -> None:
         ("CANDLEFLOW_BATCH_WITHIN", "-1", "a positive number"),
         ("CANDLEFLOW_MA_PERIODS", "20,x", "comma-separated positive integers"),
         ("CANDLEFLOW_CROSSOVER", "50,20", "fast < slow"),
-        ("CANDLEFLOW_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("CANDLEFLOW_LOG_LEVEL", "LOUD", "one of DEBUG, INFO, WARNING, ERROR"),
         ("CANDLEFLOW_TICKS_TOPIC", "bad topic", "a Kafka topic name"),
         ("CANDLEFLOW_CRYPTOCOMPARE_URL", "http://x", "a ws:// or wss:// URL"),
     ],
@@ -102,3 +130,9 @@ def test_every_setting_is_documented_once() -> None:
 def test_default_stack_dir_is_in_the_clone() -> None:
     root = Path(__file__).resolve().parents[2]
     assert default_stack_dir() == root / ".stack"
+
+
+def test_the_readme_table_is_the_generated_one() -> None:
+    root = Path(__file__).resolve().parents[2]
+    table = runpy.run_path(str(root / "scripts" / "settings_table.py"))["table"]()
+    assert table in (root / "README.md").read_text(), "regenerate it: .venv/bin/python scripts/settings_table.py"
