@@ -13,6 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from candleflow.stack import Stack, StackInfo, procs
 from candleflow.store.migrate import migrate, migrations
@@ -51,8 +54,24 @@ async def test_produce_and_consume_through_the_broker(stack: StackInfo, names: N
 
 
 async def test_topics_are_never_auto_created(stack: StackInfo, names: Names) -> None:
-    with pytest.raises(TimeoutError):
-        await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=2)
+    """The broker's own config says so, and a producer that asks for a missing topic's
+    metadata (which creates it where auto-creation is on) leaves no topic behind."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, request_timeout_ms=1000)
+    await producer.start()
+    try:
+        (described,) = await admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1")])
+        (resource,) = described.resources
+        config = {entry[0]: entry[1] for entry in resource[4]}
+        with pytest.raises(UnknownTopicOrPartitionError):  # the broker answers: no such topic
+            await producer.send(names.dead_topic, b"x")
+        topics = await admin.list_topics()
+    finally:
+        await producer.stop()
+        await admin.close()
+    assert config["auto.create.topics.enable"] == "false"
+    assert names.dead_topic not in topics
 
 
 async def test_query_the_real_database(stack: StackInfo, database_url: str) -> None:
