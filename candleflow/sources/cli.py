@@ -16,12 +16,12 @@ from typing import TypeVar
 
 import click
 
+from candleflow.cli_options import SYMBOLS
 from candleflow.progress import Progress
 from candleflow.settings import CC_KEY, Settings
 from candleflow.sources.exceptions import PublishError, SourceError
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file
-from candleflow.symbols import parse_symbol
 
 T = TypeVar("T")
 
@@ -57,20 +57,6 @@ def _on_signal(stop: asyncio.Event, loop: asyncio.AbstractEventLoop, sig: int) -
         loop.remove_signal_handler(sig)
         signal.raise_signal(sig)
     stop.set()
-
-
-def _symbols(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    symbols = tuple(s.strip() for s in value.split(",") if s.strip())
-    try:
-        for symbol in symbols:
-            parse_symbol(symbol)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if not symbols:
-        raise click.BadParameter("give at least one symbol, e.g. Coinbase:BTC/USD")
-    return symbols
 
 
 def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
@@ -153,7 +139,7 @@ def replay(file: Path, speed: float | None, fmt: str, compression: str | None) -
 @ingest.command()
 @click.option(
     "--symbols",
-    callback=_symbols,
+    type=SYMBOLS,
     default=None,
     help="Comma-separated symbols (default: CANDLEFLOW_SYNTHETIC_SYMBOLS).",
 )
@@ -208,7 +194,7 @@ def synthetic(
 @ingest.command()
 @click.option(
     "--pairs",
-    callback=_symbols,
+    type=SYMBOLS,
     default=None,
     help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
 )

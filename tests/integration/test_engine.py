@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from typing import Any
 
 import aiohttp
@@ -49,6 +50,24 @@ async def caught_up_lag(url: str) -> dict[str, Any]:
                 break
             await asyncio.sleep(0.5)
     return engine
+
+
+#: What the worker logs when a batch cannot be committed (EngineRunner) ...
+DATABASE_OUTAGE_SEEN = re.compile(r"ticks not stored \(.*\); retrying")
+#: ... and when its Kafka clients lose the broker (aiokafka).
+BROKER_OUTAGE_SEEN = re.compile(r"KafkaConnectionError|Unable connect to node")
+
+
+def log_size(worker: Any) -> int:
+    return int(worker.log_path.stat().st_size)
+
+
+async def wait_for_log(worker: Any, pattern: re.Pattern[str], after: int, timeout: float = 60) -> None:  # noqa: ASYNC109
+    """Wait until the worker's log, past byte `after`, shows `pattern`: the outage was
+    observed by the worker, not only caused."""
+    async with asyncio.timeout(timeout):
+        while not pattern.search(worker.log_path.read_bytes()[after:].decode(errors="replace")):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
 
 
 READERS = pytest.mark.parametrize("reader", ["agent", "bulk"])
@@ -115,13 +134,17 @@ async def test_broker_and_database_outages_lose_nothing(
     await asyncio.to_thread(worker.wait_ready)
     ticks = generate(30_000, days=1.0, seed=53)
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[:10_000], pace=0.1)
+    before = log_size(worker)
     await asyncio.to_thread(stack_control.kill_kafka)
-    await asyncio.sleep(2)
+    assert "kafka: stopped" in stack_control.status()
+    await wait_for_log(worker, BROKER_OUTAGE_SEEN, before)
     await asyncio.to_thread(stack_control.start_kafka)
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:20_000], pace=0.1)
+    before = log_size(worker)
     await asyncio.to_thread(stack_control.stop_postgres, "immediate")
+    assert "postgresql: stopped" in stack_control.status()
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[20_000:])
-    await asyncio.sleep(5)
+    await wait_for_log(worker, DATABASE_OUTAGE_SEEN, before)
     await asyncio.to_thread(stack_control.start_postgres)
     assert worker.running
     await assert_matches_reference(stack, names, database_url)

@@ -7,21 +7,33 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.harness import engine as harness
+from tests.harness.kafka import consume_all, create_topics
 
 pytestmark = pytest.mark.integration
 
 RATE = 40
+#: Ticks a window must hold: a few seconds of the feed.
+WINDOW = 120
 
 
-async def ticks_per_second(stack: Any, topic: str, seconds: float) -> float:
-    before = sum((await harness.highwaters(stack.kafka_bootstrap, topic)).values())
-    started = time.monotonic()
-    await asyncio.sleep(seconds)
-    after = sum((await harness.highwaters(stack.kafka_bootstrap, topic)).values())
-    return (after - before) / (time.monotonic() - started)
+async def offsets(stack: Any, topic: str) -> dict[int, int]:
+    return await harness.highwaters(stack.kafka_bootstrap, topic)
+
+
+async def ticks_between(stack: Any, topic: str, start: dict[int, int], count: int) -> list[tuple[str, str]]:
+    """Wait until `count` ticks follow the `start` offsets; the (symbol, id) of every tick
+    after them then."""
+    deadline = time.monotonic() + 60
+    while sum((await offsets(stack, topic)).values()) - sum(start.values()) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} ticks in 60 s: the feed runs nowhere"
+        await asyncio.sleep(0.5)
+    records = await consume_all(stack.kafka_bootstrap, topic, timeout=60)
+    ticks = [orjson.loads(value) for _, value, partition, offset in records if offset >= start.get(partition, 0)]
+    return [(tick["symbol"], tick["id"]) for tick in ticks]
 
 
 def leads(worker: Any) -> bool:
@@ -33,8 +45,8 @@ def leads(worker: Any) -> bool:
 async def test_one_feed_per_group_and_it_survives_the_leader(
     stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
-    from tests.harness.kafka import create_topics
-
+    """A feed numbers its trades 1, 2, ... per symbol from the same seed: two feeds at
+    once would publish every (symbol, id) twice; a feed that stopped publishes none."""
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})
     env = names.env(
         stack,
@@ -50,9 +62,8 @@ async def test_one_feed_per_group_and_it_survives_the_leader(
     while sum(leads(w) for w in workers) != 1:
         assert time.monotonic() < deadline, "no single worker took the feed"
         await asyncio.sleep(0.5)
-    await asyncio.sleep(3)
-    rate = await ticks_per_second(stack, names.ticks_topic, 8)
-    assert 0.3 * RATE < rate < 1.5 * RATE, f"{rate:.1f} ticks/s with two workers: the feed ran twice or not at all"
+    first = await ticks_between(stack, names.ticks_topic, {}, WINDOW)
+    assert len(first) == len(set(first)), "the feed ran twice: some trades were published twice"
 
     leader = next(w for w in workers if leads(w))
     follower = next(w for w in workers if w is not leader)
@@ -61,6 +72,6 @@ async def test_one_feed_per_group_and_it_survives_the_leader(
     while not leads(follower):
         assert time.monotonic() < deadline, "the surviving worker never took the feed over"
         await asyncio.sleep(0.5)
-    await asyncio.sleep(3)
-    rate = await ticks_per_second(stack, names.ticks_topic, 6)
-    assert 0.3 * RATE < rate < 1.5 * RATE, f"{rate:.1f} ticks/s after the leader died"
+    handover = await offsets(stack, names.ticks_topic)
+    second = await ticks_between(stack, names.ticks_topic, handover, WINDOW)
+    assert len(second) == len(set(second)), "after the handover the feed ran twice"

@@ -16,6 +16,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from candleflow.stack import Stack, StackInfo, aio, procs
 from candleflow.stack.ports import free_port
@@ -56,8 +59,24 @@ async def test_produce_and_consume_through_the_broker(stack: StackInfo, names: N
 
 
 async def test_topics_are_never_auto_created(stack: StackInfo, names: Names) -> None:
-    with pytest.raises(TimeoutError):
-        await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=2)
+    """The broker's own config says so, and a producer that asks for a missing topic's
+    metadata (which creates it where auto-creation is on) leaves no topic behind."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, request_timeout_ms=1000)
+    await producer.start()
+    try:
+        (described,) = await admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1")])
+        (resource,) = described.resources
+        config = {entry[0]: entry[1] for entry in resource[4]}
+        with pytest.raises(UnknownTopicOrPartitionError):  # the broker answers: no such topic
+            await producer.send(names.dead_topic, b"x")
+        topics = await admin.list_topics()
+    finally:
+        await producer.stop()
+        await admin.close()
+    assert config["auto.create.topics.enable"] == "false"
+    assert names.dead_topic not in topics
 
 
 async def test_query_the_real_database(stack: StackInfo, database_url: str) -> None:
@@ -103,13 +122,48 @@ def _no_process_of(stack_dir: Path) -> list[int]:
     return procs.pids_with(str(stack_dir))
 
 
-def test_python_api_crash_controls_and_down(stack: StackInfo) -> None:
-    """A second stack of its own: crash and restart each service, then stop it all."""
-    directory = temporary_stack_dir("candleflow-test-api-")
+def test_cli_up_and_down_then_the_python_api_on_the_same_directory(stack: StackInfo) -> None:
+    """A stack directory of its own (the jars linked from the cache), from inside the
+    clone: `eval "$(candleflow stack up)"`, migrate, `candleflow stack down`; then the
+    Python API brings the same directory up again (its state survives the CLI's down),
+    crashes and restarts each service, and stops it all, leaving no process behind."""
+    directory = temporary_stack_dir("candleflow-test-stack-")
+    (directory / "kafka").mkdir()
+    (directory / "kafka" / "libs").symlink_to(jar_cache())
+    bindir = Path(sys.executable).parent
+    script = """
+set -euo pipefail
+eval "$(candleflow stack up)"
+test "$CANDLEFLOW_STACK_DIR" = "$EXPECTED_DIR"
+candleflow stack status | grep -q 'kafka 4.3.1: running'
+candleflow stack status | grep -q 'postgresql: running'
+candleflow db migrate
+candleflow stack down
+candleflow stack status | grep -q 'kafka: stopped'
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
+    env.update(
+        PATH=f"{bindir}{os.pathsep}{env['PATH']}",
+        CANDLEFLOW_STACK_DIR=str(directory),
+        EXPECTED_DIR=str(directory),
+    )
     own = Stack(directory, jar_dir=jar_cache(), quiet=True)
     try:
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=REPO / "candleflow",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "applied 001_core.sql" in result.stdout
+        assert _no_process_of(directory) == []
         info = own.up()
         assert own.up() == info  # idempotent
+        assert aio.run(lambda: migrate(info.database_url)) == []  # the data directory outlived the CLI's down
         own.kill_kafka()
         assert "kafka: stopped" in own.status()
         own.start_kafka()
@@ -122,51 +176,6 @@ def test_python_api_crash_controls_and_down(stack: StackInfo) -> None:
         left = _no_process_of(directory)
         shutil.rmtree(directory, ignore_errors=True)
     assert left == []
-
-
-def test_cli_up_and_down_twice_from_a_subdirectory(stack: StackInfo) -> None:
-    """`eval "$(candleflow stack up)"` then `candleflow stack down`, twice, from inside
-    the clone, in a stack directory of its own (the jars linked from the cache)."""
-    directory = temporary_stack_dir("candleflow-test-cli-")
-    (directory / "kafka").mkdir()
-    (directory / "kafka" / "libs").symlink_to(jar_cache())
-    bindir = Path(sys.executable).parent
-    script = """
-set -euo pipefail
-for round in 1 2; do
-  eval "$(candleflow stack up)"
-  test "$CANDLEFLOW_STACK_DIR" = "$EXPECTED_DIR"
-  candleflow stack status | grep -q 'kafka 4.3.1: running'
-  candleflow stack status | grep -q 'postgresql: running'
-  candleflow db migrate
-  candleflow stack down
-  candleflow stack status | grep -q 'kafka: stopped'
-done
-"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
-    env.update(
-        PATH=f"{bindir}{os.pathsep}{env['PATH']}",
-        CANDLEFLOW_STACK_DIR=str(directory),
-        EXPECTED_DIR=str(directory),
-    )
-    try:
-        result = subprocess.run(
-            ["bash", "-c", script],
-            cwd=REPO / "candleflow",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=400,
-            check=False,
-        )
-    finally:
-        left = _no_process_of(directory)
-        if left:
-            Stack(directory, quiet=True).down()
-        shutil.rmtree(directory, ignore_errors=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert left == []
-    assert result.stdout.count("applied 001_core.sql") == 1  # second round: up to date
 
 
 async def _current_database(port: int) -> str:
