@@ -6,14 +6,17 @@
 import { resolutionSeconds } from '../model/resolution';
 import type { Bar, HistoryMetadata, LibrarySymbolInfo, Mark, TradingViewDatafeed } from '../wire/tv-types';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
-import type { IndicatorQuery } from '../wire/udf-client';
+import type { IndicatorQuery, RangeQuery } from '../wire/udf-client';
 
 /** Gaps (`nextTime`) followed per page before giving up for this request. */
 export const MAX_GAP_HOPS = 3;
 
 /** The part of `CandleflowDatafeed` history loading uses. */
-export interface HistoryDatafeed extends Pick<TradingViewDatafeed, 'resolveSymbol' | 'getBars' | 'getMarks'> {
-  readonly client: { indicator(query: IndicatorQuery): Promise<IndicatorPoint[]> };
+export interface HistoryDatafeed extends Pick<TradingViewDatafeed, 'resolveSymbol' | 'getBars'> {
+  readonly client: {
+    indicator(query: IndicatorQuery): Promise<IndicatorPoint[]>;
+    marks(query: RangeQuery): Promise<Mark[]>;
+  };
 }
 
 export interface HistoryPage {
@@ -75,11 +78,9 @@ export class HistorySource {
     return this.datafeed.client.indicator(query);
   }
 
-  /** Marks with `from <= time <= to`; none when the server cannot answer. */
-  marks(info: LibrarySymbolInfo, resolution: string, from: number, to: number): Promise<Mark[]> {
-    return new Promise((resolve) => {
-      this.datafeed.getMarks(info, from, to, resolve, resolution);
-    });
+  /** Marks with `from <= time <= to`; rejects when the server cannot answer. */
+  marks(query: RangeQuery): Promise<Mark[]> {
+    return this.datafeed.client.marks(query);
   }
 
   private bars(

@@ -53,13 +53,14 @@ describe('HistorySource', () => {
     await expect(source.resolve('Nowhere:X/Y')).rejects.toThrow('unknown_symbol');
   });
 
-  it('reads marks, and none when the server fails', async () => {
+  it('reads marks, and rejects when the server fails (the chart shows and retries it)', async () => {
     const worker = new FakeWorker([]);
     worker.marks = [{ time: 120, color: 'green', label: 'G' }];
     const source = new HistorySource(worker.datafeed);
-    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => mark.time)).toEqual([120]);
+    const query = { symbol: BTC, resolution: '1', from: 0, to: 600 };
+    expect((await source.marks(query)).map((mark) => mark.time)).toEqual([120]);
     worker.server.on('/udf/marks', () => ({ s: 'error', errmsg: 'boom' }), 500);
-    expect(await source.marks(INFO, '1', 0, 600)).toEqual([]);
+    await expect(source.marks(query)).rejects.toThrow('boom');
   });
 });
 
