@@ -95,46 +95,43 @@ def to_datetime(seconds: int) -> datetime:
 def _newest_before(
     table: str, key: str, columns: dict[str, str], start: str, end: str, countback: str, cap: str
 ) -> str:
-    """One row of column arrays for a series before `end`, newest first, plus `in_range`.
+    """One row of column arrays of a series before `end`, newest first, plus `in_range`.
 
-    The rows are those of `[start, end)` (the scan reads at most `cap + 1`, so `in_range`
-    above `cap` shows a range holding more than the cap; at most `cap` are kept), then
-    older ones until `countback` rows (at most `cap`) are returned; with no countback and
-    nothing in range, the one newest row before `start` (the UDF `nextTime`).
+    `in_range` counts the rows of `[start, end)`, reading at most `cap + 1` index
+    entries (above `cap`: the range holds more than the cap). Then one backward scan from
+    `end` takes `max(in_range, countback)` rows, at most `cap`: the range, extended to
+    `countback` rows; with no countback and nothing in range, the one newest row before
+    `start` (the UDF `nextTime`). Both scans stop at their LIMIT, so the cost follows
+    the rows returned, never the nominal length of the range; the LIMIT of the second is
+    not known at planning time, which keeps it an ordered index scan rather than a bitmap
+    scan and a sort.
 
-    Each half is one descending scan of the primary key that stops at its LIMIT, so the
-    cost follows the rows returned, never the nominal length of the range. The arrays
-    are aggregated in scan order (no sort: `array_agg … ORDER BY` sorts once per column,
-    which measured as costly as the scan) and `_ascending` reverses them.
+    The arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per
+    column, which measured as costly as the scan) and `_ascending` reverses them.
     """
     picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
     arrays = ", ".join(f"array_agg({name}) AS {name}" for name in columns)
     return f"""
-WITH in_range AS MATERIALIZED (
-    SELECT {picked} FROM {table}
-    WHERE {key} AND bucket >= {start} AND bucket < {end}
-    ORDER BY bucket DESC
-    LIMIT {cap}::bigint + 1
-), counted AS (
-    SELECT count(*) AS n FROM in_range
-), picked AS (
-    (SELECT * FROM in_range LIMIT {cap}::bigint)
-    UNION ALL (
-        SELECT {picked} FROM {table}
-        WHERE {key} AND bucket < {start}
-        ORDER BY bucket DESC
-        LIMIT (
-            SELECT CASE
-                WHEN {countback}::bigint > 0 THEN greatest(least({countback}::bigint, {cap}::bigint) - n, 0)
-                WHEN n = 0 THEN 1
-                ELSE 0
-            END
-            FROM counted
-        )
-    )
+WITH counted AS (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM {table}
+        WHERE {key} AND bucket >= {start} AND bucket < {end}
+        LIMIT {cap}::bigint + 1
+    ) AS in_range
 )
 SELECT {arrays}, (SELECT n FROM counted) AS in_range
-FROM picked
+FROM (
+    SELECT {picked} FROM {table}
+    WHERE {key} AND bucket < {end}
+    ORDER BY bucket DESC
+    LIMIT (
+        SELECT CASE
+            WHEN n = 0 AND {countback}::bigint = 0 THEN 1
+            ELSE least(greatest(n, {countback}::bigint), {cap}::bigint)
+        END
+        FROM counted
+    )
+) AS picked
 """
 
 
