@@ -8,7 +8,12 @@ p50/p99 of:
 
 * `http`: GET /udf/history through the worker (parameters, query, JSON, HTTP);
 * `sql`: the endpoint's own query (`candleflow.store.queries.HISTORY_SQL`) from here;
-* `sql_rows`: the plainest read, `SELECT … ORDER BY bucket DESC LIMIT countback`.
+* `sql_rows`: the plainest read, `SELECT … ORDER BY bucket DESC LIMIT countback`,
+
+and `ratio_p50` / `ratio_p99`: `http` over `sql_rows` (targets: p50 ≤ 1.5x at every
+countback, p99 ≤ 10 ms at 2 000). `--breakdown` also times, from here, the ways of
+turning the rows into the answer (columns and JSON built in SQL, or rows decoded by
+asyncpg and encoded with orjson) to show where the time goes.
 
 `run(stack_info)` returns the figures (milliseconds) for `make bench`.
 """
@@ -36,7 +41,10 @@ from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
+import orjson
 
+from candleflow.settings import Settings
+from candleflow.store import queries
 from candleflow.store.migrate import migrate
 from candleflow.store.queries import HISTORY_SQL
 
@@ -215,20 +223,101 @@ async def measure(url: str, db_url: str, symbols: list[str], start_s: int, end_s
                         datetime.fromtimestamp(frm, UTC),
                         datetime.fromtimestamp(to, UTC),
                         countback,
+                        Settings.max_span_bars,
                     )
                     sql.append(time.perf_counter() - began)
                     began = time.perf_counter()
                     await conn.fetch(PLAIN_SQL, symbol, datetime.fromtimestamp(to, UTC), countback)
                     plain.append(time.perf_counter() - began)
+                figures = {"http": percentiles(http), "sql": percentiles(sql), "sql_rows": percentiles(plain)}
                 results[f"countback_{countback}"] = {
-                    "http": percentiles(http),
-                    "sql": percentiles(sql),
-                    "sql_rows": percentiles(plain),
+                    **figures,
+                    "ratio_p50": round(figures["http"]["p50_ms"] / figures["sql_rows"]["p50_ms"], 2),
+                    "ratio_p99": round(figures["http"]["p99_ms"] / figures["sql_rows"]["p99_ms"], 2),
                     "response_bytes": len(body),
                 }
         finally:
             await conn.close()
     return results
+
+
+_SQL_COLUMNS = """
+WITH picked AS (
+    SELECT bucket, open, high, low, close, volume FROM bars
+    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
+    ORDER BY bucket DESC LIMIT $3
+)
+SELECT coalesce(array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket), '{}') AS t,
+       coalesce(array_agg(open ORDER BY bucket), '{}') AS o, coalesce(array_agg(high ORDER BY bucket), '{}') AS h,
+       coalesce(array_agg(low ORDER BY bucket), '{}') AS l, coalesce(array_agg(close ORDER BY bucket), '{}') AS c,
+       coalesce(array_agg(volume::float8 ORDER BY bucket), '{}') AS v
+FROM picked
+"""
+_SQL_JSON = """
+WITH picked AS (
+    SELECT bucket, open, high, low, close, volume FROM bars
+    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
+    ORDER BY bucket DESC LIMIT $3
+)
+SELECT json_build_object('s', 'ok', 't', array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket),
+       'o', array_agg(open ORDER BY bucket), 'h', array_agg(high ORDER BY bucket), 'l', array_agg(low ORDER BY bucket),
+       'c', array_agg(close ORDER BY bucket), 'v', array_agg(volume::float8 ORDER BY bucket))::text
+FROM picked
+"""
+_SQL_EPOCH_ROWS = """
+SELECT extract(epoch FROM bucket)::int8, open, high, low, close, volume::float8 FROM bars
+WHERE symbol = $1 AND resolution = '1' AND bucket < $2
+ORDER BY bucket DESC LIMIT $3
+"""
+
+
+async def breakdown(db_url: str, symbols: list[str], end_s: int, requests: int) -> dict[str, Any]:
+    """p50/p99 of each way to build the answer from the same rows, from this process."""
+    conn = await asyncpg.connect(db_url)
+    to = datetime.fromtimestamp(end_s - 3600, UTC)
+
+    async def columns_in_sql(symbol: str, countback: int) -> bytes:
+        row = await conn.fetchrow(_SQL_COLUMNS, symbol, to, countback)
+        return orjson.dumps({"s": "ok", **dict(row)})
+
+    async def json_in_sql(symbol: str, countback: int) -> bytes:
+        text: str = await conn.fetchval(_SQL_JSON, symbol, to, countback)
+        return text.encode()
+
+    async def rows_then_orjson(symbol: str, countback: int) -> bytes:
+        rows = await conn.fetch(_SQL_EPOCH_ROWS, symbol, to, countback)
+        rows.reverse()
+        t, o, h, low, c, v = zip(*rows, strict=True)
+        return orjson.dumps({"s": "ok", "t": t, "o": o, "h": h, "l": low, "c": c, "v": v})
+
+    async def served(symbol: str, countback: int) -> bytes:
+        bars = await queries.history(conn, symbol, "1", end_s - 3600, end_s - 3600, countback)
+        return orjson.dumps({"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v})
+
+    async def rows_only(symbol: str, countback: int) -> bytes:
+        await conn.fetch(PLAIN_SQL, symbol, to, countback)
+        return b""
+
+    ways = {
+        "sql_rows (baseline)": rows_only,
+        "columns sorted in SQL (array_agg ORDER BY) + orjson": columns_in_sql,
+        "JSON text from PostgreSQL": json_in_sql,
+        "rows decoded one by one + orjson": rows_then_orjson,
+        "served: queries.history + orjson": served,
+    }
+    out: dict[str, Any] = {}
+    try:
+        for countback in COUNTBACKS:
+            for name, way in ways.items():
+                samples = []
+                for i in range(requests if countback < 10_000 else max(20, requests // 4)):
+                    began = time.perf_counter()
+                    await way(symbols[i % len(symbols)], countback)
+                    samples.append(time.perf_counter() - began)
+                out[f"countback_{countback} {name}"] = percentiles(samples)
+    finally:
+        await conn.close()
+    return out
 
 
 async def _prepare(stack: StackLike, symbols: list[str], days: int, end_s: int) -> str:
@@ -241,7 +330,9 @@ async def _prepare(stack: StackLike, symbols: list[str], days: int, end_s: int) 
     return db_url
 
 
-def run(stack_info: StackLike, *, symbols: int = 10, days: int = 90, requests: int = 200) -> dict[str, Any]:
+def run(
+    stack_info: StackLike, *, symbols: int = 10, days: int = 90, requests: int = 200, with_breakdown: bool = False
+) -> dict[str, Any]:
     """Benchmark against a running stack; returns the figures (milliseconds)."""
     names = [f"Bench:S{i:02d}/USD" for i in range(symbols)]
     end_s = (int(time.time()) - 86_400) // 86_400 * 86_400
@@ -260,6 +351,8 @@ def run(stack_info: StackLike, *, symbols: int = 10, days: int = 90, requests: i
     try:
         with worker(env, log_path) as url:
             figures = asyncio.run(measure(url, db_url, names, start_s, end_s, requests))
+        if with_breakdown:
+            figures["breakdown"] = asyncio.run(breakdown(db_url, names, end_s, requests))
     finally:
         asyncio.run(drop_database(stack_info.database_url, db_url))
     return {"bars": symbols * days * 1440, **figures}
@@ -272,8 +365,19 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=200, help="requests per countback (a quarter for 10 000)")
+    parser.add_argument("--breakdown", action="store_true", help="also time the ways of building the answer")
     args = parser.parse_args()
-    print(json.dumps(run(EnvStack(), symbols=args.symbols, days=args.days, requests=args.requests), indent=2))
+    result = run(
+        EnvStack(), symbols=args.symbols, days=args.days, requests=args.requests, with_breakdown=args.breakdown
+    )
+    print(json.dumps(result, indent=2))
+    for countback in COUNTBACKS:
+        data = result[f"countback_{countback}"]
+        print(
+            f"countback {countback:>6,}: http p50 {data['http']['p50_ms']} ms = {data['ratio_p50']}x bare SQL "
+            f"(target <= 1.5x), p99 {data['http']['p99_ms']} ms = {data['ratio_p99']}x",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def history(info: StackInfo, quick: bool) -> list[Figure]:
         data = result[f"countback_{countback}"]
         for stat in ("p50_ms", "p99_ms"):
             target = ""
-            if countback == 2000:
-                target = "<= 2x bare SQL" if stat == "p50_ms" else "<= 25 ms"
+            if stat == "p50_ms":
+                target = "<= 1.5x bare SQL"
+            elif countback == 2000:
+                target = "<= 10 ms"
             figures.append(
                 Figure("history", f"/udf/history countback {countback:,} {stat[:3]}", data["http"][stat], "ms",
                        "bare SQL", data["sql_rows"][stat], target, higher_is_better=False,

@@ -3,15 +3,16 @@
 Each function takes an asyncpg pool (or connection) and answers in plain Python
 values shaped for the UDF answers: times are unix seconds (bucket start), prices and
 volumes floats. Bars are stored per resolution under its canonical code, so every
-history read is one range scan of the `(symbol, resolution, bucket)` primary key. Rows
-come back plain (times as int8 epoch seconds, volume as float8, the cheapest types for
-asyncpg to decode) and are turned into column tuples in Python: measured, building the
-columns or the JSON in SQL (`array_agg`, `json_build_object`) costs more than the scan.
+history read is one range scan of the `(symbol, resolution, bucket)` primary key. The
+answer comes back as one row of column arrays (int8 seconds, float8 values: what asyncpg
+decodes fastest, a whole column at a time) aggregated in scan order without a sort.
+Measured (`bench/bench_history.py --breakdown`): sorting in `array_agg … ORDER BY`, or
+building the JSON in PostgreSQL, costs about as much as the scan; decoding rows one by
+one and regrouping them in Python costs more than that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +28,12 @@ class History:
     """Column arrays of bars, ascending; `next_time` is set only when they are empty;
     `over_cap` when `[from, to)` held more bars than the cap (the newest were kept)."""
 
-    t: Sequence[int]
-    o: Sequence[float]
-    h: Sequence[float]
-    l: Sequence[float]  # noqa: E741 - the UDF column name
-    c: Sequence[float]
-    v: Sequence[float]
+    t: list[int]
+    o: list[float]
+    h: list[float]
+    l: list[float]  # noqa: E741 - the UDF column name
+    c: list[float]
+    v: list[float]
     next_time: int | None
     over_cap: bool = False
 
@@ -41,8 +42,8 @@ class History:
 class Series:
     """One indicator series, ascending; `next_time` and `over_cap` as in `History`."""
 
-    t: Sequence[int]
-    v: Sequence[float]
+    t: list[int]
+    v: list[float]
     next_time: int | None
     over_cap: bool = False
 
@@ -91,44 +92,55 @@ def to_datetime(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _newest_before(table: str, key: str, columns: str, start: str, end: str, countback: str, cap: str) -> str:
-    """Rows of one series before `end`, newest first: those in `[start, end)` (at most
-    `cap + 1`, so a caller sees a range holding more than `cap`), then older ones until
-    `countback` rows (at most `cap`) are returned; with no countback and nothing in
-    range, the one newest row before `start` (the UDF `nextTime`).
+def _newest_before(
+    table: str, key: str, columns: dict[str, str], start: str, end: str, countback: str, cap: str
+) -> str:
+    """One row of column arrays of a series before `end`, newest first, plus `in_range`.
 
-    Each half is one descending scan of the primary key that stops at its LIMIT, so the
-    cost follows the rows returned, never the nominal length of the range.
+    `in_range` counts the rows of `[start, end)`, reading at most `cap + 1` index
+    entries (above `cap`: the range holds more than the cap). Then one backward scan from
+    `end` takes `max(in_range, countback)` rows, at most `cap`: the range, extended to
+    `countback` rows; with no countback and nothing in range, the one newest row before
+    `start` (the UDF `nextTime`). Both scans stop at their LIMIT, so the cost follows
+    the rows returned, never the nominal length of the range; the LIMIT of the second is
+    not known at planning time, which keeps it an ordered index scan rather than a bitmap
+    scan and a sort.
+
+    The arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per
+    column, which measured as costly as the scan) and `_ascending` reverses them.
     """
+    picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
+    arrays = ", ".join(f"array_agg({name}) AS {name}" for name in columns)
     return f"""
-WITH in_range AS MATERIALIZED (
-    SELECT {columns} FROM {table}
-    WHERE {key} AND bucket >= {start} AND bucket < {end}
-    ORDER BY bucket DESC
-    LIMIT {cap}::bigint + 1
+WITH counted AS (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM {table}
+        WHERE {key} AND bucket >= {start} AND bucket < {end}
+        LIMIT {cap}::bigint + 1
+    ) AS in_range
 )
-SELECT * FROM in_range
-UNION ALL (
-    SELECT {columns} FROM {table}
-    WHERE {key} AND bucket < {start}
+SELECT {arrays}, (SELECT n FROM counted) AS in_range
+FROM (
+    SELECT {picked} FROM {table}
+    WHERE {key} AND bucket < {end}
     ORDER BY bucket DESC
     LIMIT (
         SELECT CASE
-            WHEN {countback}::bigint > 0 THEN greatest(least({countback}::bigint, {cap}::bigint) - n, 0)
-            WHEN n = 0 THEN 1
-            ELSE 0
+            WHEN n = 0 AND {countback}::bigint = 0 THEN 1
+            ELSE least(greatest(n, {countback}::bigint), {cap}::bigint)
         END
-        FROM (SELECT count(*) AS n FROM in_range) AS counted
+        FROM counted
     )
-)
+) AS picked
 """
 
 
-_EPOCH = "extract(epoch FROM bucket)::int8"
+#: Bucket start as int8 unix seconds (`date_part` is float8, cheaper than `extract`'s numeric).
+_EPOCH = "date_part('epoch', bucket)::int8"
 _HISTORY = _newest_before(
     "bars",
     "symbol = $1 AND resolution = $2",
-    f"{_EPOCH} AS t, open, high, low, close, volume::float8 AS v",
+    {"t": _EPOCH, "o": "open", "h": "high", "l": "low", "c": "close", "v": "volume::float8"},
     "$3",
     "$4",
     "$5",
@@ -139,29 +151,21 @@ _HISTORY = _newest_before(
 HISTORY_SQL = _HISTORY
 
 
-@dataclass(frozen=True, slots=True)
-class Picked:
-    """What `_pick` keeps of `_newest_before`'s rows: ascending rows, or `next_time`."""
-
-    rows: list[Any]
-    next_time: int | None
-    over_cap: bool
-
-
-def _pick(rows: list[Any], start: int, countback: int, cap: int) -> Picked:
-    """Ascending rows of the answer; `over_cap` when `[start, end)` holds more than `cap`
-    (the newest `cap` are kept); `next_time` when none is returned and older data exists."""
-    in_range = sum(1 for r in rows if r[0] >= start)
-    if countback == 0 and in_range == 0:
-        return Picked([], rows[0][0] if rows else None, False)
-    over_cap = in_range > cap
-    kept = rows[:cap]
-    kept.sort(key=_first)  # one descending run: linear
-    return Picked(kept, None, over_cap)
+def _ascending(row: Any, names: str) -> list[list[Any]]:
+    """The arrays `names` of `row`, oldest first (they come newest first)."""
+    columns = [row[name] or [] for name in names]
+    times = columns[0]
+    if times != sorted(times, reverse=True):  # linear on the order every plan so far delivers
+        order = sorted(range(len(times)), key=times.__getitem__)
+        return [[column[i] for i in order] for column in columns]
+    return [column[::-1] for column in columns]
 
 
-def _first(row: Any) -> int:
-    return int(row[0])
+def _next_time(row: Any, countback: int) -> int | None:
+    """The UDF `nextTime` of an answer without countback and nothing in range."""
+    if countback or row["in_range"] or not row["t"]:
+        return None
+    return int(row["t"][0])
 
 
 async def history(
@@ -173,18 +177,19 @@ async def history(
     more. `next_time` is the newest bar before `start` when nothing is returned without
     countback (None when there is none): the UDF `nextTime`, in seconds.
     """
-    rows = await db.fetch(_HISTORY, symbol, resolution, to_datetime(start), to_datetime(end), countback, cap)
-    picked = _pick(rows, start, countback, cap)
-    if not picked.rows:
-        return History((), (), (), (), (), (), picked.next_time, picked.over_cap)
-    t, o, h, low, c, v = zip(*picked.rows, strict=True)
-    return History(t, o, h, low, c, v, None, picked.over_cap)
+    row = await db.fetchrow(_HISTORY, symbol, resolution, to_datetime(start), to_datetime(end), countback, cap)
+    next_time = _next_time(row, countback)
+    over_cap = row["in_range"] > cap
+    if next_time is not None:
+        return History([], [], [], [], [], [], next_time, over_cap)
+    t, o, h, low, c, v = _ascending(row, "tohlcv")
+    return History(t, o, h, low, c, v, None, over_cap)
 
 
 _INDICATOR = _newest_before(
     "indicators",
     "symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4",
-    f"{_EPOCH} AS t, value",
+    {"t": _EPOCH, "v": "value"},
     "$5",
     "$6",
     "$7",
@@ -204,14 +209,15 @@ async def indicator(
     cap: int = Settings.max_span_bars,
 ) -> Series:
     """A moving-average series with the same rules (and cap) as `history`."""
-    rows = await db.fetch(
+    row = await db.fetchrow(
         _INDICATOR, symbol, resolution, kind, period, to_datetime(start), to_datetime(end), countback, cap
     )
-    picked = _pick(rows, start, countback, cap)
-    if not picked.rows:
-        return Series((), (), picked.next_time, picked.over_cap)
-    t, v = zip(*picked.rows, strict=True)
-    return Series(t, v, None, picked.over_cap)
+    next_time = _next_time(row, countback)
+    over_cap = row["in_range"] > cap
+    if next_time is not None:
+        return Series([], [], next_time, over_cap)
+    t, v = _ascending(row, "tv")
+    return Series(t, v, None, over_cap)
 
 
 _MARKS = """

@@ -28,6 +28,12 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (one round trip per request): web views only
+    read, never LISTEN, lock or SET, so a released connection has nothing to undo. An open
+    transaction is still rolled back by the pool before this is called."""
+
+
 class Database:
     """A lazily created asyncpg pool for one database URL."""
 
@@ -49,6 +55,7 @@ class Database:
                         max_size=POOL_MAX,
                         timeout=CONNECT_TIMEOUT,
                         command_timeout=COMMAND_TIMEOUT,
+                        reset=_keep_session,
                     )
                 except DB_ERRORS as exc:
                     raise unavailable("database") from exc

@@ -127,6 +127,18 @@ export class FakeServer {
     return this;
   }
 
+  /** The next `times` requests to `path` get `{s: "error", errmsg}` with `status`; then its handler answers again. */
+  failNext(path: string, times: number, errmsg: string, status = 503): this {
+    const route = this.routes.get(path);
+    let left = times;
+    this.routes.set(path, (params) => {
+      if (left <= 0 && route) return route(params);
+      left -= 1;
+      return { status, body: { s: 'error', errmsg } };
+    });
+    return this;
+  }
+
   requestsTo(path: string): RecordedRequest[] {
     return this.requests.filter((request) => request.path === path);
   }

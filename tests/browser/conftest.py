@@ -105,6 +105,26 @@ class Market:
             await conn.close()
         return [DbBar(r["time"], r["open"], r["high"], r["low"], r["close"], r["volume"]) for r in rows]
 
+    async def indicator(
+        self, symbol: str, resolution: str, kind: str, period: int, since: int = 0
+    ) -> list[tuple[int, float]]:
+        """The stored (seconds, value) points of one moving average from `since`, ascending."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT extract(epoch from bucket)::bigint AS time, value FROM indicators"
+                " WHERE symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4 AND bucket >= to_timestamp($5)"
+                " ORDER BY bucket",
+                symbol,
+                resolution,
+                kind,
+                period,
+                since,
+            )
+        finally:
+            await conn.close()
+        return [(int(r["time"]), float(r["value"])) for r in rows]
+
     async def latest_bar(self, symbol: str, resolution: str) -> DbBar:
         conn = await asyncpg.connect(self.database_url)
         try:
@@ -139,10 +159,18 @@ class ChartPage:
     base_url: str
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Console errors and warnings (a failed fetch shows here too), as `type: text`.
+    console: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on(
+            "console",
+            lambda message: (
+                self.console.append(f"{message.type}: {message.text}") if message.type in ("error", "warning") else None
+            ),
+        )
 
     async def open(self, symbol: str, resolution: str) -> None:
         """Open `/?symbol=…&resolution=…` and wait until the chart is loaded and live."""

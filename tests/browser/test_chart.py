@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.browser.conftest import ChartPage, DbBar, Market
+from tests.harness.tickgen import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -237,6 +238,42 @@ async def test_scrolling_back_loads_older_bars(chart: ChartPage, market: Market)
     stored = await market.bars(SYMBOL, "1", since=int(bars[0]["time"]))
     assert_same_bars(bars, stored, "history after scrolling back")
     await chart.screenshot("scrolled-back.png")
+    chart.assert_clean()
+
+
+QUIET = "Gemini:LTC/BTC"
+QUIET_DAYS_AGO = 120
+
+
+async def test_a_series_quiet_for_months_draws_its_sma_and_ema_lines(chart: ChartPage, market: Market) -> None:
+    """The series' last trade is four months old, so the lines' range (first bar shown to
+    now) is long in nominal 1-minute buckets but holds a few hundred points: the SMA and
+    EMA lines are drawn from the stored averages, the state line stays empty and the
+    console clean."""
+    end_ms = int(time.time() * 1000) - QUIET_DAYS_AGO * 86_400_000
+    await market.publish(generate(3_000, symbols=(QUIET,), days=1.0, seed=23, end_ms=end_ms))
+    await chart.open(QUIET, "1")
+    page = chart.page
+    await page.click('[data-testid="indicator-ema20"]')
+    drawn = ("sma20", "sma50", "ema20")
+    await chart.wait_until(
+        "(ids) => { const lines = window.__candleflow.lines();"
+        " return ids.every((id) => lines[id].visible && lines[id].points.length > 0); }",
+        list(drawn),
+        what="the SMA and EMA lines of the quiet series drawn",
+    )
+    bars = await chart.bars()
+    first = int(bars[0]["time"])
+    assert first < time.time() - QUIET_DAYS_AGO * 86_400 + 86_400, "the series must be months old"
+    lines = await page.evaluate("() => window.__candleflow.lines()")
+    for line in drawn:
+        kind, period = line[:3], int(line[3:])
+        stored = await market.indicator(QUIET, "1", kind, period, since=first)
+        shown = lines[line]["points"]
+        assert [p["time"] for p in shown] == [t for t, _ in stored], f"{line}: point times differ from the database"
+        assert [p["value"] for p in shown] == pytest.approx([v for _, v in stored], rel=1e-6), line
+    assert await page.is_hidden('[data-testid="status"]'), await page.text_content('[data-testid="status"]')
+    assert chart.console == [], f"console errors or warnings for a valid symbol: {chart.console}"
     chart.assert_clean()
 
 

@@ -80,6 +80,8 @@ export class ChartApp {
   private symbolInfo: LibrarySymbolInfo | undefined;
   private generation = 0;
   private retryTimer: unknown;
+  /** Lines and marks whose last fetch failed, with why: in the state line until a retry works. */
+  private readonly failures = new Map<string, string>();
 
   symbol = '';
   resolution = '1';
@@ -121,6 +123,7 @@ export class ChartApp {
     this.store.reset([]);
     this.marks = [];
     this.lines.clear();
+    this.failures.clear();
     this.view.showBars([]);
     for (const line of this.lines.definitions) this.view.showLine(line.id, []);
     this.showMarks();
@@ -288,26 +291,51 @@ export class ChartApp {
       const points = await this.history.line(query);
       if (generation !== this.generation) return;
       this.view.showLine(line.id, this.lines.merge(line.id, points));
+      this.seriesLoaded(line.id);
     } catch (error) {
-      console.warn(`candleflow: ${line.id} unavailable: ${message(error)}`);
+      this.seriesFailed(line.id, error, generation, () => this.loadLine(line, from, to));
     }
   }
 
   private async loadMarks(): Promise<void> {
-    const info = this.symbolInfo;
     const first = this.store.first;
     const last = this.store.last;
-    if (!info || !first || !last) return;
+    if (!first || !last) return;
     const generation = this.generation;
-    const marks = await this.history.marks(
-      info,
-      this.resolution,
-      first.time,
-      last.time + resolutionSeconds(this.resolution),
-    );
+    const to = last.time + resolutionSeconds(this.resolution);
+    try {
+      const marks = await this.history.marks({
+        symbol: this.symbol,
+        resolution: this.resolution,
+        from: first.time,
+        to,
+      });
+      if (generation !== this.generation) return;
+      this.marks = marks;
+      this.showMarks();
+      this.seriesLoaded('marks');
+    } catch (error) {
+      this.seriesFailed('marks', error, generation, () => this.loadMarks());
+    }
+  }
+
+  /** A line or the marks could not be fetched: say so and try again, never drop it silently. */
+  private seriesFailed(name: string, error: unknown, generation: number, retry: () => Promise<void>): void {
     if (generation !== this.generation) return;
-    this.marks = marks;
-    this.showMarks();
+    this.failures.set(name, message(error));
+    this.showFailures();
+    this.timers.setTimeout(() => {
+      if (generation === this.generation) void retry();
+    }, RETRY_LOAD_MS);
+  }
+
+  private seriesLoaded(name: string): void {
+    if (this.failures.delete(name)) this.showFailures();
+  }
+
+  private showFailures(): void {
+    const parts = [...this.failures].map(([name, why]) => `${name} unavailable (${why})`);
+    this.hooks.onStatus(parts.length > 0 ? `${parts.join('; ')}; retrying` : undefined);
   }
 
   private showMarks(): void {

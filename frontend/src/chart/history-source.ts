@@ -78,17 +78,9 @@ export class HistorySource {
     return this.datafeed.client.indicator(query);
   }
 
-  /**
-   * Marks with `from <= time <= to`, with their kind (read from the client, not
-   * `getMarks`, whose TradingView type has no kind); none when the server cannot answer.
-   */
-  async marks(info: LibrarySymbolInfo, resolution: string, from: number, to: number): Promise<CandleflowMark[]> {
-    try {
-      return await this.datafeed.client.marks({ symbol: info.ticker ?? info.full_name, resolution, from, to });
-    } catch (error) {
-      console.warn(`candleflow: marks unavailable: ${error instanceof Error ? error.message : String(error)}`);
-      return [];
-    }
+  /** Marks with `from <= time <= to`, with their kind; rejects when the server cannot answer. */
+  marks(query: RangeQuery): Promise<CandleflowMark[]> {
+    return this.datafeed.client.marks(query);
   }
 
   private bars(

@@ -130,6 +130,28 @@ describe('ChartApp.open', () => {
     expect(seen.statuses.at(-1)).toBeUndefined();
   });
 
+  it('shows a failed line or marks request in the state line and retries it until it works', async () => {
+    const { worker, view, app, seen } = setup();
+    worker.marks = [{ time: LAST - 300, color: 'red', label: 'D' }];
+    // The first indicator request (sma20) and the first marks request fail.
+    worker.server
+      .failNext('/api/indicators', 1, 'database unavailable')
+      .failNext('/udf/marks', 1, 'database unavailable');
+    expect(await app.open(BTC, '1')).toBe(true);
+    expect(seen.statuses.at(-1)).toMatch(
+      /^sma20 unavailable \(.*database unavailable.*\); marks unavailable .*; retrying$/,
+    );
+    expect(view.lines.get('sma20')).toEqual([]);
+    expect(view.lines.get('sma50')?.length).toBe(INITIAL_BARS);
+    expect(view.marks).toEqual([]);
+
+    worker.timers.advance(RETRY_LOAD_MS);
+    await flush();
+    expect(view.lines.get('sma20')?.map((point) => point.time)).toEqual(minutes(LAST, INITIAL_BARS));
+    expect(view.marks.map((mark) => mark.time)).toEqual([LAST - 300]);
+    expect(seen.statuses.at(-1)).toBeUndefined();
+  });
+
   it('reloads when the stream announces a correction', async () => {
     const { worker, app } = setup();
     await app.open(BTC, '1');

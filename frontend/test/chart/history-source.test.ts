@@ -52,13 +52,12 @@ describe('HistorySource', () => {
     await expect(source.resolve('Nowhere:X/Y')).rejects.toThrow('unknown_symbol');
   });
 
-  it('reads marks, and none when the server fails', async () => {
+  it('reads marks, and rejects when the server fails (the chart shows and retries it)', async () => {
     const worker = new FakeWorker([]);
     worker.marks = [{ time: 120, color: 'green', label: 'G', kind: 'golden_cross' }];
     const source = new HistorySource(worker.datafeed);
-    expect((await source.marks(INFO, '1', 0, 600)).map((mark) => [mark.time, mark.kind])).toEqual([
-      [120, 'golden_cross'],
-    ]);
+    const query = { symbol: BTC, resolution: '1', from: 0, to: 600 };
+    expect((await source.marks(query)).map((mark) => [mark.time, mark.kind])).toEqual([[120, 'golden_cross']]);
     expect(Object.fromEntries(worker.server.requestsTo('/udf/marks')[0]?.params ?? [])).toEqual({
       symbol: BTC,
       resolution: '1',
@@ -66,7 +65,7 @@ describe('HistorySource', () => {
       to: '600',
     });
     worker.server.on('/udf/marks', () => ({ s: 'error', errmsg: 'boom' }), 500);
-    expect(await source.marks(INFO, '1', 0, 600)).toEqual([]);
+    await expect(source.marks(query)).rejects.toThrow('boom');
   });
 });
 
