@@ -158,6 +158,11 @@ CC_PAIRS = _doc(
 )
 MA_PERIODS = _doc("CANDLEFLOW_MA_PERIODS", "20,50,200", "SMA and EMA periods kept per series")
 CROSSOVER = _doc("CANDLEFLOW_CROSSOVER", "20,50", "fast,slow SMA periods whose crossings become marks")
+FUNCTIONS = _doc(
+    "CANDLEFLOW_FUNCTIONS",
+    "",
+    "more indicators and signals, e.g. rsi(period=14),mypkg.ind:MyIndicator (docs/functions.md)",
+)
 ENGINE_READER = _doc(
     "CANDLEFLOW_ENGINE_READER",
     "agent",
@@ -200,6 +205,7 @@ class Settings:
     cryptocompare_pairs: tuple[str, ...] = ()
     ma_periods: tuple[int, ...] = (20, 50, 200)
     crossover: tuple[int, int] = (20, 50)
+    functions: str = ""
     engine_reader: str = "agent"
     batch_max: int = 10000
     batch_within: float = 0.2
@@ -279,6 +285,7 @@ class Settings:
             ),
             ma_periods=ma_periods,
             crossover=crossover,
+            functions=env.get(FUNCTIONS, "").strip(),
             engine_reader=_read(env, ENGINE_READER, "agent", _choice(READERS), "agent or bulk"),
             batch_max=_read(env, BATCH_MAX, "10000", _positive_int, "a positive integer"),
             batch_within=_read(env, BATCH_WITHIN, "0.2", _positive_float, "a positive number of seconds"),

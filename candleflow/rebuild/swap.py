@@ -22,10 +22,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from candleflow.bars import Bar, BarKey
-from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.functions.failures import report_failures
+from candleflow.functions.registry import FunctionSet
 from candleflow.rebuild.builder import Builder
 from candleflow.rebuild.window import Span, catch_up, final_offsets
 from candleflow.store import bars as store
+from candleflow.store import series
 from candleflow.store.bars import Connection, SeriesKey, SymbolSeen
 
 _MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
@@ -53,8 +55,8 @@ INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
 SELECT symbol, resolution, kind, period, {_MS.format("bucket")}, value FROM rebuild_indicators
 """
 INSERT_MARKS = f"""
-INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
-SELECT symbol, resolution, {_MS.format("bucket")}, kind, fast, slow, price FROM rebuild_marks
+INSERT INTO marks (symbol, resolution, bucket, signal, kind, label, text, tone, price)
+SELECT symbol, resolution, {_MS.format("bucket")}, signal, kind, label, text, tone, price FROM rebuild_marks
 """
 
 ReadSpans = Callable[[Mapping[int, Span], Builder], Awaitable[int]]
@@ -70,8 +72,7 @@ class SwapPlan:
     only: frozenset[str] | None  # --symbols (None: every symbol)
     cutoff: int  # bucket cutoff in ms (0: everything)
     seen: Mapping[str, SymbolSeen]  # what `symbols` learns from the rebuilt ticks
-    periods: Sequence[int]
-    crossover: tuple[int, int]
+    functions: FunctionSet
     future_tolerance_s: float
 
 
@@ -136,28 +137,5 @@ async def _indicators(conn: Connection, deltas: Mapping[BarKey, Bar], plan: Swap
         key = (symbol, resolution)
         start = bucket if symbol in plan.symbols else min(bucket, plan.cutoff)
         since[key] = min(since.get(key, start), start)
-    spans = sorted(since.items())
-    needed = max(plan.periods)
-    prefixes = await store.prefix_closes(conn, spans, needed)
-    emas = await store.emas_at(
-        conn, [(key, prefix[-1][0]) for (key, _), prefix in zip(spans, prefixes, strict=True) if prefix]
-    )
-    seeded = iter(emas)
-    work: list[tuple[SeriesKey, int, list[float], dict[int, float] | None]] = []
-    whole: list[SeriesKey] = []
-    for (key, start), bars in zip(spans, prefixes, strict=True):
-        ema = next(seeded) if bars else None
-        if bars and (ema is None or not all(p in ema for p in plan.periods)):
-            whole.append(key)
-            continue
-        work.append((key, start, [close for _, close in bars], ema))
-    work.extend((key, 0, [], None) for key in whole)
-    suffixes = await store.suffix_closes(conn, [(key, start) for key, start, _, _ in work])
-    values: list[tuple[SeriesKey, IndicatorValue]] = []
-    crosses: list[tuple[SeriesKey, Cross]] = []
-    for (key, _, prefix, ema), suffix in zip(work, suffixes, strict=True):
-        outcome = recompute(prefix, ema if prefix else None, suffix, plan.periods, plan.crossover)
-        values.extend((key, value) for value in outcome.values)
-        crosses.extend((key, cross) for cross in outcome.crosses)
-    await store.write_indicators(conn, values)
-    await store.replace_marks(conn, [(key, start) for key, start, _, _ in work], crosses, plan.crossover)
+    for item, computed in await series.recompute(conn, plan.functions, sorted(since.items())):
+        report_failures(item.key, computed.failures)
