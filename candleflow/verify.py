@@ -28,8 +28,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from candleflow import verify_functions
 from candleflow.bars import Bar, BarKey, aggregate
 from candleflow.exceptions import CandleflowError, InvalidTick
+from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.resolution import SUPPORTED_CODES
 from candleflow.settings import Settings
 from candleflow.sources.progress import Progress
@@ -132,6 +134,8 @@ def _order(difference: Difference) -> tuple[str, int, int, str]:
 @dataclass
 class Comparison:
     compared: int = 0
+    #: indicator values and marks compared (`verify_functions`)
+    functions: int = 0
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -325,7 +329,11 @@ async def read_log(
         await consumer.stop()
 
 
-async def compare_with_database(database_url: str, window: Window, expected: dict[BarKey, Bar]) -> Comparison:
+async def compare_with_database(
+    database_url: str, window: Window, expected: dict[BarKey, Bar], functions: FunctionSet | None = None
+) -> Comparison:
+    """The stored bars against `expected`; with `functions`, also every stored value and
+    mark of those functions against a recompute of the stored bars (`verify_functions`)."""
     conn = await connect(database_url)
     try:
         symbols = sorted(window.symbols) if window.symbols is not None else None
@@ -333,6 +341,11 @@ async def compare_with_database(database_url: str, window: Window, expected: dic
         async with conn.transaction(readonly=True):
             async for key, bar, source in verify_queries.stored_bars(conn, symbols, window.since, window.until):
                 comparator.feed(key, bar, source)
+            if functions is not None:
+                comparator.result.functions, found = await verify_functions.check(
+                    conn, functions, symbols, window.since, window.until
+                )
+                comparator.result.differences.extend(Difference(*row) for row in found)
         return comparator.finish()
     finally:
         await conn.close()
@@ -371,9 +384,11 @@ async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO
     progress = Progress.for_terminal(0, stream=err)
     read = await read_log(settings.kafka_bootstrap, settings.ticks_topic, aggregator, progress=progress)
     lag = await engine_lag(settings.database_url, settings.app_id, settings.ticks_topic, read.ends)
-    comparison = await compare_with_database(settings.database_url, window, aggregator.bars)
+    functions = from_settings(settings)
+    comparison = await compare_with_database(settings.database_url, window, aggregator.bars, functions)
     for note in notes(read, lag, settings.ticks_topic, aggregator):
         err.write(note + "\n")
+    err.write(f"compared {comparison.functions:,} indicator values and marks with a recompute of the stored bars\n")
     out.write(render(comparison))
     return 0 if comparison.ok else 1
 

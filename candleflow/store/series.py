@@ -227,3 +227,45 @@ async def recompute(
     runs = [(series, compute(functions, series)) for series in await load(conn, functions, spans, lock=lock)]
     await write(conn, runs)
     return runs
+
+
+SERIES_OF = """
+SELECT DISTINCT symbol, resolution FROM bars
+WHERE ($1::text[] IS NULL OR symbol = ANY($1::text[])) ORDER BY symbol, resolution
+"""
+
+STORED_VALUES = f"""
+SELECT kind, period, {_EPOCH_MS.format("bucket")} AS bucket, value FROM indicators
+WHERE symbol = $1 AND resolution = $2
+  AND ($3::bigint IS NULL OR bucket >= {_MS.format("$3::bigint")})
+  AND ($4::bigint IS NULL OR bucket < {_MS.format("$4::bigint")})
+"""
+
+STORED_MARKS = f"""
+SELECT {_EPOCH_MS.format("bucket")} AS bucket, signal, kind, label, text, tone, price FROM marks
+WHERE symbol = $1 AND resolution = $2
+  AND ($3::bigint IS NULL OR bucket >= {_MS.format("$3::bigint")})
+  AND ($4::bigint IS NULL OR bucket < {_MS.format("$4::bigint")})
+"""
+
+
+async def series_of(conn: Connection, symbols: Sequence[str] | None) -> list[SeriesKey]:
+    """Every (symbol, resolution) with bars (of `symbols` only, unless None)."""
+    rows = await conn.fetch(SERIES_OF, None if symbols is None else list(symbols))
+    return [(row["symbol"], row["resolution"]) for row in rows]
+
+
+async def stored_values(
+    conn: Connection, key: SeriesKey, since: int | None, until: int | None
+) -> dict[tuple[str, int, int], float]:
+    """`(kind, period, bucket) -> value` of one series with `since <= bucket < until`."""
+    rows = await conn.fetch(STORED_VALUES, key[0], key[1], since, until)
+    return {(row["kind"], row["period"], row["bucket"]): row["value"] for row in rows}
+
+
+async def stored_marks(conn: Connection, key: SeriesKey, since: int | None, until: int | None) -> list[MarkRow]:
+    rows = await conn.fetch(STORED_MARKS, key[0], key[1], since, until)
+    return [
+        MarkRow(row["bucket"], row["signal"], row["kind"], row["label"], row["text"], row["tone"], row["price"])
+        for row in rows
+    ]

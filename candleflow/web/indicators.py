@@ -1,36 +1,59 @@
-"""`/api/indicators`: the stored moving averages, with the time rules of `/udf/history`.
+"""`/api/indicators` and `/api/functions`: the stored values of any registered indicator,
+and the catalogue of what this worker computes.
 
-`kind` is `sma` or `ema`, `period` one of the periods the engine keeps
-(`CANDLEFLOW_MA_PERIODS`). The answer is `{"s": "ok", "t": [...], "v": [...]}`,
-`{"s": "no_data", "nextTime": ...}` or `{"s": "no_data"}`, times in unix seconds.
+`/api/indicators?symbol=…&resolution=…&kind=NAME[&PARAM=value…][&output=LINE]` names an
+indicator by its name (`kind`, e.g. `sma`, `rsi`, `bollinger`) and parameters (missing
+ones take their defaults, so `kind=sma&period=20` still works); it must be one the
+configuration registers (`/api/functions` lists them). `output` picks a line of a
+multi-line indicator (Bollinger's `upper`; default: the first). The answer is
+`{"s": "ok", "t": [...], "v": [...]}`, `{"s": "no_data", "nextTime": ...}` or
+`{"s": "no_data"}`, times in unix seconds, with the time rules of `/udf/history`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from candleflow.app import functions
+from candleflow.functions.api import Function, FunctionConfigError, Indicator, Signal
 from candleflow.store import queries
 from candleflow.web import params, responses
 from candleflow.web.errors import UdfError
 from candleflow.web.routing import database, page, settings
 from candleflow.web.udf import current_bucket_s, no_data, resolve
 
-KINDS = ("sma", "ema")
+#: Query parameters of the request itself; every other one is a parameter of the function.
+REQUEST_PARAMETERS = frozenset({"symbol", "resolution", "kind", "output", "from", "to", "countback"})
+
+
+def indicator_of(query: Any) -> tuple[Indicator, str]:
+    """The registered indicator and output line a request names (UdfError 400 if none)."""
+    name = params.text(query, "kind").lower()
+    values = {
+        key: params.text(query, key, max_length=40) for key in query if key not in REQUEST_PARAMETERS and key != "_"
+    }
+    try:
+        found = functions.find(name[:40], values)
+    except FunctionConfigError as exc:
+        raise UdfError(str(exc)) from None
+    if not isinstance(found, Indicator):
+        raise UdfError(f"{found.key} is a signal: its marks are served by /udf/marks")
+    output = params.text(query, "output", required=False, default=found.outputs[0], max_length=40)
+    if output not in found.outputs:
+        raise UdfError(f"output={output!r} is not a line of {found.key} (lines: {', '.join(found.outputs)})")
+    return found, output
 
 
 @page("/api/indicators")
 async def indicators(request: web.Request) -> web.StreamResponse:
-    """One SMA or EMA series of a symbol and resolution."""
+    """One line of a registered indicator for a symbol and resolution."""
     q = request.query
     row = await resolve(params.text(q, "symbol"))
     res = params.resolution(q)
-    kind = params.text(q, "kind").lower()
-    if kind not in KINDS:
-        raise UdfError(f"kind={kind[:20]!r} is not one of {', '.join(KINDS)}")
-    kept = settings.ma_periods
-    period = params.integer(q, "period", minimum=1, maximum=max(kept))
-    if period not in kept:
-        raise UdfError(f"period={period} is not kept; kept periods: {', '.join(map(str, kept))}")
+    indicator, output = indicator_of(q)
+    kind, period = indicator.stored(output)
     rng = params.time_range(q, res, max_countback=settings.max_countback, max_span_bars=settings.max_span_bars)
     series = await queries.indicator(
         await database.pool(), row.symbol, res.code, kind, period, rng.start, rng.end, rng.countback
@@ -39,3 +62,32 @@ async def indicators(request: web.Request) -> web.StreamResponse:
     if not series.t:
         return responses.json(no_data(series.next_time), cache=cache)
     return responses.json({"s": "ok", "t": series.t, "v": series.v}, cache=cache)
+
+
+def describe(function: Function) -> dict[str, Any]:
+    """One catalogue entry: what the chart needs to list, request and draw a function."""
+    entry: dict[str, Any] = {
+        "key": function.key,
+        "name": function.name,
+        "summary": function.summary,
+        "values": dict(function.values),
+        "params": [p.describe() for p in function.params],
+    }
+    if isinstance(function, Indicator):
+        entry |= {
+            "type": "indicator",
+            "outputs": list(function.outputs),
+            "state": list(function.state),
+            "pane": function.pane,
+            "warmup": function.warmup,
+        }
+    elif isinstance(function, Signal):
+        entry |= {"type": "signal", "inputs": [i.key for i in function.inputs()]}
+    return entry
+
+
+@page("/api/functions")
+async def catalogue(request: web.Request) -> web.StreamResponse:
+    """The indicators and signals this worker computes, with their parameters."""
+    entries = [describe(f) for f in (*functions.indicators, *functions.signals)]
+    return responses.json({"s": "ok", "functions": entries}, cache="public, max-age=60")
