@@ -10,7 +10,7 @@ the window); memory is one series at a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, compute
 from candleflow.functions.registry import FunctionSet
@@ -67,15 +67,19 @@ async def check(
     symbols: Sequence[str] | None,
     since: int | None,
     until: int | None,
+    *,
+    skip: Collection[SeriesKey] = (),
 ) -> tuple[int, list[Difference]]:
-    """Every series of `symbols` (None: all), buckets in `[since, until)`: (values and
-    marks compared, differences)."""
+    """Every series of `symbols` (None: all) but `skip`, buckets in `[since, until)`:
+    (values and marks compared, differences)."""
     compared, found = 0, []
 
     def in_window(bucket: int) -> bool:
         return (since is None or bucket >= since) and (until is None or bucket < until)
 
     for key in await series.series_of(conn, symbols):
+        if key in skip:
+            continue
         (bars,) = await series.suffix_bars(conn, [(key, series.WHOLE_HISTORY)])
         expected = compute(functions, SeriesInput(key, 0, bars, 0, None))
         values = await series.stored_values(conn, key, since, until)
