@@ -280,6 +280,8 @@ async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
     assert status == 200
     assert marks["time"] == [t for t, _ in expected]
     assert marks["color"] == ["green" if k == "golden_cross" else "red" for _, k in expected]
+    assert marks["kind"] == [k for _, k in expected], "marks carry their kind from the server"
+    assert marks["label"] == ["G" if k == "golden_cross" else "D" for _, k in expected]
     n = len(expected)
     assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize"))
     assert len(set(marks["id"])) == n
@@ -313,7 +315,7 @@ async def test_indicators_follow_history_rules(
     status, _, body = await get(url, **{**base, "kind": "wma"}, to=end, countback=1)
     assert status == 400 and body["s"] == "error"
     status, _, body = await get(url, **{**base, "period": 7}, to=end, countback=1)
-    assert status == 400 and "kept periods" in body["errmsg"]
+    assert status == 400 and f"{kind}(period=7) is not computed" in body["errmsg"]
 
 
 async def test_live_range_is_not_cached(server: WorkerProcess) -> None:
