@@ -16,11 +16,11 @@ from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from candleflow.functions.api import Bar, Indicator, Outputs
+from candleflow.functions.api import Bar, Values
 
 SeriesKey = tuple[str, str]  # (symbol, resolution code)
 #: Outputs of every indicator at one bar; None where the cache does not know them.
-BarOutputs = dict[Indicator, Outputs | None] | None
+BarOutputs = Values | None
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ class SeriesTail:
     #: True when `buckets[0]` is the first bar the series ever had.
     complete: bool
 
-    def split(self, since: int, needed: int) -> tuple[list[Bar], dict[Indicator, Outputs | None] | None, int] | None:
+    def split(self, since: int, needed: int) -> tuple[list[Bar], Values | None, int] | None:
         """The bars before `since` a recompute reads, the seeds at the last of them
         (None: those bars start the series) and the index of `since`; None when the
         tail cannot tell (too short, or the seeds unknown)."""

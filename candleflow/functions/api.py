@@ -151,12 +151,16 @@ class Columns:
     __slots__ = ("bucket", "close", "high", "low", "open", "volume")
 
     def __init__(self, bars: Sequence[Bar]) -> None:
-        self.bucket = [b.bucket for b in bars]
-        self.open = [b.open for b in bars]
-        self.high = [b.high for b in bars]
-        self.low = [b.low for b in bars]
-        self.close = [b.close for b in bars]
-        self.volume = [b.volume for b in bars]
+        if bars:
+            bucket, open_, high, low, close, volume = map(list, zip(*bars, strict=True))
+        else:
+            bucket, open_, high, low, close, volume = [], [], [], [], [], []
+        self.bucket: list[int] = bucket
+        self.open: list[float] = open_
+        self.high: list[float] = high
+        self.low: list[float] = low
+        self.close: list[float] = close
+        self.volume: list[float] = volume
 
     def __len__(self) -> int:
         return len(self.bucket)
@@ -183,7 +187,8 @@ class Function:
             p.name: p.parse(values[p.name], self.name) if p.name in values else p.default for p in self.params
         }
         inner = ",".join(f"{name}={_text(value)}" for name, value in self.values.items())
-        self._key = f"{self.name}({inner})"
+        #: `name(param=value,...)`: the function with its parameters, as configured.
+        self.key = f"{self.name}({inner})"
         self.validate()
 
     def validate(self) -> None:
@@ -192,16 +197,11 @@ class Function:
     def __getitem__(self, name: str) -> ParamValue:
         return self.values[name]
 
-    @property
-    def key(self) -> str:
-        """`name(param=value,...)`: the function with its parameters, as configured."""
-        return self._key
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Function) and type(other) is type(self) and other.key == self.key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return hash(self.key)
 
     def __repr__(self) -> str:
         return self.key
@@ -264,15 +264,19 @@ class Mark:
     tone: Tone = "neutral"
 
 
+#: Every indicator's outputs at one bar, by the indicator's `key` (None: no value there).
+Values = dict[str, Outputs | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One bar with the values of a signal's inputs at that bar."""
+    """One bar with the values of the indicators at that bar."""
 
     bar: Bar
-    values: Mapping[Indicator, Outputs | None]
+    values: Mapping[str, Outputs | None]
 
     def value(self, indicator: Indicator, output: int = 0) -> float | None:
-        outputs = self.values.get(indicator)
+        outputs = self.values.get(indicator.key)
         return None if outputs is None else outputs[output]
 
 

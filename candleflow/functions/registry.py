@@ -40,9 +40,13 @@ class FunctionSet:
     signals: tuple[Signal, ...] = ()
     #: Bars before a recompute's first bar that the recompute reads (max warmup + 1).
     needed: int = field(init=False)
+    #: `(kind, period)` of each indicator's output lines, as stored, by indicator key.
+    lines: Mapping[str, tuple[tuple[str, int], ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "needed", max((i.warmup for i in self.indicators), default=0) + 1)
+        lines = {ind.key: tuple(ind.stored(line) for line in ind.outputs) for ind in self.indicators}
+        object.__setattr__(self, "lines", lines)
 
     @classmethod
     def of(cls, functions: Iterable[Function]) -> FunctionSet:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from candleflow.bars import Bar, BarKey
 from candleflow.functions.api import Bar as FunctionBar
-from candleflow.functions.api import Indicator, Outputs
+from candleflow.functions.api import Values
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import SeriesInput, compute
 from candleflow.functions.registry import FunctionSet
@@ -32,7 +32,7 @@ class Base:
 
     prefix: list[FunctionBar] = field(default_factory=list)  # bars just before the cutoff, oldest first
     #: outputs at the last prefix bar (None: the prefix starts the series)
-    seeds: dict[Indicator, Outputs | None] | None = None
+    seeds: Values | None = None
     kept: dict[int, FunctionBar] = field(default_factory=dict)  # bucket -> kept bars >= cutoff
 
 

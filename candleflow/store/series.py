@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from candleflow.functions.api import Bar, Indicator, Outputs
+from candleflow.functions.api import Bar, Values
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, SeriesKey, compute, missing_seeds, seeds_from
 from candleflow.functions.registry import FunctionSet
 from candleflow.store.bars import Connection
@@ -134,7 +134,7 @@ class Prefix:
     key: SeriesKey
     since: int
     bars: list[Bar]
-    seeds: dict[Indicator, Outputs | None] | None
+    seeds: Values | None
 
 
 async def prefixes(
