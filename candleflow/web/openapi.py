@@ -218,10 +218,14 @@ SCHEMAS: dict[str, Any] = {
             "color": {"type": "array", "items": {"type": "string"}},
             "text": {"type": "array", "items": {"type": "string"}},
             "label": {"type": "array", "items": {"type": "string"}},
-            "kind": {"type": "array", "items": {"type": "string"}},
             "signal": {"type": "array", "items": {"type": "string"}},
             "labelFontColor": {"type": "array", "items": {"type": "string"}},
             "minSize": {"type": "array", "items": {"type": "integer"}},
+            "kind": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "What each mark is (golden_cross, death_cross, ...); not part of TradingView's UDF",
+            },
         },
     },
     "TimescaleMark": {

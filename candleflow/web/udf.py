@@ -170,7 +170,12 @@ def _style(mark: Mark) -> tuple[str, str]:
 
 @page("/udf/marks")
 async def marks(request: web.Request) -> web.StreamResponse:
-    """Every signal's marks as bar marks (column table), `from <= time <= to`."""
+    """Every signal's marks as bar marks (column table), `from <= time <= to`.
+
+    Beside TradingView's columns, `kind` names what each mark is (`golden_cross`,
+    `close_above_ema`, ...) and `signal` the function that made it, so a client need
+    not guess from colour or text; the stock UDF adapter ignores the extra columns.
+    """
     found, cache = await _marks_of(request)
     return responses.json(
         {

@@ -283,7 +283,7 @@ async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
     assert marks["kind"] == [k for _, k in expected], "marks carry their kind from the server"
     assert marks["label"] == ["G" if k == "golden_cross" else "D" for _, k in expected]
     n = len(expected)
-    assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize"))
+    assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize", "kind"))
     assert len(set(marks["id"])) == n
     status, _, scale = await get(
         f"{server.url}/udf/timescale_marks", symbol=BTC, resolution=code, **{"from": start, "to": end}

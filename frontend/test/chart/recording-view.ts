@@ -1,0 +1,86 @@
+/** A `ChartView` that keeps what it was asked to draw, for `ChartApp` tests. */
+import type { SeriesMarker, Time } from 'lightweight-charts';
+import type { ChartView } from '../../src/chart/chart-view';
+import type { Theme } from '../../src/chart/theme';
+import type { PlacedMark } from '../../src/model/marks';
+import type { PriceFormat } from '../../src/model/price-format';
+import type { IndicatorPoint, WireBar } from '../../src/wire/answers';
+
+export class RecordingView implements ChartView {
+  bars: WireBar[] = [];
+  readonly lines = new Map<string, IndicatorPoint[]>();
+  readonly lineVisible = new Map<string, boolean>();
+  marks: PlacedMark[] = [];
+  priceFormat: PriceFormat | undefined;
+  secondsVisible = false;
+  theme: Theme | undefined;
+  scrolledBack = 0;
+  /** Calls of `showBars`, `updateBar`, ... in order, by name. */
+  readonly calls: string[] = [];
+  private scrollListener: ((firstVisibleLogical: number) => void) | undefined;
+
+  showBars(bars: readonly WireBar[]): void {
+    this.calls.push('showBars');
+    this.bars = [...bars];
+  }
+
+  updateBar(bar: WireBar): void {
+    this.calls.push('updateBar');
+    const last = this.bars[this.bars.length - 1];
+    if (last?.time === bar.time) this.bars[this.bars.length - 1] = bar;
+    else this.bars.push(bar);
+  }
+
+  showLine(id: string, points: readonly IndicatorPoint[]): void {
+    this.lines.set(id, [...points]);
+  }
+
+  updateLine(id: string, point: IndicatorPoint): void {
+    const points = this.lines.get(id) ?? [];
+    const last = points[points.length - 1];
+    if (last?.time === point.time) points[points.length - 1] = point;
+    else points.push(point);
+    this.lines.set(id, points);
+  }
+
+  setLineVisible(id: string, visible: boolean): void {
+    this.lineVisible.set(id, visible);
+  }
+
+  showMarks(marks: readonly PlacedMark[]): void {
+    this.marks = [...marks];
+  }
+
+  markers(): SeriesMarker<Time>[] {
+    return [];
+  }
+
+  setPriceFormat(format: PriceFormat): void {
+    this.priceFormat = format;
+  }
+
+  setSecondsVisible(visible: boolean): void {
+    this.secondsVisible = visible;
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+  }
+
+  scrollToRealTime(): void {
+    this.calls.push('scrollToRealTime');
+  }
+
+  scrollBack(bars: number): void {
+    this.scrolledBack += bars;
+  }
+
+  onScroll(listener: (firstVisibleLogical: number) => void): void {
+    this.scrollListener = listener;
+  }
+
+  /** Pretends the user scrolled so that logical index `firstVisibleLogical` is leftmost. */
+  scrollTo(firstVisibleLogical: number): void {
+    this.scrollListener?.(firstVisibleLogical);
+  }
+}
