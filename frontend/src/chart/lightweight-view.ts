@@ -40,6 +40,8 @@ export class LightweightChartView implements ChartView {
   private readonly volume: ISeriesApi<'Histogram'>;
   private readonly markerPlugin: ISeriesMarkersPluginApi<Time>;
   private readonly lines = new Map<string, ISeriesApi<'Line'>>();
+  /** Pane index of each function drawn in its own pane (lightweight-charts v5 panes). */
+  private readonly panes = new Map<string, number>();
   private palette: ChartPalette;
 
   constructor(container: HTMLElement, lines: readonly MovingAverageLine[], theme: Theme) {
@@ -58,18 +60,7 @@ export class LightweightChartView implements ChartView {
     });
     this.chart.priceScale('volume').applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
-    for (const line of lines) {
-      const series = this.chart.addSeries(LineSeries, {
-        color: line.color,
-        lineWidth: 2,
-        visible: line.defaultVisible,
-        priceLineVisible: false,
-        lastValueVisible: false,
-        crosshairMarkerVisible: false,
-        title: lineLabel(line),
-      });
-      this.lines.set(line.id, series);
-    }
+    for (const line of lines) this.addLine(line);
     this.markerPlugin = createSeriesMarkers(this.candles, []);
     this.applyPalette();
   }
@@ -82,6 +73,27 @@ export class LightweightChartView implements ChartView {
   updateBar(bar: WireBar): void {
     this.candles.update(this.candle(bar));
     this.volume.update(this.volumeBar(bar));
+  }
+
+  addLine(line: MovingAverageLine): void {
+    if (this.lines.has(line.id)) return;
+    const options = {
+      color: line.color,
+      lineWidth: 2 as const,
+      visible: line.defaultVisible,
+      priceLineVisible: false,
+      lastValueVisible: false,
+      crosshairMarkerVisible: false,
+      title: lineLabel(line),
+    };
+    if (line.pane !== 'own') {
+      this.lines.set(line.id, this.chart.addSeries(LineSeries, options));
+      return;
+    }
+    const group = line.group ?? line.id;
+    const pane = this.panes.get(group) ?? this.panes.size + 1;
+    this.panes.set(group, pane);
+    this.lines.set(line.id, this.chart.addSeries(LineSeries, options, pane));
   }
 
   showLine(id: string, points: readonly IndicatorPoint[]): void {

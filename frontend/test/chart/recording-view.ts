@@ -2,6 +2,7 @@
 import type { SeriesMarker, Time } from 'lightweight-charts';
 import type { ChartView } from '../../src/chart/chart-view';
 import type { Theme } from '../../src/chart/theme';
+import type { MovingAverageLine } from '../../src/model/indicators';
 import type { PlacedMark } from '../../src/model/marks';
 import type { PriceFormat } from '../../src/model/price-format';
 import type { IndicatorPoint, WireBar } from '../../src/wire/answers';
@@ -29,6 +30,15 @@ export class RecordingView implements ChartView {
     const last = this.bars[this.bars.length - 1];
     if (last?.time === bar.time) this.bars[this.bars.length - 1] = bar;
     else this.bars.push(bar);
+  }
+
+  /** Lines added with `addLine`, in order. */
+  readonly added: MovingAverageLine[] = [];
+
+  addLine(line: MovingAverageLine): void {
+    this.calls.push('addLine');
+    this.added.push(line);
+    this.lineVisible.set(line.id, line.defaultVisible);
   }
 
   showLine(id: string, points: readonly IndicatorPoint[]): void {
