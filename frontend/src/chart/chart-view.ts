@@ -23,6 +23,8 @@ export interface ChartView {
   updateLine(id: string, point: IndicatorPoint): void;
   setLineVisible(id: string, visible: boolean): void;
   showMarks(marks: readonly PlacedMark[]): void;
+  /** Panes drawn (1: the price pane only), for the debug hook. */
+  paneCount(): number;
   /** The markers as drawn, for the debug hook. */
   markers(): SeriesMarker<Time>[];
   setPriceFormat(format: PriceFormat): void;

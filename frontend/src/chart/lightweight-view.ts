@@ -40,8 +40,9 @@ export class LightweightChartView implements ChartView {
   private readonly volume: ISeriesApi<'Histogram'>;
   private readonly markerPlugin: ISeriesMarkersPluginApi<Time>;
   private readonly lines = new Map<string, ISeriesApi<'Line'>>();
-  /** Pane index of each function drawn in its own pane (lightweight-charts v5 panes). */
-  private readonly panes = new Map<string, number>();
+  /** Lines drawn in a pane of their own (lightweight-charts v5 panes): their series
+   * exists only while they are visible, so a hidden line leaves no empty pane. */
+  private readonly ownPane = new Map<string, MovingAverageLine>();
   private palette: ChartPalette;
 
   constructor(container: HTMLElement, lines: readonly MovingAverageLine[], theme: Theme) {
@@ -77,6 +78,15 @@ export class LightweightChartView implements ChartView {
 
   addLine(line: MovingAverageLine): void {
     if (this.lines.has(line.id)) return;
+    if (line.pane === 'own') {
+      this.ownPane.set(line.id, line);
+      if (line.defaultVisible) this.lines.set(line.id, this.lineSeries(line, this.chart.panes().length));
+      return;
+    }
+    this.lines.set(line.id, this.lineSeries(line, 0));
+  }
+
+  private lineSeries(line: MovingAverageLine, pane: number): ISeriesApi<'Line'> {
     const options = {
       color: line.color,
       lineWidth: 2 as const,
@@ -86,14 +96,11 @@ export class LightweightChartView implements ChartView {
       crosshairMarkerVisible: false,
       title: lineLabel(line),
     };
-    if (line.pane !== 'own') {
-      this.lines.set(line.id, this.chart.addSeries(LineSeries, options));
-      return;
-    }
-    const group = line.group ?? line.id;
-    const pane = this.panes.get(group) ?? this.panes.size + 1;
-    this.panes.set(group, pane);
-    this.lines.set(line.id, this.chart.addSeries(LineSeries, options, pane));
+    return this.chart.addSeries(LineSeries, options, pane);
+  }
+
+  paneCount(): number {
+    return this.chart.panes().length;
   }
 
   showLine(id: string, points: readonly IndicatorPoint[]): void {
@@ -105,7 +112,18 @@ export class LightweightChartView implements ChartView {
   }
 
   setLineVisible(id: string, visible: boolean): void {
-    this.lines.get(id)?.applyOptions({ visible });
+    const own = this.ownPane.get(id);
+    const series = this.lines.get(id);
+    if (own && visible && !series) {
+      this.lines.set(id, this.lineSeries({ ...own, defaultVisible: true }, this.chart.panes().length));
+      return;
+    }
+    if (own && !visible && series) {
+      this.chart.removeSeries(series);
+      this.lines.delete(id);
+      return;
+    }
+    series?.applyOptions({ visible });
   }
 
   showMarks(marks: readonly PlacedMark[]): void {

@@ -61,6 +61,10 @@ export class RecordingView implements ChartView {
     this.marks = [...marks];
   }
 
+  paneCount(): number {
+    return 1 + this.added.filter((line) => line.pane === 'own' && this.lineVisible.get(line.id) === true).length;
+  }
+
   markers(): SeriesMarker<Time>[] {
     return [];
   }
