@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import bench_functions
 from bench.common import Figure
 from candleflow.settings import default_stack_dir
 from candleflow.stack import Stack, StackInfo
@@ -100,6 +101,7 @@ SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
     "history": history,
     "latency": live_latency,
     "memory": memory,
+    "functions": bench_functions.scenario,
 }
 
 

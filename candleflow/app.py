@@ -13,11 +13,14 @@ import faust
 from faust.worker import Worker as FaustWorker
 
 from candleflow.exceptions import ConfigError
+from candleflow.functions.registry import from_settings
 from candleflow.logs import worker_loglevel
 from candleflow.settings import Settings
 
 try:
     settings = Settings.from_env()
+    #: The indicators and signals this worker computes and serves (checked here, at start).
+    functions = from_settings(settings)
 except ConfigError as exc:
     print(f"candleflow: {exc}", file=sys.stderr)
     raise SystemExit(2) from None

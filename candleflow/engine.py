@@ -9,7 +9,7 @@ reader) and the benchmarks share it. Per batch it
    partition's `next_offset` — they were absorbed before (a re-delivery);
 3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
    merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
-   moving averages and crossover marks of every series from its earliest changed bar,
+   functions (indicators and signals) of every series from its earliest changed bar,
    and advances the ledger — then commits;
 4. publishes every changed bar to `bars.updates`, flagging corrections (a change to a
    bar older than a bar the series already had).
@@ -31,19 +31,20 @@ from candleflow import metrics
 from candleflow.bars import Bar, BarKey, SeriesKey, aggregate
 from candleflow.engine_status import STATUS
 from candleflow.exceptions import InvalidTick
-from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.failures import report_failures
+from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
+from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka_log import Record
 from candleflow.settings import Settings
 from candleflow.store import bars as store
+from candleflow.store import series
 from candleflow.store.bars import StoredBar
 from candleflow.symbols import SymbolSeen
-from candleflow.tables import TailCache
+from candleflow.tables import BarOutputs, TailCache
 from candleflow.ticks import dead_letter, parse_tick, price_decimals
 
 log = logging.getLogger(__name__)
-
-#: `since` that selects a series' whole history (every tick is after 2009).
-WHOLE_HISTORY = 0
 
 
 @dataclass
@@ -85,19 +86,6 @@ class BatchResult:
     next_offsets: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _SeriesWork:
-    key: SeriesKey
-    partition: int
-    since: int
-    changed: dict[int, float]
-    prefix: list[float] = field(default_factory=list)
-    prefix_buckets: list[int] = field(default_factory=list)
-    prefix_emas: dict[int, float] | None = None
-    suffix: list[tuple[int, float]] = field(default_factory=list)
-    complete: bool = False
-
-
 class BarEngine:
     def __init__(
         self,
@@ -107,15 +95,16 @@ class BarEngine:
         *,
         consumer: str | None = None,
         topic: str | None = None,
+        functions: FunctionSet | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.sink = sink
         self.consumer = consumer or settings.app_id
         self.topic = topic or settings.ticks_topic
-        self.periods = settings.ma_periods
-        self.needed = max(settings.ma_periods)
-        self.tails = TailCache(keep=self.needed + 64)
+        #: Raises FunctionConfigError (what to fix) when the configuration names a bad function.
+        self.functions = functions or from_settings(settings)
+        self.tails = TailCache(keep=self.functions.needed + 64)
         #: (next_offset, epoch) this engine last committed per partition: while the ledger
         #: still shows them, nobody else wrote and the series tails in memory are valid.
         self.written: dict[int, tuple[int, int]] = {}
@@ -186,7 +175,7 @@ class BarEngine:
             if prepared.deltas:
                 result.bars = await store.merge_bars(conn, prepared.deltas)
                 await store.upsert_symbols(conn, prepared.seen)
-                await self._indicators(conn, result.bars, prepared.partition_of, result)
+                await self._recompute(conn, result.bars, prepared.partition_of, result)
                 result.late = sum(
                     prepared.deltas[key].trades
                     for key in result.corrections
@@ -211,92 +200,64 @@ class BarEngine:
                     offset,
                 )
 
-    async def _indicators(
+    async def _recompute(
         self,
         conn: Any,
         stored: Sequence[StoredBar],
         partition_of: Mapping[str, int],
         result: BatchResult,
     ) -> None:
-        changed: dict[SeriesKey, dict[int, float]] = defaultdict(dict)
+        """Every changed series' functions from its earliest changed bar (`store.series`),
+        from the tail cache where it can tell, else from the database."""
+        changed: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
         for bar in stored:
-            changed[(bar.symbol, bar.resolution)][bar.bucket] = bar.close
-        work = [_SeriesWork(key, partition_of[key[0]], min(closes), closes) for key, closes in changed.items()]
-        misses = [item for item in work if not self._from_cache(item)]
+            changed[(bar.symbol, bar.resolution)][bar.bucket] = FunctionBar(
+                bar.bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume)
+            )
+        inputs: dict[SeriesKey, SeriesInput] = {}
+        misses: list[tuple[SeriesKey, int]] = []
+        for key, bars in changed.items():
+            cached = self._from_cache(key, bars)
+            if cached is None:
+                misses.append((key, min(bars)))
+            else:
+                inputs[key] = cached
         if misses:
-            await self._from_database(conn, misses)
-        values: list[tuple[SeriesKey, IndicatorValue]] = []
-        crosses: list[tuple[SeriesKey, Cross]] = []
-        for item in work:
-            outcome = recompute(item.prefix, item.prefix_emas, item.suffix, self.periods, self.settings.crossover)
-            values.extend((item.key, value) for value in outcome.values)
-            crosses.extend((item.key, cross) for cross in outcome.crosses)
-            self._remember(item, outcome.emas)
-            unchanged_after = max((b for b, _ in item.suffix if b not in item.changed), default=None)
+            for loaded in await series.load(conn, self.functions, misses):
+                inputs[loaded.key] = loaded
+        runs = [(item, compute(self.functions, item)) for item in inputs.values()]
+        await series.write(conn, runs)
+        for item, computed in runs:
+            report_failures(item.key, computed.failures)
+            self._remember(item, computed, partition_of[item.key[0]])
+            buckets = changed[item.key]
+            unchanged_after = max((b.bucket for b in item.bars[item.start :] if b.bucket not in buckets), default=None)
             if unchanged_after is not None:
                 result.corrections.update(
-                    (item.key[0], item.key[1], bucket) for bucket in item.changed if bucket < unchanged_after
+                    (item.key[0], item.key[1], bucket) for bucket in buckets if bucket < unchanged_after
                 )
-        await store.write_indicators(conn, values)
-        await store.replace_marks(conn, [(item.key, item.since) for item in work], crosses, self.settings.crossover)
 
-    def _from_cache(self, item: _SeriesWork) -> bool:
-        tail = self.tails.get(item.key)
+    def _from_cache(self, key: SeriesKey, changed: Mapping[int, FunctionBar]) -> SeriesInput | None:
+        tail = self.tails.get(key)
         if tail is None:
-            return False
-        split = tail.split(item.since, self.needed)
+            return None
+        since = min(changed)
+        split = tail.split(since, self.functions.needed)
         if split is None:
-            return False
-        prefix, emas, index = split
-        if index > 0 and not emas:
-            return False
-        item.prefix, item.prefix_emas = prefix, emas
-        item.prefix_buckets = tail.buckets[index - len(prefix) : index]
-        closes = {b: c for b, c in zip(tail.buckets[index:], tail.closes[index:], strict=True)}
-        closes.update(item.changed)
-        item.suffix = sorted(closes.items())
-        item.complete = tail.complete and index - len(prefix) == 0
-        return True
+            return None
+        prefix, seeds, index = split
+        if seeds is not None and missing_seeds(self.functions, seeds):
+            return None
+        bars = {b.bucket: b for b in tail.bars[index:]}
+        bars.update(changed)
+        return SeriesInput(key, since, prefix + [bars[b] for b in sorted(bars)], len(prefix), seeds)
 
-    async def _from_database(self, conn: Any, misses: list[_SeriesWork]) -> None:
-        spans = [(item.key, item.since) for item in misses]
-        prefixes = await store.prefix_closes(conn, spans, self.needed)
-        suffixes = await store.suffix_closes(conn, spans)
-        with_prefix = [(item, prefix) for item, prefix in zip(misses, prefixes, strict=True) if prefix]
-        emas = await store.emas_at(conn, [(item.key, prefix[-1][0]) for item, prefix in with_prefix])
-        seeded = {id(item): found for (item, _), found in zip(with_prefix, emas, strict=True)}
-        rebuild: list[_SeriesWork] = []
-        for item, prefix, suffix in zip(misses, prefixes, suffixes, strict=True):
-            item.suffix = suffix
-            item.prefix = [close for _, close in prefix]
-            item.prefix_buckets = [bucket for bucket, _ in prefix]
-            item.complete = len(prefix) < self.needed
-            if prefix:
-                found = seeded[id(item)]
-                if not all(p in found for p in self.periods):
-                    rebuild.append(item)
-                item.prefix_emas = found
-        if rebuild:
-            log.info("recomputing the whole history of %d series (EMAs missing, e.g. new periods)", len(rebuild))
-            histories = await store.suffix_closes(conn, [(item.key, WHOLE_HISTORY) for item in rebuild])
-            for item, history in zip(rebuild, histories, strict=True):
-                item.since = WHOLE_HISTORY
-                item.prefix, item.prefix_buckets, item.prefix_emas = [], [], None
-                item.suffix = history
-                item.complete = True
-
-    def _remember(self, item: _SeriesWork, emas: list[dict[int, float]]) -> None:
-        prefix_emas: list[dict[int, float]] = [{} for _ in item.prefix_buckets]
-        if prefix_emas and item.prefix_emas:
-            prefix_emas[-1] = dict(item.prefix_emas)
-        self.tails.put(
-            item.key,
-            item.partition,
-            item.prefix_buckets + [bucket for bucket, _ in item.suffix],
-            item.prefix + [close for _, close in item.suffix],
-            prefix_emas + emas,
-            item.complete,
-        )
+    def _remember(self, item: SeriesInput, computed: Computed, partition: int) -> None:
+        before: list[BarOutputs] = [None] * item.start
+        if item.seeds is not None:
+            before[-1] = dict(item.seeds)
+        outputs: list[BarOutputs] = [*before, *computed.outputs]
+        self.tails.put(item.key, partition, item.bars, outputs, item.seeds is None)
 
     def updates(self, result: BatchResult) -> list[tuple[bytes, bytes]]:
         """The `bars.updates` records of a committed batch, oldest bar first per series."""

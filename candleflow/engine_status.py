@@ -16,6 +16,8 @@ class EngineStatus:
     ticks_processed: int = 0
     last_batch_at: float | None = None
     last_error: str | None = None
+    #: function key -> {"errors": bars failed, "last_error": text, "last_error_at": unix s}
+    functions: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, object]:
         return {
@@ -24,6 +26,7 @@ class EngineStatus:
             "ticks_processed": self.ticks_processed,
             "last_batch_age_s": None if self.last_batch_at is None else round(time.time() - self.last_batch_at, 3),
             "last_error": self.last_error,
+            "functions": {name: dict(state) for name, state in sorted(self.functions.items())},
         }
 
 

@@ -41,6 +41,12 @@ WRITE_SECONDS = Histogram(
 WRITE_RETRIES = Counter(
     "candleflow_engine_write_retries", "Batch transactions retried after a database error", registry=REGISTRY
 )
+FUNCTION_ERRORS = Counter(
+    "candleflow_function_errors",
+    "Bars a user-defined function failed at (exception or non-finite value), per function",
+    ["function"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "candleflow_engine_consumer_lag",
     "Messages in ticks.raw not yet absorbed, per assigned partition",

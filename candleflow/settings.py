@@ -168,6 +168,9 @@ class Settings:
     )
     ma_periods: tuple[int, ...] = setting("20,50,200", PERIODS, "SMA and EMA periods kept per series")
     crossover: tuple[int, int] = setting("20,50", PAIR, "fast,slow SMA periods whose crossings become marks")
+    functions: str = setting(
+        "", TEXT, "more indicators and signals, e.g. rsi(period=14),mypkg.ind:MyIndicator (docs/functions.md)"
+    )
     engine_reader: str = setting(
         "agent",
         _choice(READERS),

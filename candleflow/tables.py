@@ -2,11 +2,12 @@
 
 Bars themselves live in the database (the engine writes deltas and the upsert merges
 them), so memory holds no bucket state that could grow. What a batch needs from memory
-is the closes and EMAs of the last `max(periods)` bars of each series it touches, to
-compute moving averages without a round trip. `TailCache` keeps them, bounded per series
-and in the number of series (least recently used first out). It is a cache only: when
-the ledger shows that someone else wrote a partition since this worker last did, every
-tail of that partition is dropped and reloaded from the database.
+is what a recompute reads (`candleflow.functions.recompute`): the last `needed` bars
+of each series it touches and every indicator's outputs at them, to recompute without a
+round trip. `TailCache` keeps them, bounded per series and in the number of series
+(least recently used first out). It is a cache only: when the ledger shows that someone
+else wrote a partition since this worker last did, every tail of that partition is
+dropped and reloaded from the database.
 """
 
 from __future__ import annotations
@@ -16,28 +17,35 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from candleflow.bars import SeriesKey
+from candleflow.functions.api import Bar, Values
+
+#: Outputs of every indicator at one bar; None where the cache does not know them.
+BarOutputs = Values | None
 
 
 @dataclass(slots=True)
 class SeriesTail:
     partition: int
     buckets: list[int]
-    closes: list[float]
-    emas: list[dict[int, float]]
+    bars: list[Bar]
+    outputs: list[BarOutputs]
     #: True when `buckets[0]` is the first bar the series ever had.
     complete: bool
 
-    def split(self, since: int, needed: int) -> tuple[list[float], dict[int, float] | None, int] | None:
-        """Prefix closes and EMAs before `since`, or None when the tail is too short.
-
-        Returns (prefix closes, EMAs at the last prefix bar, index of `since`).
-        """
+    def split(self, since: int, needed: int) -> tuple[list[Bar], Values | None, int] | None:
+        """The bars before `since` a recompute reads, the seeds at the last of them
+        (None: those bars start the series) and the index of `since`; None when the
+        tail cannot tell (too short, or the seeds unknown)."""
         index = bisect_left(self.buckets, since)
-        if index < needed and not self.complete:
-            return None
         start = max(0, index - needed)
-        emas = self.emas[index - 1] if index > 0 else None
-        return self.closes[start:index], emas, index
+        if start == 0 and self.complete:
+            return self.bars[:index], None, index
+        if index < needed:
+            return None
+        seeds = self.outputs[index - 1]
+        if seeds is None:
+            return None
+        return self.bars[start:index], seeds, index
 
 
 class TailCache:
@@ -55,22 +63,17 @@ class TailCache:
             self._tails.move_to_end(key)
         return tail
 
-    def put(
-        self,
-        key: SeriesKey,
-        partition: int,
-        buckets: list[int],
-        closes: list[float],
-        emas: list[dict[int, float]],
-        complete: bool,
-    ) -> None:
-        if len(buckets) > self.keep:
-            cut = len(buckets) - self.keep
-            buckets, closes, emas, complete = buckets[cut:], closes[cut:], emas[cut:], False
-        self._tails[key] = SeriesTail(partition, buckets, closes, emas, complete)
+    def put(self, key: SeriesKey, partition: int, bars: list[Bar], outputs: list[BarOutputs], complete: bool) -> None:
+        if len(bars) > self.keep:
+            cut = len(bars) - self.keep
+            bars, outputs, complete = bars[cut:], outputs[cut:], False
+        self._tails[key] = SeriesTail(partition, [b.bucket for b in bars], bars, outputs, complete)
         self._tails.move_to_end(key)
         while len(self._tails) > self.max_series:
             self._tails.popitem(last=False)
+
+    def drop(self, key: SeriesKey) -> None:
+        self._tails.pop(key, None)
 
     def drop_partition(self, partition: int) -> int:
         stale = [key for key, tail in self._tails.items() if tail.partition == partition]

@@ -22,8 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from candleflow import verify_functions
 from candleflow.bars import Bar, BarKey
 from candleflow.fold import TickFolder
+from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.instants import iso
 from candleflow.kafka_log import LogReader, Span
 from candleflow.progress import Progress
@@ -93,6 +95,8 @@ def _order(difference: Difference) -> tuple[str, int, int, str]:
 @dataclass
 class Comparison:
     compared: int = 0
+    #: indicator values and marks compared (`verify_functions`)
+    functions: int = 0
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -202,7 +206,11 @@ async def read_log(
     return LogRead(folder, expected_bars(folder, window), starts, ends)
 
 
-async def compare_with_database(database_url: str, window: Window, expected: dict[BarKey, Bar]) -> Comparison:
+async def compare_with_database(
+    database_url: str, window: Window, expected: dict[BarKey, Bar], functions: FunctionSet | None = None
+) -> Comparison:
+    """The stored bars against `expected`; with `functions`, also every stored value and
+    mark of those functions against a recompute of the stored bars (`verify_functions`)."""
     conn = await connect(database_url)
     try:
         symbols = sorted(window.symbols) if window.symbols is not None else None
@@ -210,7 +218,17 @@ async def compare_with_database(database_url: str, window: Window, expected: dic
         async with conn.transaction(readonly=True):
             async for key, bar, source in verify_queries.stored_bars(conn, symbols, window.since, window.until):
                 comparator.feed(key, bar, source)
-        return comparator.finish()
+            comparison = comparator.finish()
+            if functions is not None:
+                # A series whose bars differ is reported by its bars; its functions are
+                # checked once the bars are right (every value after a wrong bar differs).
+                skip = {(d.symbol, d.resolution) for d in comparison.differences}
+                comparison.functions, found = await verify_functions.check(
+                    conn, functions, symbols, window.since, window.until, skip=skip
+                )
+                comparison.differences.extend(Difference(*row) for row in found)
+                comparison.differences.sort(key=_order)
+        return comparison
     finally:
         await conn.close()
 
@@ -253,9 +271,11 @@ async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO
         progress_stream=err,
     )
     lag = await engine_lag(settings.database_url, settings.app_id, settings.ticks_topic, read.ends)
-    comparison = await compare_with_database(settings.database_url, window, read.expected)
+    functions = from_settings(settings)
+    comparison = await compare_with_database(settings.database_url, window, read.expected, functions)
     for note in notes(read, lag, settings.ticks_topic):
         err.write(note + "\n")
+    err.write(f"compared {comparison.functions:,} indicator values and marks with a recompute of the stored bars\n")
     out.write(render(comparison))
     return 0 if comparison.ok else 1
 

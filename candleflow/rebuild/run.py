@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from candleflow.fold import TickFolder
+from candleflow.functions.registry import from_settings
 from candleflow.instants import iso
 from candleflow.kafka_log import LogReader, Span
 from candleflow.progress import Progress
 from candleflow.rebuild import staging
 from candleflow.rebuild.exceptions import RebuildError
-from candleflow.rebuild.series import closes_by_series, indicator_rows
+from candleflow.rebuild.series import bars_by_series, indicator_rows
 from candleflow.rebuild.swap import SwapPlan, SwapResult, swap
 from candleflow.rebuild.window import DEFAULT_LATENESS_MS, cutoff, targets
 from candleflow.settings import Settings
@@ -153,11 +154,12 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 else ({key[0] for key in bars} | await staged.tick_symbols(conn, summary.cutoff))
             )
             summary.bars = await staging.copy_bars(conn, bars)
-            series = closes_by_series(bars)
+            series = bars_by_series(bars)
             del bars
-            bases = await staging.bases(conn, sorted(rebuilt), summary.cutoff, settings.ma_periods, settings.crossover)
+            functions = from_settings(settings)
+            bases = await staging.bases(conn, sorted(rebuilt), summary.cutoff, functions)
             copier = staging.IndicatorCopier(conn)
-            for values, marks in indicator_rows(series, bases, settings.ma_periods, settings.crossover):
+            for values, marks in indicator_rows(series, bases, functions, summary.cutoff):
                 await copier.add(values, marks)
             await copier.flush()
             summary.indicators = copier.written
@@ -171,8 +173,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 only=options.symbols,
                 cutoff=summary.cutoff,
                 seen=builder.seen(),
-                periods=settings.ma_periods,
-                crossover=settings.crossover,
+                functions=functions,
                 future_tolerance_s=settings.future_tolerance,
             )
 

@@ -1,57 +1,66 @@
-"""Moving averages and crossover marks of every rebuilt series, from scratch.
+"""Indicators and marks of every rebuilt series, from scratch (`functions.recompute`).
 
 A series is the rebuilt bars of one (symbol, resolution) merged with the bars the
 rebuild keeps at or after the cutoff (REST backfill bars: a tick bar replaces a REST
 bar of the same bucket, as in the engine). With `--from`, the series continues from the
-bars before the cutoff: up to `max(periods)` of their closes and the EMAs at the last
-one (`Base`), read from the database exactly like the engine's cache-miss path.
+bars before the cutoff and the stored outputs at the last one (`Base`, read by
+`candleflow.store.series.prefixes` exactly as the engine's cache-miss path reads them).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from candleflow.bars import Bar, BarKey, SeriesKey
-from candleflow.indicators import recompute
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import Values
+from candleflow.functions.failures import report_failures
+from candleflow.functions.recompute import SeriesInput, compute
+from candleflow.functions.registry import FunctionSet
 
 IndicatorRow = tuple[str, str, str, int, int, float]  # symbol, resolution, kind, period, bucket ms, value
-MarkRow = tuple[str, str, int, str, int, int, float]  # symbol, resolution, bucket ms, kind, fast, slow, price
+#: symbol, resolution, bucket ms, signal, kind, label, text, tone, price
+MarkRow = tuple[str, str, int, str, str, str, str, str, float]
 
 
 @dataclass(slots=True)
 class Base:
     """What a series keeps from before the rebuild."""
 
-    prefix: list[float] = field(default_factory=list)  # closes just before the cutoff, oldest first
-    emas: dict[int, float] | None = None  # EMA per period at the last prefix bar
-    kept: dict[int, float] = field(default_factory=dict)  # bucket -> close of kept bars >= cutoff
+    prefix: list[FunctionBar] = field(default_factory=list)  # bars just before the cutoff, oldest first
+    #: outputs at the last prefix bar (None: the prefix starts the series)
+    seeds: Values | None = None
+    kept: dict[int, FunctionBar] = field(default_factory=dict)  # bucket -> kept bars >= cutoff
 
 
-def closes_by_series(bars: Mapping[BarKey, Bar]) -> dict[SeriesKey, dict[int, float]]:
-    """bucket -> close of every rebuilt bar, per series."""
-    series: dict[SeriesKey, dict[int, float]] = defaultdict(dict)
+def function_bar(bucket: int, bar: Bar) -> FunctionBar:
+    return FunctionBar(bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume))
+
+
+def bars_by_series(bars: Mapping[BarKey, Bar]) -> dict[SeriesKey, dict[int, FunctionBar]]:
+    """bucket -> bar of every rebuilt bar, per series."""
+    series: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
     for (symbol, resolution, bucket), bar in bars.items():
-        series[(symbol, resolution)][bucket] = bar.close
+        series[(symbol, resolution)][bucket] = function_bar(bucket, bar)
     return series
 
 
-def merged(rebuilt: Mapping[int, float], base: Base) -> list[tuple[int, float]]:
+def merged(rebuilt: Mapping[int, FunctionBar], base: Base) -> list[FunctionBar]:
     """The series from the cutoff on, oldest first; rebuilt bars win over kept ones."""
-    closes = dict(base.kept)
-    closes.update(rebuilt)
-    return sorted(closes.items())
+    bars = dict(base.kept)
+    bars.update(rebuilt)
+    return [bars[bucket] for bucket in sorted(bars)]
 
 
 def indicator_rows(
-    series: Mapping[SeriesKey, Mapping[int, float]],
+    series: Mapping[SeriesKey, Mapping[int, FunctionBar]],
     bases: Mapping[SeriesKey, Base],
-    periods: Sequence[int],
-    crossover: tuple[int, int],
+    functions: FunctionSet,
+    cutoff: int,
 ) -> Iterator[tuple[list[IndicatorRow], list[MarkRow]]]:
     """Per series (every key of `series` or `bases`): its indicator and mark rows."""
-    fast, slow = crossover
     empty = Base()
     for key in sorted(series.keys() | bases.keys()):
         symbol, resolution = key
@@ -59,7 +68,11 @@ def indicator_rows(
         suffix = merged(series.get(key, {}), base)
         if not suffix:
             continue
-        outcome = recompute(base.prefix, base.emas if base.prefix else None, suffix, periods, crossover)
-        values = [(symbol, resolution, v.kind, v.period, v.bucket, v.value) for v in outcome.values]
-        marks = [(symbol, resolution, c.bucket, c.kind, fast, slow, c.price) for c in outcome.crosses]
+        item = SeriesInput(key, cutoff, base.prefix + suffix, len(base.prefix), base.seeds if base.prefix else None)
+        outcome = compute(functions, item)
+        report_failures(key, outcome.failures)
+        values = [(symbol, resolution, kind, period, bucket, value) for kind, period, bucket, value in outcome.values]
+        marks = [
+            (symbol, resolution, m.bucket, m.signal, m.kind, m.label, m.text, m.tone, m.price) for m in outcome.marks
+        ]
         yield values, marks

@@ -8,9 +8,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from candleflow.bars import Bar, BarKey, SeriesKey
-from candleflow.indicators import recompute
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.registry import FunctionSet
 from candleflow.rebuild.series import Base, IndicatorRow, MarkRow
-from candleflow.store import bars as store
+from candleflow.store import series as store_series
+from candleflow.store import staged
 from candleflow.store.bars import Connection
 
 BAR_COLUMNS = (
@@ -29,7 +31,7 @@ BAR_COLUMNS = (
     "close_seq",
 )
 INDICATOR_COLUMNS = ("symbol", "resolution", "kind", "period", "bucket", "value")
-MARK_COLUMNS = ("symbol", "resolution", "bucket", "kind", "fast", "slow", "price")
+MARK_COLUMNS = ("symbol", "resolution", "bucket", "signal", "kind", "label", "text", "tone", "price")
 #: Rows per COPY: bounds the memory of the row tuples built for one call.
 CHUNK = 100_000
 
@@ -94,40 +96,19 @@ class IndicatorCopier:
             self.marks = []
 
 
-_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
-_EPOCH_MS = "(extract(epoch from {}) * 1000)::bigint"
-
-KEPT_CLOSES = f"""
-SELECT symbol, resolution, {_EPOCH_MS.format("bucket")} AS bucket, close FROM bars
-WHERE symbol = ANY($1::text[]) AND source <> 'ticks' AND bucket >= {_MS.format("$2::bigint")}
-"""
-
-SERIES_BEFORE = f"""
-SELECT DISTINCT symbol, resolution FROM bars
-WHERE symbol = ANY($1::text[]) AND bucket < {_MS.format("$2::bigint")}
-"""
-
-
-async def bases(
-    conn: Connection, symbols: Sequence[str], since: int, periods: Sequence[int], crossover: tuple[int, int]
-) -> dict[SeriesKey, Base]:
+async def bases(conn: Connection, symbols: Sequence[str], since: int, functions: FunctionSet) -> dict[SeriesKey, Base]:
     """What each series of `symbols` keeps: REST bars from `since`, and (when `since` > 0)
-    the closes and EMAs before it."""
+    the bars before it and the stored outputs at the last one."""
     found: dict[SeriesKey, Base] = defaultdict(Base)
-    for row in await conn.fetch(KEPT_CLOSES, list(symbols), since):
-        found[(row["symbol"], row["resolution"])].kept[row["bucket"]] = row["close"]
+    for row in await staged.kept_bars(conn, symbols, since):
+        bucket = row["bucket"]
+        found[(row["symbol"], row["resolution"])].kept[bucket] = FunctionBar(
+            bucket, row["open"], row["high"], row["low"], row["close"], row["volume"]
+        )
     if since <= 0:
         return dict(found)
-    keys = [(row["symbol"], row["resolution"]) for row in await conn.fetch(SERIES_BEFORE, list(symbols), since)]
-    needed = max(periods)
-    prefixes = await store.prefix_closes(conn, [(key, since) for key in keys], needed)
-    emas = await store.emas_at(conn, [(key, prefix[-1][0]) for key, prefix in zip(keys, prefixes, strict=True)])
-    for key, prefix, ema in zip(keys, prefixes, emas, strict=True):
-        base = found[key]
-        base.prefix = [close for _, close in prefix]
-        base.emas = ema
-        if not all(p in ema for p in periods):  # never computed (new periods?): from the first bar
-            (history,) = await store.prefix_closes(conn, [(key, since)], 2**62)
-            base.prefix = [close for _, close in history]
-            base.emas = recompute([], None, history, periods, crossover).emas[-1]
+    keys = [(row["symbol"], row["resolution"]) for row in await staged.series_before(conn, symbols, since)]
+    for prefix in await store_series.prefixes(conn, functions, [(key, since) for key in keys], history=False):
+        base = found[prefix.key]
+        base.prefix, base.seeds = prefix.bars, prefix.seeds
     return dict(found)

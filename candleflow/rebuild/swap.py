@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 from candleflow.bars import Bar, BarKey, SeriesKey
 from candleflow.fold import TickFolder
-from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.functions.failures import report_failures
+from candleflow.functions.registry import FunctionSet
 from candleflow.kafka_log import Span
 from candleflow.rebuild.window import catch_up, final_offsets
 from candleflow.store import bars as store
-from candleflow.store import staged
+from candleflow.store import series, staged
 from candleflow.store.bars import Connection
 from candleflow.symbols import SymbolSeen
 
@@ -44,8 +45,7 @@ class SwapPlan:
     only: frozenset[str] | None  # --symbols (None: every symbol)
     cutoff: int  # bucket cutoff in ms (0: everything)
     seen: Mapping[str, SymbolSeen]  # what `symbols` learns from the rebuilt ticks
-    periods: Sequence[int]
-    crossover: tuple[int, int]
+    functions: FunctionSet
     future_tolerance_s: float
 
 
@@ -105,28 +105,5 @@ async def _indicators(conn: Connection, deltas: Mapping[BarKey, Bar], plan: Swap
         key = (symbol, resolution)
         start = bucket if symbol in plan.symbols else min(bucket, plan.cutoff)
         since[key] = min(since.get(key, start), start)
-    spans = sorted(since.items())
-    needed = max(plan.periods)
-    prefixes = await store.prefix_closes(conn, spans, needed)
-    emas = await store.emas_at(
-        conn, [(key, prefix[-1][0]) for (key, _), prefix in zip(spans, prefixes, strict=True) if prefix]
-    )
-    seeded = iter(emas)
-    work: list[tuple[SeriesKey, int, list[float], dict[int, float] | None]] = []
-    whole: list[SeriesKey] = []
-    for (key, start), bars in zip(spans, prefixes, strict=True):
-        ema = next(seeded) if bars else None
-        if bars and (ema is None or not all(p in ema for p in plan.periods)):
-            whole.append(key)
-            continue
-        work.append((key, start, [close for _, close in bars], ema))
-    work.extend((key, 0, [], None) for key in whole)
-    suffixes = await store.suffix_closes(conn, [(key, start) for key, start, _, _ in work])
-    values: list[tuple[SeriesKey, IndicatorValue]] = []
-    crosses: list[tuple[SeriesKey, Cross]] = []
-    for (key, _, prefix, ema), suffix in zip(work, suffixes, strict=True):
-        outcome = recompute(prefix, ema if prefix else None, suffix, plan.periods, plan.crossover)
-        values.extend((key, value) for value in outcome.values)
-        crosses.extend((key, cross) for cross in outcome.crosses)
-    await store.write_indicators(conn, values)
-    await store.replace_marks(conn, [(key, start) for key, start, _, _ in work], crosses, plan.crossover)
+    for item, computed in await series.recompute(conn, plan.functions, sorted(since.items())):
+        report_failures(item.key, computed.failures)

@@ -24,8 +24,8 @@ Rules (README "Backfill and verify" says the same to users):
   times done; it grows page by page in the same transaction as the page's bars. A new
   run fetches only what lies outside it: newer rows first (paging up from the span),
   then older ones (paging down from it).
-* Afterwards each written series' moving averages and marks are recomputed from
-  scratch (closes read from the database, the series' bars locked `FOR SHARE`).
+* Afterwards each written series' functions (indicators and signals) are recomputed
+  from scratch (`candleflow.store.series`, the series' bars locked `FOR SHARE`).
 
 Memory: roll-ups and indicator recomputation hold one symbol's series in memory
 (about 200 bytes a bar: a year of minutes is ~100 MB).
@@ -40,14 +40,16 @@ from typing import Any
 
 from candleflow.bars import Bar, LevelKey, roll_into
 from candleflow.exceptions import CandleflowError
-from candleflow.indicators import recompute
+from candleflow.functions.failures import report_failures
+from candleflow.functions.registry import from_settings
 from candleflow.resolution import BY_CODE, Resolution
 from candleflow.settings import Settings
 from candleflow.sources.cryptocompare_rest import ENDPOINTS, LIMIT, HistoryClient, HistoryRow, Page, RestError
 from candleflow.store import bars as store
 from candleflow.store import rest_bars as rest_store
+from candleflow.store import series
 from candleflow.store.pool import connect
-from candleflow.store.sql import REST, TICKS, epoch_ms
+from candleflow.store.sql import REST, TICKS
 from candleflow.symbols import Symbol, SymbolSeen, parse_symbol
 from candleflow.ticks import price_decimals
 
@@ -172,11 +174,6 @@ def history_ends(new: Sequence[HistoryRow], page: Page, bottom: int) -> bool:
 
 
 # ----------------------------------------------------------------------- SQL
-
-SERIES_CLOSES = f"""
-SELECT {epoch_ms("bucket")} AS bucket, close FROM bars
-WHERE symbol = $1 AND resolution = $2 ORDER BY bucket FOR SHARE
-"""
 
 
 async def read_progress(conn: Connection, symbol: str, endpoint: str) -> Span | None:
@@ -365,15 +362,13 @@ class SymbolBackfill:
         return (await self._roll_up_into("60", ["240"], start, end)).get("240", 0)
 
     async def indicators(self) -> None:
-        """Recompute the moving averages and marks of every series this run wrote."""
-        periods, crossover = self.settings.ma_periods, self.settings.crossover
+        """Recompute the functions of every series this run wrote, from its first bar."""
+        functions = from_settings(self.settings)
         for code in sorted(self.touched, key=list(BY_CODE).index):
-            key = (self.name, code)
             async with self.conn.transaction():
-                rows = await self.conn.fetch(SERIES_CLOSES, self.name, code)
-                outcome = recompute([], None, [(r["bucket"], r["close"]) for r in rows], periods, crossover)
-                await store.write_indicators(self.conn, ((key, v) for v in outcome.values))
-                await store.replace_marks(self.conn, [(key, 0)], ((key, c) for c in outcome.crosses), crossover)
+                spans = [((self.name, code), series.WHOLE_HISTORY)]
+                for item, computed in await series.recompute(self.conn, functions, spans, lock=True):
+                    report_failures(item.key, computed.failures)
                 await store.bump_epoch(self.conn)
 
 

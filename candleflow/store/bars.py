@@ -8,13 +8,12 @@ same transaction, which is what makes re-delivered ticks harmless.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import Bar, BarKey, SeriesKey
-from candleflow.indicators import Cross, IndicatorValue
+from candleflow.bars import Bar, BarKey
 from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms
 from candleflow.symbols import SymbolSeen
 
@@ -82,54 +81,6 @@ ADVANCE_LEDGER = """
 UPDATE source_offsets AS o SET next_offset = n.next_offset, updated_at = now()
 FROM unnest($3::int[], $4::bigint[]) AS n(partition, next_offset)
 WHERE o.consumer = $1 AND o.topic = $2 AND o.partition = n.partition
-"""
-
-SERIES = "unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(symbol, resolution, since, i)"
-
-PREFIX_CLOSES = f"""
-SELECT a.i, p.bucket, p.close
-FROM {SERIES}
-CROSS JOIN LATERAL (
-    SELECT {epoch_ms("bucket")} AS bucket, close FROM bars
-    WHERE symbol = a.symbol AND resolution = a.resolution
-      AND bucket < {ms("a.since")}
-    ORDER BY bucket DESC LIMIT $4
-) AS p
-"""
-
-SUFFIX_CLOSES = f"""
-SELECT a.i, {epoch_ms("b.bucket")} AS bucket, b.close
-FROM {SERIES}
-JOIN bars AS b ON b.symbol = a.symbol AND b.resolution = a.resolution
-              AND b.bucket >= {ms("a.since")}
-ORDER BY a.i, b.bucket
-"""
-
-EMAS_AT = f"""
-SELECT a.i, x.period, x.value
-FROM {SERIES}
-JOIN indicators AS x ON x.symbol = a.symbol AND x.resolution = a.resolution AND x.kind = 'ema'
-                    AND x.bucket = {ms("a.since")}
-"""
-
-UPSERT_INDICATORS = f"""
-INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
-SELECT symbol, resolution, kind, period, {ms("bucket")}, value
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::float8[])
-     AS v(symbol, resolution, kind, period, bucket, value)
-ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = excluded.value
-"""
-
-DELETE_MARKS_SINCE = f"""
-DELETE FROM marks AS m USING {SERIES}
-WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {ms("a.since")}
-"""
-
-INSERT_MARKS = f"""
-INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
-SELECT symbol, resolution, {ms("bucket")}, kind, $5, $6, price
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $7::float8[])
-     AS c(symbol, resolution, bucket, kind, price)
 """
 
 
@@ -213,73 +164,3 @@ async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> No
         [seen[n].first for n in names],
         [seen[n].last for n in names],
     )
-
-
-def _series_args(series: Sequence[tuple[SeriesKey, int]]) -> tuple[list[str], list[str], list[int]]:
-    return [s[0][0] for s in series], [s[0][1] for s in series], [s[1] for s in series]
-
-
-async def prefix_closes(
-    conn: Connection, series: Sequence[tuple[SeriesKey, int]], limit: int
-) -> list[list[tuple[int, float]]]:
-    """For each (series, since): up to `limit` bars before `since`, oldest first."""
-    result: list[list[tuple[int, float]]] = [[] for _ in series]
-    for row in await conn.fetch(PREFIX_CLOSES, *_series_args(series), limit):
-        result[row["i"] - 1].append((row["bucket"], row["close"]))
-    for bars in result:
-        bars.reverse()
-    return result
-
-
-async def suffix_closes(conn: Connection, series: Sequence[tuple[SeriesKey, int]]) -> list[list[tuple[int, float]]]:
-    """For each (series, since): every bar from `since` on, oldest first."""
-    result: list[list[tuple[int, float]]] = [[] for _ in series]
-    for row in await conn.fetch(SUFFIX_CLOSES, *_series_args(series)):
-        result[row["i"] - 1].append((row["bucket"], row["close"]))
-    return result
-
-
-async def emas_at(conn: Connection, series: Sequence[tuple[SeriesKey, int]]) -> list[dict[int, float]]:
-    """For each (series, bucket): the stored EMA of every period at that bar."""
-    result: list[dict[int, float]] = [{} for _ in series]
-    for row in await conn.fetch(EMAS_AT, *_series_args(series)):
-        result[row["i"] - 1][row["period"]] = row["value"]
-    return result
-
-
-async def write_indicators(conn: Connection, values: Iterable[tuple[SeriesKey, IndicatorValue]]) -> int:
-    rows = list(values)
-    if rows:
-        await conn.execute(
-            UPSERT_INDICATORS,
-            [s[0] for s, _ in rows],
-            [s[1] for s, _ in rows],
-            [v.kind for _, v in rows],
-            [v.period for _, v in rows],
-            [v.bucket for _, v in rows],
-            [v.value for _, v in rows],
-        )
-    return len(rows)
-
-
-async def replace_marks(
-    conn: Connection,
-    since: Sequence[tuple[SeriesKey, int]],
-    crosses: Iterable[tuple[SeriesKey, Cross]],
-    crossover: tuple[int, int],
-) -> None:
-    """Delete each series' marks from `since` on and insert the recomputed crosses."""
-    if since:
-        await conn.execute(DELETE_MARKS_SINCE, *_series_args(since))
-    rows = list(crosses)
-    if rows:
-        await conn.execute(
-            INSERT_MARKS,
-            [s[0] for s, _ in rows],
-            [s[1] for s, _ in rows],
-            [c.bucket for _, c in rows],
-            [c.kind for _, c in rows],
-            crossover[0],
-            crossover[1],
-            [c.price for _, c in rows],
-        )

@@ -59,10 +59,14 @@ class SymbolRow:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
+    """A signal's mark: `signal` is the key of the function that made it."""
+
     time: int
+    signal: str
     kind: str
-    fast: int
-    slow: int
+    label: str
+    text: str
+    tone: str  # up, down or neutral
     price: float
 
 
@@ -221,19 +225,19 @@ async def indicator(
 
 
 _MARKS = """
-SELECT extract(epoch FROM bucket)::int8 AS time, kind, fast, slow, price
+SELECT extract(epoch FROM bucket)::int8 AS time, signal, kind, label, text, tone, price
 FROM marks
 WHERE symbol = $1 AND resolution = $2 AND bucket >= $3 AND bucket <= $4
-ORDER BY bucket
+ORDER BY bucket, signal
 LIMIT $5
 """
 
 
 async def marks(db: Any, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
-    """Crossover marks with `start <= time <= end` (both visible bars included), at most
+    """Every signal's marks with `start <= time <= end` (both visible bars included), at most
     `limit` (the oldest); pass the cap + 1 to see whether a range holds more than the cap."""
     rows = await db.fetch(_MARKS, symbol, resolution, to_datetime(start), to_datetime(end), limit)
-    return [Mark(r["time"], r["kind"], r["fast"], r["slow"], r["price"]) for r in rows]
+    return [Mark(r["time"], r["signal"], r["kind"], r["label"], r["text"], r["tone"], r["price"]) for r in rows]
 
 
 _SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals"

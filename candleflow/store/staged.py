@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from candleflow.store.sql import TICKS, ms
+from candleflow.store.series import BAR_COLUMNS
+from candleflow.store.sql import TICKS, epoch_ms, ms
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
@@ -38,8 +39,18 @@ INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
 SELECT symbol, resolution, kind, period, {ms("bucket")}, value FROM rebuild_indicators
 """
 INSERT_MARKS = f"""
-INSERT INTO marks (symbol, resolution, bucket, kind, fast, slow, price)
-SELECT symbol, resolution, {ms("bucket")}, kind, fast, slow, price FROM rebuild_marks
+INSERT INTO marks (symbol, resolution, bucket, signal, kind, label, text, tone, price)
+SELECT symbol, resolution, {ms("bucket")}, signal, kind, label, text, tone, price FROM rebuild_marks
+"""
+
+KEPT_BARS = f"""
+SELECT symbol, resolution, {epoch_ms("bucket")} AS bucket, {BAR_COLUMNS} FROM bars
+WHERE symbol = ANY($1::text[]) AND source <> '{TICKS}' AND bucket >= {ms("$2::bigint")}
+"""
+
+SERIES_BEFORE = f"""
+SELECT DISTINCT symbol, resolution FROM bars
+WHERE symbol = ANY($1::text[]) AND bucket < {ms("$2::bigint")}
 """
 
 
@@ -55,3 +66,13 @@ async def replace_live_rows(conn: Connection, symbols: Sequence[str], cutoff: in
         await conn.execute(statement, list(symbols), cutoff)
     for statement in (INSERT_BARS, INSERT_INDICATORS, INSERT_MARKS):
         await conn.execute(statement)
+
+
+async def kept_bars(conn: Connection, symbols: Sequence[str], since: int) -> list[Any]:
+    """The REST bars of `symbols` from `since` (ms) on: a rebuild keeps them, the log does not hold them."""
+    return list(await conn.fetch(KEPT_BARS, list(symbols), since))
+
+
+async def series_before(conn: Connection, symbols: Sequence[str], since: int) -> list[Any]:
+    """The (symbol, resolution) series of `symbols` that have bars before `since` (ms)."""
+    return list(await conn.fetch(SERIES_BEFORE, list(symbols), since))

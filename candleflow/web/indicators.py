@@ -1,35 +1,61 @@
-"""`/api/indicators`: the stored moving averages, with the time rules of `/udf/history`.
+"""`/api/indicators` and `/api/functions`: the stored values of any registered indicator,
+and the catalogue of what this worker computes.
 
-`kind` is `sma` or `ema`, `period` one of the periods the engine keeps
-(`CANDLEFLOW_MA_PERIODS`). The answer is `{"s": "ok", "t": [...], "v": [...]}`,
-`{"s": "no_data", "nextTime": ...}` or `{"s": "no_data"}`, times in unix seconds.
+`/api/indicators?symbol=…&resolution=…&kind=NAME[&PARAM=value…][&output=LINE]` names an
+indicator by its name (`kind`, e.g. `sma`, `rsi`, `bollinger`) and parameters (missing
+ones take their defaults, so `kind=sma&period=20` still works); it must be one the
+configuration registers (`/api/functions` lists them). `output` picks a line of a
+multi-line indicator (Bollinger's `upper`; default: the first). The answer is
+`{"s": "ok", "t": [...], "v": [...]}`, `{"s": "no_data", "nextTime": ...}` or
+`{"s": "no_data"}`, times in unix seconds, with the time rules of `/udf/history`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from candleflow.app import functions
+from candleflow.functions.api import Function, FunctionConfigError, Indicator, Signal
 from candleflow.store import queries
 from candleflow.web import params, responses
-from candleflow.web.errors import too_many
-from candleflow.web.params import FROM, RESOLUTION, SYMBOL, TO, Param, Query
+from candleflow.web.errors import UdfError, too_many
+from candleflow.web.params import FROM, RESOLUTION, SYMBOL, TO, Param, Query, Values
 from candleflow.web.routing import database, page, settings
 from candleflow.web.udf import current_bucket_s, no_data, resolve
 
-KINDS = ("sma", "ema")
+#: Query parameters of the request itself; every other one is a parameter of the function.
+REQUEST_PARAMETERS = frozenset({"symbol", "resolution", "kind", "output", "from", "to", "countback"})
+#: Longest value of a function parameter given in the query.
+MAX_VALUE_LENGTH = 40
 
 INDICATORS = Query(
     SYMBOL,
     RESOLUTION,
-    Param("kind", "Average kind", required=True, enum=KINDS),
+    Param(
+        "kind",
+        "Name of a registered indicator (`/api/functions`), e.g. `sma`, `ema`, `rsi`; "
+        "an indicator that is not registered with these parameters is 404",
+        required=True,
+        min_length=1,
+        max_length=MAX_VALUE_LENGTH,
+        pattern="[A-Za-z][A-Za-z0-9_]*",
+        example="sma",
+    ),
     Param(
         "period",
-        "Period: one the engine keeps (`CANDLEFLOW_MA_PERIODS`)",
+        "The indicator's `period` parameter; any other declared parameter of the function is passed the same way",
         type="integer",
-        required=True,
-        enum=settings.ma_periods,
-        minimum=min(settings.ma_periods),
-        maximum=max(settings.ma_periods),
+        minimum=1,
+        maximum=100_000,
+        example=20,
+    ),
+    Param(
+        "output",
+        "Line of a multi-line indicator (default: its first, see `/api/functions`)",
+        max_length=MAX_VALUE_LENGTH,
+        pattern="[A-Za-z0-9_]*",
     ),
     FROM,
     TO,
@@ -37,20 +63,44 @@ INDICATORS = Query(
 )
 
 
+def indicator_of(query: Any, values: Values) -> tuple[Indicator, str]:
+    """The registered indicator and output line a request names (404 when none is)."""
+    arguments: dict[str, str] = {}
+    for key in query:
+        if key in REQUEST_PARAMETERS or key == "_":
+            continue
+        value = query[key]
+        if len(key) > MAX_VALUE_LENGTH or len(value) > MAX_VALUE_LENGTH:
+            raise UdfError(f"parameter {key[:MAX_VALUE_LENGTH]} is longer than {MAX_VALUE_LENGTH} characters")
+        arguments[key] = value
+    try:
+        found = functions.find(values.text("kind").lower(), arguments)
+    except FunctionConfigError as exc:
+        raise UdfError(str(exc), 404) from None
+    if not isinstance(found, Indicator):
+        raise UdfError(f"{found.key} is a signal: its marks are served by /udf/marks", 404)
+    output = values.text("output") or found.outputs[0]
+    if output not in found.outputs:
+        raise UdfError(f"output={output!r} is not a line of {found.key} (lines: {', '.join(found.outputs)})", 404)
+    return found, output
+
+
 @page("/api/indicators")
 async def indicators(request: web.Request) -> web.StreamResponse:
-    """One SMA or EMA series of a symbol and resolution, with the rules of `/udf/history`."""
+    """One line of a registered indicator for a symbol and resolution, with the rules of `/udf/history`."""
     q = INDICATORS.read(request.query)
     row = await resolve(q.text("symbol"))
     res = q.resolution()
+    indicator, output = indicator_of(request.query, q)
+    kind, period = indicator.stored(output)
     rng = params.time_range(q)
     cap = settings.max_span_bars
     series = await queries.indicator(
         await database.pool(),
         row.symbol,
         res.code,
-        q.text("kind"),
-        q.integer("period", 0),
+        kind,
+        period,
         rng.start,
         rng.end,
         rng.countback,
@@ -62,3 +112,32 @@ async def indicators(request: web.Request) -> web.StreamResponse:
     if not series.t:
         return responses.json(no_data(series.next_time), cache=cache)
     return responses.json({"s": "ok", "t": series.t, "v": series.v}, cache=cache)
+
+
+def describe(function: Function) -> dict[str, Any]:
+    """One catalogue entry: what the chart needs to list, request and draw a function."""
+    entry: dict[str, Any] = {
+        "key": function.key,
+        "name": function.name,
+        "summary": function.summary,
+        "values": dict(function.values),
+        "params": [p.describe() for p in function.params],
+    }
+    if isinstance(function, Indicator):
+        entry |= {
+            "type": "indicator",
+            "outputs": list(function.outputs),
+            "state": list(function.state),
+            "pane": function.pane,
+            "warmup": function.warmup,
+        }
+    elif isinstance(function, Signal):
+        entry |= {"type": "signal", "inputs": [i.key for i in function.inputs()]}
+    return entry
+
+
+@page("/api/functions")
+async def catalogue(request: web.Request) -> web.StreamResponse:
+    """The indicators and signals this worker computes, with their parameters."""
+    entries = [describe(f) for f in (*functions.indicators, *functions.signals)]
+    return responses.json({"s": "ok", "functions": entries}, cache="public, max-age=60")

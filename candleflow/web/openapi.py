@@ -196,11 +196,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "time", "color", "text", "label", "labelFontColor", "minSize"],
         "properties": {
-            "id": {"type": "array", "items": {"type": "integer"}},
+            "id": {"type": "array", "items": {"type": "string"}},
             "time": _TIMES,
             "color": {"type": "array", "items": {"type": "string"}},
             "text": {"type": "array", "items": {"type": "string"}},
             "label": {"type": "array", "items": {"type": "string"}},
+            "signal": {"type": "array", "items": {"type": "string"}},
             "labelFontColor": {"type": "array", "items": {"type": "string"}},
             "minSize": {"type": "array", "items": {"type": "integer"}},
             "kind": {
@@ -220,6 +221,35 @@ SCHEMAS: dict[str, Any] = {
             "label": {"type": "string"},
             "tooltip": {"type": "array", "items": {"type": "string"}},
             "shape": {"type": "string"},
+            "kind": {"type": "string"},
+            "signal": {"type": "string"},
+        },
+    },
+    "Functions": {
+        "type": "object",
+        "required": ["s", "functions"],
+        "properties": {
+            "s": {"type": "string", "enum": ["ok"]},
+            "functions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "name", "type", "values", "params"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "name": {"type": "string"},
+                        "type": {"type": "string", "enum": ["indicator", "signal"]},
+                        "summary": {"type": "string"},
+                        "values": {"type": "object", "additionalProperties": {"type": "number"}},
+                        "params": {"type": "array", "items": {"type": "object"}},
+                        "outputs": {"type": "array", "items": {"type": "string"}},
+                        "state": {"type": "array", "items": {"type": "string"}},
+                        "pane": {"type": "string", "enum": ["price", "own"]},
+                        "warmup": {"type": "integer"},
+                        "inputs": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
         },
     },
     "Health": {
@@ -270,12 +300,12 @@ PATHS: dict[str, Any] = {
         {"200": _json(_ref("Quotes"), "Quotes"), **_errors()},
     ),
     "/udf/marks": _get(
-        "Moving-average crossovers as bar marks",
+        "Every signal's marks (crossovers, user signals) as bar marks",
         udf.MARKS,
         {"200": _json(_ref("Marks"), "Column table"), **_errors(not_found=True)},
     ),
     "/udf/timescale_marks": _get(
-        "Moving-average crossovers as time-scale marks",
+        "Every signal's marks as time-scale marks",
         udf.MARKS,
         {"200": _json({"type": "array", "items": _ref("TimescaleMark")}, "Marks"), **_errors(not_found=True)},
     ),
@@ -288,9 +318,14 @@ PATHS: dict[str, Any] = {
         },
     ),
     "/api/indicators": _get(
-        "A stored moving average, with the time rules of /udf/history",
+        "One line of a registered indicator, with the time rules of /udf/history",
         INDICATORS,
         {"200": _json(_ref("Indicator"), "Series, or no_data"), **_errors(not_found=True)},
+    ),
+    "/api/functions": _get(
+        "The registered indicators and signals with their parameters",
+        None,
+        {"200": _json(_ref("Functions"), "Catalogue")},
     ),
     "/healthz": _get(
         "Kafka and database reachability, capability, engine lag",

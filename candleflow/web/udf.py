@@ -24,9 +24,11 @@ from candleflow.web.symbols_cache import SymbolCache
 
 SEARCH_LIMIT = 30
 QUOTES_MAX_SYMBOLS = 100
-MARK_STYLE = {
-    "golden_cross": ("green", "G", "Golden cross", "earningUp"),
-    "death_cross": ("red", "D", "Death cross", "earningDown"),
+#: A mark's tone -> (colour, time-scale mark shape).
+TONE_STYLE = {
+    "up": ("green", "earningUp"),
+    "down": ("red", "earningDown"),
+    "neutral": ("blue", "earning"),
 }
 
 _symbols = SymbolCache()
@@ -184,31 +186,30 @@ async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     return found, responses.history_cache(end + 1, current_bucket_s(res))
 
 
-def mark_text(mark: Mark) -> str:
-    direction = "above" if mark.kind == "golden_cross" else "below"
-    return f"{MARK_STYLE[mark.kind][2]}: SMA{mark.fast} crossed {direction} SMA{mark.slow} at {mark.price:g}"
+def _style(mark: Mark) -> tuple[str, str]:
+    return TONE_STYLE.get(mark.tone, TONE_STYLE["neutral"])
 
 
 @page("/udf/marks")
 async def marks(request: web.Request) -> web.StreamResponse:
-    """Moving-average crossovers as bar marks (column table), `from <= time <= to`.
+    """Every signal's marks as bar marks (column table), `from <= time <= to`.
 
     Beside TradingView's columns, `kind` names what each mark is (`golden_cross`,
-    `death_cross`, ...), so a client need not guess it from colour or text; the
-    stock UDF adapter ignores the extra column.
+    `close_above_ema`, ...) and `signal` the function that made it, so a client need
+    not guess from colour or text; the stock UDF adapter ignores the extra columns.
     """
     found, cache = await _marks_of(request)
-    found = [m for m in found if m.kind in MARK_STYLE]
     return responses.json(
         {
-            "id": [m.time for m in found],
+            "id": [f"{m.signal}-{m.time}" for m in found],
             "time": [m.time for m in found],
-            "color": [MARK_STYLE[m.kind][0] for m in found],
-            "text": [mark_text(m) for m in found],
-            "label": [MARK_STYLE[m.kind][1] for m in found],
+            "color": [_style(m)[0] for m in found],
+            "text": [m.text for m in found],
+            "label": [m.label for m in found],
+            "kind": [m.kind for m in found],
+            "signal": [m.signal for m in found],
             "labelFontColor": ["white" for _ in found],
             "minSize": [14 for _ in found],
-            "kind": [m.kind for m in found],
         },
         cache=cache,
     )
@@ -216,20 +217,21 @@ async def marks(request: web.Request) -> web.StreamResponse:
 
 @page("/udf/timescale_marks")
 async def timescale_marks(request: web.Request) -> web.StreamResponse:
-    """Moving-average crossovers as time-scale marks, `from <= time <= to`."""
+    """Every signal's marks as time-scale marks, `from <= time <= to`."""
     found, cache = await _marks_of(request)
     return responses.json(
         [
             {
-                "id": f"{m.kind}-{m.time}",
+                "id": f"{m.signal}-{m.time}",
                 "time": m.time,
-                "color": MARK_STYLE[m.kind][0],
-                "label": MARK_STYLE[m.kind][1],
-                "tooltip": [mark_text(m)],
-                "shape": MARK_STYLE[m.kind][3],
+                "color": _style(m)[0],
+                "label": m.label,
+                "tooltip": [m.text],
+                "shape": _style(m)[1],
+                "kind": m.kind,
+                "signal": m.signal,
             }
             for m in found
-            if m.kind in MARK_STYLE
         ],
         cache=cache,
     )

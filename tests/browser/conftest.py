@@ -74,6 +74,10 @@ class DbBar:
     volume: float
 
 
+#: Functions the market's worker registers beside the defaults (the chart lists them).
+FUNCTIONS = "rsi(period=14), bollinger(period=20, width=2)"
+
+
 @dataclass
 class Market:
     """A worker over a test-owned database and topics, with a seeded tick log."""
@@ -285,7 +289,12 @@ async def market(stack: StackInfo, market_database: str, browser_workers: Worker
     """A worker whose engine has absorbed three days of ticks of `SYMBOLS`."""
     names = Names.fresh()
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
-    env = names.env(stack, market_database, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS))
+    env = names.env(
+        stack,
+        market_database,
+        CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS),
+        CANDLEFLOW_FUNCTIONS=FUNCTIONS,
+    )
     worker = browser_workers.start(env)
     ticks = generate(SEED_TICKS, symbols=SYMBOLS, days=SEED_DAYS, seed=17)
     await publish(stack.kafka_bootstrap, names.ticks_topic, ticks)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import pytest
 
 from tests.browser.conftest import ChartPage, DbBar, Market
@@ -346,3 +347,41 @@ async def test_killing_and_restarting_the_worker_reconnects(chart: ChartPage, ma
     await chart.screenshot("reconnected.png")
     assert not chart.foreign_requests()
     assert not chart.errors
+
+
+async def test_the_chart_lists_registered_functions_and_draws_rsi_in_its_own_pane(
+    chart: ChartPage, market: Market
+) -> None:
+    await chart.open(SYMBOL, "5")
+    page = chart.page
+    assert await page.evaluate("() => window.__candleflow.panes()") == 1
+    rsi, upper = '[data-testid="indicator-rsi14"]', '[data-testid="indicator-bollinger(period=20,width=2.0).upper"]'
+    assert await page.get_attribute(rsi, "aria-pressed") == "false"
+    await page.click(rsi)
+    await page.click(upper)
+    await chart.wait_until(
+        "() => { const l = window.__candleflow.lines();"
+        " return l.rsi14.points.length > 0 && l['bollinger(period=20,width=2.0).upper'].points.length > 0; }",
+        what="RSI and the upper Bollinger band loaded",
+    )
+    assert await page.evaluate("() => window.__candleflow.panes()") == 2, "RSI draws in a pane of its own"
+    lines = await page.evaluate("() => window.__candleflow.lines()")
+    conn = await asyncpg.connect(market.database_url)
+    try:
+        stored = {
+            r["t"]: r["value"]
+            for r in await conn.fetch(
+                "SELECT extract(epoch from bucket)::bigint AS t, value FROM indicators"
+                " WHERE symbol = $1 AND resolution = '5' AND kind = 'rsi' AND period = 14",
+                SYMBOL,
+            )
+        }
+    finally:
+        await conn.close()
+    points = lines["rsi14"]["points"]
+    assert all(stored[p["time"]] == p["value"] for p in points), "the chart draws the stored RSI"
+    assert all(0 <= p["value"] <= 100 for p in points)
+    await chart.screenshot("rsi-pane.png")
+    await page.click(rsi)
+    await chart.wait_until("() => window.__candleflow.panes() === 1", what="the RSI pane gone with RSI switched off")
+    chart.assert_clean()

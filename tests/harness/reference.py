@@ -94,3 +94,75 @@ def reference_indicators(
             elif before >= 0 > after:
                 marks[(symbol, code, points[i][0])] = "death_cross"
     return values, marks
+
+
+class OHLCV(NamedTuple):
+    bucket: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+def reference_rsi(bars: Sequence[OHLCV], period: int) -> list[float | None]:
+    """Wilder's RSI from its textbook definition (seed with plain means, then smooth)."""
+    out: list[float | None] = [None] * len(bars)
+    gain = loss = 0.0
+    for i in range(period, len(bars)):
+        if i == period:
+            moves = [bars[j].close - bars[j - 1].close for j in range(1, period + 1)]
+            gain = math.fsum(m for m in moves if m > 0) / period
+            loss = math.fsum(-m for m in moves if m < 0) / period
+        else:
+            move = bars[i].close - bars[i - 1].close
+            gain = (gain * (period - 1) + max(move, 0.0)) / period
+            loss = (loss * (period - 1) + max(-move, 0.0)) / period
+        out[i] = 100.0 * gain / (gain + loss) if gain + loss > 0 else 50.0
+    return out
+
+
+def reference_vwap(bars: Sequence[OHLCV], period: int) -> list[float | None]:
+    out: list[float | None] = []
+    for i in range(len(bars)):
+        window = bars[max(0, i + 1 - period) : i + 1]
+        volume = math.fsum(b.volume for b in window)
+        if len(window) < period or volume <= 0:
+            out.append(None)
+            continue
+        out.append(math.fsum((b.high + b.low + b.close) / 3 * b.volume for b in window) / volume)
+    return out
+
+
+def reference_bollinger(bars: Sequence[OHLCV], period: int, width: float) -> list[tuple[float, float, float] | None]:
+    out: list[tuple[float, float, float] | None] = []
+    for i in range(len(bars)):
+        if i + 1 < period:
+            out.append(None)
+            continue
+        closes = [b.close for b in bars[i + 1 - period : i + 1]]
+        mean = math.fsum(closes) / period
+        deviation = math.sqrt(math.fsum((c - mean) ** 2 for c in closes) / period)
+        out.append((mean, mean + width * deviation, mean - width * deviation))
+    return out
+
+
+def reference_ema(closes: Sequence[float], period: int) -> list[float]:
+    weight = 2.0 / (period + 1)
+    out: list[float] = []
+    for close in closes:
+        out.append(close if not out else (1 - weight) * out[-1] + weight * close)
+    return out
+
+
+def reference_close_crosses_ema(bars: Sequence[OHLCV], period: int) -> dict[int, str]:
+    """bucket -> close_above_ema / close_below_ema."""
+    ema = reference_ema([b.close for b in bars], period)
+    marks: dict[int, str] = {}
+    for i in range(1, len(bars)):
+        before, after = bars[i - 1].close - ema[i - 1], bars[i].close - ema[i]
+        if before <= 0 < after:
+            marks[bars[i].bucket] = "close_above_ema"
+        elif before >= 0 > after:
+            marks[bars[i].bucket] = "close_below_ema"
+    return marks

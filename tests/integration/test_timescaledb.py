@@ -5,8 +5,9 @@ PGlite (PostgreSQL 17.5 in WebAssembly) with TimescaleDB 2.23-dev on 127.0.0.1; 
 fixture installs its npm packages on first use. Checked here:
 
 1. `migrate` takes the TimescaleDB branch: hypertables, compression, policies.
-2. The engine's write statements (`candleflow.store.bars`) on the hypertables,
-   including merging late ticks into bars of COMPRESSED chunks.
+2. The real `BarEngine` (bars, ledger, every function's values and marks through
+   `candleflow.store.series`) on the hypertables, including merging late ticks into
+   bars and indicator values of COMPRESSED chunks.
 3. The history queries (`candleflow.store.queries`) answer exactly as on the plain
    PostgreSQL of the stack for the same data.
 
@@ -30,20 +31,25 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
+import orjson
 import pytest
 
 from candleflow.bars import Bar, BarKey, aggregate
-from candleflow.indicators import Cross, IndicatorValue, recompute
+from candleflow.engine import BarEngine
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.recompute import whole
+from candleflow.functions.registry import load
+from candleflow.kafka_log import Record
+from candleflow.rebuild.series import function_bar
+from candleflow.settings import Settings
 from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.pool import detect_capability
-from candleflow.symbols import SymbolSeen
-from candleflow.ticks import price_decimals
 
 pytestmark = pytest.mark.integration
 
@@ -207,43 +213,54 @@ def deliver(ticks: Sequence[tuple[str, int, float, float]], first_seq: int = 0) 
     return [(s, ts, price, qty, first_seq + i) for i, (s, ts, price, qty) in enumerate(ticks)]
 
 
-async def write_batch(conn: asyncpg.Connection, ticks: Sequence[Tick]) -> list[store.StoredBar]:
-    """One engine batch through candleflow.store.bars, in one transaction: lock the
-    ledger, merge the bar deltas, upsert symbols, recompute the changed series from their
-    earliest changed bar (prefix closes + stored EMAs from the database), write
-    indicators and marks, advance the ledger."""
-    async with conn.transaction():
-        ledger = await store.lock_ledger(conn, CONSUMER, TOPIC, [PARTITION])
-        stored = await store.merge_bars(conn, aggregate(ticks))
-        seen: dict[str, SymbolSeen] = {}
-        for symbol, ts, price, _, _ in ticks:
-            info = seen.setdefault(symbol, SymbolSeen(0, ts, ts))
-            info.decimals = max(info.decimals, price_decimals(price))
-            info.first, info.last = min(info.first, ts), max(info.last, ts)
-        await store.upsert_symbols(conn, seen)
+class OneConnection:
+    """The engine's pool over the one connection PGlite allows (and a plain one alike)."""
 
-        since: dict[SeriesKey, int] = {}
-        for bar in stored:
-            key = (bar.symbol, bar.resolution)
-            since[key] = min(since.get(key, bar.bucket), bar.bucket)
-        spans = sorted(since.items())
-        prefixes = await store.prefix_closes(conn, spans, max(PERIODS))
-        suffixes = await store.suffix_closes(conn, spans)
-        seeded = [i for i, prefix in enumerate(prefixes) if prefix]
-        emas = await store.emas_at(conn, [(spans[i][0], prefixes[i][-1][0]) for i in seeded])
-        prefix_emas = dict(zip(seeded, emas, strict=True))
-        values: list[tuple[SeriesKey, IndicatorValue]] = []
-        crosses: list[tuple[SeriesKey, Cross]] = []
-        for i, (key, _) in enumerate(spans):
-            assert i not in prefix_emas or set(PERIODS) <= set(prefix_emas[i])
-            outcome = recompute([c for _, c in prefixes[i]], prefix_emas.get(i), suffixes[i], PERIODS, CROSSOVER)
-            values.extend((key, value) for value in outcome.values)
-            crosses.extend((key, cross) for cross in outcome.crosses)
-        await store.write_indicators(conn, values)
-        await store.replace_marks(conn, spans, crosses, CROSSOVER)
-        next_offset = max(ledger[PARTITION][0], max(t[4] for t in ticks) + 1)
-        await store.advance_ledger(conn, CONSUMER, TOPIC, {PARTITION: next_offset})
-    return stored
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @contextlib.asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._acquired()
+
+
+class NoSink:
+    """Dead letters and bar updates go nowhere: this test reads the tables."""
+
+    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        assert not records, f"the test's ticks are valid, yet {len(records)} were rejected"
+
+    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        return None
+
+
+SETTINGS = Settings(app_id=CONSUMER, ticks_topic=TOPIC, ma_periods=PERIODS, crossover=CROSSOVER)
+FUNCTIONS = load("rsi(period=14),bollinger(period=20,width=2.0),close_crosses_ema(period=50)", PERIODS, CROSSOVER)
+#: One engine per connection, as a worker keeps one: its tail cache spans the batches.
+_engines: dict[int, BarEngine] = {}
+
+
+def engine_for(conn: asyncpg.Connection) -> BarEngine:
+    engine = _engines.get(id(conn))
+    if engine is None or cast(OneConnection, engine.pool).conn is not conn:
+        engine = _engines[id(conn)] = BarEngine(SETTINGS, OneConnection(conn), NoSink(), functions=FUNCTIONS)
+    return engine
+
+
+async def write_batch(conn: asyncpg.Connection, ticks: Sequence[Tick]) -> list[store.StoredBar]:
+    """One batch through the real `BarEngine` (one transaction: ledger, bars, symbols,
+    every function recomputed from the earliest changed bar, marks, ledger advanced).
+    `seq` becomes the record's offset in partition 0."""
+    records = [
+        Record(PARTITION, seq, symbol.encode(), orjson.dumps({"symbol": symbol, "ts": ts, "price": price, "qty": qty}))
+        for symbol, ts, price, qty, seq in ticks
+    ]
+    result = await engine_for(conn).process(records)
+    assert result.absorbed == len(ticks) and result.redelivered == 0
+    return result.bars
 
 
 @dataclass
@@ -252,22 +269,22 @@ class Reference:
 
     bars: dict[BarKey, Bar]
     indicators: dict[tuple[str, str, str, int, int], float]
-    marks: dict[tuple[str, str, int], tuple[str, float]]
+    marks: dict[tuple[str, str, int, str], tuple[str, float]]
 
 
 def reference(ticks: Sequence[Tick]) -> Reference:
     bars = aggregate(ticks)
-    series: dict[SeriesKey, list[tuple[int, float]]] = {}
+    series: dict[SeriesKey, list[FunctionBar]] = {}
     for (symbol, resolution, bucket), bar in sorted(bars.items()):
-        series.setdefault((symbol, resolution), []).append((bucket, bar.close))
+        series.setdefault((symbol, resolution), []).append(function_bar(bucket, bar))
     indicators = {}
     marks = {}
-    for (symbol, resolution), closes in series.items():
-        outcome = recompute([], None, closes, PERIODS, CROSSOVER)
-        for v in outcome.values:
-            indicators[(symbol, resolution, v.kind, v.period, v.bucket)] = v.value
-        for c in outcome.crosses:
-            marks[(symbol, resolution, c.bucket)] = (c.kind, c.price)
+    for (symbol, resolution), points in series.items():
+        outcome = whole(FUNCTIONS, (symbol, resolution), points)
+        for kind, period, bucket, value in outcome.values:
+            indicators[(symbol, resolution, kind, period, bucket)] = value
+        for m in outcome.marks:
+            marks[(symbol, resolution, m.bucket, m.signal)] = (m.kind, m.price)
     return Reference(bars, indicators, marks)
 
 
@@ -308,7 +325,7 @@ async def stored_tables(conn: asyncpg.Connection) -> Reference:
         for r in await conn.fetch(f"SELECT *, {epoch_ms} AS ms FROM indicators")
     }
     marks = {
-        (r["symbol"], r["resolution"], r["ms"]): (r["kind"], r["price"])
+        (r["symbol"], r["resolution"], r["ms"], r["signal"]): (r["kind"], r["price"])
         for r in await conn.fetch(f"SELECT *, {epoch_ms} AS ms FROM marks")
     }
     return Reference(bars, indicators, marks)

@@ -309,7 +309,8 @@ async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
     assert status == 200
     assert marks["time"] == [t for t, _ in expected]
     assert marks["color"] == ["green" if k == "golden_cross" else "red" for _, k in expected]
-    assert marks["kind"] == [k for _, k in expected]
+    assert marks["kind"] == [k for _, k in expected], "marks carry their kind from the server"
+    assert marks["label"] == ["G" if k == "golden_cross" else "D" for _, k in expected]
     n = len(expected)
     assert all(len(marks[c]) == n for c in ("id", "text", "label", "labelFontColor", "minSize", "kind"))
     assert len(set(marks["id"])) == n
@@ -341,9 +342,9 @@ async def test_indicators_follow_history_rules(
     _, _, body = await get(url, **base, **{"from": end, "to": end + 5})
     assert body == {"s": "no_data", "nextTime": points[-1][0]}
     status, _, body = await get(url, **{**base, "kind": "wma"}, to=end, countback=1)
-    assert status == 400 and body["s"] == "error"
+    assert status == 404 and body["s"] == "error"
     status, _, body = await get(url, **{**base, "period": 7}, to=end, countback=1)
-    assert status == 400 and "not one of 20, 50, 200" in body["errmsg"]
+    assert status == 404 and f"{kind}(period=7) is not computed" in body["errmsg"]
     # the last N points: from 0, `to` ten years ahead
     _, _, body = await get(url, **base, **{"from": 0, "to": TEN_YEARS_AHEAD}, countback=3)
     assert body["t"] == [t for t, _ in points]

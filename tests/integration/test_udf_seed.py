@@ -138,10 +138,16 @@ async def seed(stack: StackInfo) -> Seeded:
             columns=["symbol", "resolution", "kind", "period", "bucket", "value"],
         )
         close = {key: bar.close for key, bar in bars.items()}
+        signal = "crossover(fast={},slow={})".format(*CROSSOVER)
+        style = {"golden_cross": ("G", "up", "above"), "death_cross": ("D", "down", "below")}
         await conn.copy_records_to_table(
             "marks",
-            records=[(s, c, _ts(b), kind, *CROSSOVER, close[(s, c, b)]) for (s, c, b), kind in marks.items()],
-            columns=["symbol", "resolution", "bucket", "kind", "fast", "slow", "price"],
+            records=[
+                (s, c, _ts(b), signal, kind, label, f"SMA{CROSSOVER[0]} crossed {way}", tone, close[(s, c, b)])
+                for (s, c, b), kind in marks.items()
+                for label, tone, way in [style[kind]]
+            ],
+            columns=["symbol", "resolution", "bucket", "signal", "kind", "label", "text", "tone", "price"],
         )
     finally:
         await conn.close()

@@ -10,9 +10,12 @@ from decimal import Decimal
 import pytest
 
 from candleflow.bars import Bar
-from candleflow.indicators import recompute
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.builtin import EMA, SMA, Crossover
+from candleflow.functions.recompute import seeds_from, whole
+from candleflow.functions.registry import FunctionSet
 from candleflow.kafka_log import Span
-from candleflow.rebuild.series import Base, closes_by_series, indicator_rows, merged
+from candleflow.rebuild.series import Base, bars_by_series, indicator_rows, merged
 from candleflow.rebuild.window import catch_up, cutoff, final_offsets, targets
 from candleflow.resolution import SUPPORTED
 
@@ -59,15 +62,30 @@ def test_targets_and_the_ledger_after_the_swap() -> None:
 
 
 def test_series_merge_kept_bars_and_continue_from_the_prefix() -> None:
-    base = Base(prefix=[1.0, 2.0, 3.0], emas={2: 2.5, 3: 2.0}, kept={10: 9.0, 20: 8.0})
-    assert merged({20: 7.0, 30: 6.0}, base) == [(10, 9.0), (20, 7.0), (30, 6.0)]
-    bars = {("S:A/B", "1", 20): 7.0, ("S:A/B", "1", 30): 6.0}
-    series = {("S:A/B", "1"): {20: 7.0, 30: 6.0}}
-    assert closes_by_series({k: _bar(v) for k, v in bars.items()}) == series
-    ((values, marks),) = list(indicator_rows(series, {("S:A/B", "1"): base}, (2, 3), (2, 3)))
-    outcome = recompute([1.0, 2.0, 3.0], {2: 2.5, 3: 2.0}, [(10, 9.0), (20, 7.0), (30, 6.0)], (2, 3), (2, 3))
-    assert values == [("S:A/B", "1", v.kind, v.period, v.bucket, v.value) for v in outcome.values]
-    assert marks == [("S:A/B", "1", c.bucket, c.kind, 2, 3, c.price) for c in outcome.crosses]
+    functions = FunctionSet.of([SMA(period=2), EMA(period=3), Crossover(fast=2, slow=3)])
+    history = [_function_bar(bucket, close) for bucket, close in ((1, 1.0), (2, 2.0), (3, 3.0), (4, 9.0))]
+    full = whole(functions, KEY, [*history, _function_bar(20, 7.0), _function_bar(30, 6.0)])
+    seeds = seeds_from(functions, {(k, p): v for k, p, b, v in full.values if b == 4})
+    base = Base(prefix=history[1:], seeds=seeds, kept={10: _function_bar(10, 9.0), 20: _function_bar(20, 8.0)})
+    rebuilt = {20: _function_bar(20, 7.0), 30: _function_bar(30, 6.0)}
+    assert merged(rebuilt, base) == [_function_bar(10, 9.0), rebuilt[20], rebuilt[30]]
+    bars = {("S:A/B", "1", 20): _bar(7.0), ("S:A/B", "1", 30): _bar(6.0)}
+    assert bars_by_series(bars) == {KEY: {20: _function_bar(20, 7.0), 30: _function_bar(30, 6.0)}}
+    ((values, marks),) = list(indicator_rows({KEY: rebuilt}, {KEY: base}, functions, 5))
+    series = [*history, _function_bar(10, 9.0), _function_bar(20, 7.0), _function_bar(30, 6.0)]
+    expected = whole(functions, KEY, series)
+    assert values == [(*KEY, k, p, b, v) for k, p, b, v in expected.values if b >= 10]
+    assert marks == [
+        (*KEY, m.bucket, m.signal, m.kind, m.label, m.text, m.tone, m.price) for m in expected.marks if m.bucket >= 10
+    ]
+    assert marks, "the example has a cross to compare"
+
+
+KEY = ("S:A/B", "1")
+
+
+def _function_bar(bucket: int, close: float) -> FunctionBar:
+    return FunctionBar(bucket, close, close, close, close, 1.0)
 
 
 def _bar(close: float) -> Bar:

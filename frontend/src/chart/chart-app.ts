@@ -183,6 +183,11 @@ export class ChartApp {
     this.showMarks();
   }
 
+  /** Adds an indicator line (e.g. from the server's catalogue) to the model and the view. */
+  addLine(line: MovingAverageLine): void {
+    if (this.lines.add(line)) this.view.addLine(line);
+  }
+
   setLineVisible(id: string, visible: boolean): void {
     if (!this.lines.setVisible(id, visible)) return;
     this.view.setLineVisible(id, visible);
@@ -286,7 +291,16 @@ export class ChartApp {
   /** Fetches a line's server values for `[from, to)` and merges them in. */
   private async loadLine(line: MovingAverageLine, from: number, to: number): Promise<void> {
     const generation = this.generation;
-    const query = { symbol: this.symbol, resolution: this.resolution, kind: line.kind, period: line.period, from, to };
+    const query = {
+      symbol: this.symbol,
+      resolution: this.resolution,
+      kind: line.kind,
+      period: line.period,
+      ...(line.params ? { params: line.params } : {}),
+      ...(line.output ? { output: line.output } : {}),
+      from,
+      to,
+    };
     try {
       const points = await this.history.line(query);
       if (generation !== this.generation) return;

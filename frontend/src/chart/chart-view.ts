@@ -4,6 +4,7 @@
  * seconds. Tests hand `ChartApp` a recording implementation instead of a canvas.
  */
 import type { SeriesMarker, Time } from 'lightweight-charts';
+import type { MovingAverageLine } from '../model/indicators';
 import type { PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
@@ -14,12 +15,16 @@ export interface ChartView {
   showBars(bars: readonly WireBar[]): void;
   /** Updates or appends the newest candle and volume bar (`update`). */
   updateBar(bar: WireBar): void;
-  /** Replaces a moving-average line's points. */
+  /** Adds a line series (on the price scale, or in a pane of its own), hidden unless `line.defaultVisible`. */
+  addLine(line: MovingAverageLine): void;
+  /** Replaces a line's points. */
   showLine(id: string, points: readonly IndicatorPoint[]): void;
   /** Updates or appends a line's newest point. */
   updateLine(id: string, point: IndicatorPoint): void;
   setLineVisible(id: string, visible: boolean): void;
   showMarks(marks: readonly PlacedMark[]): void;
+  /** Panes drawn (1: the price pane only), for the debug hook. */
+  paneCount(): number;
   /** The markers as drawn, for the debug hook. */
   markers(): SeriesMarker<Time>[];
   setPriceFormat(format: PriceFormat): void;

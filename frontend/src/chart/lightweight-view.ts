@@ -40,6 +40,9 @@ export class LightweightChartView implements ChartView {
   private readonly volume: ISeriesApi<'Histogram'>;
   private readonly markerPlugin: ISeriesMarkersPluginApi<Time>;
   private readonly lines = new Map<string, ISeriesApi<'Line'>>();
+  /** Lines drawn in a pane of their own (lightweight-charts v5 panes): their series
+   * exists only while they are visible, so a hidden line leaves no empty pane. */
+  private readonly ownPane = new Map<string, MovingAverageLine>();
   private palette: ChartPalette;
 
   constructor(container: HTMLElement, lines: readonly MovingAverageLine[], theme: Theme) {
@@ -58,18 +61,7 @@ export class LightweightChartView implements ChartView {
     });
     this.chart.priceScale('volume').applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
-    for (const line of lines) {
-      const series = this.chart.addSeries(LineSeries, {
-        color: line.color,
-        lineWidth: 2,
-        visible: line.defaultVisible,
-        priceLineVisible: false,
-        lastValueVisible: false,
-        crosshairMarkerVisible: false,
-        title: lineLabel(line),
-      });
-      this.lines.set(line.id, series);
-    }
+    for (const line of lines) this.addLine(line);
     this.markerPlugin = createSeriesMarkers(this.candles, []);
     this.applyPalette();
   }
@@ -84,6 +76,33 @@ export class LightweightChartView implements ChartView {
     this.volume.update(this.volumeBar(bar));
   }
 
+  addLine(line: MovingAverageLine): void {
+    if (this.lines.has(line.id)) return;
+    if (line.pane === 'own') {
+      this.ownPane.set(line.id, line);
+      if (line.defaultVisible) this.lines.set(line.id, this.lineSeries(line, this.chart.panes().length));
+      return;
+    }
+    this.lines.set(line.id, this.lineSeries(line, 0));
+  }
+
+  private lineSeries(line: MovingAverageLine, pane: number): ISeriesApi<'Line'> {
+    const options = {
+      color: line.color,
+      lineWidth: 2 as const,
+      visible: line.defaultVisible,
+      priceLineVisible: false,
+      lastValueVisible: false,
+      crosshairMarkerVisible: false,
+      title: lineLabel(line),
+    };
+    return this.chart.addSeries(LineSeries, options, pane);
+  }
+
+  paneCount(): number {
+    return this.chart.panes().length;
+  }
+
   showLine(id: string, points: readonly IndicatorPoint[]): void {
     this.lines.get(id)?.setData(points.map((point) => ({ time: asTime(point.time), value: point.value })));
   }
@@ -93,7 +112,18 @@ export class LightweightChartView implements ChartView {
   }
 
   setLineVisible(id: string, visible: boolean): void {
-    this.lines.get(id)?.applyOptions({ visible });
+    const own = this.ownPane.get(id);
+    const series = this.lines.get(id);
+    if (own && visible && !series) {
+      this.lines.set(id, this.lineSeries({ ...own, defaultVisible: true }, this.chart.panes().length));
+      return;
+    }
+    if (own && !visible && series) {
+      this.chart.removeSeries(series);
+      this.lines.delete(id);
+      return;
+    }
+    series?.applyOptions({ visible });
   }
 
   showMarks(marks: readonly PlacedMark[]): void {

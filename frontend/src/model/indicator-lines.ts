@@ -33,6 +33,13 @@ export class IndicatorLines {
     }
   }
 
+  /** Adds a line (hidden unless `defaultVisible`); false when its id exists already. */
+  add(definition: MovingAverageLine): boolean {
+    if (this.lines.has(definition.id)) return false;
+    this.lines.set(definition.id, { definition, points: [], visible: definition.defaultVisible });
+    return true;
+  }
+
   get definitions(): MovingAverageLine[] {
     return [...this.lines.values()].map((line) => line.definition);
   }

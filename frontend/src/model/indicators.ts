@@ -1,20 +1,31 @@
 /**
- * The moving-average lines the chart can show, and how their newest point moves
- * with the live bar between two history loads. History values come from the
- * server (`/api/indicators`); only the point of the bar that is still forming is
- * computed here, with the same definitions (SMA: mean of the last `period`
- * closes; EMA: α = 2 / (period + 1) applied to the previous EMA).
+ * The indicator lines the chart can show: the moving averages it opens with, and
+ * every line of the functions the server registers (`/api/functions`, e.g. RSI in
+ * its own pane, Bollinger bands on the price). History values come from the server
+ * (`/api/indicators`); only the SMA and EMA point of the bar that is still forming
+ * is computed here, with the same definitions (SMA: mean of the last `period`
+ * closes; EMA: α = 2 / (period + 1) applied to the previous EMA). Other functions'
+ * newest point follows on the next history load.
  */
-import type { IndicatorPoint } from '../wire/answers';
-import type { IndicatorKind } from '../wire/udf-client';
+import type { FunctionEntry, IndicatorPoint } from '../wire/answers';
 
 export interface MovingAverageLine {
   id: string;
-  kind: IndicatorKind;
+  /** The function's name (`sma`, `ema`, `rsi`, ...), the `kind` of `/api/indicators`. */
+  kind: string;
   period: number;
   color: string;
   /** Shown when the page opens. */
   defaultVisible: boolean;
+  /** Every parameter of the function (default: `{period}`). */
+  params?: Record<string, number>;
+  /** The line of a multi-line function (Bollinger's `upper`); default: its first. */
+  output?: string;
+  /** `own`: drawn in a pane of its own below the candles. */
+  pane?: 'price' | 'own';
+  label?: string;
+  /** Groups the toggles (a function's key). */
+  group?: string;
 }
 
 export const MOVING_AVERAGES: readonly MovingAverageLine[] = [
@@ -27,7 +38,48 @@ export const MOVING_AVERAGES: readonly MovingAverageLine[] = [
 ];
 
 export function lineLabel(line: MovingAverageLine): string {
-  return `${line.kind.toUpperCase()} ${line.period}`;
+  return line.label ?? `${line.kind.toUpperCase()} ${line.period}`;
+}
+
+/** Colours of function lines, in turn. */
+const FUNCTION_COLORS = ['#0ea5e9', '#f97316', '#22c55e', '#e11d48', '#8b5cf6', '#eab308', '#06b6d4', '#d946ef'];
+
+function parametersText(values: Record<string, number>): string {
+  return Object.values(values).join(',');
+}
+
+/**
+ * The lines of every registered indicator not in `known` (ids of lines already
+ * listed), one per output line that is not state only, all hidden at first.
+ * An SMA or EMA with only a period gets the id of the static lines (`sma20`).
+ */
+export function linesOfFunctions(entries: readonly FunctionEntry[], known: ReadonlySet<string>): MovingAverageLine[] {
+  const lines: MovingAverageLine[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'indicator') continue;
+    const period = entry.values.period ?? 0;
+    const onlyPeriod = Object.keys(entry.values).length === 1 && 'period' in entry.values;
+    const drawn = entry.outputs.filter((output) => !entry.state.includes(output));
+    for (const output of drawn) {
+      const first = output === entry.outputs[0];
+      const id = first && onlyPeriod ? `${entry.name}${period}` : `${entry.key}${first ? '' : `.${output}`}`;
+      if (known.has(id)) continue;
+      const name = entry.name.toUpperCase();
+      lines.push({
+        id,
+        kind: entry.name,
+        period,
+        color: FUNCTION_COLORS[lines.length % FUNCTION_COLORS.length] ?? '#888',
+        defaultVisible: false,
+        params: { ...entry.values },
+        ...(first ? {} : { output }),
+        pane: entry.pane,
+        label: `${name} ${parametersText(entry.values)}${first ? '' : ` ${output}`}`.trim(),
+        group: entry.key,
+      });
+    }
+  }
+  return lines;
 }
 
 /** SMA of the last `period` closes, or undefined while fewer closes exist. */
@@ -53,6 +105,7 @@ export function livePoint(
   time: number,
   close: number,
 ): IndicatorPoint | undefined {
+  if (line.kind !== 'sma' && line.kind !== 'ema') return undefined;
   if (line.kind === 'sma') {
     const value = smaOf(closes, line.period);
     return value === undefined ? undefined : { time, value };

@@ -14,6 +14,8 @@ export const GENERIC_MARK_KIND = 'signal';
 const DIRECTION_BY_KIND = new Map<string, MarkDirection>([
   ['golden_cross', 'up'],
   ['death_cross', 'down'],
+  ['close_above_ema', 'up'],
+  ['close_below_ema', 'down'],
 ]);
 
 /** A mark pinned to a bar's time (seconds). */

@@ -22,6 +22,8 @@ export interface CandleflowDebugHook {
   /** Moving-average lines by id (`sma20`, `ema200`, ...). */
   lines(): Record<string, LineSnapshot>;
   markers(): SeriesMarker<Time>[];
+  /** Panes of the chart (1: price only; functions such as RSI add their own). */
+  panes(): number;
   snapshot(): ChartSnapshot;
   /** Resolves once no full load is in flight. */
   ready(): Promise<void>;
@@ -65,6 +67,7 @@ export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook 
     },
     lines: () => app.lines.snapshot(),
     markers: () => view.markers(),
+    panes: () => view.paneCount(),
     snapshot: () => app.snapshot(),
     ready: async () => {
       // A load can start another (reset, retry): wait until one settles with nothing newer.

@@ -8,7 +8,7 @@ import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/cha
 import { LightweightChartView } from '../chart/lightweight-view';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { createDebugHook } from './debug-hook';
-import { lineLabel, MOVING_AVERAGES } from '../model/indicators';
+import { lineLabel, linesOfFunctions, MOVING_AVERAGES, type MovingAverageLine } from '../model/indicators';
 import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from '../model/resolution';
 import type { ConnectionState } from '../datafeed/streaming';
 import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
@@ -132,9 +132,26 @@ function renderResolutionButtons(): void {
   }
 }
 
-/** One group per kind ("SMA 20 50 200", "EMA 20 50 200"), a toggle per line. */
+/** Adds the lines of every indicator the server registers beyond the moving averages. */
+async function loadFunctions(): Promise<void> {
+  try {
+    const entries = await datafeed.client.functions();
+    const known = new Set(app.lines.definitions.map((line) => line.id));
+    for (const line of linesOfFunctions(entries, known)) app.addLine(line);
+  } catch (error) {
+    console.warn(`candleflow: no function catalogue (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function buttonText(line: MovingAverageLine): string {
+  if (!line.group) return String(line.period);
+  return line.output ?? (Object.values(line.params ?? {}).join(',') || line.kind);
+}
+
+/** One group per function name ("SMA 20 50 200", "RSI 14", ...), a toggle per line. */
 function renderIndicatorButtons(): void {
-  for (const kind of ['sma', 'ema'] as const) {
+  const kinds = [...new Set(app.lines.definitions.map((line) => line.kind))];
+  for (const kind of kinds) {
     const group = document.createElement('div');
     group.className = 'group';
     group.setAttribute('role', 'group');
@@ -143,13 +160,13 @@ function renderIndicatorButtons(): void {
     label.className = 'group-label';
     label.textContent = kind.toUpperCase();
     group.append(label);
-    for (const line of MOVING_AVERAGES.filter((candidate) => candidate.kind === kind)) {
+    for (const line of app.lines.definitions.filter((candidate) => candidate.kind === kind)) {
       const button = document.createElement('button');
       button.type = 'button';
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
       swatch.style.background = line.color;
-      button.append(swatch, String(line.period));
+      button.append(swatch, buttonText(line));
       button.title = lineLabel(line);
       button.dataset.indicator = line.id;
       button.dataset.testid = `indicator-${line.id}`;
@@ -241,6 +258,7 @@ async function firstSymbol(): Promise<string> {
 
 async function start(): Promise<void> {
   renderResolutionButtons();
+  await loadFunctions();
   renderIndicatorButtons();
   wireSymbolSearch();
   applyTheme(theme);

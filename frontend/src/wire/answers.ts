@@ -51,6 +51,18 @@ export interface IndicatorPoint {
   value: number;
 }
 
+/** One registered function of `/api/functions`. */
+export interface FunctionEntry {
+  key: string;
+  name: string;
+  type: 'indicator' | 'signal';
+  summary: string;
+  values: Record<string, number>;
+  outputs: string[];
+  state: string[];
+  pane: 'price' | 'own';
+}
+
 /** A UDF mark with candleflow's extra `kind` (`golden_cross`, `death_cross`, ...), when the server sends one. */
 export interface CandleflowMark extends Mark {
   kind?: string;
@@ -168,6 +180,37 @@ export const indicatorAnswer: Validator<IndicatorPoint[]> = (value, path) => {
   const { t, v } = columns.value;
   if (t.length !== v.length) return { ok: false, error: `columns t v differ in length (${t.length}, ${v.length})` };
   return valid(t.flatMap((time, i) => (v[i] === undefined ? [] : [{ time, value: v[i] }])));
+};
+
+const parameterValues: Validator<Record<string, number>> = (value, path) => {
+  if (!isJsonObject(value)) return invalid(path, 'an object of numbers', value);
+  const values: Record<string, number> = {};
+  for (const [name, item] of Object.entries(value)) {
+    const checked = finiteNumber(item, `${path}.${name}`);
+    if (!checked.ok) return checked;
+    values[name] = checked.value;
+  }
+  return valid(values);
+};
+
+const functionEntry: Validator<FunctionEntry> = (value, path) => {
+  const checked = object({
+    key: string,
+    name: string,
+    type: oneOf('indicator', 'signal'),
+    summary: withDefault(string, ''),
+    values: parameterValues,
+    outputs: withDefault(arrayOf(string), []),
+    state: withDefault(arrayOf(string), []),
+    pane: withDefault(oneOf('price', 'own'), 'price'),
+  })(value, path);
+  return checked;
+};
+
+/** The catalogue of `/api/functions`. */
+export const functionsAnswer: Validator<FunctionEntry[]> = (value, path) => {
+  const checked = object({ s: oneOf('ok'), functions: arrayOf(functionEntry) })(value, path);
+  return checked.ok ? valid(checked.value.functions) : checked;
 };
 
 /** Server time in seconds: a number, or a number as text (TradingView's example). */

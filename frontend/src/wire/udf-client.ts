@@ -6,6 +6,7 @@
  */
 import {
   configAnswer,
+  functionsAnswer,
   historyAnswer,
   indicatorAnswer,
   marksAnswer,
@@ -15,6 +16,7 @@ import {
   timeAnswer,
   timescaleMarksAnswer,
   type CandleflowMark,
+  type FunctionEntry,
   type HistoryAnswer,
   type IndicatorPoint,
   type SymbolAnswer,
@@ -32,11 +34,14 @@ export interface HistoryQuery {
   countback?: number;
 }
 
-export type IndicatorKind = 'sma' | 'ema';
-
 export interface IndicatorQuery extends HistoryQuery {
-  kind: IndicatorKind;
+  /** A registered function's name (`sma`, `ema`, `rsi`, ...). */
+  kind: string;
   period: number;
+  /** Every parameter of the function (sent instead of `period` when given). */
+  params?: Record<string, number>;
+  /** A line of a multi-line function. */
+  output?: string;
 }
 
 export interface RangeQuery {
@@ -106,8 +111,14 @@ export class UdfClient {
   }
 
   async indicator(query: IndicatorQuery): Promise<IndicatorPoint[]> {
-    const body = await this.get(buildUrl(this.apiUrl, 'indicators', { ...query }));
+    const { params, period, ...rest } = query;
+    const body = await this.get(buildUrl(this.apiUrl, 'indicators', { ...rest, ...(params ?? { period }) }));
     return checked(indicatorAnswer, body, '/indicators');
+  }
+
+  /** The indicators and signals the worker computes (`/api/functions`). */
+  async functions(): Promise<FunctionEntry[]> {
+    return checked(functionsAnswer, await this.get(buildUrl(this.apiUrl, 'functions')), '/functions');
   }
 
   async time(): Promise<number> {

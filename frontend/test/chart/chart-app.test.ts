@@ -199,6 +199,32 @@ describe('ChartApp lines and theme', () => {
     expect(view.lineVisible.get('ema200')).toBe(false);
   });
 
+  it('adds a registered function line and asks for it by name, parameters and line', async () => {
+    const { worker, view, app } = setup();
+    await app.open(BTC, '1');
+    const upper = {
+      id: 'bollinger(period=20,width=2.0).upper',
+      kind: 'bollinger',
+      period: 20,
+      color: '#000',
+      defaultVisible: false,
+      params: { period: 20, width: 2 },
+      output: 'upper',
+      group: 'bollinger(period=20,width=2.0)',
+    };
+    app.addLine(upper);
+    app.addLine(upper);
+    expect(view.added).toEqual([upper]);
+    app.setLineVisible(upper.id, true);
+    await flush();
+    const query = worker.indicatorQueries.at(-1);
+    expect(query?.get('kind')).toBe('bollinger');
+    expect(query?.get('width')).toBe('2');
+    expect(query?.get('period')).toBe('20');
+    expect(query?.get('output')).toBe('upper');
+    expect(view.lines.get(upper.id)).toHaveLength(INITIAL_BARS);
+  });
+
   it('redraws bars and marks in the new palette', async () => {
     const { view, app } = setup();
     await app.open(BTC, '1');

@@ -46,6 +46,9 @@ export class FakeWorker {
   /** Answer `/udf/symbols` with an error body this many more times. */
   symbolFailures = 0;
 
+  /** The query of every `/api/indicators` request, in order. */
+  readonly indicatorQueries: URLSearchParams[] = [];
+
   constructor(times: number[]) {
     this.times = times;
     this.server
@@ -58,6 +61,7 @@ export class FakeWorker {
       })
       .on('/udf/history', (params) => this.history(params))
       .on('/api/indicators', (params) => {
+        this.indicatorQueries.push(params);
         const times = this.inRange(params);
         return times.length === 0 ? { s: 'no_data' } : { s: 'ok', t: times, v: times.map((time) => time / 60 - 0.5) };
       })

@@ -2,6 +2,7 @@
 import type { SeriesMarker, Time } from 'lightweight-charts';
 import type { ChartView } from '../../src/chart/chart-view';
 import type { Theme } from '../../src/chart/theme';
+import type { MovingAverageLine } from '../../src/model/indicators';
 import type { PlacedMark } from '../../src/model/marks';
 import type { PriceFormat } from '../../src/model/price-format';
 import type { IndicatorPoint, WireBar } from '../../src/wire/answers';
@@ -31,6 +32,15 @@ export class RecordingView implements ChartView {
     else this.bars.push(bar);
   }
 
+  /** Lines added with `addLine`, in order. */
+  readonly added: MovingAverageLine[] = [];
+
+  addLine(line: MovingAverageLine): void {
+    this.calls.push('addLine');
+    this.added.push(line);
+    this.lineVisible.set(line.id, line.defaultVisible);
+  }
+
   showLine(id: string, points: readonly IndicatorPoint[]): void {
     this.lines.set(id, [...points]);
   }
@@ -49,6 +59,10 @@ export class RecordingView implements ChartView {
 
   showMarks(marks: readonly PlacedMark[]): void {
     this.marks = [...marks];
+  }
+
+  paneCount(): number {
+    return 1 + this.added.filter((line) => line.pane === 'own' && this.lineVisible.get(line.id) === true).length;
   }
 
   markers(): SeriesMarker<Time>[] {

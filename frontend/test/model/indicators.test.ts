@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { emaNext, livePoint, mergePoints, MOVING_AVERAGES, smaOf } from '../../src/model/indicators';
+import { emaNext, linesOfFunctions, livePoint, mergePoints, MOVING_AVERAGES, smaOf } from '../../src/model/indicators';
+import type { FunctionEntry } from '../../src/wire/answers';
 
 const line = (id: string) => {
   const found = MOVING_AVERAGES.find((candidate) => candidate.id === id);
@@ -52,5 +53,61 @@ describe('moving averages', () => {
       { time: 1, value: 1 },
       { time: 2, value: 3 },
     ]);
+  });
+});
+
+describe('linesOfFunctions', () => {
+  const entry = (over: Partial<FunctionEntry>): FunctionEntry => ({
+    key: 'sma(period=20)',
+    name: 'sma',
+    type: 'indicator',
+    summary: '',
+    values: { period: 20 },
+    outputs: ['value'],
+    state: [],
+    pane: 'price',
+    ...over,
+  });
+
+  it('lists every drawn line of the registered indicators that is not shown already', () => {
+    const lines = linesOfFunctions(
+      [
+        entry({}),
+        entry({ key: 'sma(period=30)', values: { period: 30 } }),
+        entry({
+          key: 'rsi(period=14)',
+          name: 'rsi',
+          values: { period: 14 },
+          outputs: ['rsi', 'avg_gain', 'avg_loss'],
+          state: ['avg_gain', 'avg_loss'],
+          pane: 'own',
+        }),
+        entry({
+          key: 'bollinger(period=20,width=2.0)',
+          name: 'bollinger',
+          values: { period: 20, width: 2 },
+          outputs: ['middle', 'upper', 'lower'],
+        }),
+        entry({ key: 'crossover(fast=20,slow=50)', name: 'crossover', type: 'signal', values: { fast: 20, slow: 50 } }),
+      ],
+      new Set(['sma20']),
+    );
+    expect(lines.map((line) => line.id)).toEqual([
+      'sma30',
+      'rsi14',
+      'bollinger(period=20,width=2.0)',
+      'bollinger(period=20,width=2.0).upper',
+      'bollinger(period=20,width=2.0).lower',
+    ]);
+    const rsi = lines.find((line) => line.kind === 'rsi');
+    expect(rsi?.pane).toBe('own');
+    expect(rsi?.params).toEqual({ period: 14 });
+    expect(lines.find((line) => line.output === 'upper')?.params).toEqual({ period: 20, width: 2 });
+    expect(lines.every((line) => !line.defaultVisible)).toBe(true);
+  });
+
+  it('moves only SMA and EMA with the live bar', () => {
+    const rsi = { id: 'rsi14', kind: 'rsi', period: 14, color: '#000', defaultVisible: true };
+    expect(livePoint(rsi, [{ time: 60, value: 50 }], [1, 2, 3], 120, 3)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   configAnswer,
+  functionsAnswer,
   historyAnswer,
   indicatorAnswer,
   marksAnswer,
@@ -213,5 +214,52 @@ describe('UdfClient at the edge', () => {
     const failure = client.history({ symbol: 'A', resolution: '1', from: 0, to: 120 });
     await expect(failure).rejects.toBeInstanceOf(UdfError);
     await expect(failure).rejects.toThrow('malformed answer from /history: c[0]: expected a finite number, got null');
+  });
+});
+
+describe('functionsAnswer', () => {
+  it('reads the catalogue and defaults the optional fields', () => {
+    const checked = functionsAnswer(
+      {
+        s: 'ok',
+        functions: [
+          {
+            key: 'rsi(period=14)',
+            name: 'rsi',
+            type: 'indicator',
+            values: { period: 14 },
+            params: [],
+            pane: 'own',
+            outputs: ['rsi', 'avg_gain', 'avg_loss'],
+            state: ['avg_gain', 'avg_loss'],
+            summary: 'RSI',
+            warmup: 14,
+          },
+          {
+            key: 'crossover(fast=20,slow=50)',
+            name: 'crossover',
+            type: 'signal',
+            values: { fast: 20, slow: 50 },
+            params: [],
+            inputs: ['sma(period=20)'],
+          },
+        ],
+      },
+      '',
+    );
+    expect(checked.ok && checked.value.map((entry) => [entry.key, entry.pane, entry.outputs.length])).toEqual([
+      ['rsi(period=14)', 'own', 3],
+      ['crossover(fast=20,slow=50)', 'price', 0],
+    ]);
+  });
+
+  it('says where an entry is wrong', () => {
+    const checked = functionsAnswer({ s: 'ok', functions: [{ key: 'x', name: 'x', type: 'macro', values: {} }] }, '');
+    expect(checked.ok ? '' : checked.error).toContain('functions[0].type');
+    const values = functionsAnswer(
+      { s: 'ok', functions: [{ key: 'x', name: 'x', type: 'signal', values: { a: 'b' } }] },
+      '',
+    );
+    expect(values.ok ? '' : values.error).toContain('functions[0].values.a');
   });
 });

@@ -1,0 +1,91 @@
+"""User-defined functions benchmark: the engine's ticks/s with RSI, VWAP and Bollinger
+bands registered next to the defaults, beside the engine with the defaults only, in the
+same run on the same database server.
+
+The engine runs in-process (`BarEngine.process`, one transaction per batch of 10,000
+ticks, the real PostgreSQL; no Kafka, so the figure is the engine's own cost, which is
+what functions add to). Runs alternate between the two configurations, each on a fresh
+database.
+
+    python -m bench.run_all --only functions
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Sequence
+
+import asyncpg
+
+from bench.bench_engine import fresh_database, tick_records
+from bench.common import Figure, median
+from candleflow.engine import BarEngine
+from candleflow.functions.registry import FunctionSet, load
+from candleflow.kafka_log import Record
+from candleflow.settings import Settings
+from candleflow.stack import StackInfo
+
+PARTITIONS = 4
+BATCH = 10_000
+EXTRA = "rsi(period=14),vwap(period=20),bollinger(period=20,width=2)"
+
+
+class NullSink:
+    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        return None
+
+    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        return None
+
+
+def as_records(count: int) -> list[Record]:
+    """`count` ticks as the ticks topic holds them: keyed by symbol, offsets per partition."""
+    offsets = [0] * PARTITIONS
+    records = []
+    for key, value in tick_records(count):
+        partition = zlib.crc32(key) % PARTITIONS
+        records.append(Record(partition, offsets[partition], key, value))
+        offsets[partition] += 1
+    return records
+
+
+async def engine_seconds(info: StackInfo, records: Sequence[Record], functions: FunctionSet) -> float:
+    """Seconds for one engine to absorb `records` in batches, on a fresh database."""
+    url = await fresh_database(info)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        settings = Settings(database_url=url, future_tolerance=1e9)
+        engine = BarEngine(settings, pool, NullSink(), functions=functions)
+        started = time.perf_counter()
+        for start in range(0, len(records), BATCH):
+            await engine.process(records[start : start + BATCH])
+        return time.perf_counter() - started
+    finally:
+        await pool.close()
+
+
+async def run(info: StackInfo, ticks: int = 200_000, repeats: int = 3) -> list[Figure]:
+    records = as_records(ticks)
+    conf = Settings()
+    defaults = load("", conf.ma_periods, conf.crossover)
+    extended = load(EXTRA, conf.ma_periods, conf.crossover)
+    with_functions: list[float] = []
+    without: list[float] = []
+    for _ in range(repeats):
+        without.append(ticks / await engine_seconds(info, records, defaults))
+        with_functions.append(ticks / await engine_seconds(info, records, extended))
+    return [
+        Figure("functions", "engine ticks/s with RSI, VWAP, Bollinger", median(with_functions), "ticks/s",
+               "defaults only (SMA/EMA 20/50/200, crossover)", median(without), ">= 0.8x", with_functions, without),
+    ]  # fmt: skip
+
+
+def scenario(info: StackInfo, quick: bool) -> list[Figure]:
+    """The `functions` scenario of `bench.run_all`."""
+    return asyncio.run(run(info, ticks=60_000 if quick else 200_000, repeats=1 if quick else 3))
+
+
+if __name__ == "__main__":
+    raise SystemExit("run it through the suite: python -m bench.run_all --only functions")
