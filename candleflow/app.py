@@ -1,7 +1,10 @@
 """The Faust app: `faust -A candleflow.app worker` (or `candleflow worker`).
 
-This module only builds the `faust.App` from the settings; topics, agents and web
-views import it and are found by autodiscovery when a worker starts.
+This module only builds the `faust.App` from the settings; the engine task
+(`candleflow.agents`) and the web views import it and are found by autodiscovery when a
+worker starts. The engine reads Kafka with its own consumer group and the feed follows
+that group's partition 0 (`candleflow.worker`), so Faust needs no topics and no leader
+election of its own.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def create_app(conf: Settings) -> faust.App:
         web_cors_options=None,
         topic_partitions=conf.ticks_partitions,
         topic_allow_declare=True,
-        topic_disable_leader=False,
+        topic_disable_leader=True,
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
