@@ -3,8 +3,9 @@
 This module only builds the `faust.App` from the settings; the engine task
 (`candleflow.agents`) and the web views import it and are found by autodiscovery when a
 worker starts. The engine reads Kafka with its own consumer group and the feed follows
-that group's partition 0 (`candleflow.worker`), so Faust needs no topics and no leader
-election of its own.
+that group's partition 0 (`candleflow.worker`); Faust's own consumer only follows its
+leader topic (`topic_disable_leader=False`: a Faust consumer with no topic at all
+refuses to start).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def create_app(conf: Settings) -> faust.App:
         web_cors_options=None,
         topic_partitions=conf.ticks_partitions,
         topic_allow_declare=True,
-        topic_disable_leader=True,
+        topic_disable_leader=False,
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
