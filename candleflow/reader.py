@@ -116,7 +116,11 @@ class TickReader:
         positions = await self.ledger([tp.partition for tp in assigned])
         for tp in assigned:
             self.consumer.seek(tp, positions.get(tp.partition, 0))
-        log.info("engine reader assigned partitions %s at ledger offsets %s", sorted(positions), positions)
+        log.info(
+            "engine reader assigned partitions %s at ledger offsets %s",
+            sorted(tp.partition for tp in assigned),
+            positions,
+        )
 
     async def run(self) -> None:
         """Gather, prepare and commit batches until cancelled; one commit in flight at a

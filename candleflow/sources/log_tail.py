@@ -51,7 +51,12 @@ async def seeded_dedupe(settings: Settings, symbols: Iterable[str]) -> RecentTra
         return dedupe
     for tick in ticks:
         dedupe.seen(tick)
-    log.info("duplicate filter seeded with %d recent trades of %d symbols from %s", len(ticks), len(wanted), settings.ticks_topic)
+    log.info(
+        "duplicate filter seeded with %d recent trades of %d symbols from %s",
+        len(ticks),
+        len(wanted),
+        settings.ticks_topic,
+    )
     return dedupe
 
 
@@ -60,16 +65,17 @@ async def recent_ticks(
 ) -> list[Tick]:
     """At least the newest `per_symbol` valid ticks of each symbol (fewer when the log
     holds fewer), oldest first per partition."""
+    from candleflow.verify import VerifyError, topic_partitions
+
     wanted = set(symbols)
+    try:
+        all_partitions = await topic_partitions(bootstrap, topic)
+    except VerifyError:
+        log.warning("topic %s does not exist yet: nothing to seed from", topic)
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata
-        available = consumer.partitions_for_topic(topic)
-        if not available:
-            log.warning("topic %s does not exist yet: nothing to seed from", topic)
-            return []
-        all_partitions = sorted(available)
         partitioner = DefaultPartitioner()
         by_partition: dict[int, set[str]] = {}
         for symbol in wanted:
@@ -77,7 +83,9 @@ async def recent_ticks(
             by_partition.setdefault(partition, set()).add(symbol)
         ticks: list[Tick] = []
         for partition, members in sorted(by_partition.items()):
-            ticks.extend(await _partition_tail(consumer, TopicPartition(topic, partition), members, per_symbol, max_records))
+            ticks.extend(
+                await _partition_tail(consumer, TopicPartition(topic, partition), members, per_symbol, max_records)
+            )
         return ticks
     finally:
         await consumer.stop()
