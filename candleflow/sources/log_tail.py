@@ -96,7 +96,12 @@ async def _partition_tail(
 ) -> list[Tick]:
     begin = (await consumer.beginning_offsets([tp]))[tp]
     end = (await consumer.end_offsets([tp]))[tp]
+    if end <= begin:
+        # Never assign a partition without seeking it: aiokafka's `stop()` then waits
+        # for a position that nobody asked for.
+        return []
     consumer.assign([tp])
+    consumer.seek(tp, max(begin, end - 1))
     windows: list[list[Tick]] = []
     counts: Counter[str] = Counter()
     high, step = end, max(FIRST_WINDOW, per_symbol * len(members))

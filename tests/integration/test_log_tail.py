@@ -3,6 +3,7 @@ seeds its duplicate filter with."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -37,3 +38,9 @@ async def test_the_newest_ticks_of_each_wanted_symbol_come_back(stack: Any, name
     dedupe = await seeded_dedupe(settings, wanted)
     assert dedupe.seen(ticks[-6]) and dedupe.seen(ticks[-5])  # the newest of T0 and T1
     assert not dedupe.seen(ticks[-3])  # a symbol the feed does not want
+
+
+async def test_an_empty_topic_gives_nothing_at_once(stack: Any, names: Any) -> None:
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})
+    async with asyncio.timeout(20):
+        assert await recent_ticks(stack.kafka_bootstrap, names.ticks_topic, SYMBOLS, per_symbol=50) == []
