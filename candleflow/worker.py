@@ -67,15 +67,19 @@ class Feed:
             log.info("this worker leads the group: starting the %s feed", self.settings.source)
             self.stop = asyncio.Event()
             self.task = asyncio.ensure_future(run_source(self.settings, self.stop))
+            self.task.add_done_callback(self._ended)
         else:
             log.info("this worker no longer leads the group: stopping the %s feed", self.settings.source)
             task, self.task = self.task, None
             assert task is not None
             self.stop.set()
             await asyncio.wait({task}, timeout=FEED_STOP_TIMEOUT_S)
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the %s feed stopped: %s", self.settings.source, task.exception())
 
 
 class Worker:
