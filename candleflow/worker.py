@@ -99,7 +99,7 @@ class Worker:
         #: The SSE hub of this worker's web server (`candleflow.web.sse`), stopped on close.
         self.hub = hub
         self.engine = BarEngine(settings, pool, sink)
-        self.runner = EngineRunner(self.engine)
+        self.runner = EngineRunner(self.engine, status=status)
         self.feed = Feed(settings)
         self.reader = TickReader(
             settings,

@@ -78,6 +78,7 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
         await until(lambda: first.reader.assigned == set(range(PARTITIONS)))
         await first.report_lag()
         assert first.status.lag == dict.fromkeys(range(PARTITIONS), 0)
+        assert first.status.ticks_processed + second.status.ticks_processed == len(ticks)  # each once
     finally:
         if second_task is not None:
             await stop(second, second_task)
