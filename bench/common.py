@@ -1,12 +1,20 @@
-"""Shared pieces of the benchmarks: the stack, timing and the result record."""
+"""Shared pieces of the benchmarks: timing, the result record and child processes."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
 
 
 @dataclass
@@ -61,3 +69,73 @@ def timed(fn: Callable[[], Any]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
+
+
+class Child:
+    """A benchmark's subprocess (a worker, a feed) in its own process group, so that
+    stopping it stops everything it started; `stop()` is safe on a process that died
+    already. Every child is remembered until stopped (`stop_all` at the end of a run)."""
+
+    running: ClassVar[list[Child]] = []
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                list(argv), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.pid = self.process.pid
+        self._psutil = psutil.Process(self.pid)
+        Child.running.append(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its children so far."""
+        try:
+            times = self._psutil.cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return float(times.user + times.system + times.children_user + times.children_system)
+
+    def rss_bytes(self) -> int:
+        return int(self._psutil.memory_info().rss)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the group and wait; SIGKILL what is left after `timeout`."""
+        if self.alive:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        self._signal_group(signal.SIGKILL)  # stragglers in the group
+        if self in Child.running:
+            Child.running.remove(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for child in list(cls.running):
+            child.stop(timeout=10)
+
+
+def leftover_processes() -> list[str]:
+    """Descendants of this process still alive, killed on the spot; each described."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(f"{process.pid} {' '.join(process.cmdline())[:160]}")
+            process.kill()
+    return found
+
+
+def candleflow_executable() -> str:
+    return str(Path(sys.executable).with_name("candleflow"))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import bench_functions
-from bench.common import Figure
+from bench.common import Child, Figure, leftover_processes
 from candleflow.settings import default_stack_dir
 from candleflow.stack import Stack, StackInfo
 from candleflow.store.migrate import migrate
@@ -91,7 +91,7 @@ def live_latency(info: StackInfo, quick: bool) -> list[Figure]:
 def memory(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_memory
 
-    return asyncio.run(bench_memory.run(info, minutes=1.5 if quick else 3.0))
+    return asyncio.run(bench_memory.run(info, minutes=bench_memory.soak_minutes(default=2.0 if quick else 10.0)))
 
 
 SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
@@ -147,10 +147,16 @@ def main() -> None:
             except Exception as exc:  # one broken scenario must not hide the others
                 failures[name] = f"{type(exc).__name__}: {exc}"
                 print(f"   {name} failed: {failures[name]}", file=sys.stderr)
+            finally:
+                Child.stop_all()  # whatever a failed scenario left running
             print(f"   {name}: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     finally:
+        Child.stop_all()
         stack.down()
         shutil.rmtree(directory, ignore_errors=True)
+        leftovers = leftover_processes()
+        if leftovers:
+            failures["teardown"] = f"processes left behind (now killed): {'; '.join(leftovers)}"
     print(table(figures))
     for name, reason in failures.items():
         print(f"\n{name}: FAILED — {reason}")

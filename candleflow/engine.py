@@ -29,7 +29,7 @@ import orjson
 
 from candleflow import metrics
 from candleflow.bars import Bar, BarKey, SeriesKey, aggregate
-from candleflow.engine_status import STATUS
+from candleflow.engine_status import STATUS, EngineStatus
 from candleflow.exceptions import InvalidTick
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.failures import report_failures
@@ -288,8 +288,9 @@ class EngineRunner:
     unacknowledged so Kafka delivers them again.
     """
 
-    def __init__(self, engine: BarEngine, max_backoff: float = 10.0) -> None:
+    def __init__(self, engine: BarEngine, max_backoff: float = 10.0, status: EngineStatus = STATUS) -> None:
         self.engine = engine
+        self.status = status
         self.max_backoff = max_backoff
 
     async def run(self, records: Sequence[Record]) -> BatchResult:
@@ -306,9 +307,9 @@ class EngineRunner:
                 raise
             except Exception as exc:
                 metrics.WRITE_RETRIES.inc()
-                STATUS.last_error = f"{type(exc).__name__}: {exc}"
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
-                    "batch of %d ticks not stored (%s); retrying in %.1f s", len(records), STATUS.last_error, delay
+                    "batch of %d ticks not stored (%s); retrying in %.1f s", len(records), self.status.last_error, delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
@@ -332,9 +333,9 @@ class EngineRunner:
             per_resolution[bar.resolution] += 1
         for resolution, count in per_resolution.items():
             metrics.BARS_WRITTEN.labels(resolution).inc(count)
-        STATUS.ticks_processed += result.absorbed
-        STATUS.last_batch_at = time.time()
-        STATUS.last_error = None
+        self.status.ticks_processed += result.absorbed
+        self.status.last_batch_at = time.time()
+        self.status.last_error = None
 
     async def _publish(self, result: BatchResult) -> None:
         try:

@@ -26,7 +26,6 @@ T = TypeVar("T")
 
 PREFIX = "CANDLEFLOW_"
 SOURCES = ("none", "synthetic", "cryptocompare")
-READERS = ("agent", "bulk")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -171,13 +170,8 @@ class Settings:
     functions: str = setting(
         "", TEXT, "more indicators and signals, e.g. rsi(period=14),mypkg.ind:MyIndicator (docs/functions.md)"
     )
-    engine_reader: str = setting(
-        "agent",
-        _choice(READERS),
-        "how the engine reads ticks: agent (a Faust agent, one event at a time) or bulk (batched aiokafka reads)",
-    )
     batch_max: int = setting("10000", POSITIVE_INT, "ticks per engine batch at most")
-    batch_within: float = setting("0.2", SECONDS, "seconds the engine waits to fill a batch")
+    batch_within: float = setting("0.2", SECONDS, "seconds an engine batch may gather at most")
     future_tolerance: float = setting(
         "300", NON_NEGATIVE_SECONDS, "seconds a tick may lie in the future before it is rejected"
     )

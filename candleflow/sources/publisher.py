@@ -301,21 +301,3 @@ class _OpenBatch:
     builder: Any
     opened: float
     count: int = 0
-
-
-class CollectingSink:
-    """An in-memory `TickSink`: what a source would publish, for tests and dry runs."""
-
-    def __init__(self) -> None:
-        self.ticks: list[Tick] = []
-        self.rejected: list[tuple[str, str]] = []
-        self.changed = asyncio.Event()
-
-    async def publish(self, tick: Tick) -> None:
-        self.ticks.append(tick)
-        self.changed.set()
-
-    async def reject(self, raw: bytes | str, reason: str) -> None:
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        self.rejected.append((text, reason))
-        self.changed.set()

@@ -16,8 +16,8 @@ import pytest
 
 from candleflow.sources.cryptocompare import CryptoCompareClient, Timing
 from candleflow.sources.exceptions import Unauthorized
-from candleflow.sources.publisher import CollectingSink
 from candleflow.ticks import Tick
+from tests.fakes.collecting_sink import CollectingSink
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
 
 BTC = "0~Coinbase~BTC~USD"

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from candleflow.sources.exceptions import ReplayFileError
-from candleflow.sources.publisher import CollectingSink
 from candleflow.sources.replay import MAX_RAW, CsvLayout, Pacer, detect_format, parse_speed, replay_file
 from candleflow.ticks import Tick
+from tests.fakes.collecting_sink import CollectingSink
 
 NOW = int(time.time() * 1000)
 T0 = NOW - 3_600_000
