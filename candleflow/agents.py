@@ -63,6 +63,10 @@ async def _start_engine() -> tuple[Any, KafkaSink, BarEngine]:
     sink = KafkaSink(settings)
     engine = BarEngine(settings, pool, sink)
     _engines.append(engine)
+    try:
+        await engine.republish_current()
+    except Exception as exc:  # live clients still get every later update
+        log.warning("current bars not republished at start: %r", exc)
     return pool, sink, engine
 
 
@@ -86,7 +90,10 @@ if settings.engine_reader == "agent":
         runner = EngineRunner(engine)
 
         async def flush(events: list[Any]) -> None:
-            records = [Record(e.message.partition, e.message.offset, e.message.key, e.value) for e in events]
+            records = [
+                Record(e.message.partition, e.message.offset, e.message.key, e.value, int(e.message.timestamp * 1000))
+                for e in events
+            ]
             result = await runner.run(records)
             for partition in result.next_offsets:
                 _highwaters[partition] = _faust_highwater(partition)

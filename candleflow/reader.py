@@ -111,7 +111,7 @@ class BulkReader:
                 timeout_ms=max(1, int(remaining * 1000)), max_records=self.settings.batch_max - len(records)
             )
             for tp, messages in fetched.items():
-                records.extend(Record(tp.partition, m.offset, m.key, m.value) for m in messages)
+                records.extend(Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for m in messages)
             if not fetched and remaining <= 0:
                 break
         return records
