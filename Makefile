@@ -42,10 +42,13 @@ chromium: ## Install Debian's chromium for the browser tests when /usr/bin/chrom
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
 	fi
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check) and mypy; ESLint and Prettier on frontend/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy candleflow tests bench
+	@if [ -f frontend/package.json ]; then \
+	  [ -d frontend/node_modules ] || { echo "frontend lint needs frontend/node_modules: run make frontend"; exit 1; }; \
+	  cd frontend && npm run lint && npm run format:check; fi
 
 test: install frontend chromium lint ## Lint, then unit + integration tests (real Kafka and PostgreSQL), then frontend tests
 	$(BIN)/pytest -q

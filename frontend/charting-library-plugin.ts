@@ -34,7 +34,10 @@ export function chartingLibrary(folder: string): Plugin {
       server.middlewares.use((req, res, next) => {
         const url = (req.url ?? '').split('?')[0] ?? '';
         const at = url.indexOf(MOUNT);
-        if (at < 0) return next();
+        if (at < 0) {
+          next();
+          return;
+        }
         const file = normalize(join(folder, decodeURIComponent(url.slice(at + MOUNT.length))));
         if (!file.startsWith(folder + sep) || !existsSync(file) || !statSync(file).isFile()) {
           res.statusCode = 404;
@@ -47,7 +50,7 @@ export function chartingLibrary(folder: string): Plugin {
       });
     },
     closeBundle() {
-      if (!config || config.command !== 'build') return;
+      if (config?.command !== 'build') return;
       if (!existsSync(join(folder, 'charting_library.standalone.js'))) {
         config.logger.info('charting_library/ holds no Charting Library: tv.html will explain how to add it');
         return;

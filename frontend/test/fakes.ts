@@ -2,7 +2,7 @@
  * Fakes for the transport seams (`FetchLike`, `EventSourceFactory`, `Timers`),
  * handed to the datafeed through its constructor.
  */
-import type { EventSourceLike, FetchLike, MessageEventLike, ResponseLike, Timers } from '../src/transport';
+import type { EventSourceLike, FetchLike, MessageEventLike, ResponseLike, Timers } from '../src/wire/transport';
 
 type Listener = (event: MessageEventLike) => void;
 
@@ -98,7 +98,9 @@ export class FakeTimers implements Timers {
   advance(ms: number): void {
     const until = this.now + ms;
     for (;;) {
-      const due = [...this.pending.entries()].filter(([, timer]) => timer.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      const due = [...this.pending.entries()]
+        .filter(([, timer]) => timer.at <= until)
+        .sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
       const [id, timer] = due;
       this.now = timer.at;
@@ -129,7 +131,7 @@ export class FakeServer {
     return this.requests.filter((request) => request.path === path);
   }
 
-  readonly fetch: FetchLike = async (url) => {
+  readonly fetch: FetchLike = (url) => {
     const [path = '', query = ''] = url.split('?');
     const params = new URLSearchParams(query);
     this.requests.push({ path, params });
@@ -138,9 +140,9 @@ export class FakeServer {
     const response: ResponseLike = {
       ok: (status ?? 200) < 400,
       status: status ?? 200,
-      json: async () => body,
+      json: () => Promise.resolve(body),
     };
-    return response;
+    return Promise.resolve(response);
   };
 }
 

@@ -4,10 +4,12 @@
  * milliseconds TradingView's library uses.
  */
 import type { SeriesMarker, Time } from 'lightweight-charts';
-import type { ChartApp, ChartSnapshot } from './chart-app';
-import type { CandleflowDatafeed } from './datafeed';
-import type { Theme } from './theme';
-import type { IndicatorPoint, WireBar } from './udf-client';
+import type { ChartApp, ChartSnapshot } from '../chart/chart-app';
+import type { ChartView } from '../chart/chart-view';
+import type { Theme } from '../chart/theme';
+import type { CandleflowDatafeed } from '../datafeed/datafeed';
+import type { LineSnapshot } from '../model/indicator-lines';
+import type { WireBar } from '../wire/udf-client';
 
 export interface CandleflowDebugHook {
   readonly symbol: string;
@@ -18,7 +20,7 @@ export interface CandleflowDebugHook {
   bars(): WireBar[];
   lastBar(): WireBar | undefined;
   /** Moving-average lines by id (`sma20`, `ema200`, ...). */
-  lines(): Record<string, { visible: boolean; points: IndicatorPoint[] }>;
+  lines(): Record<string, LineSnapshot>;
   markers(): SeriesMarker<Time>[];
   snapshot(): ChartSnapshot;
   /** Resolves once no full load is in flight. */
@@ -33,6 +35,7 @@ export interface CandleflowDebugHook {
 
 export interface DebugHookSources {
   app: ChartApp;
+  view: ChartView;
   datafeed: CandleflowDatafeed;
   theme(): Theme;
   state(): string;
@@ -41,7 +44,7 @@ export interface DebugHookSources {
 }
 
 export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook {
-  const { app, datafeed } = sources;
+  const { app, view, datafeed } = sources;
   return {
     get symbol() {
       return app.symbol;
@@ -55,10 +58,13 @@ export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook 
     get theme() {
       return sources.theme();
     },
-    bars: () => app.bars(),
-    lastBar: () => app.lastBar(),
-    lines: () => app.lineData(),
-    markers: () => app.seriesMarkers(),
+    bars: () => app.store.bars.map((bar) => ({ ...bar })),
+    lastBar: () => {
+      const last = app.store.last;
+      return last && { ...last };
+    },
+    lines: () => app.lines.snapshot(),
+    markers: () => view.markers(),
     snapshot: () => app.snapshot(),
     ready: async () => {
       // A load can start another (reset, retry): wait until one settles with nothing newer.

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CandleflowDatafeed } from '../src/datafeed';
-import { backoffDelay, DEFAULT_BACKOFF, type ConnectionState } from '../src/streaming';
-import type { Bar, LibrarySymbolInfo } from '../src/tv-types';
-import { FakeEventSources, FakeServer, FakeTimers, flush } from './fakes';
+import { CandleflowDatafeed } from '../../src/datafeed/datafeed';
+import { backoffDelay, DEFAULT_BACKOFF, type ConnectionState } from '../../src/datafeed/streaming';
+import type { Bar, LibrarySymbolInfo } from '../../src/wire/tv-types';
+import { FakeEventSources, FakeServer, FakeTimers, flush } from '../fakes';
 
 const BTC = 'Coinbase:BTC/USD';
 const ETH = 'Kraken:ETH/USD';
@@ -25,13 +25,23 @@ function info(ticker: string): LibrarySymbolInfo {
 }
 
 function barEvent(symbol: string, resolution: string, time: number, close = 100) {
-  return { symbol, resolution, time, open: 100, high: Math.max(100, close), low: Math.min(100, close), close, volume: 2, trades: 3 };
+  return {
+    symbol,
+    resolution,
+    time,
+    open: 100,
+    high: Math.max(100, close),
+    low: Math.min(100, close),
+    close,
+    volume: 2,
+    trades: 3,
+  };
 }
 
 function setup(server = new FakeServer()) {
   const timers = new FakeTimers();
   const sources = new FakeEventSources();
-  const states: Array<[string, ConnectionState]> = [];
+  const states: [string, ConnectionState][] = [];
   const datafeed = new CandleflowDatafeed({
     fetch: server.fetch,
     eventSource: sources.factory,
@@ -148,7 +158,15 @@ describe('subscribeBars', () => {
   });
 
   it('starts no earlier than the newest bar of the first history request', async () => {
-    const server = new FakeServer().on('/udf/history', () => ({ s: 'ok', t: [60, 120], o: [1, 1], h: [1, 1], l: [1, 1], c: [1, 1], v: [1, 1] }));
+    const server = new FakeServer().on('/udf/history', () => ({
+      s: 'ok',
+      t: [60, 120],
+      o: [1, 1],
+      h: [1, 1],
+      l: [1, 1],
+      c: [1, 1],
+      v: [1, 1],
+    }));
     const { datafeed, sources } = setup(server);
     await new Promise((resolve) =>
       datafeed.getBars(info(BTC), '1', { from: 0, to: 180, countBack: 2, firstDataRequest: true }, resolve, resolve),

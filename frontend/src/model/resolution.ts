@@ -100,4 +100,3 @@ export function resolutionLabel(resolution: string): string {
       return `${count}M`;
   }
 }
-

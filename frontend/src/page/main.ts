@@ -4,38 +4,40 @@
  * `ChartApp`, and keeps `?symbol=…&resolution=…` in the URL.
  */
 import './styles.css';
-import { ChartApp, priceFormatOf, type ChartSnapshot } from './chart-app';
-import { CandleflowDatafeed } from './datafeed';
+import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/chart-app';
+import { LightweightChartView } from '../chart/lightweight-view';
+import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { createDebugHook } from './debug-hook';
-import { lineLabel, MOVING_AVERAGES } from './indicators';
-import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from './resolution';
-import type { ConnectionState } from './streaming';
-import { followSystemTheme, initialTheme, rememberTheme, type Theme } from './theme';
-import type { LibrarySymbolInfo, SearchSymbolResultItem } from './tv-types';
-import type { WireBar } from './udf-client';
+import { lineLabel, MOVING_AVERAGES } from '../model/indicators';
+import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from '../model/resolution';
+import type { ConnectionState } from '../datafeed/streaming';
+import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
+import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types';
+import type { WireBar } from '../wire/udf-client';
+import { priceFormatOf } from '../model/price-format';
 import { readLocation, writeLocation } from './url-state';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
 
-function element<T extends HTMLElement>(id: string): T {
+function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
-  if (!found) throw new Error(`index.html lacks #${id}`);
-  return found as T;
+  if (!(found instanceof type)) throw new Error(`index.html lacks #${id} (a ${type.name})`);
+  return found;
 }
 
 const ui = {
-  chart: element<HTMLElement>('chart'),
-  form: element<HTMLFormElement>('symbol-form'),
-  input: element<HTMLInputElement>('symbol-input'),
-  options: element<HTMLDataListElement>('symbol-options'),
-  resolutions: element<HTMLElement>('resolutions'),
-  indicators: element<HTMLElement>('indicators'),
-  lastPrice: element<HTMLElement>('last-price'),
-  conn: element<HTMLElement>('conn'),
-  theme: element<HTMLButtonElement>('theme-toggle'),
-  status: element<HTMLElement>('status'),
-  legend: element<HTMLElement>('legend'),
+  chart: element('chart', HTMLElement),
+  form: element('symbol-form', HTMLFormElement),
+  input: element('symbol-input', HTMLInputElement),
+  options: element('symbol-options', HTMLDataListElement),
+  resolutions: element('resolutions', HTMLElement),
+  indicators: element('indicators', HTMLElement),
+  lastPrice: element('last-price', HTMLElement),
+  conn: element('conn', HTMLElement),
+  theme: element('theme-toggle', HTMLButtonElement),
+  status: element('status', HTMLElement),
+  legend: element('legend', HTMLElement),
 };
 
 let theme: Theme = initialTheme(location.search);
@@ -43,7 +45,7 @@ let connection: ConnectionState = 'connecting';
 let currentLoad: Promise<unknown> = Promise.resolve();
 
 /** `loading` is shown as `connecting`: the stream opens once history is in. */
-function showConnection(state: ConnectionState | 'loading'): void {
+function showConnection(state: ChartConnection): void {
   connection = state === 'loading' ? 'connecting' : state;
   ui.conn.dataset.state = connection;
   ui.conn.textContent = connection;
@@ -51,7 +53,7 @@ function showConnection(state: ConnectionState | 'loading'): void {
 }
 
 function symbolOf(item: SearchSymbolResultItem): string {
-  return item.ticker ?? item.full_name ?? item.symbol;
+  return item.ticker ?? item.full_name;
 }
 
 function showLegend(bar: WireBar | undefined, digits: number): void {
@@ -99,12 +101,14 @@ const datafeed = new CandleflowDatafeed({
   onConnectionState: (guid, state) => app.handleConnection(guid, state),
 });
 
-const app = new ChartApp(
-  ui.chart,
-  datafeed,
-  { onConnection: showConnection, onLastBar: showLastBar, onStatus: showStatus, onChange: showChange },
-  theme,
-);
+const view = new LightweightChartView(ui.chart, MOVING_AVERAGES, theme);
+
+const app = new ChartApp(view, datafeed, {
+  onConnection: showConnection,
+  onLastBar: showLastBar,
+  onStatus: showStatus,
+  onChange: showChange,
+});
 
 function applyTheme(next: Theme): void {
   theme = next;
@@ -192,28 +196,35 @@ function wireSymbolSearch(): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   ui.input.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const items = await search(ui.input.value.trim());
-      ui.options.replaceChildren(
-        ...items.map((item) => {
-          const option = document.createElement('option');
-          option.value = symbolOf(item);
-          option.label = item.description;
-          return option;
-        }),
-      );
-    }, SEARCH_DEBOUNCE_MS);
+    timer = setTimeout(() => void suggest(ui.input.value.trim()), SEARCH_DEBOUNCE_MS);
   });
-  ui.form.addEventListener('submit', async (event) => {
+  ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const typed = ui.input.value.trim();
-    if (!typed) return;
-    // An exact symbol opens as typed; anything else opens the best search match.
-    const known = [...ui.options.options].some((option) => option.value === typed);
-    const match = known ? undefined : (await search(typed))[0];
-    ui.input.blur();
-    await navigate(match ? symbolOf(match) : typed, app.resolution, true);
+    void openTyped();
   });
+}
+
+/** Fills the search field's suggestions. */
+async function suggest(query: string): Promise<void> {
+  const items = await search(query);
+  ui.options.replaceChildren(
+    ...items.map((item) => {
+      const option = document.createElement('option');
+      option.value = symbolOf(item);
+      option.label = item.description;
+      return option;
+    }),
+  );
+}
+
+/** An exact symbol opens as typed; anything else opens the best search match. */
+async function openTyped(): Promise<void> {
+  const typed = ui.input.value.trim();
+  if (!typed) return;
+  const known = [...ui.options.options].some((option) => option.value === typed);
+  const match = known ? undefined : (await search(typed))[0];
+  ui.input.blur();
+  await navigate(match ? symbolOf(match) : typed, app.resolution, true);
 }
 
 /** With no symbol in the URL: the first symbol the server lists, once there is one. */
@@ -252,6 +263,7 @@ async function start(): Promise<void> {
   });
   window.__candleflow = createDebugHook({
     app,
+    view,
     datafeed,
     theme: () => theme,
     state: () => connection,

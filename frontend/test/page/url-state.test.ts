@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readLocation, writeLocation } from '../src/url-state';
+import { readLocation, writeLocation } from '../../src/page/url-state';
 
 describe('URL state', () => {
   it('round-trips an exchange-qualified symbol', () => {

@@ -5,9 +5,9 @@
  * without it the page explains how to add it.
  */
 import './styles.css';
-import { CandleflowDatafeed } from './datafeed';
-import { initialTheme } from './theme';
-import type { TradingViewDatafeed } from './tv-types';
+import { CandleflowDatafeed } from '../datafeed/datafeed';
+import { initialTheme } from '../chart/theme';
+import type { TradingViewDatafeed } from '../wire/tv-types';
 import { readLocation, writeLocation } from './url-state';
 
 const LIBRARY_PATH = './charting_library/';
@@ -83,17 +83,24 @@ async function firstSymbol(datafeed: CandleflowDatafeed): Promise<string | undef
 async function start(): Promise<void> {
   const theme = initialTheme(location.search);
   document.documentElement.dataset.theme = theme;
-  if (!(await libraryPresent())) return showMissing();
+  if (!(await libraryPresent())) {
+    showMissing();
+    return;
+  }
   try {
     await loadScript(LIBRARY_SCRIPT);
   } catch {
-    return showMissing();
+    showMissing();
+    return;
   }
   const TradingView = window.TradingView;
   const container = document.getElementById('tv-chart');
-  if (!TradingView || !container) return showMissing();
+  if (!TradingView || !container) {
+    showMissing();
+    return;
+  }
 
-  let widget: Widget | undefined;
+  let widget: Widget | undefined = undefined;
   const datafeed = new CandleflowDatafeed({
     // The library only drops its cache on onResetCacheNeeded; resetData() reloads the bars.
     onResetCacheNeeded: () => widget?.activeChart().resetData(),

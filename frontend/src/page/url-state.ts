@@ -2,7 +2,7 @@
  * The chart's symbol and resolution live in the query string
  * (`?symbol=Coinbase%3ABTC%2FUSD&resolution=5`), so a link reopens the same chart.
  */
-import { isSupportedResolution, normalizeResolution, type SupportedResolution } from './resolution';
+import { isSupportedResolution, normalizeResolution, type SupportedResolution } from '../model/resolution';
 
 export const DEFAULT_RESOLUTION: SupportedResolution = '1';
 
@@ -13,9 +13,12 @@ export interface ChartLocation {
 
 export function readLocation(search: string): ChartLocation {
   const params = new URLSearchParams(search);
-  const symbol = params.get('symbol')?.trim() || undefined;
+  const typed = params.get('symbol')?.trim();
+  const symbol = typed === '' ? undefined : typed;
   const raw = params.get('resolution') ?? '';
-  const resolution = isSupportedResolution(raw) ? (normalizeResolution(raw) as SupportedResolution) : DEFAULT_RESOLUTION;
+  const resolution = isSupportedResolution(raw)
+    ? (normalizeResolution(raw) as SupportedResolution)
+    : DEFAULT_RESOLUTION;
   return { symbol, resolution };
 }
 

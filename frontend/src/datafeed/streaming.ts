@@ -12,8 +12,8 @@
  * backoff. When a stream that was live before opens again, bars may have been
  * missed meanwhile, so the subscriber is told to reset (`onResetCacheNeeded`).
  */
-import type { WireBar } from './udf-client';
-import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from './transport';
+import type { WireBar } from '../wire/udf-client';
+import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from '../wire/transport';
 
 /** `connecting` before the first open, `offline` after `offlineAfter` failed attempts in a row. */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
@@ -30,7 +30,13 @@ export interface BackoffPolicy {
   offlineAfter: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.2, offlineAfter: 6 };
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  initialMs: 500,
+  maxMs: 10_000,
+  factor: 2,
+  jitter: 0.2,
+  offlineAfter: 6,
+};
 
 /** Delay before reconnect attempt number `attempt` (1-based). `random` returns [0, 1). */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number): number {

@@ -5,7 +5,7 @@
  * computed here, with the same definitions (SMA: mean of the last `period`
  * closes; EMA: α = 2 / (period + 1) applied to the previous EMA).
  */
-import type { IndicatorKind, IndicatorPoint } from './udf-client';
+import type { IndicatorKind, IndicatorPoint } from '../wire/udf-client';
 
 export interface MovingAverageLine {
   id: string;
@@ -57,7 +57,7 @@ export function livePoint(
     return value === undefined ? undefined : { time, value };
   }
   const last = points[points.length - 1];
-  const previous = last !== undefined && last.time === time ? points[points.length - 2] : last;
+  const previous = last?.time === time ? points[points.length - 2] : last;
   if (previous === undefined || previous.time >= time) return undefined;
   return { time, value: emaNext(previous.value, close, line.period) };
 }

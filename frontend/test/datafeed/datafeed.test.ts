@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CandleflowDatafeed, FALLBACK_CONFIGURATION } from '../src/datafeed';
-import type { Bar, HistoryMetadata, LibrarySymbolInfo, PeriodParams } from '../src/tv-types';
-import { FakeEventSources, FakeServer, FakeTimers, flush } from './fakes';
+import { CandleflowDatafeed, FALLBACK_CONFIGURATION } from '../../src/datafeed/datafeed';
+import type { Bar, HistoryMetadata, LibrarySymbolInfo, PeriodParams } from '../../src/wire/tv-types';
+import { FakeEventSources, FakeServer, FakeTimers, flush } from '../fakes';
 
 const SYMBOL = 'Coinbase:BTC/USD';
 
@@ -35,13 +35,24 @@ function history(times: number[]) {
 function setup(server = new FakeServer()) {
   const timers = new FakeTimers();
   const sources = new FakeEventSources();
-  const datafeed = new CandleflowDatafeed({ fetch: server.fetch, eventSource: sources.factory, timers, random: () => 0.5 });
+  const datafeed = new CandleflowDatafeed({
+    fetch: server.fetch,
+    eventSource: sources.factory,
+    timers,
+    random: () => 0.5,
+  });
   return { server, timers, sources, datafeed };
 }
 
 function getBars(datafeed: CandleflowDatafeed, resolution: string, params: PeriodParams) {
   return new Promise<{ bars: Bar[]; meta: HistoryMetadata }>((resolve, reject) =>
-    datafeed.getBars(symbolInfo, resolution, params, (bars, meta) => resolve({ bars, meta }), (reason) => reject(new Error(reason))),
+    datafeed.getBars(
+      symbolInfo,
+      resolution,
+      params,
+      (bars, meta) => resolve({ bars, meta }),
+      (reason) => reject(new Error(reason)),
+    ),
   );
 }
 
@@ -72,18 +83,32 @@ describe('onReady', () => {
 
 describe('searchSymbols and resolveSymbol', () => {
   it('passes query, type, exchange and a limit of 30', async () => {
-    const item = { symbol: 'BTC/USD', full_name: SYMBOL, description: 'Bitcoin', exchange: 'Coinbase', ticker: SYMBOL, type: 'crypto' };
+    const item = {
+      symbol: 'BTC/USD',
+      full_name: SYMBOL,
+      description: 'Bitcoin',
+      exchange: 'Coinbase',
+      ticker: SYMBOL,
+      type: 'crypto',
+    };
     const { datafeed, server } = setup(new FakeServer().on('/udf/search', () => [item]));
     const onResult = vi.fn();
     datafeed.searchSymbols('btc', 'Coinbase', 'crypto', onResult);
     await flush();
     expect(onResult).toHaveBeenCalledWith([item]);
     const params = server.requestsTo('/udf/search')[0]?.params;
-    expect(Object.fromEntries(params ?? [])).toEqual({ query: 'btc', type: 'crypto', exchange: 'Coinbase', limit: '30' });
+    expect(Object.fromEntries(params ?? [])).toEqual({
+      query: 'btc',
+      type: 'crypto',
+      exchange: 'Coinbase',
+      limit: '30',
+    });
   });
 
   it('resolves a known symbol, filling what the library needs', async () => {
-    const { datafeed, server } = setup(new FakeServer().on('/udf/symbols', () => ({ ...symbolInfo, ticker: undefined })));
+    const { datafeed, server } = setup(
+      new FakeServer().on('/udf/symbols', () => ({ ...symbolInfo, ticker: undefined })),
+    );
     const onResolve = vi.fn();
     datafeed.resolveSymbol(SYMBOL, onResolve, vi.fn());
     await flush();
@@ -95,7 +120,9 @@ describe('searchSymbols and resolveSymbol', () => {
   });
 
   it('reports an unknown symbol as "unknown_symbol"', async () => {
-    const { datafeed } = setup(new FakeServer().on('/udf/symbols', () => ({ s: 'error', errmsg: 'unknown_symbol' }), 404));
+    const { datafeed } = setup(
+      new FakeServer().on('/udf/symbols', () => ({ s: 'error', errmsg: 'unknown_symbol' }), 404),
+    );
     const onError = vi.fn();
     datafeed.resolveSymbol('Nowhere:NOPE/USD', vi.fn(), onError);
     await flush();
@@ -123,7 +150,12 @@ describe('getBars', () => {
     // The server honours countback by going back past `from`; nothing may be cut off.
     const times = Array.from({ length: 300 }, (_, i) => 60 * i);
     const { datafeed } = setup(new FakeServer().on('/udf/history', () => history(times)));
-    const { bars } = await getBars(datafeed, '1', { from: 17_000, to: 18_000, countBack: 300, firstDataRequest: false });
+    const { bars } = await getBars(datafeed, '1', {
+      from: 17_000,
+      to: 18_000,
+      countBack: 300,
+      firstDataRequest: false,
+    });
     expect(bars).toHaveLength(300);
   });
 
@@ -147,14 +179,26 @@ describe('getBars', () => {
 
   it('passes nextTime (seconds) on no_data so the library can jump the gap', async () => {
     const { datafeed } = setup(new FakeServer().on('/udf/history', () => ({ s: 'no_data', nextTime: 1_700_000_000 })));
-    const { bars, meta } = await getBars(datafeed, '1', { from: 1_800_000_000, to: 1_800_003_600, countBack: 0, firstDataRequest: false });
+    const { bars, meta } = await getBars(datafeed, '1', {
+      from: 1_800_000_000,
+      to: 1_800_003_600,
+      countBack: 0,
+      firstDataRequest: false,
+    });
     expect(bars).toEqual([]);
     expect(meta).toEqual({ noData: true, nextTime: 1_700_000_000 });
   });
 
   it('reads a nextTime served in milliseconds as seconds', async () => {
-    const { datafeed } = setup(new FakeServer().on('/udf/history', () => ({ s: 'no_data', nextTime: 1_700_000_000_000 })));
-    const { meta } = await getBars(datafeed, '1', { from: 1_800_000_000, to: 1_800_003_600, countBack: 0, firstDataRequest: false });
+    const { datafeed } = setup(
+      new FakeServer().on('/udf/history', () => ({ s: 'no_data', nextTime: 1_700_000_000_000 })),
+    );
+    const { meta } = await getBars(datafeed, '1', {
+      from: 1_800_000_000,
+      to: 1_800_003_600,
+      countBack: 0,
+      firstDataRequest: false,
+    });
     expect(meta.nextTime).toBe(1_700_000_000);
   });
 
@@ -165,7 +209,9 @@ describe('getBars', () => {
   });
 
   it('reports {s:"error"} through onError with errmsg', async () => {
-    const { datafeed } = setup(new FakeServer().on('/udf/history', () => ({ s: 'error', errmsg: 'countback too large' }), 400));
+    const { datafeed } = setup(
+      new FakeServer().on('/udf/history', () => ({ s: 'error', errmsg: 'countback too large' }), 400),
+    );
     await expect(getBars(datafeed, '1', { from: 0, to: 60, countBack: 1e9, firstDataRequest: false })).rejects.toThrow(
       'countback too large',
     );
@@ -190,13 +236,29 @@ describe('server time, marks and quotes', () => {
   });
 
   it('getMarks turns the column table into marks', async () => {
-    const table = { id: [1, 2], time: [60, 120], color: ['green', 'red'], text: ['SMA 20 crosses above SMA 50', 'below'], label: ['G', 'D'], labelFontColor: ['white', 'white'], minSize: [14, 14] };
+    const table = {
+      id: [1, 2],
+      time: [60, 120],
+      color: ['green', 'red'],
+      text: ['SMA 20 crosses above SMA 50', 'below'],
+      label: ['G', 'D'],
+      labelFontColor: ['white', 'white'],
+      minSize: [14, 14],
+    };
     const { datafeed, server } = setup(new FakeServer().on('/udf/marks', () => table));
     const callback = vi.fn();
     datafeed.getMarks(symbolInfo, 0, 180, callback, '1');
     await flush();
     expect(callback).toHaveBeenCalledWith([
-      { id: 1, time: 60, color: 'green', text: 'SMA 20 crosses above SMA 50', label: 'G', labelFontColor: 'white', minSize: 14 },
+      {
+        id: 1,
+        time: 60,
+        color: 'green',
+        text: 'SMA 20 crosses above SMA 50',
+        label: 'G',
+        labelFontColor: 'white',
+        minSize: 14,
+      },
       { id: 2, time: 120, color: 'red', text: 'below', label: 'D', labelFontColor: 'white', minSize: 14 },
     ]);
     expect(Object.fromEntries(server.requestsTo('/udf/marks')[0]?.params ?? [])).toEqual({

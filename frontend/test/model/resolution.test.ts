@@ -8,7 +8,7 @@ import {
   resolutionSeconds,
   SUPPORTED_RESOLUTIONS,
   toSupportedResolution,
-} from '../src/resolution';
+} from '../../src/model/resolution';
 
 describe('parseResolution', () => {
   it.each([
@@ -73,6 +73,17 @@ describe('supported resolutions', () => {
   });
 
   it('have short labels', () => {
-    expect(SUPPORTED_RESOLUTIONS.map(resolutionLabel)).toEqual(['1s', '1m', '5m', '15m', '30m', '1h', '4h', '1D', '1W', '1M']);
+    expect(SUPPORTED_RESOLUTIONS.map(resolutionLabel)).toEqual([
+      '1s',
+      '1m',
+      '5m',
+      '15m',
+      '30m',
+      '1h',
+      '4h',
+      '1D',
+      '1W',
+      '1M',
+    ]);
   });
 });

@@ -3,7 +3,7 @@
  * loaded (newest first, then older pages as the user scrolls back) and live bars
  * from the stream. Pure, so the merge rules are unit-tested without a chart.
  */
-import type { WireBar } from './udf-client';
+import type { WireBar } from '../wire/udf-client';
 
 /** What a live bar did to the series; `stale` ones (older than the newest) are ignored. */
 export type TickOutcome = 'update' | 'append' | 'stale';
@@ -43,8 +43,8 @@ export class BarStore {
   /** Applies a live bar: replaces the newest bar with the same time, or appends a newer one. */
   applyTick(bar: WireBar): TickOutcome {
     const last = this.last;
-    if (last !== undefined && bar.time < last.time) return 'stale';
-    if (last !== undefined && bar.time === last.time) {
+    if (last && bar.time < last.time) return 'stale';
+    if (last?.time === bar.time) {
       this.items[this.items.length - 1] = bar;
       return 'update';
     }
@@ -64,9 +64,9 @@ export class BarStore {
     let found: number | undefined;
     while (low <= high) {
       const mid = (low + high) >> 1;
-      const bar = this.items[mid] as WireBar;
-      if (bar.time <= time) {
-        found = bar.time;
+      const barTime = this.items[mid]?.time ?? Infinity;
+      if (barTime <= time) {
+        found = barTime;
         low = mid + 1;
       } else {
         high = mid - 1;

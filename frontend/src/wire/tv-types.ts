@@ -112,7 +112,8 @@ export interface TimescaleMark {
   id: string | number;
   /** Seconds. */
   time: number;
-  color: MarkConstColors | string;
+  /** A `MarkConstColors` name or any CSS colour. */
+  color: string;
   label: string;
   tooltip: string[];
   shape?: 'circle' | 'earningUp' | 'earningDown' | 'earning';

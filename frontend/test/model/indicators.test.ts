@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emaNext, livePoint, mergePoints, MOVING_AVERAGES, smaOf } from '../src/indicators';
+import { emaNext, livePoint, mergePoints, MOVING_AVERAGES, smaOf } from '../../src/model/indicators';
 
 const line = (id: string) => {
   const found = MOVING_AVERAGES.find((candidate) => candidate.id === id);
@@ -9,9 +9,14 @@ const line = (id: string) => {
 
 describe('moving averages', () => {
   it('offers SMA and EMA over 20, 50 and 200 bars', () => {
-    expect(MOVING_AVERAGES.map((l) => `${l.kind}${l.period}`).sort()).toEqual(
-      ['ema20', 'ema200', 'ema50', 'sma20', 'sma200', 'sma50'],
-    );
+    expect(MOVING_AVERAGES.map((l) => `${l.kind}${l.period}`).sort()).toEqual([
+      'ema20',
+      'ema200',
+      'ema50',
+      'sma20',
+      'sma200',
+      'sma50',
+    ]);
   });
 
   it('computes the live SMA point from the last closes', () => {
@@ -35,7 +40,15 @@ describe('moving averages', () => {
   });
 
   it('merges points by time', () => {
-    expect(mergePoints([{ time: 2, value: 2 }], [{ time: 1, value: 1 }, { time: 2, value: 3 }])).toEqual([
+    expect(
+      mergePoints(
+        [{ time: 2, value: 2 }],
+        [
+          { time: 1, value: 1 },
+          { time: 2, value: 3 },
+        ],
+      ),
+    ).toEqual([
       { time: 1, value: 1 },
       { time: 2, value: 3 },
     ]);

@@ -49,13 +49,20 @@ export const PALETTES: Record<Theme, ChartPalette> = {
   },
 };
 
+/** `matchMedia` and `localStorage` are missing outside a browser (unit tests run on Node). */
+const browser: { matchMedia?: typeof globalThis.matchMedia; localStorage?: Storage } = globalThis;
+
+function darkQuery(): MediaQueryList | undefined {
+  return browser.matchMedia?.('(prefers-color-scheme: dark)');
+}
+
 function systemTheme(): Theme {
-  return globalThis.matchMedia?.('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  return darkQuery()?.matches ? 'dark' : 'light';
 }
 
 function storedTheme(): Theme | undefined {
   try {
-    const value = globalThis.localStorage?.getItem(STORAGE_KEY);
+    const value = browser.localStorage?.getItem(STORAGE_KEY);
     return value === 'light' || value === 'dark' ? value : undefined;
   } catch {
     return undefined; // storage disabled
@@ -71,7 +78,7 @@ export function initialTheme(search: string): Theme {
 
 export function rememberTheme(theme: Theme): void {
   try {
-    globalThis.localStorage?.setItem(STORAGE_KEY, theme);
+    browser.localStorage?.setItem(STORAGE_KEY, theme);
   } catch {
     // storage disabled: the choice lasts until the page is closed
   }
@@ -79,8 +86,7 @@ export function rememberTheme(theme: Theme): void {
 
 /** Calls `onChange` when the system theme changes and the user has not picked one. */
 export function followSystemTheme(onChange: (theme: Theme) => void): void {
-  const query = globalThis.matchMedia?.('(prefers-color-scheme: dark)');
-  query?.addEventListener('change', () => {
+  darkQuery()?.addEventListener('change', () => {
     if (storedTheme() === undefined) onChange(systemTheme());
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BarStore } from '../src/bar-store';
-import type { WireBar } from '../src/udf-client';
+import { BarStore } from '../../src/model/bar-store';
+import type { WireBar } from '../../src/wire/udf-client';
 
 const bar = (time: number, close = 100): WireBar => ({ time, open: 100, high: 101, low: 99, close, volume: 1 });
 

@@ -123,7 +123,7 @@ export class UdfClient {
   async config(): Promise<DatafeedConfiguration> {
     const body = await this.get(buildUrl(this.udfUrl, 'config'));
     if (!isRecord(body)) throw new UdfError('malformed answer from /config');
-    return body as DatafeedConfiguration;
+    return body;
   }
 
   async symbol(symbol: string): Promise<LibrarySymbolInfo> {
@@ -157,10 +157,10 @@ export class UdfClient {
     }
     const bars = t.map((time, i) => ({
       time,
-      open: o[i] as number,
-      high: h[i] as number,
-      low: l[i] as number,
-      close: c[i] as number,
+      open: o[i] ?? NaN,
+      high: h[i] ?? NaN,
+      low: l[i] ?? NaN,
+      close: c[i] ?? NaN,
       volume: v[i] ?? 0,
     }));
     return { status: 'ok', bars };
@@ -189,7 +189,8 @@ export class UdfClient {
 
   async quotes(symbols: readonly string[]): Promise<QuoteData[]> {
     const body = await this.get(buildUrl(this.udfUrl, 'quotes', { symbols: symbols.join(',') }));
-    if (!isRecord(body) || body.s !== 'ok' || !Array.isArray(body.d)) throw new UdfError('malformed answer from /quotes');
+    if (!isRecord(body) || body.s !== 'ok' || !Array.isArray(body.d))
+      throw new UdfError('malformed answer from /quotes');
     return body.d.filter(isRecord) as unknown as QuoteData[];
   }
 

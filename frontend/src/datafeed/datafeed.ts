@@ -9,7 +9,7 @@
  * Units: the library wants bar times in milliseconds, everything else (period
  * parameters, marks, server time, `nextTime`) in seconds.
  */
-import { normalizeResolution, SUPPORTED_RESOLUTIONS } from './resolution';
+import { normalizeResolution, SUPPORTED_RESOLUTIONS } from '../model/resolution';
 import { BarStreams, type BackoffPolicy, type ConnectionState } from './streaming';
 import {
   browserEventSource,
@@ -18,7 +18,7 @@ import {
   type EventSourceFactory,
   type FetchLike,
   type Timers,
-} from './transport';
+} from '../wire/transport';
 import type {
   Bar,
   DatafeedConfiguration,
@@ -38,8 +38,8 @@ import type {
   SubscribeBarsCallback,
   TimescaleMark,
   TradingViewDatafeed,
-} from './tv-types';
-import { UdfClient, UdfError, type WireBar } from './udf-client';
+} from '../wire/tv-types';
+import { UdfClient, UdfError, type WireBar } from '../wire/udf-client';
 
 export interface CandleflowDatafeedOptions {
   /** Base of the UDF endpoints; `/udf` (same origin) by default. */
@@ -75,25 +75,26 @@ export const FALLBACK_CONFIGURATION: DatafeedConfiguration = {
 };
 
 /** Fields the library needs that an older or foreign UDF server may leave out. */
-const SYMBOL_DEFAULTS: Omit<LibrarySymbolInfo, 'name' | 'full_name' | 'description' | 'exchange' | 'listed_exchange'> = {
-  type: 'crypto',
-  session: '24x7',
-  timezone: 'Etc/UTC',
-  format: 'price',
-  minmov: 1,
-  pricescale: 100,
-  has_intraday: true,
-  has_seconds: true,
-  seconds_multipliers: ['1'],
-  intraday_multipliers: ['1', '5', '15', '30', '60', '240'],
-  has_daily: true,
-  daily_multipliers: ['1'],
-  has_weekly_and_monthly: true,
-  supported_resolutions: [...SUPPORTED_RESOLUTIONS],
-  volume_precision: 8,
-  visible_plots_set: 'ohlcv',
-  data_status: 'streaming',
-};
+const SYMBOL_DEFAULTS: Omit<LibrarySymbolInfo, 'name' | 'full_name' | 'description' | 'exchange' | 'listed_exchange'> =
+  {
+    type: 'crypto',
+    session: '24x7',
+    timezone: 'Etc/UTC',
+    format: 'price',
+    minmov: 1,
+    pricescale: 100,
+    has_intraday: true,
+    has_seconds: true,
+    seconds_multipliers: ['1'],
+    intraday_multipliers: ['1', '5', '15', '30', '60', '240'],
+    has_daily: true,
+    daily_multipliers: ['1'],
+    has_weekly_and_monthly: true,
+    supported_resolutions: [...SUPPORTED_RESOLUTIONS],
+    volume_precision: 8,
+    visible_plots_set: 'ohlcv',
+    data_status: 'streaming',
+  };
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -264,7 +265,12 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
   }
 
   /** Polls `/quotes` for the union of both lists: at once, then every `quotesIntervalMs`. */
-  subscribeQuotes(symbols: string[], fastSymbols: string[], onRealtimeCallback: QuotesCallback, listenerGuid: string): void {
+  subscribeQuotes(
+    symbols: string[],
+    fastSymbols: string[],
+    onRealtimeCallback: QuotesCallback,
+    listenerGuid: string,
+  ): void {
     this.unsubscribeQuotes(listenerGuid);
     const all = [...new Set([...symbols, ...fastSymbols])];
     if (all.length === 0) return;

@@ -1,0 +1,34 @@
+/**
+ * What the chart app asks of whatever draws it: the seam between the load logic
+ * (`chart-app.ts`) and lightweight-charts (`lightweight-view.ts`). Times are
+ * seconds. Tests hand `ChartApp` a recording implementation instead of a canvas.
+ */
+import type { SeriesMarker, Time } from 'lightweight-charts';
+import type { PlacedMark } from '../model/marks';
+import type { PriceFormat } from '../model/price-format';
+import type { IndicatorPoint, WireBar } from '../wire/udf-client';
+import type { Theme } from './theme';
+
+export interface ChartView {
+  /** Replaces candles and volume (`setData`). */
+  showBars(bars: readonly WireBar[]): void;
+  /** Updates or appends the newest candle and volume bar (`update`). */
+  updateBar(bar: WireBar): void;
+  /** Replaces a moving-average line's points. */
+  showLine(id: string, points: readonly IndicatorPoint[]): void;
+  /** Updates or appends a line's newest point. */
+  updateLine(id: string, point: IndicatorPoint): void;
+  setLineVisible(id: string, visible: boolean): void;
+  showMarks(marks: readonly PlacedMark[]): void;
+  /** The markers as drawn, for the debug hook. */
+  markers(): SeriesMarker<Time>[];
+  setPriceFormat(format: PriceFormat): void;
+  /** Seconds on the time axis, for second resolutions. */
+  setSecondsVisible(visible: boolean): void;
+  setTheme(theme: Theme): void;
+  scrollToRealTime(): void;
+  /** Scrolls `bars` bars into the past (negative: towards now). */
+  scrollBack(bars: number): void;
+  /** Calls `listener` with the logical index of the leftmost visible bar whenever the view scrolls. */
+  onScroll(listener: (firstVisibleLogical: number) => void): void;
+}
