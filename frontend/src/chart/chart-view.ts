@@ -14,6 +14,8 @@ export interface ChartView {
   showBars(bars: readonly WireBar[]): void;
   /** Updates or appends the newest candle and volume bar (`update`). */
   updateBar(bar: WireBar): void;
+  /** Replaces an older candle and volume bar in place (v5 `update(bar, true)`). */
+  updateHistoricalBar(bar: WireBar): void;
   /** Replaces a moving-average line's points. */
   showLine(id: string, points: readonly IndicatorPoint[]): void;
   /** Updates or appends a line's newest point. */

@@ -84,6 +84,11 @@ export class LightweightChartView implements ChartView {
     this.volume.update(this.volumeBar(bar));
   }
 
+  updateHistoricalBar(bar: WireBar): void {
+    this.candles.update(this.candle(bar), true);
+    this.volume.update(this.volumeBar(bar), true);
+  }
+
   showLine(id: string, points: readonly IndicatorPoint[]): void {
     this.lines.get(id)?.setData(points.map((point) => ({ time: asTime(point.time), value: point.value })));
   }
