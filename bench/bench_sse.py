@@ -194,14 +194,15 @@ async def scenario(
         await readers.wait()
     latencies = [at - sent[close] for close, at in result["samples"] if close in sent]
     if not latencies:
-        raise RuntimeError(f"{spec.name}: no event reached a client")
+        got = result["samples"][:5]
+        raise RuntimeError(f"{spec.name}: no tick reached a client (events {result['counts'][:5]}, first {got})")
     counts = result["counts"]
     return {
         "scenario": spec.name,
         "clients": spec.clients,
         "rate_per_s": spec.rate,
         "ticks": n,
-        "served": sum(1 for c in counts if c > 1),
+        "served": sum(1 for c in counts if c > 1),  # the current bar, then live ones
         "target": spec.target,
         **percentiles(latencies),
         "worker_rss_mb": rss,

@@ -6,7 +6,7 @@ out of the worker's figures: they only read lines and timestamp the sampled ones
 
 Prints `ready` once every client has its response head, then reads until a line
 arrives on stdin, then prints one JSON object: events received per client and, for
-the first `sample` clients, `[data line, unix time received]` per `bar` event.
+the first `sample` clients, `[close, unix time received]` per bar event.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CONNECT_TIMEOUT_S = 120.0
 
 async def reader(
     host: str, port: int, path: str, index: int, sample: bool, counts: list[int], samples: list[list[object]]
-) -> asyncio.StreamReader:
+) -> asyncio.Task[None]:
     stream, writer = await asyncio.open_connection(host, port, limit=1 << 20)
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
     writer.write(request.encode())
@@ -34,18 +34,24 @@ async def reader(
         raise RuntimeError(f"client {index}: {status!r}")
     while (await stream.readline()) not in (b"\r\n", b""):
         pass
-    asyncio.get_running_loop().create_task(_read(stream, index, sample, counts, samples))
-    return stream
+    # the task holds the writer too: a collected StreamWriter closes its connection
+    return asyncio.get_running_loop().create_task(_read(stream, writer, index, sample, counts, samples))
 
 
 async def _read(
-    stream: asyncio.StreamReader, index: int, sample: bool, counts: list[int], samples: list[list[object]]
+    stream: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    index: int,
+    sample: bool,
+    counts: list[int],
+    samples: list[list[object]],
 ) -> None:
     while line := await stream.readline():
-        if line.startswith(b"data: {"):
+        if line.startswith(b"data: {") and b'"close"' in line:
             counts[index] += 1
             if sample:
                 samples.append([line, time.time()])
+    writer.close()
 
 
 async def main() -> None:
@@ -60,7 +66,7 @@ async def main() -> None:
     counts = [0] * args.clients
     samples: list[list[object]] = []
     pending = [reader(host, port, args.path, n, n < args.sample, counts, samples) for n in range(args.clients)]
-    connected = []
+    connected: list[asyncio.Task[None]] = []  # held: the loop keeps only weak references to tasks
     for start in range(0, len(pending), 200):  # do not flood the listen backlog
         connected += await asyncio.wait_for(asyncio.gather(*pending[start : start + 200]), CONNECT_TIMEOUT_S)
     print("ready", flush=True)
