@@ -1,7 +1,11 @@
 """The Faust app: `faust -A candleflow.app worker` (or `candleflow worker`).
 
-This module only builds the `faust.App` from the settings; topics, agents and web
-views import it and are found by autodiscovery when a worker starts.
+This module only builds the `faust.App` from the settings; the engine task
+(`candleflow.agents`) and the web views import it and are found by autodiscovery when a
+worker starts. The engine reads Kafka with its own consumer group and the feed follows
+that group's partition 0 (`candleflow.worker`); Faust's own consumer only follows its
+leader topic (`topic_disable_leader=False`: a Faust consumer with no topic at all
+refuses to start).
 """
 
 from __future__ import annotations

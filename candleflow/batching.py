@@ -1,52 +1,64 @@
-"""Collect a stream's items into batches by size or by age, with back-pressure."""
+"""When an engine batch closes: natural batching (group commit) with caps.
+
+A batch gathers while the previous batch's transaction runs, and closes as soon as
+nothing more is buffered once that commit is done: a quiet stream commits every tick
+without waiting, and a busy one, whose records pile up during each commit, grows its
+batches by itself. `max_size` (`CANDLEFLOW_BATCH_MAX`) and `within`
+(`CANDLEFLOW_BATCH_WITHIN`, counted from the batch's first record) only cap that: a
+batch that reaches either closes even while the previous commit still runs, and is
+prepared (the CPU half) while it waits for it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-Flush = Callable[[list[Any]], Awaitable[None]]
+#: How long one fetch may wait for a batch's first record.
+IDLE_WAIT_MS = 1000
+#: How often a gathering batch looks whether the previous commit is done.
+POLL_MS = 5
 
 
-class Batcher:
-    """Collects items and flushes them when `max_size` are pending or the oldest has
-    waited `within` seconds. `add` awaits a full flush, which is the back-pressure that
-    keeps the stream from running ahead of the database."""
+class Gathering:
+    """One batch being gathered. The reader asks `closed()`, fetches for `wait_ms()`
+    at most `room` records, and `add`s what came (possibly nothing)."""
 
-    def __init__(self, max_size: int, within: float, flush: Flush) -> None:
+    def __init__(self, max_size: int, within: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_size = max_size
         self.within = within
-        self._flush = flush
-        self._pending: list[Any] = []
-        self._lock = asyncio.Lock()
-        self._first_at: float | None = None
-        self._wake = asyncio.Event()
+        self.clock = clock
+        self.records: list[Any] = []
+        self._opened: float | None = None
+        #: True once a fetch made after the previous commit ended found nothing buffered.
+        self._drained = False
 
-    async def add(self, item: Any) -> None:
-        self._pending.append(item)
-        if len(self._pending) == 1:
-            self._first_at = time.monotonic()
-            self._wake.set()
-        if len(self._pending) >= self.max_size:
-            await self.flush()
+    @property
+    def room(self) -> int:
+        return self.max_size - len(self.records)
 
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._pending, self._first_at = self._pending, [], None
-            if batch:
-                await self._flush(batch)
+    def _age(self) -> float:
+        return 0.0 if self._opened is None else self.clock() - self._opened
 
-    async def run_timer(self) -> None:
-        """Flush partial batches on time; run as a task beside the stream loop."""
-        while True:
-            if self._first_at is None:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            remaining = self._first_at + self.within - time.monotonic()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-                continue
-            await self.flush()
+    def closed(self, previous_done: bool) -> bool:
+        if not self.records:
+            return False
+        if self.room <= 0 or self._age() >= self.within:
+            return True
+        return previous_done and self._drained
+
+    def wait_ms(self, previous_done: bool) -> int:
+        """How long the next fetch may wait for records."""
+        if not self.records:
+            return IDLE_WAIT_MS
+        if previous_done:
+            return 0  # take what is buffered now, wait for nothing
+        return max(0, min(POLL_MS, int((self.within - self._age()) * 1000)))
+
+    def add(self, records: Sequence[Any], previous_done: bool) -> None:
+        """What one fetch returned; `previous_done` as it was when the fetch started."""
+        if records and self._opened is None:
+            self._opened = self.clock()
+        self.records.extend(records)
+        self._drained = previous_done and not records

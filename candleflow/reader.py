@@ -1,28 +1,35 @@
-"""The engine's bulk reader: `ticks.raw` in large batches, positioned by the ledger.
+"""The engine's reader: `ticks.raw` in natural batches, positioned by the ledger.
 
-A Faust agent receives one event at a time; on this machine Faust delivers about
-10,000-15,000 events/s to an agent that does nothing at all (see the README's
-Performance section), which caps the engine far below its own speed. In `bulk` mode
-(`CANDLEFLOW_ENGINE_READER=bulk`) every worker instead runs this reader as a Faust task:
-a plain aiokafka consumer in the consumer group `{app_id}.engine` that fetches
-thousands of records per call.
+Every worker runs one plain aiokafka consumer in the consumer group `{app_id}.engine`.
+Whenever partitions are assigned, it seeks each one to the `next_offset` the
+database's ledger holds; the engine's transaction skips anything below it. So
+correctness needs nothing from Kafka's committed offsets (they are still committed
+after each batch, for lag tools only) and nothing from Faust's `exactly_once`: a
+rebalance at any moment, also in the middle of a batch or of its commit, at worst
+delivers records again, and the ledger makes that harmless.
 
-Correctness needs nothing from Kafka's committed offsets: whenever partitions are
-assigned, the reader seeks each one to the `next_offset` the database's ledger holds,
-and the engine's transaction skips anything below it. Offsets are still committed to
-Kafka after each batch, for lag tools only.
+Batches form by group commit (`candleflow.batching.Gathering`): one batch's transaction
+runs while the next gathers and is prepared, and the next closes as soon as nothing
+more is buffered and the previous commit is done, so a quiet stream commits each tick
+at once and a busy one grows its batches up to `CANDLEFLOW_BATCH_MAX`.
+
+A Faust agent was the other reader once. Faust delivers one event at a time through its
+conductor and stream machinery (about 10,000-15,000 events/s to an agent that does
+nothing on the development machine), far below the engine's own speed, and two readers
+would each need the whole crash and rebalance suite; see the README's engine section.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
+from candleflow.batching import Gathering
 from candleflow.engine import Prepared, Record
 from candleflow.settings import Settings
 
@@ -31,14 +38,29 @@ log = logging.getLogger(__name__)
 LedgerLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
 Prepare = Callable[[Sequence[Record]], Prepared]
 Handle = Callable[[Prepared], Awaitable[Any]]
+#: Called with the partitions a rebalance revoked, then with the ones it assigned.
+Rebalanced = Callable[[frozenset[int]], Awaitable[None]]
+
+#: How long a Kafka offset commit (informational only) may hold up the next batch.
+COMMIT_TIMEOUT_S = 5.0
+#: Pause after the consumer itself failed (e.g. the broker is down), before fetching again.
+FETCH_RETRY_S = 1.0
+
+
+async def _nothing(_: frozenset[int]) -> None:
+    return None
 
 
 class _SeekToLedger(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, reader: BulkReader) -> None:
+    def __init__(self, reader: TickReader) -> None:
         self.reader = reader
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        self.reader.assigned.difference_update(tp.partition for tp in revoked)
+        partitions = frozenset(tp.partition for tp in revoked)
+        if partitions:
+            log.info("engine reader: partitions revoked %s", sorted(partitions))
+        self.reader.assigned.difference_update(partitions)
+        await self.reader.revoked(partitions)
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         try:
@@ -48,14 +70,36 @@ class _SeekToLedger(ConsumerRebalanceListener):  # type: ignore[misc]
             # committed only after the batch's transaction), so the consumer starts at or
             # before the ledger and the engine skips what it absorbed already.
             log.warning("could not read the ledger (%s); starting from committed offsets", exc)
+        self.reader.assigned.update(tp.partition for tp in assigned)
+        await self.reader.assigned_now(frozenset(tp.partition for tp in assigned))
 
 
-class BulkReader:
-    def __init__(self, settings: Settings, ledger: LedgerLookup, prepare: Prepare, handle: Handle) -> None:
+class TickReader:
+    """Reads the ticks topic for one worker and hands each prepared batch to `handle`.
+
+    `ledger` looks up the next offsets the database expects, `prepare` is the engine's
+    CPU half, `handle` commits a prepared batch (it must retry until the database takes
+    it). `revoked` and `assigned_now` hear about every rebalance.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: LedgerLookup,
+        prepare: Prepare,
+        handle: Handle,
+        *,
+        revoked: Rebalanced = _nothing,
+        assigned_now: Rebalanced = _nothing,
+    ) -> None:
         self.settings = settings
+        self.topic = settings.ticks_topic
         self.ledger = ledger
         self.prepare = prepare
         self.handle = handle
+        self.revoked = revoked
+        self.assigned_now = assigned_now
+        #: The partitions this reader holds now (empty during a rebalance).
         self.assigned: set[int] = set()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
@@ -72,60 +116,72 @@ class BulkReader:
         positions = await self.ledger([tp.partition for tp in assigned])
         for tp in assigned:
             self.consumer.seek(tp, positions.get(tp.partition, 0))
-        self.assigned.update(tp.partition for tp in assigned)
-        log.info("engine reader assigned partitions %s at ledger offsets %s", sorted(self.assigned), positions)
+        log.info(
+            "engine reader assigned partitions %s at ledger offsets %s",
+            sorted(tp.partition for tp in assigned),
+            positions,
+        )
 
     async def run(self) -> None:
-        """Fetch, prepare and commit batches, preparing the next batch (CPU) while the
-        previous one's transaction waits on the database."""
+        """Gather, prepare and commit batches until cancelled; one commit in flight at a
+        time (the ledger needs a partition's batches in order)."""
         await self.consumer.start()
-        self.consumer.subscribe([self.settings.ticks_topic], listener=_SeekToLedger(self))
+        self.consumer.subscribe([self.topic], listener=_SeekToLedger(self))
         inflight: asyncio.Task[None] | None = None
         try:
             while True:
-                records = await self._next_batch()
-                if not records:
-                    continue
+                records = await self._gather(inflight)
                 prepared = self.prepare(records)
                 if inflight is not None:
                     await inflight
-                inflight = asyncio.ensure_future(self._commit_batch(prepared, records))
+                inflight = asyncio.ensure_future(self._commit_batch(prepared))
         finally:
             if inflight is not None:
                 inflight.cancel()
+                await asyncio.gather(inflight, return_exceptions=True)
             await self.consumer.stop()
 
-    async def _commit_batch(self, prepared: Prepared, records: Sequence[Record]) -> None:
-        await self.handle(prepared)
-        await self._commit(records)
+    async def _gather(self, inflight: asyncio.Task[None] | None) -> list[Record]:
+        gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
+        while not gathering.closed(previous_done := inflight is None or inflight.done()):
+            try:
+                fetched = await self.consumer.getmany(
+                    timeout_ms=gathering.wait_ms(previous_done), max_records=gathering.room
+                )
+            except KafkaError as exc:
+                log.warning("engine reader: fetching failed (%r); retrying in %.0f s", exc, FETCH_RETRY_S)
+                await asyncio.sleep(FETCH_RETRY_S)
+                continue
+            records = [
+                Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for tp, ms in fetched.items() for m in ms
+            ]
+            gathering.add(records, previous_done)
+        return gathering.records
 
-    async def _next_batch(self) -> list[Record]:
-        """Up to `batch_max` records, waiting at most `batch_within` seconds to fill up."""
-        deadline = time.monotonic() + self.settings.batch_within
-        records: list[Record] = []
-        while len(records) < self.settings.batch_max:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 and records:
-                break
-            fetched = await self.consumer.getmany(
-                timeout_ms=max(1, int(remaining * 1000)), max_records=self.settings.batch_max - len(records)
-            )
-            for tp, messages in fetched.items():
-                records.extend(Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for m in messages)
-            if not fetched and remaining <= 0:
-                break
-        return records
+    async def _commit_batch(self, prepared: Prepared) -> None:
+        await self.handle(prepared)
+        await self._commit(prepared.records)
 
     async def _commit(self, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
         for record in records:
-            tp = TopicPartition(self.settings.ticks_topic, record.partition)
+            tp = TopicPartition(self.topic, record.partition)
             if record.offset + 1 > offsets.get(tp, -1):
                 offsets[tp] = record.offset + 1
+        held = {tp: offset for tp, offset in offsets.items() if tp.partition in self.assigned}
+        if not held:
+            return
         try:
-            await self.consumer.commit(offsets)
-        except Exception as exc:  # informational only: the ledger is the truth
-            log.debug("offset commit for lag tools failed: %s", exc)
+            await asyncio.wait_for(self.consumer.commit(held), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:  # informational only: the ledger is the truth
+            log.debug("offset commit for lag tools failed: %r", exc)
 
     def highwater(self, partition: int) -> int | None:
-        return self.consumer.highwater(TopicPartition(self.settings.ticks_topic, partition))  # type: ignore[no-any-return]
+        """The partition's end offset as the last fetch saw it; None when this reader does
+        not hold the partition now (a rebalance may take it at any moment) or has not
+        fetched from it yet."""
+        tp = TopicPartition(self.topic, partition)
+        if tp not in self.consumer.assignment():
+            return None
+        value = self.consumer.highwater(tp)
+        return None if value is None else int(value)

@@ -20,7 +20,6 @@ from candleflow.exceptions import ConfigError
 T = TypeVar("T")
 
 SOURCES = ("none", "synthetic", "cryptocompare")
-READERS = ("agent", "bulk")
 
 #: (variable, default, meaning) — the README's configuration table.
 SETTINGS_DOC: list[tuple[str, str, str]] = []
@@ -158,13 +157,8 @@ CC_PAIRS = _doc(
 )
 MA_PERIODS = _doc("CANDLEFLOW_MA_PERIODS", "20,50,200", "SMA and EMA periods kept per series")
 CROSSOVER = _doc("CANDLEFLOW_CROSSOVER", "20,50", "fast,slow SMA periods whose crossings become marks")
-ENGINE_READER = _doc(
-    "CANDLEFLOW_ENGINE_READER",
-    "agent",
-    "how the engine reads ticks: agent (a Faust agent, one event at a time) or bulk (batched aiokafka reads)",
-)
 BATCH_MAX = _doc("CANDLEFLOW_BATCH_MAX", "10000", "ticks per engine batch at most")
-BATCH_WITHIN = _doc("CANDLEFLOW_BATCH_WITHIN", "0.2", "seconds the engine waits to fill a batch")
+BATCH_WITHIN = _doc("CANDLEFLOW_BATCH_WITHIN", "0.2", "seconds an engine batch may gather at most")
 FUTURE_TOLERANCE = _doc(
     "CANDLEFLOW_FUTURE_TOLERANCE", "300", "seconds a tick may lie in the future before it is rejected"
 )
@@ -200,7 +194,6 @@ class Settings:
     cryptocompare_pairs: tuple[str, ...] = ()
     ma_periods: tuple[int, ...] = (20, 50, 200)
     crossover: tuple[int, int] = (20, 50)
-    engine_reader: str = "agent"
     batch_max: int = 10000
     batch_within: float = 0.2
     future_tolerance: float = 300.0
@@ -279,7 +272,6 @@ class Settings:
             ),
             ma_periods=ma_periods,
             crossover=crossover,
-            engine_reader=_read(env, ENGINE_READER, "agent", _choice(READERS), "agent or bulk"),
             batch_max=_read(env, BATCH_MAX, "10000", _positive_int, "a positive integer"),
             batch_within=_read(env, BATCH_WITHIN, "0.2", _positive_float, "a positive number of seconds"),
             future_tolerance=_read(env, FUTURE_TOLERANCE, "300", _non_negative_float, "seconds >= 0"),

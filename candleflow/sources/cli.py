@@ -204,6 +204,7 @@ def synthetic(
 def cryptocompare(pairs: tuple[str, ...] | None) -> None:
     """Stream live trades from the CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
     from candleflow.sources.cryptocompare import CryptoCompareClient
+    from candleflow.sources.log_tail import seeded_dedupe
 
     settings = _settings()
     if not settings.cryptocompare_api_key:
@@ -211,12 +212,14 @@ def cryptocompare(pairs: tuple[str, ...] | None) -> None:
 
     async def main(stop: asyncio.Event) -> PublishCounts:
         async with TickPublisher.from_settings(settings, source="cryptocompare") as publisher:
+            symbols = pairs or settings.cryptocompare_pairs
             client = CryptoCompareClient(
                 publisher,
-                pairs or settings.cryptocompare_pairs,
+                symbols,
                 api_key=settings.cryptocompare_api_key,
                 url=settings.cryptocompare_url,
                 future_tolerance_s=settings.future_tolerance,
+                dedupe=await seeded_dedupe(settings, symbols),
             )
             await client.run(stop)
             return await publisher.flush()

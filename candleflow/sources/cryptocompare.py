@@ -14,7 +14,8 @@ collector in tests). It owns the connection's life:
 * any other loss: reconnects with capped exponential backoff and jitter, then
   resubscribes every wanted channel. Trades the streamer replays on subscribe are
   dropped by `RecentTrades` (exchange, pair, trade id), so a reconnect never publishes
-  a duplicate.
+  a duplicate; a client that starts afresh gets a `RecentTrades` seeded from the log
+  (`candleflow.sources.log_tail.seeded_dedupe`), so a restart does not either.
 
 Everything on the wire goes through a `Dialect` (`cryptocompare_protocol`).
 """

@@ -13,6 +13,7 @@ import logging
 
 from candleflow.settings import Settings
 from candleflow.sources.cryptocompare import CryptoCompareClient
+from candleflow.sources.log_tail import seeded_dedupe
 from candleflow.sources.publisher import TickPublisher, TickSink
 from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
@@ -37,6 +38,7 @@ async def run_feed(settings: Settings, sink: TickSink, stop: asyncio.Event) -> N
             api_key=settings.cryptocompare_api_key,
             url=settings.cryptocompare_url,
             future_tolerance_s=settings.future_tolerance,
+            dedupe=await seeded_dedupe(settings, settings.cryptocompare_pairs),
         )
         await client.run(stop)
 

@@ -51,12 +51,8 @@ async def caught_up_lag(url: str) -> dict[str, Any]:
     return engine
 
 
-READERS = pytest.mark.parametrize("reader", ["agent", "bulk"])
-
-
-@READERS
 async def test_bars_indicators_and_marks_equal_the_reference(
-    stack: Any, names: Any, database_url: str, worker_factory: Any, reader: str
+    stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
     from tests.harness.kafka import consume_all, create_topics
 
@@ -64,7 +60,7 @@ async def test_bars_indicators_and_marks_equal_the_reference(
     ticks = generate(40_000, days=3.0, seed=11, late_fraction=0.08)
     records: list[dict[str, Any] | bytes] = [*ticks[:20_000], *MALFORMED, *ticks[20_000:]]
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, records)
-    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_ENGINE_READER=reader))
+    worker = worker_factory.start(engine_env(names, stack, database_url))
     await asyncio.to_thread(worker.wait_ready)
     await assert_matches_reference(stack, names, database_url)
     lag = await caught_up_lag(worker.url)
@@ -75,17 +71,14 @@ async def test_bars_indicators_and_marks_equal_the_reference(
     assert all(reasons)
 
 
-@READERS
 async def test_sigkill_at_random_moments_changes_nothing(
-    stack: Any, names: Any, database_url: str, worker_factory: Any, reader: str
+    stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
     from tests.harness.kafka import create_topics
 
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
     ticks = generate(60_000, days=2.0, seed=23, late_fraction=0.05)
-    worker = worker_factory.start(
-        engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000", CANDLEFLOW_ENGINE_READER=reader)
-    )
+    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000"))
     await asyncio.to_thread(worker.wait_ready)
     streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.15))
     rnd = random.Random(5)
@@ -127,9 +120,12 @@ async def test_broker_and_database_outages_lose_nothing(
     await assert_matches_reference(stack, names, database_url)
 
 
-async def test_two_workers_and_a_third_joining_and_leaving(
+async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebalance(
     stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
+    """Under load: two workers share the partitions, a third joins; the moment the
+    rebalance revokes the second worker's partitions it is SIGKILLed; later the third
+    leaves cleanly. The survivors end with exactly the reference bars."""
     from tests.harness.kafka import create_topics
 
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
@@ -137,15 +133,39 @@ async def test_two_workers_and_a_third_joining_and_leaving(
     first, second = worker_factory.start(env), worker_factory.start(env)
     await asyncio.to_thread(first.wait_ready)
     await asyncio.to_thread(second.wait_ready)
-    ticks = generate(40_000, days=1.0, seed=31)
+    await wait_for_log(second, ASSIGNED, after=0)
+    ticks = generate(60_000, days=1.0, seed=31)
     streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.2))
     await asyncio.sleep(2)
+    mark = log_size(second)
     third = worker_factory.start(env)
+    await wait_for_log(second, REVOKED, after=mark)
+    second.kill()
     await asyncio.to_thread(third.wait_ready)
     await asyncio.sleep(3)
+    assert not streaming.done(), "the load ended before the third worker left: publish more ticks"
     third.terminate()
     await streaming
     await assert_matches_reference(stack, names, database_url)
+    assert first.running, "a rebalance took the surviving worker down"
+
+
+ASSIGNED = "engine reader assigned partitions"
+REVOKED = "engine reader: partitions revoked"
+
+
+def log_size(worker: Any) -> int:
+    return int(worker.log_path.stat().st_size)
+
+
+async def wait_for_log(worker: Any, text: str, after: int, within: float = 90) -> None:
+    """Until `text` appears in the worker's log past byte `after`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while text.encode() not in worker.log_path.read_bytes()[after:]:
+        assert worker.running, f"worker exited before logging {text!r}"
+        assert loop.time() < deadline, f"worker never logged {text!r}"
+        await asyncio.sleep(0.05)
 
 
 async def test_replay_into_an_empty_database_gives_identical_bars(

@@ -1,12 +1,15 @@
 """The worker's own feed runs on the group leader only, and moves when the leader dies:
-two workers never double the ticks, and killing the leader does not stop them."""
+two workers never double the ticks, killing the leader does not stop them, and a new
+leader's CryptoCompare feed never publishes a replayed trade the log already holds."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.harness import engine as harness
@@ -64,3 +67,102 @@ async def test_one_feed_per_group_and_it_survives_the_leader(
     await asyncio.sleep(3)
     rate = await ticks_per_second(stack, names.ticks_topic, 6)
     assert 0.3 * RATE < rate < 1.5 * RATE, f"{rate:.1f} ticks/s after the leader died"
+
+
+PAIRS = {"0~Coinbase~BTC~USD": ("Coinbase", "BTC", "USD"), "0~Kraken~ETH~EUR": ("Kraken", "ETH", "EUR")}
+
+
+class TradeStream:
+    """Sends trades with fresh ids to the fake streamer while some client is subscribed
+    to their channel, and remembers every id it sent per symbol."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.sent: dict[str, set[str]] = {f"{m}:{b}/{q}": set() for m, b, q in PAIRS.values()}
+        self.next_id = 1
+
+    async def run(self, interval: float = 0.04) -> None:
+        from tests.fakes.cryptocompare_server import trade_frame
+
+        while True:
+            await asyncio.sleep(interval)
+            for channel, (market, base, quote) in PAIRS.items():
+                if not any(channel in socket.subs for socket in self.server.live_sockets()):
+                    continue
+                trade_id = str(self.next_id)
+                self.next_id += 1
+                price = 100 + self.next_id % 50
+                frame = trade_frame(market, base, quote, trade_id=trade_id, ts_ms=int(time.time() * 1000),
+                                    price=float(price), qty=0.01)  # fmt: skip
+                with contextlib.suppress(ConnectionError):
+                    await self.server.trade(frame)
+                self.sent[f"{market}:{base}/{quote}"].add(trade_id)
+
+
+async def test_a_new_leader_never_counts_a_replayed_trade_twice(
+    stack: Any, names: Any, database_url: str, worker_factory: Any
+) -> None:
+    """The streamer replays its last 20 trades on every subscribe. Leadership moves once
+    when the second worker joins and once when the leader is SIGKILLed mid-stream; each
+    new feed seeds its duplicate filter from the log, so the bars count every trade
+    sent exactly once."""
+    import asyncpg
+
+    from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
+    from tests.harness.kafka import consume_all, create_topics
+
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})
+    async with FakeCryptoCompare(replay_last=20) as server:
+        env = names.env(
+            stack,
+            database_url,
+            CANDLEFLOW_TICKS_PARTITIONS="2",
+            CANDLEFLOW_SOURCE="cryptocompare",
+            CANDLEFLOW_CRYPTOCOMPARE_API_KEY=VALID_KEY,
+            CANDLEFLOW_CRYPTOCOMPARE_URL=server.ws_url,
+            CANDLEFLOW_CRYPTOCOMPARE_PAIRS=",".join(TradeStream(server).sent),
+        )
+        stream = TradeStream(server)
+        sending = asyncio.ensure_future(stream.run())
+        try:
+            workers = [worker_factory.start(env)]
+            await asyncio.to_thread(workers[0].wait_ready)
+            await wait_for(lambda: server.connects >= 1 and bool(server.live_sockets()), "the first feed connects")
+            await asyncio.sleep(2)
+            workers.append(worker_factory.start(env))
+            await asyncio.to_thread(workers[1].wait_ready)
+            await asyncio.sleep(6)
+            leader = next(w for w in workers if leads(w))
+            follower = next(w for w in workers if w is not leader)
+            connects = server.connects
+            assert all(len(server.history[c]) == 20 for c in PAIRS), "the replay window is not full"
+            leader.kill()
+            await wait_for(
+                lambda: server.connects > connects and bool(server.live_sockets()), "a new leader connects", 90
+            )
+            assert leads(follower)
+            await asyncio.sleep(3)
+        finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+    await asyncio.sleep(1)  # the feed's producer lingers a few milliseconds
+    await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
+    logged = [orjson.loads(value) for _, value, _, _ in await consume_all(stack.kafka_bootstrap, names.ticks_topic)]
+    ids = [(tick["symbol"], tick["id"]) for tick in logged]
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} trades published twice"
+    assert set(ids) == {(symbol, i) for symbol, sent in stream.sent.items() for i in sent}
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT symbol, sum(trades) AS n FROM bars WHERE resolution = '1M' GROUP BY symbol")
+    finally:
+        await conn.close()
+    assert {r["symbol"]: r["n"] for r in rows} == {symbol: len(sent) for symbol, sent in stream.sent.items()}
+    assert server.connects >= 3, "leadership never moved: the replays were not exercised"
+
+
+async def wait_for(predicate: Any, what: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.1)

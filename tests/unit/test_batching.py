@@ -1,41 +1,70 @@
-import asyncio
+"""Natural batching: a batch closes when nothing more is buffered once the previous
+commit is done; size and age only cap it."""
 
-from candleflow.batching import Batcher
-
-
-async def test_flushes_when_full_and_when_the_oldest_item_is_old_enough() -> None:
-    flushed: list[list[int]] = []
-
-    async def flush(items: list[int]) -> None:
-        flushed.append(items)
-
-    batcher = Batcher(max_size=3, within=0.05, flush=flush)
-    timer = asyncio.ensure_future(batcher.run_timer())
-    try:
-        for item in range(7):
-            await batcher.add(item)
-        assert flushed == [[0, 1, 2], [3, 4, 5]]
-        for _ in range(100):
-            if len(flushed) == 3:
-                break
-            await asyncio.sleep(0.02)
-        assert flushed == [[0, 1, 2], [3, 4, 5], [6]]
-    finally:
-        timer.cancel()
+from candleflow.batching import IDLE_WAIT_MS, POLL_MS, Gathering
 
 
-async def test_a_slow_flush_holds_back_the_producer() -> None:
-    gate = asyncio.Event()
-    order: list[str] = []
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
 
-    async def flush(items: list[int]) -> None:
-        order.append(f"flush {items}")
-        await gate.wait()
+    def __call__(self) -> float:
+        return self.now
 
-    batcher = Batcher(max_size=1, within=10, flush=flush)
-    adding = asyncio.ensure_future(batcher.add(1))
-    await asyncio.sleep(0.01)
-    assert not adding.done()
-    gate.set()
-    await adding
-    assert order == ["flush [1]"]
+
+def test_an_empty_batch_never_closes_and_waits_for_its_first_record() -> None:
+    gathering = Gathering(max_size=10, within=0.2, clock=Clock())
+    assert not gathering.closed(previous_done=True)
+    assert gathering.wait_ms(previous_done=True) == IDLE_WAIT_MS
+    gathering.add([], previous_done=True)
+    assert not gathering.closed(previous_done=True)
+
+
+def test_with_the_previous_commit_done_it_takes_what_is_buffered_and_closes() -> None:
+    gathering = Gathering(max_size=10, within=0.2, clock=Clock())
+    gathering.add([1, 2], previous_done=True)
+    assert not gathering.closed(previous_done=True)  # more may be buffered: look once
+    assert gathering.wait_ms(previous_done=True) == 0
+    gathering.add([3], previous_done=True)
+    assert not gathering.closed(previous_done=True)
+    gathering.add([], previous_done=True)
+    assert gathering.closed(previous_done=True)
+    assert gathering.records == [1, 2, 3]
+
+
+def test_while_the_previous_commit_runs_it_keeps_gathering_until_that_commit_ends() -> None:
+    clock = Clock()
+    gathering = Gathering(max_size=10, within=0.2, clock=clock)
+    gathering.add([1], previous_done=False)
+    gathering.add([], previous_done=False)
+    assert not gathering.closed(previous_done=False)
+    assert gathering.wait_ms(previous_done=False) == POLL_MS
+    clock.now += 0.05
+    gathering.add([2, 3], previous_done=False)
+    # the commit ended: an empty fetch made before that does not count as drained
+    assert not gathering.closed(previous_done=True)
+    gathering.add([], previous_done=True)
+    assert gathering.closed(previous_done=True)
+    assert gathering.records == [1, 2, 3]
+
+
+def test_size_caps_a_batch_even_while_the_previous_commit_runs() -> None:
+    gathering = Gathering(max_size=3, within=10.0, clock=Clock())
+    gathering.add([1, 2], previous_done=False)
+    assert gathering.room == 1
+    gathering.add([3], previous_done=False)
+    assert gathering.closed(previous_done=False)
+
+
+def test_age_caps_a_batch_from_its_first_record() -> None:
+    clock = Clock()
+    gathering = Gathering(max_size=100, within=0.2, clock=clock)
+    clock.now += 5  # waiting for the first record does not count
+    gathering.add([1], previous_done=False)
+    assert not gathering.closed(previous_done=False)
+    clock.now += 0.15
+    assert gathering.wait_ms(previous_done=False) == POLL_MS
+    clock.now += 0.048
+    assert 0 < gathering.wait_ms(previous_done=False) < POLL_MS
+    clock.now += 0.01
+    assert gathering.closed(previous_done=False)

@@ -1,0 +1,130 @@
+"""The newest ticks of some symbols in the ticks topic, read backwards from its end.
+
+CryptoCompare replays the last trades of a channel (about 20) on every subscribe. Within
+one process `RecentTrades` drops them; a feed that starts afresh — a worker that became
+the group's leader, a restarted `candleflow ingest cryptocompare` — has an empty memory,
+while the trades the previous process published are in the log. `seeded_dedupe` fills
+the new feed's `RecentTrades` from the log's tail before it subscribes, so the replay
+is recognised and nothing is counted twice.
+
+Ticks are keyed by symbol, so each symbol lives in one partition: only those partitions
+are read, in growing windows from their end until every symbol has `per_symbol` ticks
+(or the partition's start, or `max_records` per partition, is reached).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from candleflow.exceptions import InvalidTick
+from candleflow.settings import Settings
+from candleflow.sources.dedupe import RecentTrades
+from candleflow.ticks import Tick, parse_tick
+
+log = logging.getLogger(__name__)
+
+#: Ticks per symbol to remember from the log: several times the streamer's replay.
+SEED_PER_SYMBOL = 200
+FIRST_WINDOW = 1000
+READ_TIMEOUT_S = 30.0
+
+
+async def seeded_dedupe(settings: Settings, symbols: Iterable[str]) -> RecentTrades:
+    """A `RecentTrades` that already knows the newest trades of `symbols` in the log.
+
+    An unreachable or missing topic gives an empty one, with a warning: the feed still
+    starts (the broker's trouble shows in its publishing).
+    """
+    dedupe = RecentTrades()
+    wanted = sorted(set(symbols))
+    try:
+        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, wanted, SEED_PER_SYMBOL)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("could not read the tail of %s (%r): the first replay may repeat trades", settings.ticks_topic, exc)
+        return dedupe
+    for tick in ticks:
+        dedupe.seen(tick)
+    log.info(
+        "duplicate filter seeded with %d recent trades of %d symbols from %s",
+        len(ticks),
+        len(wanted),
+        settings.ticks_topic,
+    )
+    return dedupe
+
+
+async def recent_ticks(
+    bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
+) -> list[Tick]:
+    """At least the newest `per_symbol` valid ticks of each symbol (fewer when the log
+    holds fewer), oldest first per partition."""
+    from candleflow.verify import VerifyError, topic_partitions
+
+    wanted = set(symbols)
+    try:
+        all_partitions = await topic_partitions(bootstrap, topic)
+    except VerifyError:
+        log.warning("topic %s does not exist yet: nothing to seed from", topic)
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitioner = DefaultPartitioner()
+        by_partition: dict[int, set[str]] = {}
+        for symbol in wanted:
+            partition = partitioner(symbol.encode(), all_partitions, all_partitions)
+            by_partition.setdefault(partition, set()).add(symbol)
+        ticks: list[Tick] = []
+        for partition, members in sorted(by_partition.items()):
+            ticks.extend(
+                await _partition_tail(consumer, TopicPartition(topic, partition), members, per_symbol, max_records)
+            )
+        return ticks
+    finally:
+        await consumer.stop()
+
+
+async def _partition_tail(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, members: set[str], per_symbol: int, max_records: int
+) -> list[Tick]:
+    begin = (await consumer.beginning_offsets([tp]))[tp]
+    end = (await consumer.end_offsets([tp]))[tp]
+    consumer.assign([tp])
+    windows: list[list[Tick]] = []
+    counts: Counter[str] = Counter()
+    high, step = end, max(FIRST_WINDOW, per_symbol * len(members))
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while high > begin and end - high < max_records and any(counts[s] < per_symbol for s in members):
+        low = max(begin, high - step)
+        window = await _read_range(consumer, tp, low, high, members, deadline)
+        counts.update(tick.symbol for tick in window)
+        windows.append(window)
+        high, step = low, step * 2
+    return [tick for window in reversed(windows) for tick in window]
+
+
+async def _read_range(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, low: int, high: int, members: set[str], deadline: float
+) -> list[Tick]:
+    """The valid ticks of `members` at offsets [low, high) of one partition."""
+    consumer.seek(tp, low)
+    found: list[Tick] = []
+    while await consumer.position(tp) < high:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{tp.topic}[{tp.partition}]: offsets {low}..{high} not read in {READ_TIMEOUT_S:.0f} s")
+        batch = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
+        for message in batch.get(tp, []):
+            if message.offset >= high or message.key is None or message.key.decode(errors="replace") not in members:
+                continue
+            try:
+                found.append(parse_tick(message.value))
+            except InvalidTick:
+                continue
+    return found
