@@ -55,13 +55,22 @@ def reset_event(key: Key, legacy: bool) -> bytes:
 class Bodies:
     """The events of one update, serialised once for every connection that gets it."""
 
-    __slots__ = ("_bar", "_correction", "_json", "update")
+    __slots__ = ("_bar", "_correction", "_framed", "_json", "update")
 
     def __init__(self, update: BarUpdate) -> None:
         self.update = update
         self._json: bytes | None = None
         self._bar: bytes | None = None
         self._correction: bytes | None = None
+        self._framed: dict[tuple[int, int], bytes] = {}
+
+    def framed(self, body: bytes, stamp: int) -> bytes:
+        """`body` with id `stamp` as one HTTP chunk, built once for every connection."""
+        key = (id(body), stamp)
+        chunk = self._framed.get(key)
+        if chunk is None:
+            chunk = self._framed[key] = _chunk(b"id: %d\n" % stamp + body)
+        return chunk
 
     def _data(self) -> bytes:
         if self._json is None:
@@ -142,10 +151,10 @@ class Connection:
         older = update.correction or (subscription.newest is not None and update.time < subscription.newest)
         if not older:
             subscription.newest = update.time
-            return self._put((update.key, update.time), bodies.bar, stamp, received)
+            return self._put((update.key, update.time), bodies.bar, stamp, received, bodies)
         if self.legacy:
             return self._put((update.key, "reset"), reset_event(update.key, True), stamp, received)
-        return self._put((update.key, update.time), bodies.correction, stamp, received)
+        return self._put((update.key, update.time), bodies.correction, stamp, received, bodies)
 
     def reset(self, key: Key, stamp: int) -> bool:
         """Tell the client to refetch `key` (it missed more than the hub can replay)."""
@@ -157,7 +166,7 @@ class Connection:
         """Queue a protocol event (`hello`, `subscribed`) in order with the bars."""
         return self._put(("control", next(self._controls)), body, stamp, time.monotonic())
 
-    def _put(self, slot: Slot, body: bytes, stamp: int, received: float) -> bool:
+    def _put(self, slot: Slot, body: bytes, stamp: int, received: float, shared: Bodies | None = None) -> bool:
         transport = self._transport
         if (
             transport is not None
@@ -165,7 +174,12 @@ class Connection:
             and not transport.is_closing()
             and transport.get_write_buffer_size() < HIGH_WATER  # type: ignore[attr-defined]
         ):
-            transport.write(_chunk(self._with_id(body, stamp)))  # type: ignore[attr-defined]
+            if shared is not None and stamp >= self.last_id:  # the common case: the same bytes for all
+                self.last_id = stamp
+                chunk = shared.framed(body, stamp)
+            else:
+                chunk = _chunk(self._with_id(body, stamp))
+            transport.write(chunk)  # type: ignore[attr-defined]
             if self._sampled:
                 HUB_TO_CLIENT.observe(time.monotonic() - received)
             return True

@@ -165,3 +165,17 @@ def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
         journal.record(n, 10 + n)
     assert journal.changed_after(5) is None
     assert journal.changed_after(10 + JOURNAL_BARS - 1) == {JOURNAL_BARS}
+
+
+def test_direct_writes_share_one_framed_chunk_per_update() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    transports = [BufferTransport(), BufferTransport()]
+    for transport in transports:
+        c = hub.attach(Connection(8))
+        hub.subscribe(c, KEY)
+        c.go_direct(transport)
+    hub.dispatch(bar(60))
+    hub.dispatch(bar(60, 2.0))
+    first, second = (t.body() for t in transports)
+    assert first == second
+    assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
