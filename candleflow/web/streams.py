@@ -39,6 +39,18 @@ from candleflow.web.udf import resolve
 #: Subscriptions one stream may hold.
 MAX_SUBS = 64
 
+#: The `sub` query parameter of all three routes, as OpenAPI declares a parameter
+#: (for `candleflow.web.openapi`; the stream itself must stay out of fuzzing, it never ends).
+SUB_PARAMETER = {
+    "name": "sub",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": True,
+    "schema": {"type": "array", "maxItems": MAX_SUBS, "items": {"type": "string", "pattern": r"^.+\|.+$"}},
+    "description": "A series: <symbol>|<resolution> (split at the last |); repeat for more",
+}
+
 
 async def parse_subs(request: web.Request) -> list[tuple[str, Key]]:
     """Each `sub=` as asked and as the canonical series key (unknown symbol: 404)."""
