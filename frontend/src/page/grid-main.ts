@@ -9,8 +9,8 @@ import { LightweightChartView } from '../chart/lightweight-view';
 import { initialTheme } from '../chart/theme';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { MOVING_AVERAGES } from '../model/indicators';
-import { toSupportedResolution } from '../model/resolution';
 import type { WireBar } from '../wire/udf-client';
+import { readGrid } from './url-state';
 
 export interface GridDebugHook {
   snapshots(): ChartSnapshot[];
@@ -25,19 +25,6 @@ declare global {
   }
 }
 
-/** `symbol|resolution` specs of the `charts` parameter (the symbol may contain `|`-free colons). */
-export function chartSpecs(search: string): { symbol: string; resolution: string }[] {
-  const raw = new URLSearchParams(search).get('charts') ?? '';
-  return raw
-    .split(',')
-    .map((spec) => spec.trim())
-    .filter((spec) => spec.includes('|'))
-    .map((spec) => {
-      const cut = spec.lastIndexOf('|');
-      return { symbol: spec.slice(0, cut), resolution: toSupportedResolution(spec.slice(cut + 1)) };
-    });
-}
-
 const grid = document.getElementById('grid');
 if (!grid) throw new Error('grid.html lacks #grid');
 const theme = initialTheme(location.search);
@@ -48,7 +35,7 @@ const datafeed = new CandleflowDatafeed({
   },
 });
 
-for (const [index, { symbol, resolution }] of chartSpecs(location.search).entries()) {
+for (const [index, { symbol, resolution }] of readGrid(location.search).entries()) {
   const cell = document.createElement('section');
   cell.className = 'cell';
   cell.dataset.testid = `chart-${String(index)}`;
