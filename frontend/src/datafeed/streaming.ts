@@ -302,10 +302,12 @@ export class BarStreams {
     if (this.current !== 'live') this.setState('live');
     for (const subscription of this.subscribersOf(subOf(bar.symbol, bar.resolution))) {
       const newest = subscription.lastTime;
-      if (newest === undefined || bar.time >= newest) {
+      const current = newest === undefined ? !correction : bar.time >= newest;
+      if (current) {
         subscription.lastTime = bar.time;
         subscription.onBar(wireBar(bar));
       } else if (correction) {
+        // older than the newest bar delivered, or nothing delivered yet to compare with
         if (subscription.onCorrection) subscription.onCorrection(wireBar(bar));
         else this.reset(subscription);
       }

@@ -300,6 +300,17 @@ describe('reset and reconnect', () => {
     expect(chart.ticks.map((bar) => bar.time / 1000)).toEqual([600, 660]);
   });
 
+  it('never hands a correction to onTick before any bar was delivered (no time violation)', () => {
+    const { datafeed, sources } = setup();
+    const a = subscriber();
+    const corrected: Bar[] = [];
+    datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset, (bar) => corrected.push(bar));
+    sources.last.emit('correction', barEvent(BTC, '1', 540, 90));
+    sources.last.emit('bar', barEvent(BTC, '1', 600));
+    expect(corrected.map((bar) => bar.time / 1000)).toEqual([540]);
+    expect(a.ticks.map((bar) => bar.time / 1000)).toEqual([600]);
+  });
+
   it('reconnects with capped exponential backoff and resets the cache once live again', () => {
     const { datafeed, sources, timers, states } = setup();
     const a = subscriber();
