@@ -4,7 +4,8 @@ Every web process follows the whole updates topic itself with one aiokafka consu
 all partitions assigned by hand (no consumer group, so it never joins the Faust
 group and never commits), positioned at the end when it starts. Each decoded update
 is serialised once (`Bodies`) and offered to every connection subscribed to its
-`(symbol, resolution)` (`candleflow.web.connection`).
+`(symbol, resolution)` (`candleflow.web.connection`); of the updates one fetch brings,
+only the latest per bar is fanned out (`coalesce`).
 
 Stamps and resuming. Each update gets a stamp as it arrives: microseconds of the
 hub's clock, strictly increasing. Connections send stamps as SSE event ids. For every
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -44,6 +46,23 @@ JOURNAL_KEEP_S = 300.0
 COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
 #: Reads the current (latest) bars of series from the database.
 Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
+
+
+def coalesce(updates: Iterable[BarUpdate | None]) -> list[BarUpdate]:
+    """One fetch's updates, the latest per bar, ordered by each bar's last change.
+
+    A hub that falls behind fetches more records at once and so fans out fewer, the
+    way the engine's batches grow under load. A bar once flagged a correction stays one.
+    """
+    latest: dict[tuple[str, str, int], BarUpdate] = {}
+    for update in updates:
+        if update is None:
+            continue
+        slot = (update.symbol, update.resolution, update.time)
+        previous = latest.pop(slot, None)
+        sticky = previous is not None and previous.correction and not update.correction
+        latest[slot] = dataclasses.replace(update, correction=True) if sticky else update
+    return list(latest.values())
 
 
 class Journal:
@@ -234,15 +253,13 @@ class Hub:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 received = time.monotonic()
-                for records in batches.values():
-                    for n, record in enumerate(records, 1):
-                        update = decode(record.value)
-                        if update is not None:
-                            self.dispatch(update, received)
-                        if n % self._burst == 0:
-                            # let the writers drain: a burst of distinct bars (a catch-up)
-                            # must not overflow the queue of a client that keeps up
-                            await asyncio.sleep(0)
+                fetched = (decode(record.value) for records in batches.values() for record in records)
+                for n, update in enumerate(coalesce(fetched), 1):
+                    self.dispatch(update, received)
+                    if n % self._burst == 0:
+                        # let the writers drain: a burst of distinct bars (a catch-up)
+                        # must not overflow the queue of a client that keeps up
+                        await asyncio.sleep(0)
                 if loop.time() >= refresh_at:
                     assigned = await self._assign(consumer, assigned)
                     refresh_at = loop.time() + PARTITION_REFRESH_S

@@ -10,7 +10,7 @@ import orjson
 
 from candleflow.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import JOURNAL_BARS, Hub, Journal
+from candleflow.web.hub import JOURNAL_BARS, Hub, Journal, coalesce
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -179,3 +179,10 @@ def test_direct_writes_share_one_framed_chunk_per_update() -> None:
     first, second = (t.body() for t in transports)
     assert first == second
     assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
+
+
+def test_one_fetch_fans_out_the_latest_update_per_bar_in_order_of_last_change() -> None:
+    fetched = [bar(60, 1.0), bar(120, 2.0), None, bar(60, 3.0, correction=True), bar(60, 4.0), bar(120, 5.0)]
+    assert [(u.time, u.close, u.correction) for u in coalesce(fetched)] == [(60, 4.0, True), (120, 5.0, False)]
+    five = bar(60, 6.0, resolution="5")
+    assert coalesce([bar(60), five]) == [bar(60), five]
