@@ -353,7 +353,7 @@ class BarEngine:
         """
         async with self.pool.acquire() as conn:
             bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
-        records = [encode(BarUpdate(*bar)) for bar in bars]
+        records = [encode(BarUpdate(*bar, republished=True)) for bar in bars]
         await self.sink.bar_updates(records)
         return len(records)
 

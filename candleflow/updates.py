@@ -6,10 +6,13 @@ series), valued as a JSON object::
     {"symbol": "Coinbase:BTC/USD", "resolution": "1", "time": <bucket start, unix s>,
      "open": …, "high": …, "low": …, "close": …, "volume": …, "trades": …,
      "correction": <true when an older bar of the series changed>,
-     "committed_at": <unix s (float) the engine's transaction committed; optional>}
+     "committed_at": <unix s (float) the engine's transaction committed; optional>,
+     "republished": <true when a starting worker re-sent the stored bar; optional>}
 
 `committed_at` only feeds the hub's "committed → received" latency histogram; records
-without it (older engines, tests) decode the same.
+without it (older engines, tests) decode the same. A `republished` bar may be older
+than an update another worker committed meanwhile: hubs drop it when they have seen
+that bar with as many trades (a bar's trade count only grows).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class BarUpdate:
     trades: int
     correction: bool = False
     committed_at: float | None = None
+    republished: bool = False
 
     @property
     def key(self) -> Key:
@@ -84,6 +88,8 @@ def encode(update: BarUpdate) -> tuple[bytes, bytes]:
     }
     if update.committed_at is not None:
         value["committed_at"] = update.committed_at
+    if update.republished:
+        value["republished"] = True
     return key_of(update.symbol, update.resolution), orjson.dumps(value)
 
 
@@ -104,6 +110,7 @@ def decode(value: bytes | None) -> BarUpdate | None:
             trades=int(record["trades"]),
             correction=bool(record.get("correction", False)),
             committed_at=None if committed_at is None else float(committed_at),
+            republished=bool(record.get("republished", False)),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
         log.warning("ignoring malformed bar update %r: %r", (value or b"")[:200], exc)

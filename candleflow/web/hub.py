@@ -70,21 +70,27 @@ class Journal:
 
     def __init__(self, since: int) -> None:
         self.since = since
-        self.changed: OrderedDict[int, int] = OrderedDict()  # bar time -> stamp, oldest stamp first
+        #: bar time -> (stamp, trades) of its last change, oldest stamp first
+        self.changed: OrderedDict[int, tuple[int, int]] = OrderedDict()
         self.idle_since: float | None = None
 
-    def record(self, bar_time: int, stamp: int) -> None:
+    def record(self, bar_time: int, stamp: int, trades: int) -> None:
         self.changed.pop(bar_time, None)
-        self.changed[bar_time] = stamp
+        self.changed[bar_time] = (stamp, trades)
         if len(self.changed) > JOURNAL_BARS:
-            _, evicted = self.changed.popitem(last=False)
+            _, (evicted, _) = self.changed.popitem(last=False)
             self.since = evicted
 
     def changed_after(self, stamp: int) -> set[int] | None:
         """Bar times changed after `stamp`; None when that is older than the journal."""
         if stamp < self.since:
             return None
-        return {bar_time for bar_time, at in self.changed.items() if at > stamp}
+        return {bar_time for bar_time, (at, _) in self.changed.items() if at > stamp}
+
+    def seen(self, update: BarUpdate) -> bool:
+        """True when this bar already went out with at least `update`'s trades."""
+        last = self.changed.get(update.time)
+        return last is not None and last[1] >= update.trades
 
 
 class Hub:
@@ -171,8 +177,10 @@ class Hub:
         journal = self._journals.get(update.key)
         if journal is None:
             return
+        if update.republished and journal.seen(update):
+            return  # a starting worker's copy of a bar this hub has seen as new or newer
         stamp = self.stamp()
-        journal.record(update.time, stamp)
+        journal.record(update.time, stamp, update.trades)
         bodies = Bodies(update)
         for connection in tuple(self._by_key.get(update.key, ())):
             if not connection.offer(bodies, stamp, received):

@@ -167,8 +167,9 @@ async def test_reconnecting_with_last_event_id_resumes_without_a_reset(
 async def test_worker_killed_between_commit_and_publish_leaves_no_stale_chart(
     stack: StackInfo, database_url: str, names: Names, worker_factory: WorkerFactory
 ) -> None:
-    """Worker A commits a change and dies before publishing it (the change is written to
-    the database behind the engine's back, exactly the state such a crash leaves). A
+    """Worker A commits a change and dies before publishing it (a tick's worth of change
+    is written to the database behind the engine's back, exactly the state such a crash
+    leaves). A
     client of worker B, and a client of A that reconnects, both end on the stored bar
     once A restarts, without a new tick."""
     serving = await prepare(stack, database_url, names, worker_factory)
@@ -183,8 +184,8 @@ async def test_worker_killed_between_commit_and_publish_leaves_no_stale_chart(
             conn = await asyncpg.connect(database_url)
             try:
                 await conn.execute(
-                    "UPDATE bars SET close = 123.0, high = 123.0 WHERE symbol = $1 AND resolution = '1'"
-                    " AND bucket = to_timestamp($2)",
+                    "UPDATE bars SET close = 123.0, high = 123.0, volume = volume + 0.5, trades = trades + 1"
+                    " WHERE symbol = $1 AND resolution = '1' AND bucket = to_timestamp($2)",
                     SYMBOL,
                     T,
                 )

@@ -8,8 +8,8 @@ from candleflow.updates import BarUpdate, decode, encode
 
 
 def test_round_trip_with_and_without_commit_time() -> None:
-    for committed_at in (None, 1_700_000_000.25):
-        update = BarUpdate("Coinbase:BTC/USD", "1S", 60, 1.0, 2.0, 0.5, 1.5, 3.0, 4, True, committed_at)
+    for committed_at, republished in ((None, False), (1_700_000_000.25, True)):
+        update = BarUpdate("Coinbase:BTC/USD", "1S", 60, 1.0, 2.0, 0.5, 1.5, 3.0, 4, True, committed_at, republished)
         key, value = encode(update)
         assert key == b"Coinbase:BTC/USD|1S"
         assert decode(value) == update

@@ -162,7 +162,7 @@ def test_journal_tells_which_bars_changed_after_an_id() -> None:
 def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
     journal = Journal(since=0)
     for n in range(JOURNAL_BARS + 1):
-        journal.record(n, 10 + n)
+        journal.record(n, 10 + n, 1)
     assert journal.changed_after(5) is None
     assert journal.changed_after(10 + JOURNAL_BARS - 1) == {JOURNAL_BARS}
 
@@ -186,3 +186,17 @@ def test_one_fetch_fans_out_the_latest_update_per_bar_in_order_of_last_change() 
     assert [(u.time, u.close, u.correction) for u in coalesce(fetched)] == [(60, 4.0, True), (120, 5.0, False)]
     five = bar(60, 6.0, resolution="5")
     assert coalesce([bar(60), five]) == [bar(60), five]
+
+
+def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    hub.dispatch(bar(60, 5.0))  # 4 trades
+    c.take()
+    stale = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 1.0, 3.0, 4, republished=True)
+    hub.dispatch(stale)
+    assert c.take()[0] == b""
+    lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
+    hub.dispatch(lost)  # more trades: the update a crash lost
+    assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]
