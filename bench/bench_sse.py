@@ -1,14 +1,21 @@
-"""SSE tick-to-client latency with many clients.
+"""Tick-to-client latency of the live path, beside a bare Kafka round trip of the same run.
 
-    eval "$(candleflow stack up)"; python bench/bench_sse.py [--clients 1000] [--ticks 200]
+    eval "$(candleflow stack up)"; python bench/bench_sse.py [--seconds 5] [--only 1000]
 
-Starts a `candleflow worker` (bar engine + SSE hub) on a fresh database and topics,
-connects `clients` EventSource-style readers to `/udf/stream` (resolution 1S), then
-publishes ticks to `ticks.raw` at `rate` per second, each with a unique price. Every
-`bar` event whose close is such a price is matched with the moment its tick was sent:
-latency = event received - tick sent (engine batch, database commit, bars.updates,
-hub fan-out, HTTP). Updates coalesce per bar, so a client may skip intermediate
-prices; only received ones count. `run(stack_info)` returns the figures.
+Starts one `candleflow worker` (bar engine + SSE hub) on a fresh database and topics.
+Per scenario, a separate process (`bench/sse_readers.py`) opens `clients` connections
+to `/udf/streams?sub=<symbol>|1S` and only timestamps lines, so the readers' cost
+stays out of the worker; then ticks with unique prices go to `ticks.raw` at `rate`
+per second for `seconds`. Latency = the unix time a sampled client read a `bar` whose
+close is a tick's price minus the unix time that tick was sent (engine batch, commit,
+bars.updates, hub fan-out, HTTP). Updates coalesce per bar, so a client may skip
+intermediate prices; only received ones count.
+
+Scenarios: 1 client at 500 ticks/s; 1,000 clients at 1,000 ticks/s; 5,000 clients at
+200 ticks/s (all must be served; the worker's RSS is reported). Baseline: a bare
+aiokafka produce → consume round trip on a topic of its own, at 500 messages/s. For
+each scenario the worker's `/metrics` stage histograms (`candleflow_live_stage_seconds`)
+give where the time went: mean and approximate p99 per stage over that scenario.
 """
 
 from __future__ import annotations
@@ -17,22 +24,42 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
+import re
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaProducer
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone, for `bench.*`
 from bench.bench_history import EnvStack, StackLike, create_database, drop_database, percentiles, worker
 
 SYMBOL = "Bench:SSE/USD"
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("append_to_read", "read_to_commit", "commit_to_hub", "hub_to_client")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    clients: int
+    rate: float
+    target: str
+
+
+SCENARIOS = (
+    Scenario("1 client", 1, 500.0, "p99 <= 50 ms"),
+    Scenario("1,000 clients", 1000, 1000.0, "p50 <= 30 ms, p99 <= 100 ms"),
+    Scenario("5,000 clients", 5000, 200.0, "all served, p99 <= 250 ms"),
+)
 
 
 async def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
@@ -44,34 +71,153 @@ async def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
         await admin.close()
 
 
-async def client(
-    session: aiohttp.ClientSession, url: str, sent: dict[float, float], latencies: list[float], ready: asyncio.Event
-) -> None:
-    async with session.get(f"{url}/udf/stream", params={"symbol": SYMBOL, "resolution": "1S"}) as response:
-        response.raise_for_status()
-        ready.set()
-        async for raw in response.content:
-            if raw.startswith(b"data: {"):
-                close = orjson.loads(raw[6:])["close"]
-                at = sent.get(close)
-                if at is not None:
-                    latencies.append(time.perf_counter() - at)
+async def kafka_round_trip(bootstrap: str, topic: str, messages: int = 1000, rate: float = 500.0) -> dict[str, Any]:
+    """Bare aiokafka: produce with linger 0, consume from an assigned partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    latencies: list[float] = []
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_end(tp)
+        await consumer.position(tp)
+
+        async def consume() -> None:
+            while len(latencies) < messages:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    now = time.time()
+                    latencies.extend(now - float(r.value or b"0") for r in records)
+
+        reading = asyncio.create_task(consume())
+        for _ in range(messages):
+            await producer.send(topic, repr(time.time()).encode(), partition=0)
+            await asyncio.sleep(1 / rate)
+        await asyncio.wait_for(reading, 30)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return percentiles(latencies)
 
 
-async def measure(url: str, bootstrap: str, ticks_topic: str, clients: int, ticks: int, rate: float) -> dict[str, Any]:
+def parse_stages(text: str) -> dict[str, dict[str, Any]]:
+    """Per stage: histogram buckets (le -> cumulative count), sum and count."""
+    stages: dict[str, dict[str, Any]] = {s: {"buckets": {}, "sum": 0.0, "count": 0.0} for s in STAGES}
+    for line in text.splitlines():
+        match = re.match(r"candleflow_live_stage_seconds_(bucket|sum|count)\{(.*)\} (\S+)$", line)
+        if not match:
+            continue
+        kind, labels, value = match.groups()
+        found = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        stage = stages.get(found.get("stage", ""))
+        if stage is None:
+            continue
+        if kind == "bucket":
+            stage["buckets"][float(found["le"])] = float(value)
+        else:
+            stage[kind] = float(value)
+    return stages
+
+
+def stage_breakdown(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and approximate p99 (upper bucket bound) per stage over one scenario, in ms."""
+    breakdown: dict[str, dict[str, float]] = {}
+    for stage in STAGES:
+        count = after[stage]["count"] - before[stage]["count"]
+        if count <= 0:
+            breakdown[stage] = {"n": 0}
+            continue
+        total = after[stage]["sum"] - before[stage]["sum"]
+        p99 = float("inf")
+        for le in sorted(after[stage]["buckets"]):
+            if after[stage]["buckets"][le] - before[stage]["buckets"].get(le, 0.0) >= 0.99 * count:
+                p99 = le
+                break
+        breakdown[stage] = {"n": int(count), "mean_ms": round(total / count * 1000, 2), "p99_le_ms": p99 * 1000}
+    return breakdown
+
+
+async def metrics(session: aiohttp.ClientSession, url: str) -> dict[str, dict[str, Any]]:
+    async with session.get(f"{url}/metrics") as response:
+        return parse_stages(await response.text())
+
+
+def worker_rss_mb(port: int) -> float:
+    """RSS of the process listening on `port` (the worker)."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return round(psutil.Process(conn.pid).memory_info().rss / 1e6, 1)
+    return float("nan")
+
+
+async def scenario(
+    url: str, producer: AIOKafkaProducer, ticks_topic: str, spec: Scenario, seconds: float, base: float
+) -> dict[str, Any]:
+    path = f"/udf/streams?sub={quote(f'{SYMBOL}|1S')}"
+    readers = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sse_readers", "--url", url, "--path", path,
+        "--clients", str(spec.clients), "--sample", str(min(spec.clients, 100)),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO, limit=1 << 28,
+    )  # fmt: skip
+    assert readers.stdin is not None and readers.stdout is not None
+    sent: dict[float, float] = {}
+    try:
+        line = await asyncio.wait_for(readers.stdout.readline(), 180)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"readers did not connect: {line!r}")
+        async with aiohttp.ClientSession() as session:
+            await asyncio.sleep(1.0)
+            before = await metrics(session, url)
+            started = time.monotonic()
+            n = 0
+            while (elapsed := time.monotonic() - started) < seconds:
+                due_now = int(elapsed * spec.rate) + 1
+                while n < due_now:
+                    n += 1
+                    price = round(base + n / 100, 2)
+                    now = time.time()
+                    record = {"symbol": SYMBOL, "ts": int(now * 1000), "price": price, "qty": 0.1}
+                    sent[price] = now
+                    await producer.send(ticks_topic, orjson.dumps(record), key=SYMBOL.encode())
+                await asyncio.sleep(0.005)
+            await producer.flush()
+            await asyncio.sleep(2.0)
+            after = await metrics(session, url)
+        rss = worker_rss_mb(int(url.rsplit(":", 1)[1]))
+        readers.stdin.write(b"stop\n")
+        await readers.stdin.drain()
+        result = orjson.loads(await asyncio.wait_for(readers.stdout.readline(), 120))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            readers.kill()
+        await readers.wait()
+    latencies = [at - sent[close] for close, at in result["samples"] if close in sent]
+    if not latencies:
+        got = result["samples"][:5]
+        raise RuntimeError(f"{spec.name}: no tick reached a client (events {result['counts'][:5]}, first {got})")
+    counts = result["counts"]
+    return {
+        "scenario": spec.name,
+        "clients": spec.clients,
+        "rate_per_s": spec.rate,
+        "ticks": n,
+        "served": sum(1 for c in counts if c > 1),  # the current bar, then live ones
+        "target": spec.target,
+        **percentiles(latencies),
+        "worker_rss_mb": rss,
+        "stages": stage_breakdown(before, after),
+    }
+
+
+async def measure(url: str, bootstrap: str, ticks_topic: str, probe_topic: str, seconds: float,
+                  specs: tuple[Scenario, ...]) -> dict[str, Any]:  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
-    sent: dict[float, float] = {}
-    latencies: list[float] = []
-
-    async def tick(price: float) -> None:
-        record = {"symbol": SYMBOL, "ts": int(time.time() * 1000), "price": price, "qty": 0.1}
-        sent[price] = time.perf_counter()
-        await producer.send_and_wait(ticks_topic, orjson.dumps(record), key=SYMBOL.encode())
-
     try:
-        await tick(100.0)  # the symbol must exist before anyone subscribes
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        first = {"symbol": SYMBOL, "ts": int(time.time() * 1000), "price": 100.0, "qty": 0.1}
+        await producer.send_and_wait(ticks_topic, orjson.dumps(first), key=SYMBOL.encode())  # the symbol must exist
+        async with aiohttp.ClientSession() as session:
             deadline = time.monotonic() + 30
             while True:
                 async with session.get(f"{url}/udf/symbols", params={"symbol": SYMBOL}) as response:
@@ -80,34 +226,31 @@ async def measure(url: str, bootstrap: str, ticks_topic: str, clients: int, tick
                 if time.monotonic() > deadline:
                     raise TimeoutError("the engine did not store the first tick in 30 s")
                 await asyncio.sleep(0.2)
-            events = [asyncio.Event() for _ in range(clients)]
-            tasks = [asyncio.create_task(client(session, url, sent, latencies, e)) for e in events]
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
-            await asyncio.sleep(1.0)
-            latencies.clear()
-            for i in range(1, ticks + 1):
-                await tick(round(100.0 + i / 100, 2))
-                await asyncio.sleep(1 / rate)
-            await asyncio.sleep(3.0)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                    await task
+        baseline = await kafka_round_trip(bootstrap, probe_topic)
+        results = []
+        for n, spec in enumerate(specs):
+            results.append(await scenario(url, producer, ticks_topic, spec, seconds, 1000.0 * (n + 1)))
     finally:
         await producer.stop()
-    if not latencies:
-        raise RuntimeError("no event reached a client")
-    return {"clients": clients, "ticks": ticks, "rate_per_s": rate, "events": len(latencies), **percentiles(latencies)}
+    return {"kafka_round_trip": baseline, "scenarios": results}
 
 
-def run(stack_info: StackLike, *, clients: int = 1000, ticks: int = 200, rate: float = 20.0) -> dict[str, Any]:
+def run(stack_info: StackLike, *, seconds: float = 5.0, only: int | None = None) -> dict[str, Any]:
     """Benchmark against a running stack; returns latency figures (milliseconds)."""
+    specs = tuple(s for s in SCENARIOS if only is None or s.clients == only)
     tag = uuid.uuid4().hex[:8]
-    topics = {"ticks": f"bench.sse.ticks.{tag}", "dead": f"bench.sse.dead.{tag}", "updates": f"bench.sse.updates.{tag}"}
+    topics = {
+        "ticks": f"bench.sse.ticks.{tag}",
+        "dead": f"bench.sse.dead.{tag}",
+        "updates": f"bench.sse.updates.{tag}",
+        "probe": f"bench.sse.probe.{tag}",
+    }
     db_url = asyncio.run(create_database(stack_info.database_url, "bench_sse"))
     asyncio.run(
-        create_topics(stack_info.kafka_bootstrap, {topics["ticks"]: 2, topics["dead"]: 1, topics["updates"]: 2})
+        create_topics(
+            stack_info.kafka_bootstrap,
+            {topics["ticks"]: 2, topics["dead"]: 1, topics["updates"]: 2, topics["probe"]: 1},
+        )
     )
     env = {
         **stack_info.env(),
@@ -116,25 +259,44 @@ def run(stack_info: StackLike, *, clients: int = 1000, ticks: int = 200, rate: f
         "CANDLEFLOW_TICKS_TOPIC": topics["ticks"],
         "CANDLEFLOW_DEAD_TOPIC": topics["dead"],
         "CANDLEFLOW_UPDATES_TOPIC": topics["updates"],
-        "CANDLEFLOW_SSE_MAX_CLIENTS": str(max(5000, clients + 10)),
+        "CANDLEFLOW_SSE_MAX_CLIENTS": str(max(s.clients for s in SCENARIOS) + 100),
     }
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-sse-{tag}.log"
+    log_path = Path("/tmp") / f"bench-sse-{tag}.log"
     try:
         with worker(env, log_path) as url:
-            return asyncio.run(measure(url, stack_info.kafka_bootstrap, topics["ticks"], clients, ticks, rate))
+            return asyncio.run(
+                measure(url, stack_info.kafka_bootstrap, topics["ticks"], topics["probe"], seconds, specs)
+            )
     finally:
         asyncio.run(drop_database(stack_info.database_url, db_url))
 
 
+def table(result: dict[str, Any]) -> str:
+    base = result["kafka_round_trip"]
+    lines = [
+        f"bare aiokafka produce -> consume: p50 {base['p50_ms']} ms, p99 {base['p99_ms']} ms",
+        "| scenario | ticks/s | served | p50 ms | p99 ms | RSS MB | " + " | ".join(STAGES) + " | target |",
+        "|---" * (7 + len(STAGES)) + "|",
+    ]
+    for r in result["scenarios"]:
+        stages = " | ".join(
+            f"{r['stages'][s].get('mean_ms', '-')} (p99 <= {r['stages'][s].get('p99_le_ms', '-')})" for s in STAGES
+        )
+        lines.append(
+            f"| {r['scenario']} | {r['rate_per_s']:g} | {r['served']}/{r['clients']} | {r['p50_ms']} | "
+            f"{r['p99_ms']} | {r['worker_rss_mb']} | {stages} | {r['target']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="candleflow SSE latency benchmark (uses CANDLEFLOW_* of a running stack)"
-    )
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--ticks", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=20.0, help="ticks per second")
+    parser = argparse.ArgumentParser(description="candleflow live latency benchmark (CANDLEFLOW_* of a running stack)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="ticks are sent this long per scenario")
+    parser.add_argument("--only", type=int, help="run only the scenario with this many clients")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args()
-    print(json.dumps(run(EnvStack(), clients=args.clients, ticks=args.ticks, rate=args.rate), indent=2))
+    result = run(EnvStack(), seconds=args.seconds, only=args.only)
+    print(json.dumps(result, indent=2) if args.json else table(result))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,13 @@ reader) and the benchmarks share it. Per batch it
    merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
    functions (indicators and signals) of every series from its earliest changed bar,
    and advances the ledger — then commits;
-4. publishes every changed bar to `bars.updates`, flagging corrections (a change to a
-   bar older than a bar the series already had).
+4. publishes every changed bar to `bars.updates` (`candleflow.updates`) the moment the
+   transaction commits, flagging corrections (a change to a bar older than a bar the
+   series already had); the acknowledgements are awaited off the batch path.
+
+A crash between commit and publish loses those updates; `republish_current`, run
+when a worker starts, publishes the current bar of the most recently active series
+so that every hub (and chart) ends on what the database holds without a new tick.
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from candleflow import metrics
 from candleflow.bars import Bar, BarKey, SeriesKey, aggregate
 from candleflow.engine_status import STATUS, EngineStatus
@@ -36,6 +39,7 @@ from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
 from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka_log import Record
+from candleflow.resolution import SUPPORTED_CODES
 from candleflow.settings import Settings
 from candleflow.store import bars as store
 from candleflow.store import series
@@ -43,8 +47,15 @@ from candleflow.store.bars import StoredBar
 from candleflow.symbols import SymbolSeen
 from candleflow.tables import BarOutputs, TailCache
 from candleflow.ticks import dead_letter, parse_tick, price_decimals
+from candleflow.updates import BarUpdate, encode
 
 log = logging.getLogger(__name__)
+
+#: Symbols (most recent tick first) whose current bars a starting worker republishes.
+REPUBLISH_SYMBOLS = 1000
+
+APPEND_TO_READ = metrics.LIVE_STAGE_SECONDS.labels("append_to_read")
+READ_TO_COMMIT = metrics.LIVE_STAGE_SECONDS.labels("read_to_commit")
 
 
 @dataclass
@@ -61,6 +72,8 @@ class Prepared:
     next_offsets: dict[int, int] = field(default_factory=dict)
     absorbed: int = 0
     skipped: int = 0
+    #: time.time() when the batch was read (prepared)
+    read_at: float = 0.0
 
 
 class Sink(Protocol):
@@ -120,8 +133,13 @@ class BarEngine:
         `commit` calls back with it in the rare batch that holds a re-delivery.
         """
         tolerance = self.settings.future_tolerance
-        now_ms = int(time.time() * 1000)
-        prepared = Prepared(records=records)
+        read_at = time.time()
+        now_ms = int(read_at * 1000)
+        prepared = Prepared(records=records, read_at=read_at)
+        if floor is None:
+            appended = min((r.timestamp for r in records if r.timestamp > 0), default=0)
+            if appended:
+                APPEND_TO_READ.observe(max(0.0, read_at - appended / 1000))
         rows = []
         seen = prepared.seen
         for record in records:
@@ -259,24 +277,39 @@ class BarEngine:
         outputs: list[BarOutputs] = [*before, *computed.outputs]
         self.tails.put(item.key, partition, item.bars, outputs, item.seeds is None)
 
-    def updates(self, result: BatchResult) -> list[tuple[bytes, bytes]]:
+    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[tuple[bytes, bytes]]:
         """The `bars.updates` records of a committed batch, oldest bar first per series."""
-        records = []
-        for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket)):
-            payload = {
-                "symbol": bar.symbol,
-                "resolution": bar.resolution,
-                "time": bar.bucket // 1000,
-                "open": bar.open,
-                "high": bar.high,
-                "low": bar.low,
-                "close": bar.close,
-                "volume": float(bar.volume),
-                "trades": bar.trades,
-                "correction": (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
-            }
-            records.append((f"{bar.symbol}|{bar.resolution}".encode(), orjson.dumps(payload)))
-        return records
+        return [
+            encode(
+                BarUpdate(
+                    bar.symbol,
+                    bar.resolution,
+                    bar.bucket // 1000,
+                    bar.open,
+                    bar.high,
+                    bar.low,
+                    bar.close,
+                    float(bar.volume),
+                    bar.trades,
+                    (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
+                    committed_at,
+                )
+            )
+            for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
+        ]
+
+    async def republish_current(self) -> int:
+        """Publish the current bar of every series of the most recently active symbols.
+
+        Run when a worker starts: updates lost to a crash between commit and publish
+        reach every hub now instead of with the series' next tick. Harmless when
+        nothing was lost (a hub passes an unchanged bar on; a chart redraws it).
+        """
+        async with self.pool.acquire() as conn:
+            bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
+        records = [encode(BarUpdate(*bar, republished=True)) for bar in bars]
+        await self.sink.bar_updates(records)
+        return len(records)
 
 
 class EngineRunner:
@@ -314,10 +347,13 @@ class EngineRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
                 continue
+            committed_at = time.time()
             self._report(result, len(records), time.perf_counter() - started)
+            if prepared.read_at:
+                READ_TO_COMMIT.observe(max(0.0, committed_at - prepared.read_at))
             break
         if result.bars:
-            await self._publish(result)
+            await self._publish(result, committed_at)
         return result
 
     def _report(self, result: BatchResult, size: int, seconds: float) -> None:
@@ -337,12 +373,12 @@ class EngineRunner:
         self.status.last_batch_at = time.time()
         self.status.last_error = None
 
-    async def _publish(self, result: BatchResult) -> None:
+    async def _publish(self, result: BatchResult, committed_at: float) -> None:
         try:
-            await self.engine.sink.bar_updates(self.engine.updates(result))
+            await self.engine.sink.bar_updates(self.engine.updates(result, committed_at))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # The bars are committed; live clients catch up with the next update or on
-            # reconnect (history is read from the database), so this is not retried.
+            # The bars are committed; live clients catch up with the next update, on
+            # reconnect, or when a worker starts (`republish_current`): not retried.
             log.warning("bar updates of a committed batch not published: %s", exc)

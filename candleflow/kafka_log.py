@@ -36,12 +36,13 @@ class LogUnavailable(CandleflowError):
 
 
 class Record(NamedTuple):
-    """One message of the ticks topic."""
+    """One message of the ticks topic; `timestamp` is its Kafka timestamp in ms (0: unknown)."""
 
     partition: int
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,20 @@ SSE_REJECTED = Counter(
     "candleflow_sse_clients_rejected", "SSE connections refused with 503 (limit reached)", registry=REGISTRY
 )
 
+LIVE_STAGES = ("append_to_read", "read_to_commit", "commit_to_hub", "hub_to_client")
+LIVE_STAGE_SECONDS = Histogram(
+    "candleflow_live_stage_seconds",
+    "Seconds a live bar spends in each stage: append_to_read (tick appended to ticks.raw until the "
+    "engine reads it; the oldest tick of each batch), read_to_commit (batch read until its transaction "
+    "committed), commit_to_hub (committed until a web process's hub received the update), hub_to_client "
+    "(received until written to a client's socket; sampled)",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+for _stage in LIVE_STAGES:
+    LIVE_STAGE_SECONDS.labels(_stage)
+
 
 def render() -> bytes:
     """The registry in Prometheus text format."""

@@ -153,7 +153,9 @@ class TickReader:
                 log.warning("engine reader: fetching failed (%r); retrying in %.0f s", exc, FETCH_RETRY_S)
                 await asyncio.sleep(FETCH_RETRY_S)
                 continue
-            records = [Record(tp.partition, m.offset, m.key, m.value) for tp, ms in fetched.items() for m in ms]
+            records = [
+                Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for tp, ms in fetched.items() for m in ms
+            ]
             gathering.add(records, previous_done)
         return gathering.records
 

@@ -123,6 +123,10 @@ class Worker:
     async def run(self) -> None:
         """Read and commit ticks and report lag until cancelled."""
         try:
+            await self.engine.republish_current()  # updates a crash lost between commit and publish
+        except Exception as exc:  # live clients still get every later update
+            log.warning("current bars not republished at start: %r", exc)
+        try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.reader.run(), name="candleflow-engine-reader")
                 group.create_task(_every(LAG_INTERVAL_S, self.report_lag), name="candleflow-lag")

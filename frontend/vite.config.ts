@@ -4,9 +4,10 @@ import { defineConfig } from 'vite';
 import { chartingLibrary } from './charting-library-plugin.ts';
 
 /**
- * Two pages: the lightweight-charts app (index.html) and the page for owners of
- * TradingView's Charting Library (tv.html). `base: './'` keeps every asset URL
- * relative, so `dist/` works wherever the worker mounts it.
+ * Three pages: the lightweight-charts app (index.html), several of its charts on
+ * one page (grid.html) and the page for owners of TradingView's Charting Library
+ * (tv.html). `base: './'` keeps every asset URL relative, so `dist/` works
+ * wherever the worker mounts it.
  */
 export default defineConfig({
   base: './',
@@ -20,6 +21,7 @@ export default defineConfig({
       input: {
         index: resolve(import.meta.dirname, 'index.html'),
         tv: resolve(import.meta.dirname, 'tv.html'),
+        grid: resolve(import.meta.dirname, 'grid.html'),
       },
     },
   },

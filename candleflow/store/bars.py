@@ -164,3 +164,26 @@ async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> No
         [seen[n].first for n in names],
         [seen[n].last for n in names],
     )
+
+
+async def latest_bars(
+    conn: Connection, resolutions: Sequence[str], symbols: int
+) -> list[tuple[str, str, int, float, float, float, float, float, int]]:
+    """The newest bar of every resolution of the `symbols` most recently ticked symbols:
+    (symbol, resolution, time s, open, high, low, close, volume, trades)."""
+    rows = await conn.fetch(
+        """
+        SELECT s.symbol, r.resolution, extract(epoch FROM b.bucket)::int8 AS time,
+               b.open, b.high, b.low, b.close, b.volume::float8 AS volume, b.trades
+        FROM (SELECT symbol FROM symbols ORDER BY last_tick DESC LIMIT $2) AS s
+        CROSS JOIN unnest($1::text[]) AS r(resolution)
+        CROSS JOIN LATERAL (
+            SELECT bucket, open, high, low, close, volume, trades FROM bars
+            WHERE symbol = s.symbol AND resolution = r.resolution
+            ORDER BY bucket DESC LIMIT 1
+        ) AS b
+        """,
+        list(resolutions),
+        symbols,
+    )
+    return [tuple(row) for row in rows]

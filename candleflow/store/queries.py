@@ -295,6 +295,23 @@ async def latest_bar(db: Any, symbol: str, resolution: str) -> Bar | None:
     )
 
 
+async def bars_since(db: Any, symbol: str, resolution: str, start: int, limit: int) -> list[Bar]:
+    """Up to `limit` stored bars of a series from `start` (unix s, inclusive), ascending."""
+    rows = await db.fetch(
+        """
+        SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
+               volume::float8 AS volume, trades
+        FROM bars WHERE symbol = $1 AND resolution = $2 AND bucket >= $3
+        ORDER BY bucket LIMIT $4
+        """,
+        symbol,
+        resolution,
+        to_datetime(start),
+        limit,
+    )
+    return [Bar(r["time"], r["open"], r["high"], r["low"], r["close"], r["volume"], r["trades"]) for r in rows]
+
+
 _QUOTES = f"""
 SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals,
        last.close AS last, w.open, w.high, w.low, coalesce(w.volume, 0) AS volume,

@@ -5,6 +5,6 @@ autodiscovers `candleflow.web`): `routing` installs the middleware, each module 
 registers its routes.
 """
 
-from candleflow.web import health, indicators, openapi, sse, static, udf
+from candleflow.web import health, indicators, openapi, sse, static, streams, udf
 
-__all__ = ["health", "indicators", "openapi", "sse", "static", "udf"]
+__all__ = ["health", "indicators", "openapi", "sse", "static", "streams", "udf"]

@@ -1,178 +1,124 @@
-"""The live-bar hub of one web process: `bars.updates` fanned out to SSE subscribers.
+"""The live-bar hub of one web process: `bars.updates` fanned out to SSE connections.
 
 Every web process follows the whole updates topic itself with one aiokafka consumer:
 all partitions assigned by hand (no consumer group, so it never joins the Faust
 group and never commits), positioned at the end when it starts. Each decoded update
-goes to the subscribers of its `(symbol, resolution)`.
+is serialised once (`Bodies`) and offered to every connection subscribed to its
+`(symbol, resolution)` (`candleflow.web.connection`); of the updates one fetch brings,
+only the latest per bar is fanned out (`coalesce`).
 
-A subscriber holds at most `queue_limit` pending bars, keyed by bar time: updates to
-a bar already pending replace it (latest wins), so a client that reads slowly costs
-at most `queue_limit` bars, never a growing buffer. Past that the subscriber is
-closed as too slow (`candleflow_sse_clients_dropped`) and its connection dropped.
-An update that is a correction, or older than the newest bar the client has or will
-get, becomes a pending `reset` instead of a bar (TradingView's onResetCacheNeeded).
+Stamps and resuming. Each update gets a stamp as it arrives: microseconds of the
+hub's clock, strictly increasing. Connections send stamps as SSE event ids. For every
+subscribed series the hub keeps a journal — bar time → stamp of its last change, the
+newest `JOURNAL_BARS` bars, kept `JOURNAL_KEEP_S` after the last subscriber left — so
+a client reconnecting with `Last-Event-ID` can be told exactly which bars changed
+while it was away (`changed_after`), or that the hub cannot tell (then: reset).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from candleflow.metrics import SSE_CLIENTS, SSE_DROPPED
+from candleflow.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
+from candleflow.updates import BarUpdate, Key, decode
+from candleflow.web.connection import Bodies, Connection
 
 log = logging.getLogger(__name__)
 
 #: Seconds between checks for new partitions of the updates topic.
 PARTITION_REFRESH_S = 30.0
-#: Seconds between sweeps for subscribers whose connection has gone.
+#: Seconds between sweeps for connections that have gone.
 SWEEP_S = 1.0
-Key = tuple[str, str]
+#: Bars per series whose last change a journal remembers.
+JOURNAL_BARS = 512
+#: Seconds a series' journal outlives its last subscriber (a reconnect resumes in that time).
+JOURNAL_KEEP_S = 300.0
+
+COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
+#: Reads the current (latest) bars of series from the database.
+Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
 
 
-@dataclass(frozen=True, slots=True)
-class BarUpdate:
-    """One record of `bars.updates` (see docs/architecture.md)."""
+def coalesce(updates: Iterable[BarUpdate | None]) -> list[BarUpdate]:
+    """One fetch's updates, the latest per bar, ordered by each bar's last change.
 
-    symbol: str
-    resolution: str
-    time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trades: int
-    correction: bool = False
-
-    @property
-    def key(self) -> Key:
-        return (self.symbol, self.resolution)
-
-    def event_data(self) -> bytes:
-        """The SSE `bar` event's data: the bar without the `correction` flag."""
-        return orjson.dumps(
-            {
-                "symbol": self.symbol,
-                "resolution": self.resolution,
-                "time": self.time,
-                "open": self.open,
-                "high": self.high,
-                "low": self.low,
-                "close": self.close,
-                "volume": self.volume,
-                "trades": self.trades,
-            }
-        )
+    A hub that falls behind fetches more records at once and so fans out fewer, the
+    way the engine's batches grow under load. A bar once flagged a correction stays one.
+    """
+    latest: dict[tuple[str, str, int], BarUpdate] = {}
+    for update in updates:
+        if update is None:
+            continue
+        slot = (update.symbol, update.resolution, update.time)
+        previous = latest.pop(slot, None)
+        sticky = previous is not None and previous.correction and not update.correction
+        latest[slot] = dataclasses.replace(update, correction=True) if sticky else update
+    return list(latest.values())
 
 
-def decode(value: bytes | None) -> BarUpdate | None:
-    """Parse one updates record; None (and a log line) for anything malformed."""
-    try:
-        record: Any = orjson.loads(value or b"")
-        update = BarUpdate(
-            symbol=str(record["symbol"]),
-            resolution=str(record["resolution"]),
-            time=int(record["time"]),
-            open=float(record["open"]),
-            high=float(record["high"]),
-            low=float(record["low"]),
-            close=float(record["close"]),
-            volume=float(record["volume"]),
-            trades=int(record["trades"]),
-            correction=bool(record.get("correction", False)),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
-        log.warning("ignoring malformed bar update %r: %r", (value or b"")[:200], exc)
-        return None
-    if not all(math.isfinite(x) for x in (update.open, update.high, update.low, update.close)):
-        log.warning("ignoring bar update with non-finite prices: %r", update)
-        return None
-    return update
+class Journal:
+    """Which bars of one series changed, by hub stamp, since `since`."""
 
+    def __init__(self, since: int) -> None:
+        self.since = since
+        #: bar time -> (stamp, trades) of its last change, oldest stamp first
+        self.changed: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        self.idle_since: float | None = None
 
-class Subscriber:
-    """One SSE client's bounded, coalescing queue of pending bars (and a reset flag)."""
+    def record(self, bar_time: int, stamp: int, trades: int) -> None:
+        self.changed.pop(bar_time, None)
+        self.changed[bar_time] = (stamp, trades)
+        if len(self.changed) > JOURNAL_BARS:
+            _, (evicted, _) = self.changed.popitem(last=False)
+            self.since = evicted
 
-    def __init__(
-        self,
-        key: Key,
-        limit: int,
-        alive: Callable[[], bool] = lambda: True,
-        on_drop: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.key = key
-        self.limit = limit
-        self.alive = alive
-        self.on_drop = on_drop
-        self.pending: dict[int, BarUpdate] = {}
-        self.reset = False
-        #: Newest bar time sent or pending: anything older is a reset.
-        self.newest: int | None = None
-        self.closed: str | None = None
-        self.wakeup = asyncio.Event()
+    def changed_after(self, stamp: int) -> set[int] | None:
+        """Bar times changed after `stamp`; None when that is older than the journal."""
+        if stamp < self.since:
+            return None
+        return {bar_time for bar_time, (at, _) in self.changed.items() if at > stamp}
 
-    def offer(self, update: BarUpdate) -> bool:
-        """Queue `update`; False when that makes this subscriber too slow (it is closed)."""
-        if self.closed is not None:
-            return True
-        if update.correction or (self.newest is not None and update.time < self.newest):
-            self.reset = True
-        else:
-            self.pending[update.time] = update
-            self.newest = update.time
-            if len(self.pending) > self.limit:
-                self.close("slow")
-                self.on_drop()
-                return False
-        self.wakeup.set()
-        return True
-
-    def sent(self, time: int) -> None:
-        """Record that the bar at `time` reached the client (the initial bar)."""
-        if self.newest is None or time > self.newest:
-            self.newest = time
-
-    def take(self) -> tuple[bool, list[BarUpdate]]:
-        """The pending reset flag and bars (ascending), emptying the queue."""
-        reset, self.reset = self.reset, False
-        bars = sorted(self.pending.values(), key=lambda u: u.time)
-        self.pending.clear()
-        self.wakeup.clear()
-        return reset, bars
-
-    def close(self, reason: str) -> None:
-        if self.closed is None:
-            self.closed = reason
-            self.pending.clear()
-        self.wakeup.set()
+    def seen(self, update: BarUpdate) -> bool:
+        """True when this bar already went out with at least `update`'s trades."""
+        last = self.changed.get(update.time)
+        return last is not None and last[1] >= update.trades
 
 
 class Hub:
-    """Follows the updates topic and fans bars out to subscribers; started on demand."""
+    """Follows the updates topic and fans bars out to connections; started on demand."""
 
-    def __init__(self, bootstrap: str, topic: str, queue_limit: int) -> None:
+    def __init__(self, bootstrap: str, topic: str, queue_limit: int, reread: Reread | None = None) -> None:
         self.bootstrap = bootstrap
+        self.reread = reread
         self.topic = topic
         self.queue_limit = queue_limit
         self._burst = max(1, queue_limit // 2)
-        self._subscribers: dict[Key, set[Subscriber]] = {}
-        self._count = 0
+        self._by_key: dict[Key, set[Connection]] = {}
+        self._journals: dict[Key, Journal] = {}
+        self.connections: dict[str, Connection] = {}
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
+        self.clock = time.time_ns() // 1000
         self.updates_seen = 0
 
     @property
     def clients(self) -> int:
-        return self._count
+        return len(self.connections)
+
+    def stamp(self) -> int:
+        """A new stamp: now in microseconds, strictly after every earlier stamp."""
+        self.clock = max(time.time_ns() // 1000, self.clock + 1)
+        return self.clock
 
     async def ensure_started(self) -> None:
         """Start following the topic (once) and wait until positioned at its end.
@@ -186,41 +132,64 @@ class Hub:
             ]
         await self._ready.wait()
 
-    def subscribe(
-        self,
-        symbol: str,
-        resolution: str,
-        alive: Callable[[], bool] = lambda: True,
-        on_drop: Callable[[], None] = lambda: None,
-    ) -> Subscriber:
-        subscriber = Subscriber((symbol, resolution), self.queue_limit, alive, on_drop)
-        self._subscribers.setdefault(subscriber.key, set()).add(subscriber)
-        self._count += 1
+    def attach(self, connection: Connection) -> Connection:
+        """Register a new connection (under a fresh stream id)."""
+        connection.stream_id = uuid.uuid4().hex
+        self.connections[connection.stream_id] = connection
         SSE_CLIENTS.inc()
-        return subscriber
+        return connection
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        group = self._subscribers.get(subscriber.key)
-        if group is None or subscriber not in group:
+    def detach(self, connection: Connection) -> None:
+        if self.connections.pop(connection.stream_id, None) is None:
             return
-        group.discard(subscriber)
-        if not group:
-            del self._subscribers[subscriber.key]
-        self._count -= 1
         SSE_CLIENTS.dec()
-        subscriber.close(subscriber.closed or "unsubscribed")
+        for key in list(connection.subscriptions):
+            self.unsubscribe(connection, key)
+        connection.close(connection.closed or "unsubscribed")
 
-    def dispatch(self, update: BarUpdate) -> None:
+    def subscribe(self, connection: Connection, key: Key) -> Journal:
+        """Add `key` to `connection`; the series' journal (created now if it had none)."""
+        connection.add(key)
+        self._by_key.setdefault(key, set()).add(connection)
+        journal = self._journals.get(key)
+        if journal is None:
+            journal = self._journals[key] = Journal(self.clock)
+        journal.idle_since = None
+        return journal
+
+    def unsubscribe(self, connection: Connection, key: Key) -> None:
+        connection.remove(key)
+        group = self._by_key.get(key)
+        if group is None:
+            return
+        group.discard(connection)
+        if not group:
+            del self._by_key[key]
+            journal = self._journals.get(key)
+            if journal is not None:
+                journal.idle_since = time.monotonic()
+
+    def dispatch(self, update: BarUpdate, received: float | None = None) -> None:
         self.updates_seen += 1
-        for subscriber in tuple(self._subscribers.get(update.key, ())):
-            if not subscriber.offer(update):
+        received = time.monotonic() if received is None else received
+        if update.committed_at is not None:
+            COMMIT_TO_HUB.observe(max(0.0, time.time() - update.committed_at))
+        journal = self._journals.get(update.key)
+        if journal is None:
+            return
+        if update.republished and journal.seen(update):
+            return  # a starting worker's copy of a bar this hub has seen as new or newer
+        stamp = self.stamp()
+        journal.record(update.time, stamp, update.trades)
+        bodies = Bodies(update)
+        for connection in tuple(self._by_key.get(update.key, ())):
+            if not connection.offer(bodies, stamp, received):
                 SSE_DROPPED.inc()
-                log.info("dropping SSE client of %s|%s: more than %d bars pending", *update.key, self.queue_limit)
+                log.info("dropping SSE client of %s|%s: too many bars pending", *update.key)
 
     def close_all(self, reason: str = "shutdown") -> None:
-        for group in self._subscribers.values():
-            for subscriber in group:
-                subscriber.close(reason)
+        for connection in self.connections.values():
+            connection.close(reason)
 
     async def stop(self) -> None:
         self.close_all()
@@ -233,26 +202,46 @@ class Hub:
         self._ready.clear()
 
     async def _sweep(self) -> None:
-        """Close subscribers whose connection went away, so their writers notice at once."""
+        """Close connections that went away (so their writers notice at once); forget idle journals."""
         while True:
             await asyncio.sleep(SWEEP_S)
-            for group in tuple(self._subscribers.values()):
-                for subscriber in tuple(group):
-                    if subscriber.closed is None and not subscriber.alive():
-                        subscriber.close("gone")
+            for connection in tuple(self.connections.values()):
+                if connection.closed is None and not connection.alive():
+                    connection.close("gone")
+            expired = time.monotonic() - JOURNAL_KEEP_S
+            for key, journal in tuple(self._journals.items()):
+                if journal.idle_since is not None and journal.idle_since < expired:
+                    del self._journals[key]
 
     async def _follow(self) -> None:
+        first = True
         while True:
             try:
-                await self._consume()
+                await self._consume(resync=not first)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker gone, topic deleted, ...: start over
                 log.warning("SSE hub lost %s (%r); reconnecting in 1 s", self.topic, exc)
                 self._ready.clear()
+                first = False
                 await asyncio.sleep(1.0)
 
-    async def _consume(self) -> None:
+    async def _resync(self) -> None:
+        """After a gap in following the topic: nothing before now is known, re-read current bars."""
+        for journal in self._journals.values():
+            journal.since = self.clock
+        keys = list(self._by_key)
+        if self.reread is None or not keys:
+            return
+        try:
+            current = await self.reread(keys)
+        except Exception as exc:  # the database may be down too; the next update fixes it
+            log.warning("SSE hub could not re-read the current bars after a gap: %r", exc)
+            return
+        for update in current:
+            self.dispatch(update)
+
+    async def _consume(self, resync: bool) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,
@@ -264,20 +253,21 @@ class Hub:
         self._consumer = consumer
         try:
             assigned = await self._assign(consumer, set())
+            if resync:
+                await self._resync()
             self._ready.set()
             loop = asyncio.get_running_loop()
             refresh_at = loop.time() + PARTITION_REFRESH_S
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for records in batches.values():
-                    for n, record in enumerate(records, 1):
-                        update = decode(record.value)
-                        if update is not None:
-                            self.dispatch(update)
-                        if n % self._burst == 0:
-                            # let the writers drain: a burst of distinct bars (a catch-up)
-                            # must not overflow the queue of a client that keeps up
-                            await asyncio.sleep(0)
+                received = time.monotonic()
+                fetched = (decode(record.value) for records in batches.values() for record in records)
+                for n, update in enumerate(coalesce(fetched), 1):
+                    self.dispatch(update, received)
+                    if n % self._burst == 0:
+                        # let the writers drain: a burst of distinct bars (a catch-up)
+                        # must not overflow the queue of a client that keeps up
+                        await asyncio.sleep(0)
                 if loop.time() >= refresh_at:
                     assigned = await self._assign(consumer, assigned)
                     refresh_at = loop.time() + PARTITION_REFRESH_S

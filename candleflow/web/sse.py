@@ -1,26 +1,33 @@
-"""`/udf/stream?symbol=…&resolution=…`: live bars as Server-Sent Events.
+"""`/udf/stream?symbol=…&resolution=…`: live bars of one series as Server-Sent Events,
+and what every stream shares: admission, catching up, writing.
 
-Events::
+Events of this (single-series) stream::
 
+    id: <stamp>
     event: bar
     data: {"symbol": …, "resolution": "1", "time": <unix s>, "open": …, "high": …,
            "low": …, "close": …, "volume": …, "trades": …}
 
+    id: <stamp>
     event: reset
     data: {}
 
     : hb
 
 On connect the current (latest) bar is sent at once, then every change of that bar or
-of a newer one. A correction of an older bar (or any update older than the newest bar
-sent) becomes `reset`: the client should call `onResetCacheNeeded` and refetch history.
-A heartbeat comment goes out every `CANDLEFLOW_SSE_HEARTBEAT` seconds. Past
-`CANDLEFLOW_SSE_MAX_CLIENTS` connections new ones get 503 with `Retry-After`.
+of a newer one. A correction of an older bar becomes `reset`: the client should call
+`onResetCacheNeeded` and refetch history. (`/udf/streams`, the multiplexed stream in
+`candleflow.web.streams`, sends the corrected bar instead.) A client reconnecting with
+`Last-Event-ID` (header, or `last_event_id=` for a client that reopens the stream
+itself) gets the bars that changed since that id instead of a reset, when the hub's
+journal covers it (see `catch_up`). A heartbeat comment goes out every
+`CANDLEFLOW_SSE_HEARTBEAT` seconds. Past `CANDLEFLOW_SSE_MAX_CLIENTS` connections new
+ones get 503 with `Retry-After`.
 
-The route is a raw aiohttp route on the worker's application (not a Faust view and
+The routes are raw aiohttp routes on the worker's application (not Faust views and
 never `@app.table_route`, which buffers): the handler writes a `StreamResponse`
-itself, watches the transport (the hub sweeps subscribers every second, and a failed
-or stalled write ends the stream) and frees its subscription when it ends.
+itself, watches the transport (the hub sweeps connections every second, and a failed
+or stalled write ends the stream) and frees its subscriptions when it ends.
 """
 
 from __future__ import annotations
@@ -28,14 +35,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from candleflow.metrics import SSE_DROPPED, SSE_REJECTED
 from candleflow.store import queries
+from candleflow.updates import BarUpdate, Key
 from candleflow.web import params, responses
+from candleflow.web.connection import HUB_TO_CLIENT, Bodies, Connection
 from candleflow.web.errors import UdfError, unavailable
-from candleflow.web.hub import BarUpdate, Hub, Subscriber
+from candleflow.web.hub import Hub
 from candleflow.web.routing import aiohttp_app, database, settings
 from candleflow.web.udf import resolve
 
@@ -47,8 +57,8 @@ RETRY_AFTER_S = 5
 RECONNECT_MS = 3000
 #: A write that cannot be flushed for this long means a client that stopped reading.
 WRITE_TIMEOUT = max(5.0, 2 * settings.sse_heartbeat)
-
-hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue)
+#: Changed bars a resuming client is sent at most; past that it gets a reset.
+RESUME_MAX_BARS = 500
 
 STREAM_HEADERS = {
     **responses.CORS_HEADERS,
@@ -56,30 +66,42 @@ STREAM_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
 }
-RESET_EVENT = b"event: reset\ndata: {}\n\n"
 HEARTBEAT = b": hb\n\n"
 
 
-def bar_event(data: bytes) -> bytes:
-    return b"event: bar\ndata: " + data + b"\n\n"
+def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool = False) -> BarUpdate:
+    return BarUpdate(
+        symbol, resolution, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, correction
+    )
 
 
-def _abort(request: web.Request) -> None:
-    """Cut a connection at once (a client too slow to keep; do not flush its buffer)."""
-    if request.transport is not None:
-        request.transport.abort()
+async def current_bars(keys: list[Key]) -> list[BarUpdate]:
+    """The latest stored bar of each series (the hub's re-read after a gap)."""
+    pool = await database.pool()
+    found = []
+    for symbol, resolution in keys:
+        bar = await queries.latest_bar(pool, symbol, resolution)
+        if bar is not None:
+            found.append(as_update(symbol, resolution, bar))
+    return found
 
 
-def _alive(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is not None and not transport.is_closing()
+hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue, reread=current_bars)
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
-    """Live bars of one symbol and resolution (see the module docstring)."""
-    q = request.query
-    row = await resolve(params.text(q, "symbol"))
-    res = params.resolution(q)
+def last_event_id(request: web.Request) -> int | None:
+    """The id the client last received; 0 (older than anything) for one we did not issue."""
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if not raw:
+        return None
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        return 0
+
+
+async def admit() -> None:
+    """Refuse past the client limit; start the hub (bounded wait)."""
     if hub.clients >= settings.sse_max_clients:
         SSE_REJECTED.inc()
         raise UdfError(
@@ -92,69 +114,107 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await hub.ensure_started()
     except TimeoutError:
         raise unavailable("kafka", RETRY_AFTER_S) from None
-    subscriber = hub.subscribe(row.symbol, res.code, alive=lambda: _alive(request), on_drop=lambda: _abort(request))
-    try:
-        latest = await queries.latest_bar(await database.pool(), row.symbol, res.code)
-        response = web.StreamResponse(headers=STREAM_HEADERS)
-        await response.prepare(request)
-        await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
-        if latest is not None:
-            first = BarUpdate(
-                row.symbol,
-                res.code,
-                latest.time,
-                latest.open,
-                latest.high,
-                latest.low,
-                latest.close,
-                latest.volume,
-                latest.trades,
-            )
-            await response.write(bar_event(first.event_data()))
-            subscriber.sent(latest.time)
-        await _pump(request, response, subscriber)
-        return response
-    finally:
-        hub.unsubscribe(subscriber)
 
 
-async def _pump(request: web.Request, response: web.StreamResponse, subscriber: Subscriber) -> None:
-    """Write pending bars, resets and heartbeats until the client or the server ends it."""
+def new_connection(request: web.Request, *, legacy: bool) -> Connection:
+    return hub.attach(
+        Connection(settings.sse_queue, legacy=legacy, alive=lambda: _alive(request), on_drop=lambda: _abort(request))
+    )
+
+
+async def catch_up(connection: Connection, key: Key, last_id: int | None) -> None:
+    """Subscribe `connection` to `key` and queue what the client needs to be current.
+
+    A new client (no id) gets the latest bar. A resuming one gets every bar that
+    changed after its id (older ones as corrections, the newest as a bar), or — when
+    the hub's journal does not reach back that far, or too much changed — a reset
+    and the latest bar.
+    """
+    stamp = hub.clock  # every update up to here is in the database we read next
+    journal = hub.subscribe(connection, key)
+    pool = await database.pool()
+    changed = None if last_id is None else journal.changed_after(last_id)
+    if changed:
+        bars = await queries.bars_since(pool, key[0], key[1], min(changed), RESUME_MAX_BARS + 1)
+        if len(bars) <= RESUME_MAX_BARS:
+            for n, bar in enumerate(bars, 1):
+                newest = n == len(bars)
+                if newest or bar.time in changed:
+                    connection.offer(Bodies(as_update(*key, bar, correction=not newest)), stamp, time.monotonic())
+            return
+    if last_id is not None and changed != set():
+        connection.reset(key, stamp)
+    latest = await queries.latest_bar(pool, *key)
+    if latest is not None:
+        connection.offer(Bodies(as_update(*key, latest)), stamp, time.monotonic())
+
+
+async def open_stream(request: web.Request, connection: Connection) -> web.StreamResponse:
+    """Send the response head, then let the hub write to this client directly."""
+    response = web.StreamResponse(headers=STREAM_HEADERS)
+    direct = request.version >= HttpVersion11
+    if direct:
+        response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
+    connection.go_direct(request.transport if direct else None)
+    return response
+
+
+async def pump(request: web.Request, response: web.StreamResponse, connection: Connection) -> None:
+    """Write queued events and heartbeats until the client or the server ends the stream."""
     heartbeat = settings.sse_heartbeat
-    last_sent = subscriber.newest
     try:
-        while subscriber.closed is None:
+        while connection.closed is None:
             try:
                 async with asyncio.timeout(heartbeat):
-                    await subscriber.wakeup.wait()
+                    await connection.wakeup.wait()
             except TimeoutError:
                 if not _alive(request):
                     break
                 await _write(response, HEARTBEAT)
                 continue
-            reset, bars = subscriber.take()
-            chunks: list[bytes] = []
-            if reset:
-                chunks.append(RESET_EVENT)
-            for bar in bars:
-                if last_sent is not None and bar.time < last_sent:
-                    if not reset:
-                        chunks.append(RESET_EVENT)
-                        reset = True
-                    continue
-                chunks.append(bar_event(bar.event_data()))
-                last_sent = bar.time
-            if chunks:
-                await _write(response, b"".join(chunks))
+            data, oldest = connection.take()
+            if data:
+                await _write(response, data)
+                if oldest is not None:
+                    HUB_TO_CLIENT.observe(time.monotonic() - oldest)
     except TimeoutError:
         SSE_DROPPED.inc()
-        log.info("dropping SSE client of %s|%s: not reading", *subscriber.key)
-        subscriber.close("stalled")
+        log.info("dropping SSE client %s: not reading", connection.stream_id)
+        connection.close("stalled")
     except (ConnectionError, RuntimeError) as exc:  # client went away mid-write
-        log.debug("SSE client of %s|%s gone: %r", *subscriber.key, exc)
-        subscriber.close("gone")
-    if subscriber.closed in ("slow", "stalled", "gone"):
+        log.debug("SSE client %s gone: %r", connection.stream_id, exc)
+        connection.close("gone")
+    if connection.closed in ("slow", "stalled", "gone"):
         _abort(request)  # do not wait for a non-reading client to take the final chunk
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Live bars of one symbol and resolution (see the module docstring)."""
+    q = request.query
+    row = await resolve(params.text(q, "symbol"))
+    res = params.resolution(q)
+    await admit()
+    connection = new_connection(request, legacy=True)
+    try:
+        await catch_up(connection, (row.symbol, res.code), last_event_id(request))
+        response = await open_stream(request, connection)
+        await pump(request, response, connection)
+        return response
+    finally:
+        hub.detach(connection)
+
+
+def _abort(request: web.Request) -> None:
+    """Cut a connection at once (a client too slow to keep; do not flush its buffer)."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
+def _alive(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
 
 
 async def _write(response: web.StreamResponse, data: bytes) -> None:

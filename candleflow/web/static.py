@@ -49,6 +49,12 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index_html, headers={"Cache-Control": responses.LIVE})
 
 
+@page("/grid")
+async def grid(request: web.Request) -> web.StreamResponse:
+    """Several charts on one page (`?charts=<symbol>|<resolution>,…`), one stream connection."""
+    return web.FileResponse(_file(DIST, "grid.html"), headers={"Cache-Control": responses.LIVE})
+
+
 @page("/assets/{path:.+}")
 async def assets(request: web.Request) -> web.StreamResponse:
     """Hashed bundles of the frontend build."""

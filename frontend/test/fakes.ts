@@ -21,9 +21,20 @@ export class FakeEventSource implements EventSourceLike {
   }
 
   /** Delivers an event the way the browser would, even after close (to test stale streams). */
-  emit(type: string, data: unknown = ''): void {
+  emit(type: string, data: unknown = '', lastEventId?: string): void {
     const text = typeof data === 'string' ? data : JSON.stringify(data);
-    for (const listener of this.listeners.get(type) ?? []) listener({ data: text });
+    const event = lastEventId === undefined ? { data: text } : { data: text, lastEventId };
+    for (const listener of this.listeners.get(type) ?? []) listener(event);
+  }
+
+  /** The `sub` query parameters of a multiplexed stream URL. */
+  get subs(): string[] {
+    return new URLSearchParams(this.url.split('?')[1] ?? '').getAll('sub');
+  }
+
+  /** The `last_event_id` the stream was opened with. */
+  get lastEventId(): string | null {
+    return new URLSearchParams(this.url.split('?')[1] ?? '').get('last_event_id');
   }
 
   open(): void {

@@ -35,8 +35,9 @@ T = 1_704_067_200  # 2024-01-01T00:00Z
 
 @dataclass
 class Event:
-    kind: str  # "bar", "reset" or "comment"
+    kind: str  # "bar", "correction", "reset", "hello", "subscribed" or "comment"
     data: Any = None
+    id: int | None = None
 
 
 @dataclass
@@ -61,18 +62,20 @@ class Reader:
 
 
 async def read_events(response: aiohttp.ClientResponse, reader: Reader) -> None:
-    kind, data = "message", []
+    kind, data, event_id = "message", [], None
     async for raw in response.content:
         line = raw.decode().rstrip("\n")
         if line.startswith(":"):
             reader.events.append(Event("comment", line[1:].strip()))
+        elif line.startswith("id:"):
+            event_id = int(line[3:].strip())
         elif line.startswith("event:"):
             kind = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].strip())
         elif line == "" and data:
-            reader.events.append(Event(kind, orjson.loads("\n".join(data))))
-            kind, data = "message", []
+            reader.events.append(Event(kind, orjson.loads("\n".join(data)), event_id))
+            kind, data, event_id = "message", [], None
         reader.arrived.set()
 
 
@@ -181,6 +184,9 @@ async def test_current_bar_updates_resets_and_heartbeats(
         await produce(stack.kafka_bootstrap, names.updates_topic, [update(SYMBOL, "1", T + 60, 104.0, correction=True)])
         await one.wait_for(lambda r: sum(e.kind == "reset" for e in r.events) >= 2)
         await one.wait_for(lambda r: any(e.kind == "comment" and e.data == "hb" for e in r.events), timeout=5)
+        ids = [e.id for e in one.events if e.kind != "comment" and e.id is not None]
+        # every event has an id, never decreasing
+        assert len(ids) == sum(e.kind != "comment" for e in one.events) and ids == sorted(ids)
         bars = one.bars()
         assert all(b["symbol"] == SYMBOL and b["resolution"] == "1" for b in bars)
         assert [b["close"] for b in bars if b["time"] == T + 60] == [102.0]

@@ -1,79 +1,202 @@
-"""The SSE hub's per-client queue: coalescing, resets, the bound; and update decoding."""
+"""The SSE hub and its connections: classifying, coalescing, the bound, direct writes,
+event ids and the journal that lets a reconnecting client resume."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import orjson
 
-from candleflow.web.hub import BarUpdate, Hub, Subscriber, decode
+from candleflow.updates import BarUpdate
+from candleflow.web.connection import HIGH_WATER, Bodies, Connection
+from candleflow.web.hub import JOURNAL_BARS, Hub, Journal, coalesce
+
+KEY = ("Coinbase:BTC/USD", "1")
 
 
-def bar(at: int, close: float = 1.0, correction: bool = False) -> BarUpdate:
-    return BarUpdate("Coinbase:BTC/USD", "1", at, 1.0, 2.0, 0.5, close, 3.0, 4, correction)
+def bar(at: int, close: float = 1.0, correction: bool = False, resolution: str = "1") -> BarUpdate:
+    return BarUpdate("Coinbase:BTC/USD", resolution, at, 1.0, 2.0, 0.5, close, 3.0, 4, correction)
 
 
-def test_updates_to_the_same_bar_coalesce() -> None:
-    sub = Subscriber(("Coinbase:BTC/USD", "1"), limit=4)
-    for close in (1.0, 2.0, 3.0):
-        assert sub.offer(bar(60, close))
-    assert sub.offer(bar(120, 9.0))
-    reset, bars = sub.take()
-    assert not reset
-    assert [(b.time, b.close) for b in bars] == [(60, 3.0), (120, 9.0)]
-    assert not sub.wakeup.is_set()
+def events(chunk: bytes) -> list[tuple[int, str, Any]]:
+    """(id, event, data) of every event in a chunk of SSE text."""
+    found = []
+    for block in chunk.decode().split("\n\n"):
+        if not block:
+            continue
+        fields = dict(line.split(": ", 1) for line in block.split("\n"))
+        found.append((int(fields["id"]), fields["event"], orjson.loads(fields["data"])))
+    return found
 
 
-def test_older_bar_and_corrections_become_reset() -> None:
-    sub = Subscriber(("Coinbase:BTC/USD", "1"), limit=4)
-    sub.sent(120)
-    sub.offer(bar(60))
-    assert sub.take() == (True, [])
-    sub.offer(bar(120, correction=True))
-    assert sub.take() == (True, [])
-    sub.offer(bar(180))
-    assert [b.time for b in sub.take()[1]] == [180]
+class BufferTransport(asyncio.Transport):
+    """A socket stand-in that keeps what is written (and can pretend to be full)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.backlog = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def get_write_buffer_size(self) -> int:
+        return self.backlog
+
+    def is_closing(self) -> bool:
+        return False
+
+    def body(self) -> bytes:
+        """The written chunks without their HTTP/1.1 framing."""
+        raw, out = bytes(self.written), bytearray()
+        while raw:
+            size, _, rest = raw.partition(b"\r\n")
+            n = int(size, 16)
+            out += rest[:n]
+            raw = rest[n + 2 :]
+        return bytes(out)
 
 
-def test_too_many_distinct_bars_drops_the_client() -> None:
+def connection(limit: int = 4, legacy: bool = False, **kwargs: Any) -> Connection:
+    c = Connection(limit, legacy=legacy, **kwargs)
+    c.add(KEY)
+    return c
+
+
+def test_updates_to_the_same_bar_coalesce_in_stamp_order() -> None:
+    c = connection()
+    c.offer(Bodies(bar(60, 1.0)), 1, 0.0)
+    c.offer(Bodies(bar(120, 9.0)), 2, 0.0)
+    c.offer(Bodies(bar(60, 3.0)), 3, 0.0)  # corrects the older bar: moves to the end
+    data, oldest = c.take()
+    assert [(i, kind, d["time"], d["close"]) for i, kind, d in events(data)] == [
+        (2, "bar", 120, 9.0),
+        (3, "correction", 60, 3.0),
+    ]
+    assert oldest == 0.0
+    assert not c.wakeup.is_set()
+
+
+def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_on_legacy() -> None:
+    multi, legacy = connection(), connection(legacy=True)
+    for c in (multi, legacy):
+        c.offer(Bodies(bar(120)), 1, 0.0)
+        c.offer(Bodies(bar(60)), 2, 0.0)
+        c.offer(Bodies(bar(120, 5.0, correction=True)), 3, 0.0)
+    # the flagged correction of 120 replaces its queued bar and moves behind the older one
+    assert [(kind, d.get("time")) for _, kind, d in events(multi.take()[0])] == [
+        ("correction", 60),
+        ("correction", 120),
+    ]
+    assert [(kind, d) for _, kind, d in events(legacy.take()[0])] == [
+        ("bar", {**orjson.loads(bar(120).bar_json())}),
+        ("reset", {}),
+    ]
+
+
+def test_too_many_queued_bars_drop_the_client() -> None:
     dropped: list[bool] = []
-    sub = Subscriber(("Coinbase:BTC/USD", "1"), limit=3, on_drop=lambda: dropped.append(True))
-    assert all(sub.offer(bar(60 * i)) for i in range(3))
-    assert not sub.offer(bar(600))
-    assert sub.closed == "slow"
+    c = connection(limit=3, on_drop=lambda: dropped.append(True))
+    assert all(c.offer(Bodies(bar(60 * i)), i, 0.0) for i in range(3))
+    assert not c.offer(Bodies(bar(600)), 9, 0.0)
+    assert c.closed == "slow"
     assert dropped == [True]
-    assert sub.pending == {}  # nothing kept for a dropped client
+    assert c.pending == {}
 
 
-def test_hub_routes_by_symbol_and_resolution() -> None:
+def test_a_client_that_keeps_up_is_written_directly_and_ids_never_decrease() -> None:
+    transport = BufferTransport()
+    c = connection()
+    c.offer(Bodies(bar(60)), 5, 0.0)  # before the stream is set up: queued
+    c.go_direct(transport)
+    assert transport.written == b""
+    data, _ = c.take()
+    c.offer(Bodies(bar(60, 2.0)), 7, 0.0)
+    c.control(b"event: hello\ndata: {}\n\n", 6)  # an older stamp still gets id 7
+    got = events(data) + events(transport.body())
+    assert [(i, kind) for i, kind, _ in got] == [(5, "bar"), (7, "bar"), (7, "hello")]
+    transport.backlog = HIGH_WATER  # the client stopped reading: queue instead
+    c.offer(Bodies(bar(120)), 8, 0.0)
+    assert c.wakeup.is_set() and len(c.pending) == 1
+
+
+def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
-    one = hub.subscribe("Coinbase:BTC/USD", "1")
-    five = hub.subscribe("Coinbase:BTC/USD", "5")
+    one, five = hub.attach(Connection(8)), hub.attach(Connection(8))
+    other = hub.attach(Connection(8))
+    hub.subscribe(one, KEY)
+    hub.subscribe(five, ("Coinbase:BTC/USD", "5"))
+    hub.subscribe(other, KEY)
     hub.dispatch(bar(60))
-    assert [b.time for b in one.take()[1]] == [60]
-    assert five.take() == (False, [])
+    first, second = one.take()[0], other.take()[0]
+    assert first == second and [d["time"] for _, _, d in events(first)] == [60]
+    assert five.take()[0] == b""
+    assert hub.clients == 3
+    hub.detach(one)
+    hub.detach(one)  # twice is harmless
     assert hub.clients == 2
-    hub.unsubscribe(one)
-    hub.unsubscribe(one)  # twice is harmless
-    assert hub.clients == 1
     hub.dispatch(bar(120))
     assert one.pending == {}
 
 
-def test_decode() -> None:
-    record = {
-        "symbol": "Coinbase:BTC/USD",
-        "resolution": "1",
-        "time": 60,
-        "open": 1,
-        "high": 2,
-        "low": 0.5,
-        "close": 1.5,
-        "volume": 3,
-        "trades": 4,
-        "correction": True,
-    }
-    update = decode(orjson.dumps(record))
-    assert update == BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 1.5, 3.0, 4, True)
-    assert orjson.loads(update.event_data()) == {k: v for k, v in record.items() if k != "correction"}
-    assert decode(b"not json") is None
-    assert decode(orjson.dumps({"symbol": "x"})) is None
-    assert decode(None) is None
+def test_stamps_increase_strictly() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    stamps = [hub.stamp() for _ in range(1000)]
+    assert stamps == sorted(set(stamps))
+
+
+def test_journal_tells_which_bars_changed_after_an_id() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    c = hub.attach(Connection(8))
+    journal = hub.subscribe(c, KEY)
+    assert journal.changed_after(journal.since - 1) is None  # before the journal began
+    hub.dispatch(bar(60))
+    seen = hub.clock
+    hub.dispatch(bar(120))
+    hub.dispatch(bar(60, 2.0, correction=True))
+    assert journal.changed_after(seen) == {60, 120}
+    assert journal.changed_after(hub.clock) == set()
+
+
+def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
+    journal = Journal(since=0)
+    for n in range(JOURNAL_BARS + 1):
+        journal.record(n, 10 + n, 1)
+    assert journal.changed_after(5) is None
+    assert journal.changed_after(10 + JOURNAL_BARS - 1) == {JOURNAL_BARS}
+
+
+def test_direct_writes_share_one_framed_chunk_per_update() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    transports = [BufferTransport(), BufferTransport()]
+    for transport in transports:
+        c = hub.attach(Connection(8))
+        hub.subscribe(c, KEY)
+        c.go_direct(transport)
+    hub.dispatch(bar(60))
+    hub.dispatch(bar(60, 2.0))
+    first, second = (t.body() for t in transports)
+    assert first == second
+    assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
+
+
+def test_one_fetch_fans_out_the_latest_update_per_bar_in_order_of_last_change() -> None:
+    fetched = [bar(60, 1.0), bar(120, 2.0), None, bar(60, 3.0, correction=True), bar(60, 4.0), bar(120, 5.0)]
+    assert [(u.time, u.close, u.correction) for u in coalesce(fetched)] == [(60, 4.0, True), (120, 5.0, False)]
+    five = bar(60, 6.0, resolution="5")
+    assert coalesce([bar(60), five]) == [bar(60), five]
+
+
+def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    hub.dispatch(bar(60, 5.0))  # 4 trades
+    c.take()
+    stale = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 1.0, 3.0, 4, republished=True)
+    hub.dispatch(stale)
+    assert c.take()[0] == b""
+    lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
+    hub.dispatch(lost)  # more trades: the update a crash lost
+    assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]

@@ -56,6 +56,7 @@ export interface ChartSnapshot {
   loads: number;
   olderLoads: number;
   ticks: number;
+  corrections: number;
   bars: number;
 }
 
@@ -95,6 +96,8 @@ export class ChartApp {
   olderLoads = 0;
   /** Live bars applied since the page opened. */
   ticks = 0;
+  /** Corrections of older bars received (applied in place, or before the loaded history). */
+  corrections = 0;
 
   constructor(
     private readonly view: ChartView,
@@ -219,6 +222,7 @@ export class ChartApp {
       loads: this.loads,
       olderLoads: this.olderLoads,
       ticks: this.ticks,
+      corrections: this.corrections,
       bars: this.store.length,
     };
   }
@@ -232,6 +236,9 @@ export class ChartApp {
     const state = this.live.start(info, this.resolution, generation, {
       onBar: (bar) => {
         this.onLiveBar(bar);
+      },
+      onCorrection: (bar) => {
+        this.onCorrection(bar);
       },
       onReset: () => void this.reload(),
     });
@@ -247,6 +254,19 @@ export class ChartApp {
     this.ticks += 1;
     if (this.connection !== 'live') this.setConnection('live');
     this.hooks.onLastBar(bar, this.symbolInfo);
+    this.hooks.onChange(this.snapshot());
+  }
+
+  /**
+   * A late tick changed an older bar: update it in place (v5 `update(bar, true)`); a bar
+   * new to a gap cannot be updated, so the store's bars are redrawn — never refetched.
+   */
+  private onCorrection(bar: WireBar): void {
+    if (this.loading) return; // the load in flight reads the corrected bar from the database
+    const outcome = this.store.applyCorrection(bar);
+    if (outcome === 'replaced') this.view.updateHistoricalBar(bar);
+    else if (outcome === 'inserted') this.view.showBars(this.store.bars);
+    this.corrections += 1;
     this.hooks.onChange(this.snapshot());
   }
 

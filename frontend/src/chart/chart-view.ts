@@ -15,6 +15,8 @@ export interface ChartView {
   showBars(bars: readonly WireBar[]): void;
   /** Updates or appends the newest candle and volume bar (`update`). */
   updateBar(bar: WireBar): void;
+  /** Replaces an older candle and volume bar in place (v5 `update(bar, true)`). */
+  updateHistoricalBar(bar: WireBar): void;
   /** Adds a line series (on the price scale, or in a pane of its own), hidden unless `line.defaultVisible`. */
   addLine(line: MovingAverageLine): void;
   /** Replaces a line's points. */

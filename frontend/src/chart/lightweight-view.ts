@@ -76,6 +76,11 @@ export class LightweightChartView implements ChartView {
     this.volume.update(this.volumeBar(bar));
   }
 
+  updateHistoricalBar(bar: WireBar): void {
+    this.candles.update(this.candle(bar), true);
+    this.volume.update(this.volumeBar(bar), true);
+  }
+
   addLine(line: MovingAverageLine): void {
     if (this.lines.has(line.id)) return;
     if (line.pane === 'own') {

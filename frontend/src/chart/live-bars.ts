@@ -4,18 +4,24 @@
  * (another symbol, resolution or load) are recognised and dropped.
  */
 import type { ConnectionState } from '../datafeed/streaming';
-import type { LibrarySymbolInfo, TradingViewDatafeed } from '../wire/tv-types';
+import type { Bar, LibrarySymbolInfo, TradingViewDatafeed } from '../wire/tv-types';
 import type { WireBar } from '../wire/answers';
 import { fromLibraryBar } from './history-source';
 
 /** The part of `CandleflowDatafeed` the live subscription uses. */
-export interface LiveDatafeed extends Pick<TradingViewDatafeed, 'subscribeBars' | 'unsubscribeBars'> {
+export interface LiveDatafeed extends Pick<TradingViewDatafeed, 'unsubscribeBars'> {
+  /** TradingView's `subscribeBars`, plus our `onCorrection` for bars older than the newest. */
+  subscribeBars(
+    ...args: [...Parameters<TradingViewDatafeed['subscribeBars']>, onCorrection?: (bar: Bar) => void]
+  ): void;
   connectionState(listenerGuid: string): ConnectionState | undefined;
 }
 
 export interface LiveListener {
   onBar(bar: WireBar): void;
-  /** The server announced a correction, or the stream reconnected: reload. */
+  /** An older bar changed (a late tick): apply it in place. */
+  onCorrection(bar: WireBar): void;
+  /** The server cannot tell what changed: reload. */
   onReset(): void;
 }
 
@@ -38,6 +44,9 @@ export class LiveBars {
       guid,
       () => {
         if (this.guid === guid) listener.onReset();
+      },
+      (bar) => {
+        if (this.guid === guid) listener.onCorrection(fromLibraryBar(bar));
       },
     );
     return this.datafeed.connectionState(guid) ?? 'connecting';

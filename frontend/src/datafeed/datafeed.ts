@@ -2,9 +2,14 @@
  * candleflow's implementation of TradingView's Datafeed API.
  *
  * History, search and symbol info come from the UDF endpoints; live bars are
- * pushed over SSE (`streaming.ts`) instead of the stock adapter's 10-second
- * `/history` polling. The same object drives our lightweight-charts app and,
- * on tv.html, TradingView's Charting Library.
+ * pushed over one SSE connection for all subscriptions (`streaming.ts`) instead
+ * of the stock adapter's 10-second `/history` polling. The same object drives our
+ * lightweight-charts app and, on tv.html, TradingView's Charting Library.
+ *
+ * Corrections (an older bar changed): a subscriber that can apply a bar in place
+ * passes `onCorrection` (our chart does); the Charting Library cannot, so it gets
+ * `onResetCacheNeeded` — at most once per subscription per `resetEveryMs`, so a
+ * feed with many late ticks does not make it refetch on every one.
  *
  * Units: the library wants bar times in milliseconds, everything else (period
  * parameters, marks, server time, `nextTime`) in seconds.
@@ -54,6 +59,8 @@ export interface CandleflowDatafeedOptions {
   backoff?: Partial<BackoffPolicy>;
   /** How often subscribed quotes are polled. */
   quotesIntervalMs?: number;
+  /** Least time between two correction-driven `onResetCacheNeeded` of one subscription. */
+  resetEveryMs?: number;
   /** Every connection state change of every bar subscription. */
   onConnectionState?: (listenerGuid: string, state: ConnectionState) => void;
   /**
@@ -143,6 +150,9 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
   private readonly timers: Timers;
   private readonly quotesIntervalMs: number;
   private readonly quotePollers = new Map<string, unknown>();
+  private readonly resetEveryMs: number;
+  /** Per subscription: the open coalescing window, and whether a reset is owed at its end. */
+  private readonly resetWindows = new Map<string, { timer: unknown; owed: boolean }>();
   /** Newest bar of each series' first history request, so its stream starts no earlier. */
   private readonly lastHistoryBar = new Map<string, WireBar>();
   private configuration: Promise<DatafeedConfiguration> | undefined;
@@ -155,8 +165,9 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
     });
     this.timers = options.timers ?? browserTimers;
     this.quotesIntervalMs = options.quotesIntervalMs ?? 10_000;
+    this.resetEveryMs = options.resetEveryMs ?? 3_000;
     this.streams = new BarStreams({
-      url: (symbol, resolution) => this.client.streamUrl(symbol, resolution),
+      client: this.client,
       eventSource: options.eventSource ?? browserEventSource,
       timers: this.timers,
       ...(options.backoff ? { backoff: options.backoff } : {}),
@@ -229,27 +240,52 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
     onTick: SubscribeBarsCallback,
     listenerGuid: string,
     onResetCacheNeeded: () => void,
+    onCorrection?: (bar: Bar) => void,
   ): void {
     const symbol = tickerOf(symbolInfo);
     const canonical = normalizeResolution(resolution);
     const key = seriesKey(symbol, canonical);
     const lastTime = this.lastHistoryBar.get(key)?.time;
+    const reset = (): void => {
+      this.lastHistoryBar.delete(key);
+      onResetCacheNeeded();
+      this.options.onResetCacheNeeded?.(listenerGuid);
+    };
     this.streams.subscribe({
       guid: listenerGuid,
       symbol,
       resolution: canonical,
       ...(lastTime !== undefined ? { lastTime } : {}),
       onBar: (bar) => onTick(toLibraryBar(bar)),
-      onReset: () => {
-        this.lastHistoryBar.delete(key);
-        onResetCacheNeeded();
-        this.options.onResetCacheNeeded?.(listenerGuid);
+      onCorrection: (bar) => {
+        if (onCorrection) onCorrection(toLibraryBar(bar));
+        else this.coalescedReset(listenerGuid, reset);
       },
+      onReset: reset,
     });
   }
 
   unsubscribeBars(listenerGuid: string): void {
     this.streams.unsubscribe(listenerGuid);
+    const window = this.resetWindows.get(listenerGuid);
+    if (window) this.timers.clearTimeout(window.timer);
+    this.resetWindows.delete(listenerGuid);
+  }
+
+  /** `reset` now, unless one ran within `resetEveryMs`: then once when that window ends. */
+  private coalescedReset(guid: string, reset: () => void): void {
+    const open = this.resetWindows.get(guid);
+    if (open) {
+      open.owed = true;
+      return;
+    }
+    reset();
+    const close = (): void => {
+      const window = this.resetWindows.get(guid);
+      this.resetWindows.delete(guid);
+      if (window?.owed) this.coalescedReset(guid, reset);
+    };
+    this.resetWindows.set(guid, { timer: this.timers.setTimeout(close, this.resetEveryMs), owed: false });
   }
 
   getServerTime(callback: ServerTimeCallback): void {
@@ -319,7 +355,13 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
   }
 
   /** Closes every stream and poller. */
+  /** Streams opened so far (one per page unless it reconnected; not part of TradingView's API). */
+  streamsOpened(): number {
+    return this.streams.opened;
+  }
+
   destroy(): void {
+    for (const guid of this.streams.guids()) this.unsubscribeBars(guid);
     this.streams.unsubscribeAll();
     for (const guid of [...this.quotePollers.keys()]) this.unsubscribeQuotes(guid);
   }

@@ -1,18 +1,21 @@
 /**
- * Live bars over Server-Sent Events: one `EventSource` per subscription.
+ * Live bars over Server-Sent Events: one `EventSource` (`/udf/streams`) for every
+ * subscription of the page.
  *
- * Two maps hold the bookkeeping. `subscriptions` (subscriber guid → subscription,
- * which owns its current stream) answers "what do I close on unsubscribe";
- * `subscriptionByStream` (stream → subscription) answers "who gets this event".
- * A stream leaves the second map the moment it is closed, so a late event from an
- * old stream — after an unsubscribe, a resolution switch or a reconnect — finds no
- * subscription and is dropped instead of reaching the wrong chart.
+ * Each subscriber (guid) asks for a series, the sub `symbol|resolution`. The stream
+ * is opened with every wanted sub in its URL; subs added or removed while it is open
+ * go to the server as `POST /udf/streams/<id>/subscribe|unsubscribe`, the id coming
+ * from the stream's `hello`. Events name their series (`symbol`, `resolution`; the
+ * server's `subscribed` maps the sub as asked to that canonical pair), and reach every
+ * guid subscribed to it — a guid unsubscribed meanwhile is simply no longer there.
  *
- * On a stream error the stream is closed and reopened after a capped exponential
- * backoff. When a stream that was live before opens again, bars may have been
- * missed meanwhile, so the subscriber is told to reset (`onResetCacheNeeded`).
+ * `bar` updates or appends the newest bar; `correction` carries an older bar that
+ * changed (the subscriber applies it in place, or resets); `reset` says the series
+ * must be refetched. On a stream error the stream is closed and reopened after a
+ * capped exponential backoff with `last_event_id`: the server then sends what changed
+ * meanwhile, and a `reset` only when it cannot tell.
  */
-import { streamBarEvent, type WireBar } from '../wire/answers';
+import { streamBarEvent, type StreamBar, type WireBar } from '../wire/answers';
 import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from '../wire/transport';
 
 /** `connecting` before the first open, `offline` after `offlineAfter` failed attempts in a row. */
@@ -52,22 +55,24 @@ export interface SubscriptionRequest {
   /** Newest bar time (seconds) the subscriber already has: older stream bars are dropped. */
   lastTime?: number;
   onBar: (bar: WireBar) => void;
+  /** An older bar changed; without this handler a correction becomes `onReset`. */
+  onCorrection?: (bar: WireBar) => void;
   onReset: () => void;
 }
 
 interface Subscription extends SubscriptionRequest {
-  stream: EventSourceLike | undefined;
-  retryTimer: unknown;
-  /** Failed connection attempts since the last bar received. */
-  failures: number;
-  /** True once a stream for this subscription has opened: the next open is a reconnect. */
-  wasLive: boolean;
+  sub: string;
   state: ConnectionState;
 }
 
+/** What the streams need of the UDF client. */
+export interface StreamsClient {
+  streamsUrl(subs: readonly string[], lastEventId?: string): string;
+  streamControl(stream: string, action: 'subscribe' | 'unsubscribe', subs: readonly string[]): Promise<void>;
+}
+
 export interface BarStreamsOptions {
-  /** Builds the SSE URL of one series. */
-  url: (symbol: string, resolution: string) => string;
+  client: StreamsClient;
   eventSource: EventSourceFactory;
   timers: Timers;
   backoff?: Partial<BackoffPolicy>;
@@ -75,11 +80,44 @@ export interface BarStreamsOptions {
   onStateChange?: (guid: string, state: ConnectionState) => void;
 }
 
+/** The sub (and `bars.updates` key) of a series. */
+export function subOf(symbol: string, resolution: string): string {
+  return `${symbol}|${resolution}`;
+}
+
+function parseObject(data: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+}
+
+function wireBar(bar: StreamBar): WireBar {
+  return { time: bar.time, open: bar.open, high: bar.high, low: bar.low, close: bar.close, volume: bar.volume };
+}
+
 export class BarStreams {
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly subscriptionByStream = new Map<EventSourceLike, Subscription>();
+  /** Canonical `symbol|resolution` of each sub as asked, from the server's `subscribed`. */
+  private readonly canonical = new Map<string, string>();
   private readonly policy: BackoffPolicy;
   private readonly random: () => number;
+  private stream: EventSourceLike | undefined;
+  /** The open stream's id (from `hello`); undefined until then. */
+  private streamId: string | undefined;
+  /** Subs the server holds (or was asked for) on the current stream. */
+  private serverSubs = new Set<string>();
+  private lastEventId: string | undefined;
+  private retryTimer: unknown;
+  private failures = 0;
+  /** True once a stream has opened: the next open is a reconnect. */
+  private wasLive = false;
+  private current: ConnectionState = 'connecting';
+  /** Streams opened so far (for tests and the debug hook). */
+  opened = 0;
 
   constructor(private readonly options: BarStreamsOptions) {
     this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
@@ -90,36 +128,41 @@ export class BarStreams {
     this.unsubscribe(request.guid);
     const subscription: Subscription = {
       ...request,
-      stream: undefined,
-      retryTimer: undefined,
-      failures: 0,
-      wasLive: false,
-      state: 'connecting',
+      sub: subOf(request.symbol, request.resolution),
+      state: this.current,
     };
     this.subscriptions.set(request.guid, subscription);
-    this.options.onStateChange?.(request.guid, 'connecting');
-    this.connect(subscription);
+    this.options.onStateChange?.(request.guid, subscription.state);
+    if (this.stream === undefined) {
+      if (this.retryTimer === undefined) this.connect();
+    } else {
+      this.sync();
+    }
   }
 
   unsubscribe(guid: string): void {
-    const subscription = this.subscriptions.get(guid);
-    if (!subscription) return;
-    this.subscriptions.delete(guid);
-    this.cancelRetry(subscription);
-    this.closeStream(subscription);
+    if (!this.subscriptions.delete(guid)) return;
+    if (this.subscriptions.size === 0) {
+      this.closeStream();
+      this.cancelRetry();
+      this.lastEventId = undefined;
+      this.failures = 0;
+      this.wasLive = false;
+      this.current = 'connecting';
+      return;
+    }
+    this.sync();
   }
 
   unsubscribeAll(): void {
     for (const guid of [...this.subscriptions.keys()]) this.unsubscribe(guid);
   }
 
-  /** Reconnects every waiting subscription now (e.g. when the browser comes back online). */
+  /** Reconnects now if waiting to (e.g. when the browser comes back online). */
   retryNow(): void {
-    for (const subscription of this.subscriptions.values()) {
-      if (subscription.stream === undefined) {
-        this.cancelRetry(subscription);
-        this.connect(subscription);
-      }
+    if (this.stream === undefined && this.subscriptions.size > 0) {
+      this.cancelRetry();
+      this.connect();
     }
   }
 
@@ -132,74 +175,145 @@ export class BarStreams {
     return [...this.subscriptions.keys()];
   }
 
-  /** Number of open streams; equals the number of subscriptions not waiting to reconnect. */
+  /** Number of open streams: 1 while anything is subscribed and connected, else 0. */
   openStreams(): number {
-    return this.subscriptionByStream.size;
+    return this.stream === undefined ? 0 : 1;
   }
 
-  private connect(subscription: Subscription): void {
-    const stream = this.options.eventSource(this.options.url(subscription.symbol, subscription.resolution));
-    subscription.stream = stream;
-    this.subscriptionByStream.set(stream, subscription);
-    stream.addEventListener('open', () => this.onOpen(stream));
-    stream.addEventListener('error', () => this.onError(stream));
-    stream.addEventListener('bar', (event: MessageEventLike) => this.onBar(stream, event.data));
-    stream.addEventListener('reset', () => this.onResetEvent(stream));
+  private wanted(): Set<string> {
+    return new Set([...this.subscriptions.values()].map((subscription) => subscription.sub));
   }
 
-  private onOpen(stream: EventSourceLike): void {
-    const subscription = this.subscriptionByStream.get(stream);
-    if (!subscription) return;
-    const reconnected = subscription.wasLive;
-    subscription.wasLive = true;
-    this.setState(subscription, 'live');
-    if (reconnected) this.reset(subscription);
+  private connect(): void {
+    const subs = [...this.wanted()];
+    if (subs.length === 0) return;
+    const stream = this.options.eventSource(this.options.client.streamsUrl(subs, this.lastEventId));
+    this.opened += 1;
+    this.stream = stream;
+    this.streamId = undefined;
+    this.serverSubs = new Set(subs);
+    const mine = (listener: (event: MessageEventLike) => void) => (event: MessageEventLike) => {
+      if (this.stream !== stream) return; // a late event of a stream already replaced
+      if (event.lastEventId) this.lastEventId = event.lastEventId;
+      listener(event);
+    };
+    stream.addEventListener('open', () => {
+      if (this.stream === stream) this.onOpen();
+    });
+    stream.addEventListener('error', () => {
+      if (this.stream === stream) this.onError();
+    });
+    stream.addEventListener(
+      'hello',
+      mine((event) => {
+        const hello = parseObject(event.data);
+        if (typeof hello?.stream === 'string') this.streamId = hello.stream;
+        this.sync();
+      }),
+    );
+    stream.addEventListener(
+      'subscribed',
+      mine((event) => {
+        const answer = parseObject(event.data);
+        if (
+          typeof answer?.sub === 'string' &&
+          typeof answer.symbol === 'string' &&
+          typeof answer.resolution === 'string'
+        ) {
+          this.canonical.set(answer.sub, subOf(answer.symbol, answer.resolution));
+        }
+      }),
+    );
+    stream.addEventListener(
+      'bar',
+      mine((event) => this.onBar(event.data, false)),
+    );
+    stream.addEventListener(
+      'correction',
+      mine((event) => this.onBar(event.data, true)),
+    );
+    stream.addEventListener(
+      'reset',
+      mine((event) => {
+        const series = parseObject(event.data);
+        if (typeof series?.symbol !== 'string' || typeof series.resolution !== 'string') return;
+        for (const subscription of this.subscribersOf(subOf(series.symbol, series.resolution)))
+          this.reset(subscription);
+      }),
+    );
   }
 
-  private onBar(stream: EventSourceLike, data: string): void {
-    const subscription = this.subscriptionByStream.get(stream);
-    if (!subscription) return;
+  /** Tells the server about subs added or removed since the stream opened. */
+  private sync(): void {
+    const id = this.streamId;
+    if (this.stream === undefined || id === undefined) return;
+    const wanted = this.wanted();
+    const added = [...wanted].filter((sub) => !this.serverSubs.has(sub));
+    const removed = [...this.serverSubs].filter((sub) => !wanted.has(sub));
+    for (const sub of added) this.serverSubs.add(sub);
+    for (const sub of removed) this.serverSubs.delete(sub);
+    const stream = this.stream;
+    const control = (action: 'subscribe' | 'unsubscribe', subs: string[]): void => {
+      if (subs.length === 0) return;
+      this.options.client.streamControl(id, action, subs).catch(() => {
+        // the stream is gone (server restarted) or the request failed: reopen with every sub
+        if (this.stream === stream) this.onError();
+      });
+    };
+    control('subscribe', added);
+    control('unsubscribe', removed);
+  }
+
+  private subscribersOf(series: string): Subscription[] {
+    return [...this.subscriptions.values()].filter(
+      (subscription) => (this.canonical.get(subscription.sub) ?? subscription.sub) === series,
+    );
+  }
+
+  private onBar(data: string, correction: boolean): void {
     const checked = streamBarEvent(data);
     if (!checked.ok) {
       console.warn(`candleflow: dropped a malformed bar event: ${checked.error}`);
       return;
     }
     const bar = checked.value;
-    // The stream URL names the series, so `bar.symbol` is not compared: a server that
-    // echoes a canonical spelling (case, exchange prefix) must not silence the chart.
-    // A bar older than the newest delivered would be a "time violation" for the chart;
-    // the server announces corrections of older bars with a `reset` event instead.
-    if (subscription.lastTime !== undefined && bar.time < subscription.lastTime) return;
-    subscription.lastTime = bar.time;
-    subscription.failures = 0;
-    if (subscription.state !== 'live') this.setState(subscription, 'live');
-    subscription.onBar({
-      time: bar.time,
-      open: bar.open,
-      high: bar.high,
-      low: bar.low,
-      close: bar.close,
-      volume: bar.volume,
-    });
+    this.failures = 0;
+    if (this.current !== 'live') this.setState('live');
+    for (const subscription of this.subscribersOf(subOf(bar.symbol, bar.resolution))) {
+      const newest = subscription.lastTime;
+      const current = newest === undefined ? !correction : bar.time >= newest;
+      if (current) {
+        subscription.lastTime = bar.time;
+        subscription.onBar(wireBar(bar));
+      } else if (correction) {
+        // older than the newest bar delivered, or nothing delivered yet to compare with
+        if (subscription.onCorrection) subscription.onCorrection(wireBar(bar));
+        else this.reset(subscription);
+      }
+      // an older plain `bar` would be a time violation for the chart: dropped
+    }
   }
 
-  private onResetEvent(stream: EventSourceLike): void {
-    const subscription = this.subscriptionByStream.get(stream);
-    if (subscription) this.reset(subscription);
+  private onOpen(): void {
+    const reconnected = this.wasLive;
+    this.wasLive = true;
+    this.setState('live');
+    // With an event id the server sends what changed meanwhile; without one it cannot.
+    if (reconnected && this.lastEventId === undefined) {
+      for (const subscription of [...this.subscriptions.values()]) this.reset(subscription);
+    }
   }
 
-  private onError(stream: EventSourceLike): void {
-    const subscription = this.subscriptionByStream.get(stream);
-    if (!subscription) return;
+  private onError(): void {
     // The browser would retry on its own, but not after an HTTP error such as a 503,
-    // and without a cap we control: close it and retry on our own schedule.
-    this.closeStream(subscription);
-    subscription.failures += 1;
-    this.setState(subscription, subscription.failures >= this.policy.offlineAfter ? 'offline' : 'reconnecting');
-    const delay = backoffDelay(subscription.failures, this.policy, this.random);
-    subscription.retryTimer = this.options.timers.setTimeout(() => {
-      subscription.retryTimer = undefined;
-      if (this.subscriptions.get(subscription.guid) === subscription) this.connect(subscription);
+    // nor with the subs added since: close it and reopen on our own schedule.
+    this.closeStream();
+    this.failures += 1;
+    this.setState(this.failures >= this.policy.offlineAfter ? 'offline' : 'reconnecting');
+    const delay = backoffDelay(this.failures, this.policy, this.random);
+    this.retryTimer = this.options.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect();
     }, delay);
   }
 
@@ -208,23 +322,26 @@ export class BarStreams {
     subscription.onReset();
   }
 
-  private setState(subscription: Subscription, state: ConnectionState): void {
-    if (subscription.state === state) return;
-    subscription.state = state;
-    this.options.onStateChange?.(subscription.guid, state);
+  private setState(state: ConnectionState): void {
+    this.current = state;
+    for (const subscription of this.subscriptions.values()) {
+      if (subscription.state === state) continue;
+      subscription.state = state;
+      this.options.onStateChange?.(subscription.guid, state);
+    }
   }
 
-  private closeStream(subscription: Subscription): void {
-    const stream = subscription.stream;
+  private closeStream(): void {
+    const stream = this.stream;
     if (!stream) return;
-    subscription.stream = undefined;
-    this.subscriptionByStream.delete(stream);
+    this.stream = undefined;
+    this.streamId = undefined;
     stream.close();
   }
 
-  private cancelRetry(subscription: Subscription): void {
-    if (subscription.retryTimer === undefined) return;
-    this.options.timers.clearTimeout(subscription.retryTimer);
-    subscription.retryTimer = undefined;
+  private cancelRetry(): void {
+    if (this.retryTimer === undefined) return;
+    this.options.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 }

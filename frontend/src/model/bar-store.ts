@@ -8,6 +8,13 @@ import type { WireBar } from '../wire/answers';
 /** What a live bar did to the series; `stale` ones (older than the newest) are ignored. */
 export type TickOutcome = 'update' | 'append' | 'stale';
 
+/**
+ * What a corrected older bar did: `replaced` one in place, `inserted` a bar the store
+ * lacked between two it holds (a late tick in an empty bucket), or nothing because it
+ * is `before` the loaded history (scrolling back loads it fresh).
+ */
+export type CorrectionOutcome = 'replaced' | 'inserted' | 'before';
+
 export class BarStore {
   private items: WireBar[] = [];
 
@@ -50,6 +57,31 @@ export class BarStore {
     }
     this.items.push(bar);
     return 'append';
+  }
+
+  /** Applies a corrected bar older than the newest one (see `CorrectionOutcome`). */
+  applyCorrection(bar: WireBar): CorrectionOutcome {
+    const first = this.first;
+    if (first === undefined || bar.time < first.time) return 'before';
+    const index = this.insertionPoint(bar.time);
+    if (this.items[index]?.time === bar.time) {
+      this.items[index] = bar;
+      return 'replaced';
+    }
+    this.items.splice(index, 0, bar);
+    return 'inserted';
+  }
+
+  /** Index of the first bar at or after `time`. */
+  private insertionPoint(time: number): number {
+    let low = 0;
+    let high = this.items.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.items[mid]?.time ?? Infinity) < time) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** The closes of the `count` bars ending at the newest one (fewer if history is shorter). */

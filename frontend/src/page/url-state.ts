@@ -27,3 +27,19 @@ export function writeLocation(search: string, symbol: string, resolution: string
   params.set('resolution', resolution);
   return `?${params.toString()}`;
 }
+
+/** The charts of grid.html: `?charts=<symbol>|<resolution>,…` (split at each last `|`). */
+export function readGrid(search: string): { symbol: string; resolution: SupportedResolution }[] {
+  const raw = new URLSearchParams(search).get('charts') ?? '';
+  return raw
+    .split(',')
+    .map((spec) => spec.trim())
+    .filter((spec) => spec.lastIndexOf('|') > 0 && isSupportedResolution(spec.slice(spec.lastIndexOf('|') + 1)))
+    .map((spec) => {
+      const cut = spec.lastIndexOf('|');
+      return {
+        symbol: spec.slice(0, cut),
+        resolution: toSupportedResolution(spec.slice(cut + 1)),
+      };
+    });
+}

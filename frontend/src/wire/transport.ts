@@ -13,10 +13,15 @@ export interface ResponseLike {
 }
 
 /** The part of `fetch` we call. */
-export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<ResponseLike>;
+export type FetchLike = (
+  url: string,
+  init?: { signal?: AbortSignal; method?: 'GET' | 'POST' },
+) => Promise<ResponseLike>;
 
 export interface MessageEventLike {
   readonly data: string;
+  /** The SSE `id:` in effect for this event (the browser's `MessageEvent.lastEventId`). */
+  readonly lastEventId?: string;
 }
 
 /** The part of `EventSource` we use. */

@@ -88,9 +88,28 @@ export class UdfClient {
     this.fetch = options.fetch;
   }
 
-  /** The SSE URL for one series; `streaming.ts` opens it. */
+  /** The SSE URL for one series (`/udf/stream`, for clients that want one stream per series). */
   streamUrl(symbol: string, resolution: string): string {
     return buildUrl(this.udfUrl, 'stream', { symbol, resolution });
+  }
+
+  /** The multiplexed SSE URL (`/udf/streams`) for `subs`, resuming after `lastEventId`. */
+  streamsUrl(subs: readonly string[], lastEventId?: string): string {
+    const query = new URLSearchParams();
+    for (const sub of subs) query.append('sub', sub);
+    if (lastEventId !== undefined) query.set('last_event_id', lastEventId);
+    const text = query.toString();
+    return `${buildUrl(this.udfUrl, 'streams')}${text ? `?${text}` : ''}`;
+  }
+
+  /** Adds or removes subs of an open multiplexed stream; rejects with `UdfError` (404: stream gone). */
+  async streamControl(stream: string, action: 'subscribe' | 'unsubscribe', subs: readonly string[]): Promise<void> {
+    const query = new URLSearchParams();
+    for (const sub of subs) query.append('sub', sub);
+    await this.get(
+      `${buildUrl(this.udfUrl, `streams/${encodeURIComponent(stream)}/${action}`)}?${query.toString()}`,
+      'POST',
+    );
   }
 
   async config(): Promise<DatafeedConfiguration> {
@@ -140,10 +159,10 @@ export class UdfClient {
   }
 
   /** GETs JSON; an HTTP error or `{s:"error"}` becomes a `UdfError` carrying `errmsg`. */
-  private async get(url: string): Promise<unknown> {
+  private async get(url: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
     let response;
     try {
-      response = await this.fetch(url);
+      response = await this.fetch(url, method === 'GET' ? undefined : { method });
     } catch (error) {
       throw new UdfError(`cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`);
     }

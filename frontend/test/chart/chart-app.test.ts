@@ -65,7 +65,7 @@ describe('ChartApp.open', () => {
       [LAST - 300, 'death_cross', 'down'],
       [LAST - 120, 'my_signal', 'neutral'],
     ]);
-    expect(worker.sources.open.map((source) => source.params)).toEqual([{ symbol: BTC, resolution: '1' }]);
+    expect(worker.sources.open.map((source) => source.subs)).toEqual([[`${BTC}|1`]]);
     expect(app.snapshot()).toMatchObject({ symbol: BTC, loads: 1, loading: false, bars: INITIAL_BARS });
 
     expect(app.connection).toBe('connecting');
@@ -156,7 +156,7 @@ describe('ChartApp.open', () => {
     const { worker, app } = setup();
     await app.open(BTC, '1');
     worker.sources.last.open();
-    worker.sources.last.emit('reset');
+    worker.sources.last.emit('reset', { symbol: BTC, resolution: '1' });
     await flush();
     expect(app.loads).toBe(2);
     expect(worker.sources.open).toHaveLength(1);

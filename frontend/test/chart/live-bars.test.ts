@@ -14,30 +14,39 @@ describe('LiveBars', () => {
     const worker = new FakeWorker([]);
     const received: WireBar[] = [];
     const live = new LiveBars(worker.datafeed);
-    expect(live.start(INFO, '1', 1, { onBar: (wire) => received.push(wire), onReset: () => undefined })).toBe(
-      'connecting',
-    );
+    expect(
+      live.start(INFO, '1', 1, {
+        onBar: (wire) => received.push(wire),
+        onCorrection: () => undefined,
+        onReset: () => undefined,
+      }),
+    ).toBe('connecting');
     worker.sources.last.open();
     worker.sources.last.emit('bar', bar(120, 7));
     expect(received).toEqual([{ time: 120, open: 7, high: 7, low: 7, close: 7, volume: 3 }]);
     expect(live.owns(`${BTC}|1|1`)).toBe(true);
   });
 
-  it('closes the old stream on restart and ignores what the old one still sends', () => {
+  it('on restart drops the old series: its bars and resets no longer reach the chart', () => {
     const worker = new FakeWorker([]);
     const received: number[] = [];
     let resets = 0;
-    const listener = { onBar: (wire: WireBar) => received.push(wire.time), onReset: () => (resets += 1) };
+    const listener = {
+      onBar: (wire: WireBar) => received.push(wire.time),
+      onCorrection: () => undefined,
+      onReset: () => (resets += 1),
+    };
     const live = new LiveBars(worker.datafeed);
     live.start(INFO, '1', 1, listener);
-    const old = worker.sources.last;
+    worker.sources.last.open();
     live.start(INFO, '5', 2, listener);
-    expect(old.closed).toBe(true);
     expect(live.owns(`${BTC}|1|1`)).toBe(false);
-    old.emit('bar', bar(60, 1));
-    old.emit('reset');
-    worker.sources.last.emit('bar', bar(300, 2));
-    worker.sources.last.emit('reset');
+    expect(worker.sources.open).toHaveLength(1);
+    const stream = worker.sources.last;
+    stream.emit('bar', bar(60, 1));
+    stream.emit('reset', { symbol: BTC, resolution: '1' });
+    stream.emit('bar', { ...bar(300, 2), resolution: '5' });
+    stream.emit('reset', { symbol: BTC, resolution: '5' });
     expect(received).toEqual([300]);
     expect(resets).toBe(1);
 

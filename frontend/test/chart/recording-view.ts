@@ -32,6 +32,12 @@ export class RecordingView implements ChartView {
     else this.bars.push(bar);
   }
 
+  updateHistoricalBar(bar: WireBar): void {
+    this.calls.push('updateHistoricalBar');
+    const index = this.bars.findIndex((held) => held.time === bar.time);
+    if (index >= 0) this.bars[index] = bar;
+  }
+
   /** Lines added with `addLine`, in order. */
   readonly added: MovingAverageLine[] = [];
 

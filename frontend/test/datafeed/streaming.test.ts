@@ -59,13 +59,55 @@ function subscriber() {
 }
 
 describe('subscribeBars', () => {
-  it('opens one stream per subscription with the series in the URL', () => {
+  it('opens one stream for the page with the series in the URL', () => {
     const { datafeed, sources } = setup();
     const a = subscriber();
     datafeed.subscribeBars(info(BTC), '1', a.onTick, 'guid-a', a.onReset);
     expect(sources.all).toHaveLength(1);
-    expect(sources.last.url).toBe('/udf/stream?symbol=Coinbase%3ABTC%2FUSD&resolution=1');
-    expect(sources.last.params).toEqual({ symbol: BTC, resolution: '1' });
+    expect(sources.last.url).toBe('/udf/streams?sub=Coinbase%3ABTC%2FUSD%7C1');
+    expect(sources.last.subs).toEqual([`${BTC}|1`]);
+  });
+
+  it('adds and removes subscriptions on the open stream without reconnecting', async () => {
+    const server = new FakeServer()
+      .on('/udf/streams/s1/subscribe', () => ({ s: 'ok', subscribed: [] }))
+      .on('/udf/streams/s1/unsubscribe', () => ({ s: 'ok' }));
+    const { datafeed, sources } = setup(server);
+    const [a, b, c] = [subscriber(), subscriber(), subscriber()];
+    datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset);
+    datafeed.subscribeBars(info(ETH), '1D', b.onTick, 'b', b.onReset); // before hello: sent after it
+    sources.last.open();
+    sources.last.emit('hello', { stream: 's1' }, '1');
+    datafeed.subscribeBars(info(BTC), '5', c.onTick, 'c', c.onReset);
+    datafeed.unsubscribeBars('a');
+    await flush();
+    expect(sources.all).toHaveLength(1);
+    const control = server.requests.filter((request) => request.path.startsWith('/udf/streams/'));
+    expect(control.map((request) => [request.path, request.params.getAll('sub')])).toEqual([
+      ['/udf/streams/s1/subscribe', [`${ETH}|1D`]],
+      ['/udf/streams/s1/subscribe', [`${BTC}|5`]],
+      ['/udf/streams/s1/unsubscribe', [`${BTC}|1`]],
+    ]);
+    expect(datafeed.streamsOpened()).toBe(1);
+  });
+
+  it('reopens the stream with every sub when the server lost it', async () => {
+    const server = new FakeServer().on(
+      '/udf/streams/s1/subscribe',
+      () => ({ s: 'error', errmsg: 'unknown_stream' }),
+      404,
+    );
+    const { datafeed, sources, timers } = setup(server);
+    const [a, b] = [subscriber(), subscriber()];
+    datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset);
+    sources.last.open();
+    sources.last.emit('hello', { stream: 's1' }, '7');
+    datafeed.subscribeBars(info(ETH), '1', b.onTick, 'b', b.onReset);
+    await flush();
+    timers.advance(500);
+    expect(sources.all).toHaveLength(2);
+    expect(sources.last.subs).toEqual([`${BTC}|1`, `${ETH}|1`]);
+    expect(sources.last.lastEventId).toBe('7');
   });
 
   it('hands bars to the library in milliseconds', () => {
@@ -77,32 +119,33 @@ describe('subscribeBars', () => {
     expect(a.ticks).toEqual([{ time: 1_732_406_400_000, open: 100, high: 101, low: 100, close: 101, volume: 2 }]);
   });
 
-  it('keeps two guids on the same symbol at different resolutions apart', () => {
+  it('routes events by the series they name, through the canonical names of `subscribed`', () => {
     const { datafeed, sources } = setup();
     const minute = subscriber();
     const hour = subscriber();
-    datafeed.subscribeBars(info(BTC), '1', minute.onTick, 'minute', minute.onReset);
+    datafeed.subscribeBars(info('btc/usd'), '1', minute.onTick, 'minute', minute.onReset);
     datafeed.subscribeBars(info(BTC), '60', hour.onTick, 'hour', hour.onReset);
-    const [minuteStream, hourStream] = sources.all;
-    expect(minuteStream?.params.resolution).toBe('1');
-    expect(hourStream?.params.resolution).toBe('60');
-
-    minuteStream?.emit('bar', barEvent(BTC, '1', 1_732_406_460, 102));
-    hourStream?.emit('bar', barEvent(BTC, '60', 1_732_406_400, 99));
-    minuteStream?.emit('bar', barEvent(BTC, '1', 1_732_406_520, 103));
+    const stream = sources.last;
+    stream.emit('subscribed', { sub: 'btc/usd|1', symbol: BTC, resolution: '1' });
+    stream.emit('bar', barEvent(BTC, '1', 1_732_406_460, 102));
+    stream.emit('bar', barEvent(BTC, '60', 1_732_406_400, 99));
+    stream.emit('bar', barEvent(BTC, '1', 1_732_406_520, 103));
+    stream.emit('bar', barEvent(ETH, '1', 1_732_406_520, 7));
 
     expect(minute.ticks.map((bar) => [bar.time / 1000, bar.close])).toEqual([
       [1_732_406_460, 102],
       [1_732_406_520, 103],
     ]);
-    // The hour series' last bar is its own, not the minute series' newer one.
     expect(hour.ticks.map((bar) => [bar.time / 1000, bar.close])).toEqual([[1_732_406_400, 99]]);
 
     datafeed.unsubscribeBars('minute');
-    expect(minuteStream?.closed).toBe(true);
-    expect(hourStream?.closed).toBe(false);
-    hourStream?.emit('bar', barEvent(BTC, '60', 1_732_406_400, 98));
+    expect(stream.closed).toBe(false);
+    stream.emit('bar', barEvent(BTC, '1', 1_732_406_580, 104));
+    stream.emit('bar', barEvent(BTC, '60', 1_732_406_400, 98));
+    expect(minute.ticks).toHaveLength(2);
     expect(hour.ticks).toHaveLength(2);
+    datafeed.unsubscribeBars('hour');
+    expect(stream.closed).toBe(true); // nothing subscribed: no connection
   });
 
   it('survives a resolution switch where the old and new subscriptions overlap', () => {
@@ -111,22 +154,21 @@ describe('subscribeBars', () => {
     const next = subscriber();
     // The library subscribes the new resolution before it unsubscribes the old one.
     datafeed.subscribeBars(info(BTC), '1', old.onTick, 'old', old.onReset);
-    const oldStream = sources.last;
-    oldStream.emit('bar', barEvent(BTC, '1', 600));
+    const stream = sources.last;
+    stream.emit('bar', barEvent(BTC, '1', 600));
     datafeed.subscribeBars(info(BTC), '5', next.onTick, 'new', next.onReset);
-    const newStream = sources.last;
-    newStream.emit('bar', barEvent(BTC, '5', 600));
-    oldStream.emit('bar', barEvent(BTC, '1', 660));
+    stream.emit('bar', barEvent(BTC, '5', 600));
+    stream.emit('bar', barEvent(BTC, '1', 660));
     datafeed.unsubscribeBars('old');
-    // A late event on the closed stream reaches nobody.
-    oldStream.emit('bar', barEvent(BTC, '1', 720));
-    oldStream.emit('reset', {});
-    newStream.emit('bar', barEvent(BTC, '5', 900));
+    // A late event of the old series reaches nobody.
+    stream.emit('bar', barEvent(BTC, '1', 720));
+    stream.emit('reset', { symbol: BTC, resolution: '1' });
+    stream.emit('bar', barEvent(BTC, '5', 900));
 
     expect(old.ticks.map((bar) => bar.time / 1000)).toEqual([600, 660]);
     expect(next.ticks.map((bar) => bar.time / 1000)).toEqual([600, 900]);
     expect(old.onReset).not.toHaveBeenCalled();
-    expect(sources.open).toEqual([newStream]);
+    expect(sources.open).toEqual([stream]);
     expect(datafeed.connectionState('old')).toBeUndefined();
   });
 
@@ -135,7 +177,9 @@ describe('subscribeBars', () => {
     const a = subscriber();
     datafeed.subscribeBars(info(BTC), '1', a.onTick, 'same', a.onReset);
     datafeed.subscribeBars(info(ETH), '1', a.onTick, 'same', a.onReset);
-    expect(sources.open.map((source) => source.params.symbol)).toEqual([ETH]);
+    sources.last.emit('bar', barEvent(BTC, '1', 60));
+    sources.last.emit('bar', barEvent(ETH, '1', 60));
+    expect(a.ticks).toHaveLength(1);
     datafeed.unsubscribeBars('same');
     datafeed.unsubscribeBars('same');
     datafeed.unsubscribeBars('never-subscribed');
@@ -188,7 +232,7 @@ describe('reset and reconnect', () => {
     datafeed.subscribeBars(info(BTC), '5', b.onTick, 'b', b.onReset);
     const [streamA] = sources.all;
     streamA?.emit('bar', barEvent(BTC, '1', 600));
-    streamA?.emit('reset', {});
+    streamA?.emit('reset', { symbol: BTC, resolution: '1' });
     expect(a.onReset).toHaveBeenCalledTimes(1);
     expect(b.onReset).not.toHaveBeenCalled();
     // After a reset the chart reloads; the stream may then carry any bar again.
@@ -207,9 +251,64 @@ describe('reset and reconnect', () => {
     });
     const a = subscriber();
     datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset);
-    sources.last.emit('reset', {});
+    sources.last.emit('reset', { symbol: BTC, resolution: '1' });
     expect(a.onReset).toHaveBeenCalledTimes(1);
     expect(hook).toHaveBeenCalledWith('a');
+  });
+
+  it('resumes after its last event id on reconnect, without a reset', () => {
+    const { datafeed, sources, timers } = setup();
+    const a = subscriber();
+    const corrected: Bar[] = [];
+    datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset, (bar) => corrected.push(bar));
+    sources.last.open();
+    sources.last.emit('bar', barEvent(BTC, '1', 600), '1700000000000001');
+    sources.last.fail();
+    timers.advance(500);
+    expect(sources.last.lastEventId).toBe('1700000000000001');
+    sources.last.open();
+    sources.last.emit('correction', barEvent(BTC, '1', 540, 90), '1700000000000009');
+    sources.last.emit('bar', barEvent(BTC, '1', 660), '1700000000000009');
+    expect(a.onReset).not.toHaveBeenCalled();
+    expect(corrected.map((bar) => [bar.time / 1000, bar.close])).toEqual([[540, 90]]);
+    expect(a.ticks.map((bar) => bar.time / 1000)).toEqual([600, 660]);
+  });
+
+  it('applies corrections through onCorrection; without one they reset, at most once per window', () => {
+    const { datafeed, sources, timers } = setup();
+    const tv = subscriber();
+    const chart = subscriber();
+    const corrected: Bar[] = [];
+    datafeed.subscribeBars(info(BTC), '1', tv.onTick, 'tv', tv.onReset);
+    datafeed.subscribeBars(info(ETH), '1', chart.onTick, 'chart', chart.onReset, (bar) => corrected.push(bar));
+    const stream = sources.last;
+    stream.emit('bar', barEvent(BTC, '1', 600));
+    stream.emit('bar', barEvent(ETH, '1', 600));
+    for (let i = 0; i < 5; i += 1) {
+      stream.emit('correction', barEvent(BTC, '1', 540, 90 + i));
+      stream.emit('correction', barEvent(ETH, '1', 540, 90 + i));
+    }
+    expect(corrected.map((bar) => [bar.time / 1000, bar.close])).toHaveLength(5);
+    expect(chart.onReset).not.toHaveBeenCalled();
+    expect(tv.onReset).toHaveBeenCalledTimes(1); // at once, then coalesced
+    timers.advance(3000);
+    expect(tv.onReset).toHaveBeenCalledTimes(2); // the owed one, when the window closes
+    timers.advance(10_000);
+    expect(tv.onReset).toHaveBeenCalledTimes(2);
+    // a correction of a bar at or after the newest is simply a bar
+    stream.emit('correction', barEvent(ETH, '1', 660, 5));
+    expect(chart.ticks.map((bar) => bar.time / 1000)).toEqual([600, 660]);
+  });
+
+  it('never hands a correction to onTick before any bar was delivered (no time violation)', () => {
+    const { datafeed, sources } = setup();
+    const a = subscriber();
+    const corrected: Bar[] = [];
+    datafeed.subscribeBars(info(BTC), '1', a.onTick, 'a', a.onReset, (bar) => corrected.push(bar));
+    sources.last.emit('correction', barEvent(BTC, '1', 540, 90));
+    sources.last.emit('bar', barEvent(BTC, '1', 600));
+    expect(corrected.map((bar) => bar.time / 1000)).toEqual([540]);
+    expect(a.ticks.map((bar) => bar.time / 1000)).toEqual([600]);
   });
 
   it('reconnects with capped exponential backoff and resets the cache once live again', () => {

@@ -34,4 +34,18 @@ describe('BarStore', () => {
     expect(store.barTimeAtOrBefore(10)).toBeUndefined();
     expect(store.lastCloses(2)).toEqual([100, 100]);
   });
+
+  it('corrects an older bar in place, inserts one missing in between, ignores one before the history', () => {
+    const store = new BarStore();
+    store.reset([bar(60), bar(120), bar(240)]);
+    expect(store.applyCorrection(bar(120, 90))).toBe('replaced');
+    expect(store.applyCorrection(bar(180, 91))).toBe('inserted');
+    expect(store.applyCorrection(bar(0, 92))).toBe('before');
+    expect(store.bars.map((b) => [b.time, b.close])).toEqual([
+      [60, 100],
+      [120, 90],
+      [180, 91],
+      [240, 100],
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readLocation, writeLocation } from '../../src/page/url-state';
+import { readGrid, readLocation, writeLocation } from '../../src/page/url-state';
 
 describe('URL state', () => {
   it('round-trips an exchange-qualified symbol', () => {
@@ -12,5 +12,14 @@ describe('URL state', () => {
     expect(readLocation('?symbol=X&resolution=D').resolution).toBe('1D');
     expect(readLocation('?symbol=X&resolution=7').resolution).toBe('1');
     expect(readLocation('').symbol).toBeUndefined();
+  });
+
+  it('reads the charts of the grid page, skipping malformed ones', () => {
+    const search = `?charts=${encodeURIComponent('Coinbase:BTC/USD|1S, Kraken:ETH/USD|60,nobar,X|2,|1')}`;
+    expect(readGrid(search)).toEqual([
+      { symbol: 'Coinbase:BTC/USD', resolution: '1S' },
+      { symbol: 'Kraken:ETH/USD', resolution: '60' },
+    ]);
+    expect(readGrid('')).toEqual([]);
   });
 });

@@ -1,0 +1,216 @@
+"""One SSE connection as the hub sees it: its subscriptions, its bounded queue, its bytes.
+
+A connection carries one subscription (`/udf/stream`, `legacy`) or any number of them
+(`/udf/streams`). Every event it writes has an `id:` — the hub stamp of the newest
+update it reflects, never decreasing on one connection (see `candleflow.web.hub`).
+
+Writing. While the client keeps up (nothing queued, the socket's write buffer under
+`HIGH_WATER`), an update is written to the socket at once, from the hub's dispatch:
+no task switch per client. Otherwise it joins the queue, which the connection's writer
+task (`candleflow.web.sse.pump`) drains with flow control. The queue is keyed by bar
+— an update to a bar already queued replaces it (latest wins) — and holds at most
+`limit` entries per subscription; past that the connection is closed as too slow
+(`candleflow_sse_clients_dropped`).
+
+Classifying. An update of a bar at or after the newest one the client has (or will
+get) is a `bar`; anything older, or flagged `correction` by the engine, is a
+`correction` carrying the corrected bar, which a client applies in place. A legacy
+connection turns corrections into `reset` (its clients only know bar and reset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from candleflow.metrics import LIVE_STAGE_SECONDS
+from candleflow.updates import BarUpdate, Key
+
+#: Bytes in a socket's write buffer past which updates queue instead of going out at once.
+HIGH_WATER = 64 * 1024
+#: One connection in this many records its hub → client latency (the direct path is hot).
+SAMPLE_EVERY = 8
+
+HUB_TO_CLIENT = LIVE_STAGE_SECONDS.labels("hub_to_client")
+_sampling = itertools.count()
+Slot = tuple[object, ...]
+
+
+def event(kind: bytes, data: bytes) -> bytes:
+    """An SSE event without its id line."""
+    return b"event: " + kind + b"\ndata: " + data + b"\n\n"
+
+
+def reset_event(key: Key, legacy: bool) -> bytes:
+    if legacy:
+        return event(b"reset", b"{}")
+    return event(b"reset", orjson.dumps({"symbol": key[0], "resolution": key[1]}))
+
+
+class Bodies:
+    """The events of one update, serialised once for every connection that gets it."""
+
+    __slots__ = ("_bar", "_correction", "_framed", "_json", "update")
+
+    def __init__(self, update: BarUpdate) -> None:
+        self.update = update
+        self._json: bytes | None = None
+        self._bar: bytes | None = None
+        self._correction: bytes | None = None
+        self._framed: dict[tuple[int, int], bytes] = {}
+
+    def framed(self, body: bytes, stamp: int) -> bytes:
+        """`body` with id `stamp` as one HTTP chunk, built once for every connection."""
+        key = (id(body), stamp)
+        chunk = self._framed.get(key)
+        if chunk is None:
+            chunk = self._framed[key] = _chunk(b"id: %d\n" % stamp + body)
+        return chunk
+
+    def _data(self) -> bytes:
+        if self._json is None:
+            self._json = self.update.bar_json()
+        return self._json
+
+    @property
+    def bar(self) -> bytes:
+        if self._bar is None:
+            self._bar = event(b"bar", self._data())
+        return self._bar
+
+    @property
+    def correction(self) -> bytes:
+        if self._correction is None:
+            self._correction = event(b"correction", self._data())
+        return self._correction
+
+
+@dataclass(slots=True)
+class _Subscription:
+    #: Newest bar time written or queued for the client.
+    newest: int | None = None
+
+
+@dataclass(slots=True)
+class _Queued:
+    body: bytes
+    stamp: int
+    received: float
+
+
+@dataclass(eq=False)
+class Connection:
+    """See the module docstring. `transport` is None until the stream is set up."""
+
+    limit: int
+    legacy: bool = False
+    alive: Callable[[], bool] = lambda: True
+    on_drop: Callable[[], None] = lambda: None
+    stream_id: str = ""
+    subscriptions: dict[Key, _Subscription] = field(default_factory=dict)
+    pending: dict[Slot, _Queued] = field(default_factory=dict)
+    closed: str | None = None
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    last_id: int = 0
+    _transport: asyncio.BaseTransport | None = None
+    _controls: itertools.count[int] = field(default_factory=itertools.count)
+    _sampled: bool = field(default_factory=lambda: next(_sampling) % SAMPLE_EVERY == 0)
+
+    def go_direct(self, transport: asyncio.BaseTransport | None) -> None:
+        """From now on write to `transport` directly while the client keeps up.
+
+        The caller has sent the response head and framed the body chunked; None
+        (e.g. an HTTP/1.0 client) keeps every write on the queue.
+        """
+        self._transport = transport
+        self.wakeup.set()
+
+    def add(self, key: Key) -> bool:
+        """Subscribe to `key`; False when it was subscribed already."""
+        if key in self.subscriptions:
+            return False
+        self.subscriptions[key] = _Subscription()
+        return True
+
+    def remove(self, key: Key) -> None:
+        self.subscriptions.pop(key, None)
+        for slot in [slot for slot in self.pending if slot[0] == key]:
+            del self.pending[slot]
+
+    def offer(self, bodies: Bodies, stamp: int, received: float) -> bool:
+        """Queue or write one update; False when that makes this connection too slow."""
+        update = bodies.update
+        subscription = self.subscriptions.get(update.key)
+        if subscription is None or self.closed is not None:
+            return True
+        older = update.correction or (subscription.newest is not None and update.time < subscription.newest)
+        if not older:
+            subscription.newest = update.time
+            return self._put((update.key, update.time), bodies.bar, stamp, received, bodies)
+        if self.legacy:
+            return self._put((update.key, "reset"), reset_event(update.key, True), stamp, received)
+        return self._put((update.key, update.time), bodies.correction, stamp, received, bodies)
+
+    def reset(self, key: Key, stamp: int) -> bool:
+        """Tell the client to refetch `key` (it missed more than the hub can replay)."""
+        if key not in self.subscriptions:
+            return True
+        return self._put((key, "reset"), reset_event(key, self.legacy), stamp, time.monotonic())
+
+    def control(self, body: bytes, stamp: int) -> bool:
+        """Queue a protocol event (`hello`, `subscribed`) in order with the bars."""
+        return self._put(("control", next(self._controls)), body, stamp, time.monotonic())
+
+    def _put(self, slot: Slot, body: bytes, stamp: int, received: float, shared: Bodies | None = None) -> bool:
+        transport = self._transport
+        if (
+            transport is not None
+            and not self.pending
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() < HIGH_WATER  # type: ignore[attr-defined]
+        ):
+            if shared is not None and stamp >= self.last_id:  # the common case: the same bytes for all
+                self.last_id = stamp
+                chunk = shared.framed(body, stamp)
+            else:
+                chunk = _chunk(self._with_id(body, stamp))
+            transport.write(chunk)  # type: ignore[attr-defined]
+            if self._sampled:
+                HUB_TO_CLIENT.observe(time.monotonic() - received)
+            return True
+        self.pending.pop(slot, None)  # re-inserted last: the queue stays in stamp order
+        self.pending[slot] = _Queued(body, stamp, received)
+        if len(self.pending) > self.limit * max(1, len(self.subscriptions)):
+            self.close("slow")
+            self.on_drop()
+            return False
+        self.wakeup.set()
+        return True
+
+    def take(self) -> tuple[bytes, float | None]:
+        """Everything queued, as one chunk of events with ids, and the oldest receipt time."""
+        queued, self.pending = self.pending, {}
+        self.wakeup.clear()
+        oldest = min((q.received for q in queued.values()), default=None)
+        return b"".join(self._with_id(q.body, q.stamp) for q in queued.values()), oldest
+
+    def _with_id(self, body: bytes, stamp: int) -> bytes:
+        self.last_id = max(self.last_id, stamp)
+        return b"id: %d\n" % self.last_id + body
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+            self.pending.clear()
+            self._transport = None
+        self.wakeup.set()
+
+
+def _chunk(data: bytes) -> bytes:
+    """`data` framed as one HTTP/1.1 chunk (the stream's transfer encoding)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
