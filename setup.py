@@ -1,5 +1,5 @@
 """Build step that makes the wheel the product: it copies the files of
-`candleflow/bundled.py`'s table (migrations, the built chart, the Kafka pom) into the
+`candleflow/core/bundled.py`'s table (migrations, the built chart, the Kafka pom) into the
 package. Everything else about the package is in pyproject.toml."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-BUNDLED: dict[str, tuple[str, str]] = runpy.run_path(str(ROOT / "candleflow" / "bundled.py"))["BUNDLED"]
+BUNDLED: dict[str, tuple[str, str]] = runpy.run_path(str(ROOT / "candleflow" / "core" / "bundled.py"))["BUNDLED"]
 
 
 def _ensure_frontend() -> None:

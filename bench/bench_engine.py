@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import Child, Figure, candleflow_executable, median
+from candleflow.domain.ticks import parse_tick
 from candleflow.stack import StackInfo
 from candleflow.stack.ports import free_port
 from candleflow.store.migrate import migrate
-from candleflow.ticks import parse_tick
 
 PARTITIONS = 4
 SYMBOLS = [f"Bench:S{i:03d}/USD" for i in range(100)]

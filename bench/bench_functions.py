@@ -21,10 +21,10 @@ import asyncpg
 
 from bench.bench_engine import fresh_database, tick_records
 from bench.common import Figure, median
-from candleflow.engine import BarEngine
+from candleflow.core.settings import Settings
+from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.registry import FunctionSet, load
-from candleflow.kafka_log import Record
-from candleflow.settings import Settings
+from candleflow.kafka.log_reader import Record
 from candleflow.stack import StackInfo
 
 PARTITIONS = 4

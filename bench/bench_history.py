@@ -43,7 +43,7 @@ import aiohttp
 import asyncpg
 import orjson
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.store import queries
 from candleflow.store.migrate import migrate
 from candleflow.store.queries import HISTORY_SQL

@@ -17,10 +17,10 @@ from dataclasses import replace
 
 from bench.bench_engine import bare_consumer, fresh_database, publish, tick_records
 from bench.common import Figure, median
-from candleflow.fold import TickFolder
-from candleflow.kafka_log import LogReader, Span
-from candleflow.rebuild.run import Options, replay
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
+from candleflow.domain.fold import TickFolder
+from candleflow.kafka.log_reader import LogReader, Span
+from candleflow.maintenance.rebuild.run import Options, replay
 from candleflow.stack import StackInfo
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import bench_functions
 from bench.common import Child, Figure, leftover_processes
-from candleflow.settings import default_stack_dir
+from candleflow.core.settings import default_stack_dir
 from candleflow.stack import Stack, StackInfo
 from candleflow.store.migrate import migrate
 

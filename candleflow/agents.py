@@ -1,13 +1,13 @@
 """The Faust side of a worker: one task that builds the `Worker` and runs it.
 
 Faust gives the worker its process, web server and signal handling; the engine itself
-reads `ticks.raw` with `candleflow.reader.TickReader` (see `candleflow.worker`).
+reads `ticks.raw` with `candleflow.engine.reader.TickReader` (see `candleflow.worker`).
 """
 
 from __future__ import annotations
 
 from candleflow.app import app, settings
-from candleflow.engine_status import STATUS
+from candleflow.core.engine_status import STATUS
 from candleflow.web.sse import hub
 from candleflow.worker import Worker
 

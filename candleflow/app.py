@@ -16,10 +16,10 @@ from typing import Any
 import faust
 from faust.worker import Worker as FaustWorker
 
-from candleflow.exceptions import ConfigError
+from candleflow.core.logs import worker_loglevel
+from candleflow.core.settings import Settings
+from candleflow.domain.exceptions import ConfigError
 from candleflow.functions.registry import from_settings
-from candleflow.logs import worker_loglevel
-from candleflow.settings import Settings
 
 try:
     settings = Settings.from_env()

@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
-from candleflow.exceptions import CandleflowError
+from candleflow.domain.exceptions import CandleflowError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("candleflow.worker_cli", "worker"),
     "stack": ("candleflow.stack.cli", "stack"),
     "db": ("candleflow.store.cli", "db"),
     "ingest": ("candleflow.sources.cli", "ingest"),
-    "replay": ("candleflow.rebuild.cli", "replay"),
-    "backfill": ("candleflow.sources.backfill_cli", "backfill"),
+    "replay": ("candleflow.maintenance.rebuild.cli", "replay"),
+    "backfill": ("candleflow.maintenance.backfill.cli", "backfill"),
 }
 
 
@@ -40,8 +40,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     """candleflow: CryptoCompare ticks -> Kafka -> Faust bars -> PostgreSQL -> TradingView UDF/SSE."""
     if ctx.invoked_subcommand != "worker":  # the Faust worker sets up its own logging (candleflow.app.Worker)
-        from candleflow.logs import configure
-        from candleflow.settings import Settings
+        from candleflow.core.logs import configure
+        from candleflow.core.settings import Settings
 
         configure(Settings.from_env().log_level)
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import asyncpg
 
-from candleflow import metrics
-from candleflow.engine import BarEngine, BatchResult, EngineRunner, Prepared
-from candleflow.engine_status import STATUS, EngineStatus
-from candleflow.reader import TickReader
-from candleflow.settings import Settings
-from candleflow.sink import KafkaSink
+from candleflow.core import metrics
+from candleflow.core.engine_status import STATUS, EngineStatus
+from candleflow.core.settings import Settings
+from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner, Prepared
+from candleflow.engine.reader import TickReader
+from candleflow.engine.sink import KafkaSink
 from candleflow.sources.publisher import ensure_topics
 from candleflow.store.bars import read_ledger
 from candleflow.store.migrate import migrate

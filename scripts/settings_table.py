@@ -1,4 +1,4 @@
-"""Print the README's configuration table from `candleflow.settings.SETTINGS_DOC` (the
+"""Print the README's configuration table from `candleflow.core.settings.SETTINGS_DOC` (the
 fields of `Settings`; `tests/unit/test_settings.py` checks the README holds it).
 
 Usage: `.venv/bin/python scripts/settings_table.py`
@@ -6,7 +6,7 @@ Usage: `.venv/bin/python scripts/settings_table.py`
 
 from __future__ import annotations
 
-from candleflow.settings import SETTINGS_DOC
+from candleflow.core.settings import SETTINGS_DOC
 
 
 def table() -> str:

@@ -1,4 +1,4 @@
--- Staging tables of `candleflow replay` (candleflow/rebuild): the rebuilt bars, moving
+-- Staging tables of `candleflow replay` (candleflow/maintenance/rebuild): the rebuilt bars, moving
 -- averages and marks are COPYed here first, then swapped into the live tables in one
 -- transaction. Each run truncates them first, so an interrupted run leaves nothing that
 -- matters. UNLOGGED: they are scratch space, not worth WAL. Buckets are epoch ms here

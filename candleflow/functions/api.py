@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, NamedTuple
 
-from candleflow.exceptions import ConfigError
+from candleflow.domain.exceptions import ConfigError
 
 ParamValue = int | float
 Outputs = tuple[float, ...]

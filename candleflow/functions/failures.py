@@ -7,8 +7,8 @@ import logging
 import time
 from collections.abc import Mapping
 
-from candleflow import metrics
-from candleflow.engine_status import STATUS
+from candleflow.core import metrics
+from candleflow.core.engine_status import STATUS
 from candleflow.functions.recompute import Failure, SeriesKey
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
+from candleflow.core.settings import Settings
 from candleflow.functions.api import Function, FunctionConfigError, Indicator, Signal
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.examples import RSI, VWAP, Bollinger, CloseCrossesEma
-from candleflow.settings import Settings
 
 ENTRY_POINT_GROUP = "candleflow.functions"
 SHIPPED: dict[str, type[Function]] = {

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 import click
 
-from candleflow.cli_options import SYMBOLS
-from candleflow.progress import Progress
-from candleflow.settings import CC_KEY, Settings
+from candleflow.core.cli_options import SYMBOLS
+from candleflow.core.progress import Progress
+from candleflow.core.settings import CC_KEY, Settings
 from candleflow.sources.exceptions import PublishError, SourceError
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file

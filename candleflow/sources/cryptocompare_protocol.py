@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from candleflow.exceptions import InvalidSymbol, InvalidTick
+from candleflow.domain.exceptions import InvalidSymbol, InvalidTick
+from candleflow.domain.symbols import parse_symbol
+from candleflow.domain.ticks import Tick, validate_tick
 from candleflow.sources.exceptions import ProtocolError
-from candleflow.symbols import parse_symbol
-from candleflow.ticks import Tick, validate_tick
 
 TRADE_CHANNEL = "0"
 

@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from candleflow.bars import quantity
+from candleflow.domain.bars import quantity
+from candleflow.domain.symbols import Symbol
 from candleflow.sources.exceptions import SourceError
-from candleflow.symbols import Symbol
 
 log = logging.getLogger(__name__)
 

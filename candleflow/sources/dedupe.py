@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from candleflow.ticks import Tick
+from candleflow.domain.ticks import Tick
 
 
 def trade_key(tick: Tick) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from candleflow.exceptions import CandleflowError
+from candleflow.domain.exceptions import CandleflowError
 
 
 class SourceError(CandleflowError):

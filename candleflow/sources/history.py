@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from candleflow.domain.ticks import Tick
 from candleflow.sources.publisher import TickSink
 from candleflow.sources.synthetic import SyntheticFeed, SyntheticTrade
-from candleflow.ticks import Tick
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from candleflow.exceptions import InvalidTick
-from candleflow.kafka_log import LogUnavailable, topic_partitions
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
+from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.ticks import Tick, parse_tick
+from candleflow.kafka.log_reader import LogUnavailable, topic_partitions
 from candleflow.sources.dedupe import RecentTrades
-from candleflow.ticks import Tick, parse_tick
 
 log = logging.getLogger(__name__)
 

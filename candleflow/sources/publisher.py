@@ -7,7 +7,7 @@ them), a batch goes out when it is full or has lingered a few milliseconds, deli
 acknowledged per batch and settled in bulk, never awaited per tick, and `flush()`
 waits for every outstanding record. Valid ticks are keyed by symbol so one
 partition orders each symbol; dead letters carry the raw input and the reason
-(`candleflow.ticks.dead_letter`). Both are counted in `candleflow.metrics` and in
+(`candleflow.domain.ticks.dead_letter`). Both are counted in `candleflow.core.metrics` and in
 `counts`. `start()` makes sure both topics exist, since brokers may refuse to create
 topics on first use.
 """
@@ -28,10 +28,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from candleflow.metrics import TICKS_ACCEPTED, TICKS_REJECTED
-from candleflow.settings import Settings
+from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
+from candleflow.core.settings import Settings
+from candleflow.domain.ticks import Tick, dead_letter
 from candleflow.sources.exceptions import PublishError
-from candleflow.ticks import Tick, dead_letter
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from candleflow.exceptions import InvalidTick
-from candleflow.progress import Progress
+from candleflow.core.progress import Progress
+from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.ticks import Tick, parse_tick, validate_tick
 from candleflow.sources.exceptions import ReplayFileError
 from candleflow.sources.publisher import TickSink
-from candleflow.ticks import Tick, parse_tick, validate_tick
 
 COLUMNS = ("symbol", "ts", "price", "qty", "side", "id")
 REQUIRED = COLUMNS[:4]

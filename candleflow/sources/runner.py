@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.sources.cryptocompare import CryptoCompareClient
 from candleflow.sources.history import lay_down_history
 from candleflow.sources.log_tail import seeded_dedupe

@@ -17,9 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+from candleflow.domain.symbols import parse_symbol
+from candleflow.domain.ticks import Tick
 from candleflow.sources.publisher import TickSink
-from candleflow.symbols import parse_symbol
-from candleflow.ticks import Tick
 
 #: Rough starting prices; unknown bases start at 100 in the quote currency.
 START_PRICES: dict[str, float] = {

@@ -10,7 +10,7 @@ import shlex
 
 import click
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.stack.stack import Stack
 
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from candleflow.bundled import bundled
+from candleflow.core.bundled import bundled
 from candleflow.stack import aio, procs
 from candleflow.stack.exceptions import MissingTool, StackError
 from candleflow.stack.state import locked

@@ -23,9 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from candleflow.exceptions import CandleflowError
-from candleflow.logs import configure
-from candleflow.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
+from candleflow.core.logs import configure
+from candleflow.core.settings import CC_KEY, SOURCE, SYNTH_HISTORY, WEB_PORT, Settings
+from candleflow.domain.exceptions import CandleflowError
 from candleflow.stack import aio, procs
 from candleflow.stack.ports import is_free
 from candleflow.stack.stack import Stack, StackInfo

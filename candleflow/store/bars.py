@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import Bar, BarKey
+from candleflow.domain.bars import Bar, BarKey
+from candleflow.domain.symbols import SymbolSeen
 from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms
-from candleflow.symbols import SymbolSeen
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 

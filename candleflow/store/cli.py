@@ -6,8 +6,8 @@ import asyncio
 
 import click
 
-from candleflow.cli_options import INSTANT, SYMBOLS
-from candleflow.settings import Settings
+from candleflow.core.cli_options import INSTANT, SYMBOLS
+from candleflow.core.settings import Settings
 
 
 @click.group()
@@ -55,7 +55,7 @@ def verify(symbols: tuple[str, ...] | None, since: int | None, until: int | None
     """
     import sys
 
-    from candleflow.verify import Window, run
+    from candleflow.maintenance.verify import Window, run
 
     try:
         window = Window(None if symbols is None else frozenset(symbols), since, until)

@@ -16,8 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from candleflow.bundled import bundled
-from candleflow.exceptions import CandleflowError
+from candleflow.core.bundled import bundled
+from candleflow.domain.exceptions import CandleflowError
 from candleflow.store.pool import connect
 
 log = logging.getLogger(__name__)

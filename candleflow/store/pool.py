@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from candleflow.exceptions import CandleflowError
+from candleflow.domain.exceptions import CandleflowError
 
 Capability = Literal["timescaledb", "postgresql"]
 

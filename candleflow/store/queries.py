@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 
 #: Bars of this resolution feed `/udf/quotes` (last price, 24 h change and volume).
 QUOTES_RESOLUTION = "1"

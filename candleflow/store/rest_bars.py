@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import Bar, LevelKey
+from candleflow.domain.bars import Bar, LevelKey
 from candleflow.store.sql import REST, STORED_IS_REST, epoch_ms, ms
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from candleflow.bars import Bar, BarKey
+from candleflow.domain.bars import Bar, BarKey
 from candleflow.store.sql import epoch_ms, ms
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from candleflow.metrics import LIVE_STAGE_SECONDS
-from candleflow.updates import BarUpdate, Key
+from candleflow.core.metrics import LIVE_STAGE_SECONDS
+from candleflow.domain.updates import BarUpdate, Key
 
 #: Bytes in a socket's write buffer past which updates queue instead of going out at once.
 HIGH_WATER = 64 * 1024

@@ -24,8 +24,8 @@ from typing import Any
 from aiohttp import web
 from aiokafka.client import AIOKafkaClient
 
-from candleflow.engine_status import STATUS
-from candleflow.metrics import render
+from candleflow.core.engine_status import STATUS
+from candleflow.core.metrics import render
 from candleflow.store import queries
 from candleflow.web import responses
 from candleflow.web.context import DB_ERRORS

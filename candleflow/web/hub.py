@@ -28,8 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from candleflow.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
-from candleflow.updates import BarUpdate, Key, decode
+from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
+from candleflow.domain.updates import BarUpdate, Key, decode
 from candleflow.web.connection import Bodies, Connection
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from candleflow.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from candleflow.web import responses
 from candleflow.web.context import DB_ERRORS
 from candleflow.web.errors import UdfError, unavailable

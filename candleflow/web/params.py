@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from candleflow import symbols
-from candleflow.resolution import SUPPORTED, Resolution, parse_resolution
+from candleflow.domain import symbols
+from candleflow.domain.resolution import SUPPORTED, Resolution, parse_resolution
 from candleflow.web.errors import UdfError
 
 #: Times are clamped to [0, end of year 9999]: the range Python and PostgreSQL share.

@@ -39,9 +39,9 @@ import time
 
 from aiohttp import HttpVersion11, web
 
-from candleflow.metrics import SSE_DROPPED, SSE_REJECTED
+from candleflow.core.metrics import SSE_DROPPED, SSE_REJECTED
+from candleflow.domain.updates import BarUpdate, Key
 from candleflow.store import queries
-from candleflow.updates import BarUpdate, Key
 from candleflow.web import params, responses
 from candleflow.web.connection import HUB_TO_CLIENT, Bodies, Connection
 from candleflow.web.errors import UdfError, unavailable

@@ -1,7 +1,7 @@
 """The built chart frontend: `/` serves `frontend/dist/index.html`, plus its assets.
 
 Vite builds into `frontend/dist` (`make frontend`), which the wheel carries inside the
-package (`candleflow.bundled`): hashed bundles under `assets/`
+package (`candleflow.core.bundled`): hashed bundles under `assets/`
 (cached for a year, they never change under the same name) and a few files at the
 root (favicon and the like). Whatever is there at request time is served; without a
 build, `/` answers a short page saying how to make one.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from candleflow.bundled import bundled
+from candleflow.core.bundled import bundled
 from candleflow.web import responses
 from candleflow.web.errors import UdfError
 from candleflow.web.routing import page

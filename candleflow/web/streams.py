@@ -28,7 +28,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from candleflow.updates import Key
+from candleflow.domain.updates import Key
 from candleflow.web import params, responses
 from candleflow.web.connection import Connection, event
 from candleflow.web.errors import UdfError

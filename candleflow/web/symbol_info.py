@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from candleflow.resolution import SUPPORTED, SUPPORTED_CODES
+from candleflow.domain.resolution import SUPPORTED, SUPPORTED_CODES
 from candleflow.store.queries import SymbolRow
 
 SYMBOL_TYPE = "crypto"

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from candleflow.resolution import Resolution
+from candleflow.domain.resolution import Resolution
+from candleflow.domain.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.store import queries
 from candleflow.store.queries import Mark, Quote, SymbolRow
-from candleflow.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.web import params, responses, symbol_info
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.stack import StackInfo
 from candleflow.stack.run import DEMO_HISTORY_HOURS, FIRST_CHART_TIMEOUT, wait_first_chart
 from tests.browser.conftest import PAGE_TIMEOUT_MS, WORKER_READY_S, require_frontend_build

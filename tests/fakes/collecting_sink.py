@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from candleflow.ticks import Tick
+from candleflow.domain.ticks import Tick
 
 
 class CollectingSink:

@@ -14,9 +14,9 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from candleflow.exceptions import InvalidTick
-from candleflow.settings import Settings
-from candleflow.ticks import parse_tick
+from candleflow.core.settings import Settings
+from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.ticks import parse_tick
 from tests.harness.kafka import _partitions, consume_all
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 

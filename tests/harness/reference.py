@@ -1,6 +1,6 @@
 """Independent reference aggregation for tests: a plain sort-and-group of the tick log.
 
-Written from the invariants' words, sharing no code with `candleflow.bars` or
+Written from the invariants' words, sharing no code with `candleflow.domain.bars` or
 `candleflow.indicators` beyond the resolution boundaries (which have tests of their own
 against `datetime` arithmetic).
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from candleflow.resolution import SUPPORTED, Resolution
+from candleflow.domain.resolution import SUPPORTED, Resolution
 
 
 class LogTick(NamedTuple):

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from candleflow.settings import default_stack_dir
+from candleflow.core.settings import default_stack_dir
 
 
 def jar_cache() -> Path:

@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from candleflow.bars import aggregate
-from candleflow.settings import Settings
-from candleflow.sources.backfill import BackfillError, Plan, backfill, phases_for
+from candleflow.core.settings import Settings
+from candleflow.domain.bars import aggregate
+from candleflow.maintenance.backfill.run import BackfillError, Plan, backfill, phases_for
 from candleflow.sources.cryptocompare_rest import HistoryClient, Retry
 from candleflow.store import bars as store
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
@@ -52,7 +52,7 @@ def minute_rows(count: int, start: int = START, seed: int = 3, step: int = 60) -
 
 
 def floor(ts: int, code: str) -> int:
-    """Bucket start (s) by datetime arithmetic, independent of candleflow.resolution."""
+    """Bucket start (s) by datetime arithmetic, independent of candleflow.domain.resolution."""
     moment = datetime.fromtimestamp(ts, UTC)
     if code == "1M":
         return int(datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp())

@@ -8,7 +8,7 @@ import dataclasses
 import orjson
 import pytest
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.sources.runner import run_source
 from candleflow.stack import StackInfo
 from tests.harness import Names, consume_all, create_topics

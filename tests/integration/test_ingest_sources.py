@@ -13,10 +13,10 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from candleflow.metrics import TICKS_ACCEPTED, TICKS_REJECTED
+from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
+from candleflow.domain.ticks import Tick
 from candleflow.sources.publisher import TickPublisher
 from candleflow.stack import StackInfo
-from candleflow.ticks import Tick
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
 from tests.harness import Names, consume_all
 

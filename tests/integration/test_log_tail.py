@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
+from candleflow.domain.ticks import Tick
 from candleflow.sources.log_tail import recent_ticks, seeded_dedupe
 from candleflow.sources.publisher import TickPublisher
-from candleflow.ticks import Tick
 from tests.harness.kafka import create_topics
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from candleflow.instants import parse_instant
-from candleflow.rebuild.window import cutoff
+from candleflow.domain.instants import parse_instant
+from candleflow.maintenance.rebuild.window import cutoff
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
 from tests.harness.tickgen import generate

@@ -37,14 +37,14 @@ import asyncpg
 import orjson
 import pytest
 
-from candleflow.bars import Bar, BarKey, aggregate
-from candleflow.engine import BarEngine
+from candleflow.core.settings import Settings
+from candleflow.domain.bars import Bar, BarKey, aggregate
+from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.recompute import whole
 from candleflow.functions.registry import load
-from candleflow.kafka_log import Record
-from candleflow.rebuild.series import function_bar
-from candleflow.settings import Settings
+from candleflow.kafka.log_reader import Record
+from candleflow.maintenance.rebuild.series import function_bar
 from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries

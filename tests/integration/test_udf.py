@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from candleflow.resolution import SUPPORTED, Resolution
+from candleflow.domain.resolution import SUPPORTED, Resolution
 from candleflow.stack import StackInfo
 from tests.harness import WorkerFactory, WorkerProcess
 from tests.harness.databases import drop_database

@@ -44,7 +44,7 @@ def listed(stdout: str) -> set[tuple[str, str, str, str]]:
 
 
 def iso(ms: int) -> str:
-    from candleflow.instants import iso as to_iso
+    from candleflow.domain.instants import iso as to_iso
 
     return to_iso(ms)
 

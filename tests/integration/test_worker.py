@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from candleflow.engine_status import EngineStatus
-from candleflow.settings import Settings
-from candleflow.sink import KafkaSink
+from candleflow.core.engine_status import EngineStatus
+from candleflow.core.settings import Settings
+from candleflow.engine.sink import KafkaSink
 from candleflow.worker import Worker
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics

@@ -7,9 +7,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candleflow.bars import Bar, roll_into
-from candleflow.resolution import BY_CODE, Resolution
-from candleflow.sources.backfill import (
+from candleflow.domain.bars import Bar, roll_into
+from candleflow.domain.resolution import BY_CODE, Resolution
+from candleflow.maintenance.backfill.run import (
     PHASES,
     RestBars,
     Segment,

@@ -1,4 +1,4 @@
-"""`candleflow.bars` against a plain sort-and-group written from the invariant's words."""
+"""`candleflow.domain.bars` against a plain sort-and-group written from the invariant's words."""
 
 import random
 from decimal import Decimal
@@ -6,8 +6,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.bars import Bar, aggregate
-from candleflow.resolution import SUPPORTED
+from candleflow.domain.bars import Bar, aggregate
+from candleflow.domain.resolution import SUPPORTED
 
 BASE = 1_732_406_400_000  # 2024-11-24T00:00Z
 

@@ -1,7 +1,7 @@
 """Natural batching: a batch closes when nothing more is buffered once the previous
 commit is done; size and age only cap it."""
 
-from candleflow.batching import IDLE_WAIT_MS, POLL_MS, Gathering
+from candleflow.engine.batching import IDLE_WAIT_MS, POLL_MS, Gathering
 
 
 class Clock:

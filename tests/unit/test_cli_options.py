@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from click.testing import CliRunner
 
-from candleflow.cli_options import INSTANT, INSTANT_OR_EARLIEST, SYMBOLS
+from candleflow.core.cli_options import INSTANT, INSTANT_OR_EARLIEST, SYMBOLS
 
 NOW = 1_732_406_400_000  # 2024-11-24T00:00:00Z
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from candleflow.cli import COMMANDS
-from candleflow.settings import SETTINGS_DOC, Settings
+from candleflow.core.settings import SETTINGS_DOC, Settings
 from candleflow.stack.kafka import KAFKA_VERSION
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"

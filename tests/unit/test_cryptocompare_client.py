@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from candleflow.domain.ticks import Tick
 from candleflow.sources.cryptocompare import CryptoCompareClient, Timing
 from candleflow.sources.exceptions import Unauthorized
-from candleflow.ticks import Tick
 from tests.fakes.collecting_sink import CollectingSink
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candleflow.exceptions import InvalidSymbol, InvalidTick
+from candleflow.domain.exceptions import InvalidSymbol, InvalidTick
+from candleflow.domain.ticks import Tick
 from candleflow.sources import cryptocompare_protocol as cc
 from candleflow.sources.exceptions import ProtocolError
-from candleflow.ticks import Tick
 
 NOW_MS = 1_732_406_500_000
 ETH = "0~Kraken~ETH~EUR"

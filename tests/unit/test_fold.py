@@ -1,5 +1,5 @@
 """`TickFolder`, the fast fold of raw records into bars, against the plain fold: the
-engine's `parse_tick` + `candleflow.bars.aggregate`, whatever the batches and order."""
+engine's `parse_tick` + `candleflow.domain.bars.aggregate`, whatever the batches and order."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.bars import aggregate
-from candleflow.fold import TickFolder
-from candleflow.ticks import parse_tick
+from candleflow.domain.bars import aggregate
+from candleflow.domain.fold import TickFolder
+from candleflow.domain.ticks import parse_tick
 from tests.harness.tickgen import generate
 
 NOW = 1_735_000_000_000

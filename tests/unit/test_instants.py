@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from candleflow.instants import iso, parse_instant
+from candleflow.domain.instants import iso, parse_instant
 
 NOW = 1_732_406_400_000  # 2024-11-24T00:00:00Z
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from candleflow.logs import configure, loglevel_given, worker_loglevel
+from candleflow.core.logs import configure, loglevel_given, worker_loglevel
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from candleflow.progress import Progress
+from candleflow.core.progress import Progress
 
 
 def test_progress_shows_the_fraction_and_the_counts_and_ends_its_line() -> None:

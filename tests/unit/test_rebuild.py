@@ -9,15 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from candleflow.bars import Bar
+from candleflow.domain.bars import Bar
+from candleflow.domain.resolution import SUPPORTED
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.recompute import seeds_from, whole
 from candleflow.functions.registry import FunctionSet
-from candleflow.kafka_log import Span
-from candleflow.rebuild.series import Base, bars_by_series, indicator_rows, merged
-from candleflow.rebuild.window import catch_up, cutoff, final_offsets, targets
-from candleflow.resolution import SUPPORTED
+from candleflow.kafka.log_reader import Span
+from candleflow.maintenance.rebuild.series import Base, bars_by_series, indicator_rows, merged
+from candleflow.maintenance.rebuild.window import catch_up, cutoff, final_offsets, targets
 
 
 def ms(text: str) -> int:

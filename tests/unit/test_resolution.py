@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candleflow.exceptions import InvalidResolution
-from candleflow.resolution import SUPPORTED, SUPPORTED_CODES, parse_resolution
+from candleflow.domain.exceptions import InvalidResolution
+from candleflow.domain.resolution import SUPPORTED, SUPPORTED_CODES, parse_resolution
 
 MS_2009 = 1_230_768_000_000
 MS_2100 = 4_102_444_800_000

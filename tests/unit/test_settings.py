@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from candleflow.exceptions import ConfigError
-from candleflow.settings import SETTINGS_DOC, Settings, default_stack_dir, variable
+from candleflow.core.settings import SETTINGS_DOC, Settings, default_stack_dir, variable
+from candleflow.domain.exceptions import ConfigError
 
 
 def test_settings_equal_an_empty_environment() -> None:

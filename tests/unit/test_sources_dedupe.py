@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from candleflow.domain.ticks import Tick
 from candleflow.sources.dedupe import RecentTrades, trade_key
-from candleflow.ticks import Tick
 
 
 def tick(trade_id: str | None, symbol: str = "Coinbase:BTC/USD", ts: int = 1_732_406_400_000) -> Tick:

@@ -3,7 +3,7 @@ dense over the last hours and sparse before, continuing the live walk."""
 
 from __future__ import annotations
 
-from candleflow.settings import Settings
+from candleflow.core.settings import Settings
 from candleflow.sources.history import EARLIER_PER_MINUTE, RECENT_HOURS, RECENT_PER_MINUTE, past_ticks
 from candleflow.sources.synthetic import SyntheticFeed
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from candleflow.domain.ticks import Tick
 from candleflow.sources.exceptions import ReplayFileError
 from candleflow.sources.replay import MAX_RAW, CsvLayout, Pacer, detect_format, parse_speed, replay_file
-from candleflow.ticks import Tick
 from tests.fakes.collecting_sink import CollectingSink
 
 NOW = int(time.time() * 1000)

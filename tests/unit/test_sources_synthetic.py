@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from candleflow.domain.ticks import price_decimals, validate_tick
 from candleflow.sources.synthetic import SyntheticFeed, price_decimals_for, run_synthetic
-from candleflow.ticks import price_decimals, validate_tick
 from tests.fakes.collecting_sink import CollectingSink
 
 SYMBOLS = ("Coinbase:BTC/USD", "Coinbase:ETH/USD", "Kraken:SOL/USD", "Binance:DOGE/USDT", "Binance:SHIB/USDT")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from candleflow.updates import BarUpdate, decode, encode
+from candleflow.domain.updates import BarUpdate, decode, encode
 
 
 def test_round_trip_with_and_without_commit_time() -> None:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.bars import Bar, aggregate
-from candleflow.fold import TickFolder
-from candleflow.verify import Window, compare, expected_bars, render
+from candleflow.domain.bars import Bar, aggregate
+from candleflow.domain.fold import TickFolder
+from candleflow.maintenance.verify import Window, compare, expected_bars, render
 
 NOW = 1_732_406_400_000  # 2024-11-24T00:00:00Z
 

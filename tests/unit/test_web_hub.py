@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from candleflow.updates import BarUpdate
+from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
 from candleflow.web.hub import JOURNAL_BARS, Hub, Journal, coalesce
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
-from candleflow.resolution import SUPPORTED, parse_resolution
+from candleflow.domain.resolution import SUPPORTED, parse_resolution
 from candleflow.web import params
 from candleflow.web.errors import UdfError
 from candleflow.web.params import Param, Query

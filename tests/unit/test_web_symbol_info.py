@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from candleflow.resolution import SUPPORTED_CODES
+from candleflow.domain.resolution import SUPPORTED_CODES
 from candleflow.store.queries import SymbolRow
 from candleflow.web import symbol_info
 from candleflow.web.udf import no_data

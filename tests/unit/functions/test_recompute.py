@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.engine import BarEngine
+from candleflow.core.settings import Settings
+from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.api import Bar, Function, Outputs, Window
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.examples import RSI, VWAP, Bollinger, CloseCrossesEma
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, compute, missing_seeds, seeds_from, whole
 from candleflow.functions.registry import FunctionSet
-from candleflow.settings import Settings
 from tests.unit.functions.strategies import bar_series
 
 KEY = ("S:A/B", "1")

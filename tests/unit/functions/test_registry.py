@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from candleflow.core.settings import Settings
 from candleflow.functions.api import FunctionConfigError
 from candleflow.functions.builtin import SMA
 from candleflow.functions.examples import RSI, Bollinger
 from candleflow.functions.registry import FunctionSet, load, split_specs
-from candleflow.settings import Settings
 
 
 def test_defaults_are_the_moving_averages_and_the_crossover() -> None:
@@ -62,7 +62,7 @@ def test_split_specs_keeps_commas_inside_parentheses() -> None:
         ("rsi(14)", "write parameters as name=value"),
         ("nowhere.module:Thing", "cannot import 'nowhere.module'"),
         ("candleflow.functions.examples:Nothing", "has no attribute 'Nothing'"),
-        ("candleflow.settings:Settings", "not a candleflow.functions Indicator or Signal"),
+        ("candleflow.core.settings:Settings", "not a candleflow.functions Indicator or Signal"),
         ("crossover(fast=50,slow=20)", "fast must be below slow"),
         ("bollinger(width=inf)", "not a finite number"),
     ],

@@ -8,7 +8,7 @@ from candleflow.functions.api import Bar
 from candleflow.functions.builtin import SMA, Crossover
 from candleflow.functions.recompute import whole
 from candleflow.functions.registry import FunctionSet
-from candleflow.verify_functions import compare_series
+from candleflow.maintenance.verify_functions import compare_series
 
 KEY = ("S:A/B", "1")
 FUNCTIONS = FunctionSet.of([Crossover(fast=2, slow=3)])

@@ -1,0 +1,244 @@
+"""Every setting of candleflow, declared once and read once from the environment.
+
+Each field of `Settings` is one `setting(default, cast, doc)`: its variable is
+`CANDLEFLOW_` + the field name in capitals, its default is the text an empty
+environment stands for (cast like any other value, so `Settings()` equals
+`Settings.from_env({})`), and its doc is the README's "Configuration" row
+(`scripts/settings_table.py` prints the table from `SETTINGS_DOC`).
+
+`Settings.from_env()` casts each variable that is set; a malformed value raises
+`ConfigError` naming the variable and what it expects. The result is frozen: nothing
+changes a setting after start. To add a setting, add one field line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from candleflow.domain.exceptions import ConfigError
+
+T = TypeVar("T")
+
+PREFIX = "CANDLEFLOW_"
+SOURCES = ("none", "synthetic", "cryptocompare")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Cast(Generic[T]):
+    """How one variable's text becomes its value; `expect` tells a user what to write."""
+
+    parse: Callable[[str], T]
+    expect: str
+
+
+def _checked(convert: Callable[[str], T], ok: Callable[[T], bool]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        value = convert(raw)
+        if not ok(value):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _matching(pattern: str, *, full: bool = True) -> Callable[[str], str]:
+    match = re.fullmatch if full else re.match
+    return _checked(str, lambda raw: match(pattern, raw) is not None)
+
+
+def _periods(raw: str) -> tuple[int, ...]:
+    values = tuple(sorted({POSITIVE_INT.parse(p) for p in raw.split(",") if p.strip()}))
+    if not values:
+        raise ValueError(raw)
+    return values
+
+
+def _pair(raw: str) -> tuple[int, int]:
+    fast, slow = (POSITIVE_INT.parse(p) for p in raw.split(","))
+    if fast >= slow:
+        raise ValueError(raw)
+    return fast, slow
+
+
+def _choice(options: tuple[str, ...], normalise: Callable[[str], str] = str.lower) -> Cast[str]:
+    return Cast(_checked(normalise, lambda value: value in options), "one of " + ", ".join(options))
+
+
+def _bootstrap(raw: str) -> str:
+    for server in raw.split(","):
+        if not re.fullmatch(r"[\w.\-]+:\d{1,5}", server.strip()):
+            raise ValueError(raw)
+    return raw
+
+
+def _symbols(raw: str) -> tuple[str, ...]:
+    from candleflow.domain.symbols import parse_symbol
+
+    values = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for value in values:
+        parse_symbol(value)
+    return values
+
+
+TEXT = Cast(str, "any text")
+PORT = Cast(_checked(int, lambda v: 0 <= v <= 65535), "a port number 0-65535")
+ANY_PORT = Cast(PORT.parse, "a port number (0 = any free port)")
+POSITIVE_INT = Cast(_checked(int, lambda v: v > 0), "a positive integer")
+INTEGER = Cast(int, "an integer")
+POSITIVE_FLOAT = Cast(_checked(float, lambda v: v > 0), "a positive number")
+SECONDS = Cast(POSITIVE_FLOAT.parse, "a positive number of seconds")
+NON_NEGATIVE_SECONDS = Cast(_checked(float, lambda v: v >= 0), "seconds >= 0")
+NON_NEGATIVE_HOURS = Cast(_checked(float, lambda v: v >= 0), "hours >= 0")
+PERIODS = Cast(_periods, "comma-separated positive integers")
+PAIR = Cast(_pair, "two integers 'fast,slow' with fast < slow")
+BOOTSTRAP = Cast(_bootstrap, "host:port[,host:port...]")
+DATABASE_URL = Cast(_matching(r"postgres(ql)?://", full=False), "a postgresql:// URL")
+IDENTIFIER = Cast(_matching(r"[A-Za-z0-9._\-]{1,200}"), "letters, digits, '.', '_' or '-'")
+TOPIC = Cast(IDENTIFIER.parse, "a Kafka topic name")
+HOST = Cast(_checked(str, bool), "a host name or address")
+WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
+HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
+SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
+DIRECTORY = Cast(Path, "a directory path")
+
+
+def setting(default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None) -> Any:
+    """A `Settings` field: `default` is the text of an unset variable (or a function
+    giving it), `shown` what the README says when that text depends on the machine."""
+    if callable(default) and shown is None:
+        raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
+    metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
+    if callable(default):
+        make = default
+        return field(default_factory=lambda: cast.parse(make()), metadata=metadata)
+    return field(default=cast.parse(default), metadata=metadata)
+
+
+def default_stack_dir() -> Path:
+    """`.stack/` at the root of the clone this package lives in, else in the current directory."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists():
+        return root / ".stack"
+    return Path.cwd() / ".stack"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings; one `setting(default, cast, doc)` per field (its variable is
+    `variable(field name)`)."""
+
+    kafka_bootstrap: str = setting("localhost:9092", BOOTSTRAP, "Kafka bootstrap servers, host:port[,host:port]")
+    database_url: str = setting(
+        "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
+    )
+    app_id: str = setting("candleflow", IDENTIFIER, "Faust app id: the consumer group workers share")
+    web_host: str = setting("0.0.0.0", HOST, "address the worker's web server binds")
+    web_port: int = setting("6066", PORT, "port of the UDF/SSE/chart web server")
+    ticks_topic: str = setting("ticks.raw", TOPIC, "topic of normalised ticks (key = symbol)")
+    dead_topic: str = setting("ticks.dead", TOPIC, "dead-letter topic for rejected ticks")
+    updates_topic: str = setting("bars.updates", TOPIC, "topic of bar changes for live fan-out")
+    ticks_partitions: int = setting("8", POSITIVE_INT, "partitions of the ticks topic (the scale-out limit)")
+    source: str = setting(
+        "none", _choice(SOURCES), "feed a worker runs as a leader-only task: none, synthetic or cryptocompare"
+    )
+    synthetic_symbols: tuple[str, ...] = setting(
+        "Coinbase:BTC/USD,Coinbase:ETH/USD,Kraken:SOL/USD,Binance:DOGE/USDT", SYMBOLS, "symbols of the synthetic feed"
+    )
+    synthetic_rate: float = setting("20", POSITIVE_FLOAT, "synthetic ticks per second, all symbols together")
+    synthetic_seed: int = setting("1", INTEGER, "seed of the synthetic random walk")
+    synthetic_history: float = setting(
+        "0",
+        NON_NEGATIVE_HOURS,
+        "hours of past synthetic ticks the feed lays down first when the ticks topic is empty (`make run`: 48)",
+    )
+    cryptocompare_api_key: str = setting("", TEXT, "CryptoCompare API key (live feed)")
+    cryptocompare_url: str = setting("wss://streamer.cryptocompare.com/v2", WS_URL, "CryptoCompare streamer URL")
+    cryptocompare_rest_url: str = setting(
+        "https://min-api.cryptocompare.com", HTTP_URL, "CryptoCompare REST base URL (backfill)"
+    )
+    cryptocompare_pairs: tuple[str, ...] = setting(
+        "Coinbase:BTC/USD,Coinbase:ETH/USD", SYMBOLS, "symbols the live client subscribes to"
+    )
+    ma_periods: tuple[int, ...] = setting("20,50,200", PERIODS, "SMA and EMA periods kept per series")
+    crossover: tuple[int, int] = setting("20,50", PAIR, "fast,slow SMA periods whose crossings become marks")
+    functions: str = setting(
+        "", TEXT, "more indicators and signals, e.g. rsi(period=14),mypkg.ind:MyIndicator (docs/functions.md)"
+    )
+    batch_max: int = setting("10000", POSITIVE_INT, "ticks per engine batch at most")
+    batch_within: float = setting("0.2", SECONDS, "seconds an engine batch may gather at most")
+    future_tolerance: float = setting(
+        "300", NON_NEGATIVE_SECONDS, "seconds a tick may lie in the future before it is rejected"
+    )
+    sse_max_clients: int = setting("5000", POSITIVE_INT, "SSE connections per web process; more get 503")
+    sse_queue: int = setting("64", POSITIVE_INT, "pending bars per SSE client before it is dropped")
+    sse_heartbeat: float = setting("15", SECONDS, "seconds between SSE heartbeat comments")
+    max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
+    max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
+    log_level: str = setting("INFO", _choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
+    stack_dir: Path = setting(
+        lambda: str(default_stack_dir()),
+        DIRECTORY,
+        "data, logs and jars of the local stack",
+        shown=".stack (in the clone)",
+    )
+    stack_kafka_port: int = setting("0", ANY_PORT, "port of the local broker; 0 picks a free one")
+    stack_pg_port: int = setting("0", ANY_PORT, "port of the local PostgreSQL; 0 picks a free one")
+
+    def __post_init__(self) -> None:
+        if self.source == "cryptocompare" and not self.cryptocompare_api_key:
+            raise ConfigError(
+                f"{SOURCE}=cryptocompare needs {CC_KEY}: set it to your CryptoCompare API key "
+                f"or choose {SOURCE}=synthetic"
+            )
+        missing = [p for p in self.crossover if p not in self.ma_periods]
+        if missing:
+            raise ConfigError(
+                f"{variable('crossover')}={','.join(map(str, self.crossover))} uses periods {missing} that "
+                f"{variable('ma_periods')}={','.join(map(str, self.ma_periods))} does not keep: add them there"
+            )
+
+    @property
+    def kafka_url(self) -> str:
+        """The broker list in Faust's `kafka://` form."""
+        return ";".join(f"kafka://{s.strip()}" for s in self.kafka_bootstrap.split(","))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `env` (default `os.environ`); unset variables keep their defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = variable(spec.name)
+            if name in env:
+                values[spec.name] = _parse(name, env[name], spec.metadata["cast"])
+        return cls(**values)
+
+
+def variable(field_name: str) -> str:
+    """The environment variable of a `Settings` field."""
+    return PREFIX + field_name.upper()
+
+
+def _parse(name: str, raw: str, cast: Cast[T]) -> T:
+    try:
+        return cast.parse(raw.strip())
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected {cast.expect}") from exc
+
+
+#: (variable, default, meaning) of every setting, in declaration order: the README's table.
+SETTINGS_DOC: list[tuple[str, str, str]] = [
+    (variable(spec.name), spec.metadata["shown"], spec.metadata["doc"]) for spec in fields(Settings)
+]
+
+SOURCE = variable("source")
+CC_KEY = variable("cryptocompare_api_key")
+WEB_PORT = variable("web_port")
+LOG_LEVEL = variable("log_level")
+SYNTH_HISTORY = variable("synthetic_history")

@@ -1,0 +1,384 @@
+"""The bar engine: one batch of `ticks.raw` records in, one database transaction out.
+
+`BarEngine` is independent of Faust so that both readers (the Faust agent and the bulk
+reader) and the benchmarks share it. Per batch it
+
+1. decodes, validates and aggregates every record outside any transaction (`prepare`:
+   CPU work that the bulk reader overlaps with the previous batch's commit);
+2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
+   partition's `next_offset` — they were absorbed before (a re-delivery);
+3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
+   merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
+   functions (indicators and signals) of every series from its earliest changed bar,
+   and advances the ledger — then commits;
+4. publishes every changed bar to `bars.updates` (`candleflow.domain.updates`) the moment the
+   transaction commits, flagging corrections (a change to a bar older than a bar the
+   series already had); the acknowledgements are awaited off the batch path.
+
+A crash between commit and publish loses those updates; `republish_current`, run
+when a worker starts, publishes the current bar of the most recently active series
+so that every hub (and chart) ends on what the database holds without a new tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from candleflow.core import metrics
+from candleflow.core.engine_status import STATUS, EngineStatus
+from candleflow.core.settings import Settings
+from candleflow.domain.bars import Bar, BarKey, SeriesKey, aggregate
+from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.resolution import SUPPORTED_CODES
+from candleflow.domain.symbols import SymbolSeen
+from candleflow.domain.ticks import dead_letter, parse_tick, price_decimals
+from candleflow.domain.updates import BarUpdate, encode
+from candleflow.engine.tails import BarOutputs, TailCache
+from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.failures import report_failures
+from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
+from candleflow.functions.registry import FunctionSet, from_settings
+from candleflow.kafka.log_reader import Record
+from candleflow.store import bars as store
+from candleflow.store import series
+from candleflow.store.bars import StoredBar
+
+log = logging.getLogger(__name__)
+
+#: Symbols (most recent tick first) whose current bars a starting worker republishes.
+REPUBLISH_SYMBOLS = 1000
+
+APPEND_TO_READ = metrics.LIVE_STAGE_SECONDS.labels("append_to_read")
+READ_TO_COMMIT = metrics.LIVE_STAGE_SECONDS.labels("read_to_commit")
+
+
+@dataclass
+class Prepared:
+    """A batch decoded and aggregated, ready for its transaction."""
+
+    records: Sequence[Record]
+    deltas: dict[BarKey, Bar] = field(default_factory=dict)
+    seen: dict[str, SymbolSeen] = field(default_factory=dict)
+    partition_of: dict[str, int] = field(default_factory=dict)
+    rejects: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    #: per partition: first offset kept, and the offset after the last one seen
+    first: dict[int, int] = field(default_factory=dict)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    absorbed: int = 0
+    skipped: int = 0
+    #: time.time() when the batch was read (prepared)
+    read_at: float = 0.0
+
+
+class Sink(Protocol):
+    """Where the engine's Kafka output goes (dead letters and bar updates)."""
+
+    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None: ...
+
+    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None: ...
+
+
+class Pool(Protocol):
+    def acquire(self) -> Any: ...
+
+
+@dataclass
+class BatchResult:
+    absorbed: int = 0
+    redelivered: int = 0
+    rejected: int = 0
+    late: int = 0
+    bars: list[StoredBar] = field(default_factory=list)
+    corrections: set[tuple[str, str, int]] = field(default_factory=set)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+
+class BarEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: Pool,
+        sink: Sink,
+        *,
+        consumer: str | None = None,
+        topic: str | None = None,
+        functions: FunctionSet | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.sink = sink
+        self.consumer = consumer or settings.app_id
+        self.topic = topic or settings.ticks_topic
+        #: Raises FunctionConfigError (what to fix) when the configuration names a bad function.
+        self.functions = functions or from_settings(settings)
+        self.tails = TailCache(keep=self.functions.needed + 64)
+        #: (next_offset, epoch) this engine last committed per partition: while the ledger
+        #: still shows them, nobody else wrote and the series tails in memory are valid.
+        self.written: dict[int, tuple[int, int]] = {}
+
+    async def process(self, records: Sequence[Record]) -> BatchResult:
+        """Absorb one batch in one transaction (see the module docstring)."""
+        return await self.commit(self.prepare(records))
+
+    def prepare(self, records: Sequence[Record], floor: Mapping[int, int] | None = None) -> Prepared:
+        """The CPU half of a batch, outside any transaction: decode, validate, aggregate.
+
+        `floor` drops records below a partition's offset (those the ledger shows absorbed);
+        `commit` calls back with it in the rare batch that holds a re-delivery.
+        """
+        tolerance = self.settings.future_tolerance
+        read_at = time.time()
+        now_ms = int(read_at * 1000)
+        prepared = Prepared(records=records, read_at=read_at)
+        if floor is None:
+            appended = min((r.timestamp for r in records if r.timestamp > 0), default=0)
+            if appended:
+                APPEND_TO_READ.observe(max(0.0, read_at - appended / 1000))
+        rows = []
+        seen = prepared.seen
+        for record in records:
+            if floor is not None and record.offset < floor[record.partition]:
+                prepared.skipped += 1
+                continue
+            prepared.first.setdefault(record.partition, record.offset)
+            offset = record.offset + 1
+            if offset > prepared.next_offsets.get(record.partition, 0):
+                prepared.next_offsets[record.partition] = offset
+            try:
+                tick = parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)
+            except InvalidTick as exc:
+                prepared.rejects.append((record.key, dead_letter(record.value, str(exc), "engine")))
+                continue
+            prepared.partition_of[tick.symbol] = record.partition
+            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, record.offset))
+            decimals = price_decimals(tick.price)
+            info = seen.get(tick.symbol)
+            if info is None:
+                seen[tick.symbol] = SymbolSeen(decimals, tick.ts, tick.ts)
+            else:
+                info.decimals = max(info.decimals, decimals)
+                if tick.ts < info.first:
+                    info.first = tick.ts
+                elif tick.ts > info.last:
+                    info.last = tick.ts
+        prepared.absorbed = len(rows)
+        prepared.deltas = aggregate(rows)
+        return prepared
+
+    async def commit(self, prepared: Prepared) -> BatchResult:
+        """The database half of a batch: one transaction, guarded by the ledger."""
+        partitions = sorted({r.partition for r in prepared.records})
+        result = BatchResult()
+        async with self.pool.acquire() as conn, conn.transaction():
+            locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
+            ledger = {partition: next_offset for partition, (next_offset, _) in locked.items()}
+            for partition in partitions:
+                if self.written.get(partition) != locked[partition]:
+                    self.tails.drop_partition(partition)
+            if any(r.offset < ledger[r.partition] for r in prepared.records):
+                prepared = self.prepare(prepared.records, floor=ledger)
+            self._warn_on_gaps(prepared.first, ledger)
+            if prepared.rejects:
+                await self.sink.dead_letters(prepared.rejects)
+            result.redelivered = prepared.skipped
+            result.rejected = len(prepared.rejects)
+            result.absorbed = prepared.absorbed
+            next_offsets = {p: max(ledger[p], prepared.next_offsets.get(p, 0)) for p in partitions}
+            if prepared.deltas:
+                result.bars = await store.merge_bars(conn, prepared.deltas)
+                await store.upsert_symbols(conn, prepared.seen)
+                await self._recompute(conn, result.bars, prepared.partition_of, result)
+                result.late = sum(
+                    prepared.deltas[key].trades
+                    for key in result.corrections
+                    if key[1] == "1" and key in prepared.deltas
+                )
+            await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
+            result.next_offsets = next_offsets
+        for partition, next_offset in next_offsets.items():
+            self.written[partition] = (next_offset, locked[partition][1])
+        return result
+
+    def _warn_on_gaps(self, first: Mapping[int, int], ledger: Mapping[int, int]) -> None:
+        for partition, offset in first.items():
+            if offset > ledger[partition] > 0:
+                log.warning(
+                    "ticks %s[%d]: offsets %d..%d never reached the engine (retention or a "
+                    "compacted topic?); continuing from %d",
+                    self.topic,
+                    partition,
+                    ledger[partition],
+                    offset - 1,
+                    offset,
+                )
+
+    async def _recompute(
+        self,
+        conn: Any,
+        stored: Sequence[StoredBar],
+        partition_of: Mapping[str, int],
+        result: BatchResult,
+    ) -> None:
+        """Every changed series' functions from its earliest changed bar (`store.series`),
+        from the tail cache where it can tell, else from the database."""
+        changed: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
+        for bar in stored:
+            changed[(bar.symbol, bar.resolution)][bar.bucket] = FunctionBar(
+                bar.bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume)
+            )
+        inputs: dict[SeriesKey, SeriesInput] = {}
+        misses: list[tuple[SeriesKey, int]] = []
+        for key, bars in changed.items():
+            cached = self._from_cache(key, bars)
+            if cached is None:
+                misses.append((key, min(bars)))
+            else:
+                inputs[key] = cached
+        if misses:
+            for loaded in await series.load(conn, self.functions, misses):
+                inputs[loaded.key] = loaded
+        runs = [(item, compute(self.functions, item)) for item in inputs.values()]
+        await series.write(conn, runs)
+        for item, computed in runs:
+            report_failures(item.key, computed.failures)
+            self._remember(item, computed, partition_of[item.key[0]])
+            buckets = changed[item.key]
+            unchanged_after = max((b.bucket for b in item.bars[item.start :] if b.bucket not in buckets), default=None)
+            if unchanged_after is not None:
+                result.corrections.update(
+                    (item.key[0], item.key[1], bucket) for bucket in buckets if bucket < unchanged_after
+                )
+
+    def _from_cache(self, key: SeriesKey, changed: Mapping[int, FunctionBar]) -> SeriesInput | None:
+        tail = self.tails.get(key)
+        if tail is None:
+            return None
+        since = min(changed)
+        split = tail.split(since, self.functions.needed)
+        if split is None:
+            return None
+        prefix, seeds, index = split
+        if seeds is not None and missing_seeds(self.functions, seeds):
+            return None
+        bars = {b.bucket: b for b in tail.bars[index:]}
+        bars.update(changed)
+        return SeriesInput(key, since, prefix + [bars[b] for b in sorted(bars)], len(prefix), seeds)
+
+    def _remember(self, item: SeriesInput, computed: Computed, partition: int) -> None:
+        before: list[BarOutputs] = [None] * item.start
+        if item.seeds is not None:
+            before[-1] = dict(item.seeds)
+        outputs: list[BarOutputs] = [*before, *computed.outputs]
+        self.tails.put(item.key, partition, item.bars, outputs, item.seeds is None)
+
+    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[tuple[bytes, bytes]]:
+        """The `bars.updates` records of a committed batch, oldest bar first per series."""
+        return [
+            encode(
+                BarUpdate(
+                    bar.symbol,
+                    bar.resolution,
+                    bar.bucket // 1000,
+                    bar.open,
+                    bar.high,
+                    bar.low,
+                    bar.close,
+                    float(bar.volume),
+                    bar.trades,
+                    (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
+                    committed_at,
+                )
+            )
+            for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
+        ]
+
+    async def republish_current(self) -> int:
+        """Publish the current bar of every series of the most recently active symbols.
+
+        Run when a worker starts: updates lost to a crash between commit and publish
+        reach every hub now instead of with the series' next tick. Harmless when
+        nothing was lost (a hub passes an unchanged bar on; a chart redraws it).
+        """
+        async with self.pool.acquire() as conn:
+            bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
+        records = [encode(BarUpdate(*bar, republished=True)) for bar in bars]
+        await self.sink.bar_updates(records)
+        return len(records)
+
+
+class EngineRunner:
+    """Retries a batch until the database takes it, then publishes and reports it.
+
+    A failed transaction (database down, broker down while dead-lettering) rolls back
+    completely; waiting and retrying the same batch is therefore always safe. Only
+    cancellation (worker shutdown) abandons a batch, and then its records stay
+    unacknowledged so Kafka delivers them again.
+    """
+
+    def __init__(self, engine: BarEngine, max_backoff: float = 10.0, status: EngineStatus = STATUS) -> None:
+        self.engine = engine
+        self.status = status
+        self.max_backoff = max_backoff
+
+    async def run(self, records: Sequence[Record]) -> BatchResult:
+        return await self.run_prepared(self.engine.prepare(records))
+
+    async def run_prepared(self, prepared: Prepared) -> BatchResult:
+        records = prepared.records
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self.engine.commit(prepared)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.WRITE_RETRIES.inc()
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "batch of %d ticks not stored (%s); retrying in %.1f s", len(records), self.status.last_error, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            committed_at = time.time()
+            self._report(result, len(records), time.perf_counter() - started)
+            if prepared.read_at:
+                READ_TO_COMMIT.observe(max(0.0, committed_at - prepared.read_at))
+            break
+        if result.bars:
+            await self._publish(result, committed_at)
+        return result
+
+    def _report(self, result: BatchResult, size: int, seconds: float) -> None:
+        metrics.BATCH_SIZE.observe(size)
+        metrics.WRITE_SECONDS.observe(seconds)
+        metrics.TICKS_PROCESSED.inc(result.absorbed)
+        metrics.TICKS_DUPLICATE.inc(result.redelivered)
+        metrics.TICKS_LATE.inc(result.late)
+        if result.rejected:
+            metrics.TICKS_REJECTED.labels("engine").inc(result.rejected)
+        per_resolution: dict[str, int] = defaultdict(int)
+        for bar in result.bars:
+            per_resolution[bar.resolution] += 1
+        for resolution, count in per_resolution.items():
+            metrics.BARS_WRITTEN.labels(resolution).inc(count)
+        self.status.ticks_processed += result.absorbed
+        self.status.last_batch_at = time.time()
+        self.status.last_error = None
+
+    async def _publish(self, result: BatchResult, committed_at: float) -> None:
+        try:
+            await self.engine.sink.bar_updates(self.engine.updates(result, committed_at))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The bars are committed; live clients catch up with the next update, on
+            # reconnect, or when a worker starts (`republish_current`): not retried.
+            log.warning("bar updates of a committed batch not published: %s", exc)

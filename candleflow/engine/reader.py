@@ -1,0 +1,188 @@
+"""The engine's reader: `ticks.raw` in natural batches, positioned by the ledger.
+
+Every worker runs one plain aiokafka consumer in the consumer group `{app_id}.engine`.
+Whenever partitions are assigned, it seeks each one to the `next_offset` the
+database's ledger holds; the engine's transaction skips anything below it. So
+correctness needs nothing from Kafka's committed offsets (they are still committed
+after each batch, for lag tools only) and nothing from Faust's `exactly_once`: a
+rebalance at any moment, also in the middle of a batch or of its commit, at worst
+delivers records again, and the ledger makes that harmless.
+
+Batches form by group commit (`candleflow.engine.batching.Gathering`): one batch's transaction
+runs while the next gathers and is prepared, and the next closes as soon as nothing
+more is buffered and the previous commit is done, so a quiet stream commits each tick
+at once and a busy one grows its batches up to `CANDLEFLOW_BATCH_MAX`.
+
+A Faust agent was the other reader once. Faust delivers one event at a time through its
+conductor and stream machinery (about 10,000-15,000 events/s to an agent that does
+nothing on the development machine), far below the engine's own speed, and two readers
+would each need the whole crash and rebalance suite; see the README's engine section.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from candleflow.core.settings import Settings
+from candleflow.engine.bar_engine import Prepared
+from candleflow.engine.batching import Gathering
+from candleflow.kafka.log_reader import Record
+
+log = logging.getLogger(__name__)
+
+LedgerLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
+Prepare = Callable[[Sequence[Record]], Prepared]
+Handle = Callable[[Prepared], Awaitable[Any]]
+#: Called with the partitions a rebalance revoked, then with the ones it assigned.
+Rebalanced = Callable[[frozenset[int]], Awaitable[None]]
+
+#: How long a Kafka offset commit (informational only) may hold up the next batch.
+COMMIT_TIMEOUT_S = 5.0
+#: Pause after the consumer itself failed (e.g. the broker is down), before fetching again.
+FETCH_RETRY_S = 1.0
+
+
+async def _nothing(_: frozenset[int]) -> None:
+    return None
+
+
+class _SeekToLedger(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: TickReader) -> None:
+        self.reader = reader
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        partitions = frozenset(tp.partition for tp in revoked)
+        if partitions:
+            log.info("engine reader: partitions revoked %s", sorted(partitions))
+        self.reader.assigned.difference_update(partitions)
+        await self.reader.revoked(partitions)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        try:
+            await self.reader.seek_to_ledger(assigned)
+        except Exception as exc:
+            # Safe to go on: Kafka's committed offsets never pass the ledger (they are
+            # committed only after the batch's transaction), so the consumer starts at or
+            # before the ledger and the engine skips what it absorbed already.
+            log.warning("could not read the ledger (%s); starting from committed offsets", exc)
+        self.reader.assigned.update(tp.partition for tp in assigned)
+        await self.reader.assigned_now(frozenset(tp.partition for tp in assigned))
+
+
+class TickReader:
+    """Reads the ticks topic for one worker and hands each prepared batch to `handle`.
+
+    `ledger` looks up the next offsets the database expects, `prepare` is the engine's
+    CPU half, `handle` commits a prepared batch (it must retry until the database takes
+    it). `revoked` and `assigned_now` hear about every rebalance.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: LedgerLookup,
+        prepare: Prepare,
+        handle: Handle,
+        *,
+        revoked: Rebalanced = _nothing,
+        assigned_now: Rebalanced = _nothing,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.ticks_topic
+        self.ledger = ledger
+        self.prepare = prepare
+        self.handle = handle
+        self.revoked = revoked
+        self.assigned_now = assigned_now
+        #: The partitions this reader holds now (empty during a rebalance).
+        self.assigned: set[int] = set()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=f"{settings.app_id}.engine",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1_048_576,
+            fetch_max_bytes=32 * 1_048_576,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        )
+
+    async def seek_to_ledger(self, assigned: Sequence[TopicPartition]) -> None:
+        positions = await self.ledger([tp.partition for tp in assigned])
+        for tp in assigned:
+            self.consumer.seek(tp, positions.get(tp.partition, 0))
+        log.info(
+            "engine reader assigned partitions %s at ledger offsets %s",
+            sorted(tp.partition for tp in assigned),
+            positions,
+        )
+
+    async def run(self) -> None:
+        """Gather, prepare and commit batches until cancelled; one commit in flight at a
+        time (the ledger needs a partition's batches in order)."""
+        await self.consumer.start()
+        self.consumer.subscribe([self.topic], listener=_SeekToLedger(self))
+        inflight: asyncio.Task[None] | None = None
+        try:
+            while True:
+                records = await self._gather(inflight)
+                prepared = self.prepare(records)
+                if inflight is not None:
+                    await inflight
+                inflight = asyncio.ensure_future(self._commit_batch(prepared))
+        finally:
+            if inflight is not None:
+                inflight.cancel()
+                await asyncio.gather(inflight, return_exceptions=True)
+            await self.consumer.stop()
+
+    async def _gather(self, inflight: asyncio.Task[None] | None) -> list[Record]:
+        gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
+        while not gathering.closed(previous_done := inflight is None or inflight.done()):
+            try:
+                fetched = await self.consumer.getmany(
+                    timeout_ms=gathering.wait_ms(previous_done), max_records=gathering.room
+                )
+            except KafkaError as exc:
+                log.warning("engine reader: fetching failed (%r); retrying in %.0f s", exc, FETCH_RETRY_S)
+                await asyncio.sleep(FETCH_RETRY_S)
+                continue
+            records = [
+                Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for tp, ms in fetched.items() for m in ms
+            ]
+            gathering.add(records, previous_done)
+        return gathering.records
+
+    async def _commit_batch(self, prepared: Prepared) -> None:
+        await self.handle(prepared)
+        await self._commit(prepared.records)
+
+    async def _commit(self, records: Sequence[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(self.topic, record.partition)
+            if record.offset + 1 > offsets.get(tp, -1):
+                offsets[tp] = record.offset + 1
+        held = {tp: offset for tp, offset in offsets.items() if tp.partition in self.assigned}
+        if not held:
+            return
+        try:
+            await asyncio.wait_for(self.consumer.commit(held), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:  # informational only: the ledger is the truth
+            log.debug("offset commit for lag tools failed: %r", exc)
+
+    def highwater(self, partition: int) -> int | None:
+        """The partition's end offset as the last fetch saw it; None when this reader does
+        not hold the partition now (a rebalance may take it at any moment) or has not
+        fetched from it yet."""
+        tp = TopicPartition(self.topic, partition)
+        if tp not in self.consumer.assignment():
+            return None
+        value = self.consumer.highwater(tp)
+        return None if value is None else int(value)

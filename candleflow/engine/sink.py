@@ -1,0 +1,78 @@
+"""The engine's Kafka output: dead letters and bar updates, on a plain aiokafka producer.
+
+Faust's `topic.send` costs a coroutine and a future per message; the engine sends a
+whole batch at once, so it drives an `AIOKafkaProducer` directly.
+
+Dead letters are awaited (they are part of the batch's transaction). Bar updates are
+handed to the producer and their acknowledgements awaited in the background, so the
+next batch never waits for the broker; one producer keeps them in order per series,
+and `close` flushes what is still in flight. `linger_ms=0`: an update goes out at
+once, and batches still grow while a request is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+
+from candleflow.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaSink:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._acks: set[asyncio.Future[None]] = set()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    linger_ms=0,
+                    max_batch_size=1_048_576,
+                    acks="all",
+                    enable_idempotence=True,
+                )
+                await producer.start()
+                self._producer = producer
+            return self._producer
+
+    async def _send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        if not records:
+            return
+        producer = await self.producer()
+        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+
+    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        await self._send_all(self.settings.dead_topic, records)
+
+    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        if not records:
+            return
+        producer = await self.producer()
+        futures = [await producer.send(self.settings.updates_topic, value=value, key=key) for key, value in records]
+        acks: asyncio.Future[None] = asyncio.ensure_future(_acknowledged(futures))
+        self._acks.add(acks)
+        acks.add_done_callback(self._acks.discard)
+
+    async def close(self) -> None:
+        if self._acks:
+            await asyncio.wait(self._acks, timeout=10)
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+async def _acknowledged(futures: Sequence[asyncio.Future[object]]) -> None:
+    try:
+        await asyncio.gather(*futures)
+    except Exception as exc:  # committed bars; clients catch up (see candleflow.engine.bar_engine)
+        log.warning("bar updates of a committed batch not published: %s", exc)

@@ -1,0 +1,1 @@
+"""Reading `ticks.raw` outside the engine: bounded offset spans of the log."""

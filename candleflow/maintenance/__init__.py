@@ -1,0 +1,1 @@
+"""Maintenance tools an operator runs against the store: `db verify`, `replay` (rebuild) and `backfill`."""

@@ -1,7 +1,0 @@
-"""Errors of `candleflow replay`."""
-
-from candleflow.exceptions import CandleflowError
-
-
-class RebuildError(CandleflowError):
-    """The rebuild cannot run as asked; the message says what to do instead."""
