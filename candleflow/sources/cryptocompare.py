@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from candleflow.sources import cryptocompare_events as events
 from candleflow.sources import cryptocompare_protocol as cc
 from candleflow.sources.dedupe import RecentTrades
 from candleflow.sources.exceptions import ProtocolError, Unauthorized
@@ -225,7 +226,7 @@ class CryptoCompareClient:
             except ProtocolError as exc:
                 log.warning("CryptoCompare: ignored a frame: %s", exc)
                 continue
-            if isinstance(event, cc.Heartbeat):
+            if isinstance(event, events.Heartbeat):
                 self.stats.heartbeats += 1
                 deadline = self._clock() + window
             else:
@@ -233,49 +234,49 @@ class CryptoCompareClient:
 
     # ------------------------------------------------------------------ events
 
-    async def _handle(self, event: cc.Event) -> None:
+    async def _handle(self, event: events.Event) -> None:
         match event:
-            case cc.Trade(tick=tick):
+            case events.Trade(tick=tick):
                 if self._dedupe.seen(tick):
                     self.stats.duplicates += 1
                     return
                 self.stats.trades += 1
                 await self.sink.publish(tick)
-            case cc.BadTrade(reason=reason, raw=raw, channel=channel, trade_id=trade_id):
+            case events.BadTrade(reason=reason, raw=raw, channel=channel, trade_id=trade_id):
                 if channel and trade_id and self._dedupe.seen_key(f"{channel}!bad", trade_id):
                     self.stats.duplicates += 1  # the same bad trade, replayed on resubscribe
                     return
                 self.stats.bad_trades += 1
                 await self.sink.reject(raw, reason)
-            case cc.Welcome():
+            case events.Welcome():
                 self._welcome(event)
-            case cc.SubscribeComplete(channel=channel):
+            case events.SubscribeComplete(channel=channel):
                 self.active.add(channel)
-            case cc.UnsubscribeComplete(channel=channel):
+            case events.UnsubscribeComplete(channel=channel):
                 self.active.discard(channel)
-            case cc.LoadComplete():
+            case events.LoadComplete():
                 log.info(
                     "CryptoCompare: %d of %d channels live%s",
                     len(self.active),
                     len(self.wanted),
                     f"; refused: {', '.join(sorted(self.refused))}" if self.refused else "",
                 )
-            case cc.UnsubscribeAllComplete():
+            case events.UnsubscribeAllComplete():
                 self.active.clear()
-            case cc.Unauthorized(message=message, info=info):
+            case events.Unauthorized(message=message, info=info):
                 raise Unauthorized(
                     f"CryptoCompare refused the API key ({message}{': ' + info if info else ''}). "
                     f"Set {KEY_VARIABLE} to a valid key with streaming access "
                     "(https://www.cryptocompare.com/cryptopian/api-keys)"
                 )
-            case cc.RateLimited():
+            case events.RateLimited():
                 self._rate_limited(event)
-            case cc.StreamerError():
+            case events.StreamerError():
                 self._streamer_error(event)
             case _:
                 pass
 
-    def _welcome(self, event: cc.Welcome) -> None:
+    def _welcome(self, event: events.Welcome) -> None:
         limits = ", ".join(f"{k.removeprefix('RATELIMIT_').lower()}={v}" for k, v in sorted(event.rate_limits.items()))
         log.info(
             "CryptoCompare welcome%s: sockets active %s, remaining %s; rate limits: %s",
@@ -285,7 +286,7 @@ class CryptoCompareClient:
             limits or "not given",
         )
 
-    def _rate_limited(self, event: cc.RateLimited) -> None:
+    def _rate_limited(self, event: events.RateLimited) -> None:
         text = f"{event.message}{': ' + event.info if event.info else ''}"
         if event.kind == "too_many_subscriptions":
             channel = event.parameter
@@ -303,7 +304,7 @@ class CryptoCompareClient:
             floor = max(floor, self.timing.too_many_sockets_delay)
         raise _Reconnect(f"rate limited ({text})", floor)
 
-    def _streamer_error(self, event: cc.StreamerError) -> None:
+    def _streamer_error(self, event: events.StreamerError) -> None:
         text = f"{event.message}{': ' + event.info if event.info else ''}"
         if event.is_disconnect:
             raise _Reconnect(f"the streamer forced a disconnect ({text})", self.timing.min_reconnect_delay)

@@ -1,9 +1,9 @@
 """CryptoCompare streamer frames, parsed without I/O: the one place that knows the wire.
 
 The legacy v2 streamer (`wss://streamer.cryptocompare.com/v2`) speaks JSON objects with a
-string `TYPE`. `LegacyDialect` turns each frame into one typed event (`Trade`,
-`Welcome`, `Heartbeat`, `Unauthorized`, `RateLimited`, `StreamerError`, ...) and builds
-the `SubAdd` / `SubRemove` requests. The client only ever talks to a `Dialect`, so the
+string `TYPE`. `LegacyDialect` turns each frame into one typed event of
+`cryptocompare_events` (`Trade`, `Welcome`, `Heartbeat`, `Unauthorized`, `RateLimited`,
+`StreamerError`, ...) and builds the `SubAdd` / `SubRemove` requests. The client only ever talks to a `Dialect`, so the
 newer CoinDesk streamer can be added as a second implementation beside this one.
 
 Trade channels are written `0~{exchange}~{base}~{quote}` and map one to one onto
@@ -13,16 +13,29 @@ candleflow symbols `{exchange}:{base}/{quote}`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
 from candleflow.domain.exceptions import InvalidSymbol, InvalidTick
 from candleflow.domain.symbols import parse_symbol
-from candleflow.domain.ticks import Tick, validate_tick
+from candleflow.domain.ticks import validate_tick
+from candleflow.sources.cryptocompare_events import (
+    BadTrade,
+    Event,
+    Heartbeat,
+    LoadComplete,
+    Other,
+    RateLimited,
+    StreamerError,
+    SubscribeComplete,
+    Trade,
+    Unauthorized,
+    UnsubscribeAllComplete,
+    UnsubscribeComplete,
+    Welcome,
+)
 from candleflow.sources.exceptions import ProtocolError
 
 TRADE_CHANNEL = "0"
@@ -33,154 +46,6 @@ FLAG_SELL = 1
 FLAG_BUY = 2
 FLAG_UNKNOWN = 4
 FLAG_REVERSED = 8
-
-
-# --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """A TYPE 0 trade, normalised and validated."""
-
-    channel: str
-    tick: Tick
-    flags: int
-    ccseq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BadTrade:
-    """A TYPE 0 frame that cannot be a tick: it goes to the dead-letter topic."""
-
-    reason: str
-    raw: str
-    channel: str | None = None
-    trade_id: str | None = None  # lets a client drop the same bad trade replayed twice
-
-
-@dataclass(frozen=True, slots=True)
-class Welcome:
-    """TYPE 20 STREAMERWELCOME: socket counts and rate-limit maxima/remainders."""
-
-    sockets_active: int | None
-    sockets_remaining: int | None
-    rate_limits: Mapping[str, int] = field(default_factory=dict)
-    server: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeComplete:
-    """TYPE 16: one channel is live."""
-
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnsubscribeComplete:
-    """TYPE 17: one channel was removed."""
-
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class LoadComplete:
-    """TYPE 3: every valid channel of the last SubAdd is loaded."""
-
-    info: str
-
-
-@dataclass(frozen=True, slots=True)
-class UnsubscribeAllComplete:
-    """TYPE 18: every channel was removed."""
-
-    info: str
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """TYPE 999: the streamer is alive (every 30-60 s)."""
-
-    time_ms: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Unauthorized:
-    """TYPE 401: the API key is missing, wrong or not allowed to stream."""
-
-    message: str
-    info: str
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimited:
-    """TYPE 429: too many sockets, opening too fast, or too many subscriptions."""
-
-    message: str
-    info: str
-    parameter: str | None
-
-    @property
-    def kind(self) -> str:
-        """`opening_too_fast`, `too_many_sockets`, `too_many_subscriptions` or `other`."""
-        if self.message.startswith("RATE_LIMIT_OPENING_SOCKETS_TOO_FAST"):
-            return "opening_too_fast"
-        if self.message.startswith("TOO_MANY_SOCKETS"):
-            return "too_many_sockets"
-        if self.message.startswith("TOO_MANY_SUBSCRIPTIONS"):
-            return "too_many_subscriptions"
-        return "other"
-
-    @property
-    def limit(self) -> int | None:
-        """The `{n}` of `TOO_MANY_..._MAX_{n}_PER_...`, when the message carries one."""
-        match = re.search(r"_MAX_(\d+)_", self.message)
-        return int(match.group(1)) if match else None
-
-
-@dataclass(frozen=True, slots=True)
-class StreamerError:
-    """TYPE 500: `INVALID_SUB`, `INVALID_JSON`, `FORCE_DISCONNECT`, ... with the culprit."""
-
-    message: str
-    parameter: str | None
-    info: str
-
-    @property
-    def is_channel_error(self) -> bool:
-        """The error concerns one channel (`PARAMETER`); the others carry on."""
-        return self.message in CHANNEL_ERRORS
-
-    @property
-    def is_disconnect(self) -> bool:
-        return self.message == "FORCE_DISCONNECT"
-
-
-@dataclass(frozen=True, slots=True)
-class Other:
-    """A frame this client does not consume (ticker, aggregate index, OHLC, unknown)."""
-
-    type: str
-    raw: str
-
-
-CHANNEL_ERRORS = frozenset(
-    {"INVALID_SUB", "INVALID_PARAMETER", "SUBSCRIPTION_UNRECOGNIZED", "SUBSCRIPTION_ALREADY_ACTIVE"}
-)
-
-Event = (
-    Trade
-    | BadTrade
-    | Welcome
-    | SubscribeComplete
-    | UnsubscribeComplete
-    | LoadComplete
-    | UnsubscribeAllComplete
-    | Heartbeat
-    | Unauthorized
-    | RateLimited
-    | StreamerError
-    | Other
-)
 
 
 class Dialect(Protocol):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from candleflow.domain.exceptions import InvalidSymbol, InvalidTick
 from candleflow.domain.ticks import Tick
+from candleflow.sources import cryptocompare_events as events
 from candleflow.sources import cryptocompare_protocol as cc
 from candleflow.sources.exceptions import ProtocolError
 
@@ -44,7 +45,7 @@ def trade(**overrides: object) -> bytes:
 
 def test_trade_is_parsed_exactly() -> None:
     event = cc.parse_frame(trade(), now_ms=NOW_MS)
-    assert event == cc.Trade(
+    assert event == events.Trade(
         channel="0~Coinbase~BTC~USD",
         tick=Tick("Coinbase:BTC/USD", 1732406400123, 97000.5, 0.0123, "buy", "81234"),
         flags=2,
@@ -58,13 +59,13 @@ def test_trade_is_parsed_exactly() -> None:
 )
 def test_flags_give_the_side(flags: object, side: str) -> None:
     event = cc.parse_frame(trade(F=flags), now_ms=NOW_MS)
-    assert isinstance(event, cc.Trade)
+    assert isinstance(event, events.Trade)
     assert event.tick.side == side
 
 
 def test_time_without_tsns_is_whole_seconds() -> None:
     event = cc.parse_frame(trade(TSNS=None), now_ms=NOW_MS)
-    assert isinstance(event, cc.Trade)
+    assert isinstance(event, events.Trade)
     assert event.tick.ts == 1732406400000
 
 
@@ -90,14 +91,14 @@ def test_trade_time_is_seconds_plus_nanoseconds_floored_to_ms(ts: int, tsns: int
 def test_bad_trades_carry_the_reason_and_raw_frame(overrides: dict[str, object], reason: str) -> None:
     raw = trade(**overrides)
     event = cc.parse_frame(raw, now_ms=NOW_MS)
-    assert isinstance(event, cc.BadTrade)
+    assert isinstance(event, events.BadTrade)
     assert reason in event.reason
     assert event.raw == raw.decode()
 
 
 def test_id_less_trade_has_no_id() -> None:
     event = cc.parse_frame(trade(ID=None), now_ms=NOW_MS)
-    assert isinstance(event, cc.Trade)
+    assert isinstance(event, events.Trade)
     assert event.tick.id is None
 
 
@@ -113,7 +114,7 @@ def test_welcome_carries_sockets_and_rate_limits() -> None:
             RATELIMIT_REMAINING_SECOND=29,
         )
     )
-    assert event == cc.Welcome(
+    assert event == events.Welcome(
         sockets_active=1,
         sockets_remaining=0,
         rate_limits={"RATELIMIT_MAX_SECOND": 30, "RATELIMIT_REMAINING_SECOND": 29},
@@ -126,28 +127,31 @@ def test_welcome_carries_sockets_and_rate_limits() -> None:
     [
         (
             frame(TYPE="16", MESSAGE="SUBSCRIBECOMPLETE", SUB="0~Kraken~ETH~EUR"),
-            cc.SubscribeComplete("0~Kraken~ETH~EUR"),
+            events.SubscribeComplete("0~Kraken~ETH~EUR"),
         ),
         (
             frame(TYPE="17", MESSAGE="UNSUBSCRIBECOMPLETE", SUB="0~Kraken~ETH~EUR"),
-            cc.UnsubscribeComplete("0~Kraken~ETH~EUR"),
+            events.UnsubscribeComplete("0~Kraken~ETH~EUR"),
         ),
-        (frame(TYPE="3", MESSAGE="LOADCOMPLETE", INFO="All loaded."), cc.LoadComplete("All loaded.")),
-        (frame(TYPE="18", MESSAGE="UNSUBSCRIBEALLCOMPLETE", INFO="Removed 2"), cc.UnsubscribeAllComplete("Removed 2")),
-        (frame(TYPE="999", MESSAGE="HEARTBEAT", TIMEMS=1732406400000), cc.Heartbeat(1732406400000)),
-        (frame(TYPE="401", MESSAGE="UNAUTHORIZED", INFO="bad key"), cc.Unauthorized("UNAUTHORIZED", "bad key")),
-        (frame(TYPE=999, MESSAGE="HEARTBEAT"), cc.Heartbeat(None)),
-        (frame(TYPE="24", ACTION="U"), cc.Other("24", '{"TYPE":"24","ACTION":"U"}')),
+        (frame(TYPE="3", MESSAGE="LOADCOMPLETE", INFO="All loaded."), events.LoadComplete("All loaded.")),
+        (
+            frame(TYPE="18", MESSAGE="UNSUBSCRIBEALLCOMPLETE", INFO="Removed 2"),
+            events.UnsubscribeAllComplete("Removed 2"),
+        ),
+        (frame(TYPE="999", MESSAGE="HEARTBEAT", TIMEMS=1732406400000), events.Heartbeat(1732406400000)),
+        (frame(TYPE="401", MESSAGE="UNAUTHORIZED", INFO="bad key"), events.Unauthorized("UNAUTHORIZED", "bad key")),
+        (frame(TYPE=999, MESSAGE="HEARTBEAT"), events.Heartbeat(None)),
+        (frame(TYPE="24", ACTION="U"), events.Other("24", '{"TYPE":"24","ACTION":"U"}')),
     ],
 )
-def test_control_frames(raw: bytes, event: cc.Event) -> None:
+def test_control_frames(raw: bytes, event: events.Event) -> None:
     assert cc.parse_frame(raw) == event
 
 
 def test_rate_limit_messages_are_classified() -> None:
-    def limited(message: str) -> cc.RateLimited:
+    def limited(message: str) -> events.RateLimited:
         event = cc.parse_frame(frame(TYPE="429", MESSAGE=message, PARAMETER="0~Coinbase~BTC~USD"))
-        assert isinstance(event, cc.RateLimited)
+        assert isinstance(event, events.RateLimited)
         return event
 
     assert limited("RATE_LIMIT_OPENING_SOCKETS_TOO_FAST").kind == "opening_too_fast"
@@ -170,7 +174,7 @@ def test_rate_limit_messages_are_classified() -> None:
 )
 def test_streamer_errors(message: str, channel_error: bool, disconnect: bool) -> None:
     event = cc.parse_frame(frame(TYPE="500", MESSAGE=message, PARAMETER="0~Nope~BTC~USD", INFO="why"))
-    assert isinstance(event, cc.StreamerError)
+    assert isinstance(event, events.StreamerError)
     assert (event.parameter, event.info) == ("0~Nope~BTC~USD", "why")
     assert (event.is_channel_error, event.is_disconnect) == (channel_error, disconnect)
 
@@ -231,7 +235,7 @@ def test_any_typed_frame_becomes_an_event(kind: str, fields: dict[str, object]) 
     """Whatever the streamer sends with a TYPE, parsing yields an event and never raises."""
     event = cc.parse_frame(orjson.dumps({"TYPE": kind, **fields}), now_ms=NOW_MS)
     if kind == "0":
-        assert isinstance(event, cc.Trade | cc.BadTrade)
+        assert isinstance(event, events.Trade | events.BadTrade)
 
 
 @given(
@@ -241,7 +245,7 @@ def test_any_typed_frame_becomes_an_event(kind: str, fields: dict[str, object]) 
 )
 def test_valid_trades_keep_price_and_quantity_bit_for_bit(price: float, qty: float, ts: int) -> None:
     event = cc.parse_frame(trade(P=price, Q=qty, TS=ts, TSNS=None))
-    assert isinstance(event, cc.Trade)
+    assert isinstance(event, events.Trade)
     assert (event.tick.price, event.tick.qty, event.tick.ts) == (price, qty, ts * 1000)
 
 
