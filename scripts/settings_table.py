@@ -1,5 +1,5 @@
 """Print the README's configuration table from `candleflow.core.settings.SETTINGS_DOC` (the
-fields of `Settings`; `tests/unit/test_settings.py` checks the README holds it).
+fields of `Settings`; `tests/unit/core/test_settings.py` checks the README holds it).
 
 Usage: `.venv/bin/python scripts/settings_table.py`
 """

@@ -3,7 +3,7 @@
 `TickFolder` is what `db verify`, `candleflow replay` and the replay's catch-up use
 to turn `(offset, raw value)` records into bars; the engine folds its batches with
 `candleflow.domain.bars.aggregate` over the ticks `candleflow.domain.ticks.parse_tick` accepted.
-Both give the same bars (tests/unit/test_fold.py checks it with Hypothesis): this is
+Both give the same bars (tests/unit/domain/test_fold.py checks it with Hypothesis): this is
 the fast path, kept because a bulk rebuild spends its whole budget here.
 
 `TickFolder.add` decodes with orjson and takes the common, well-formed record through

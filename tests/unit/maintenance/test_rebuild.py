@@ -1,5 +1,5 @@
 """Pure parts of `candleflow replay`: the cutoff, the offsets a run reads and commits,
-and the series indicators (folding records into bars: tests/unit/test_fold.py)."""
+and the series indicators (folding records into bars: tests/unit/domain/test_fold.py)."""
 
 from __future__ import annotations
 

@@ -128,11 +128,11 @@ def test_every_setting_is_documented_once() -> None:
 
 
 def test_default_stack_dir_is_in_the_clone() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     assert default_stack_dir() == root / ".stack"
 
 
 def test_the_readme_table_is_the_generated_one() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     table = runpy.run_path(str(root / "scripts" / "settings_table.py"))["table"]()
     assert table in (root / "README.md").read_text(), "regenerate it: .venv/bin/python scripts/settings_table.py"
