@@ -126,3 +126,12 @@ def test_the_checker_sees_function_level_imports(tmp_path: Path) -> None:
         "def f() -> None:\n    from candleflow.maintenance.verify import run\n    import candleflow.web.udf\n"
     )
     assert set(imports(source)) == {"candleflow.maintenance.verify", "candleflow.web.udf"}
+
+
+#: The charter's bound on a module: one job each, so none grows past this many lines.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_longer_than_the_charter_allows() -> None:
+    long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these by job (over {MAX_MODULE_LINES} lines): {long}"
