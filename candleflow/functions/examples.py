@@ -46,7 +46,7 @@ class RSI(Indicator):
             gain = (previous[1] * (period - 1) + max(change, 0.0)) / period
             loss = (previous[2] * (period - 1) + max(-change, 0.0)) / period
         total = gain + loss
-        return (100.0 * gain / total if total > 0 else 50.0), gain, loss
+        return (100.0 * (gain / total) if total > 0 else 50.0), gain, loss
 
 
 class VWAP(Indicator):

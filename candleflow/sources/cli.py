@@ -159,8 +159,10 @@ def synthetic(
     compression: str | None,
 ) -> None:
     """Publish a seeded random walk of trades, stamped with the current time (after
-    CANDLEFLOW_SYNTHETIC_HISTORY hours of past ones when the ticks topic is empty)."""
+    CANDLEFLOW_SYNTHETIC_HISTORY hours of past ones when the ticks topic is empty; a topic that
+    holds its trades already is continued: ids and prices go on from its newest ones)."""
     from candleflow.sources.history import lay_down_history
+    from candleflow.sources.log_tail import resume_points
     from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
     settings = _settings()
@@ -172,7 +174,7 @@ def synthetic(
 
     async def main(stop: asyncio.Event) -> PublishCounts:
         async with TickPublisher.from_settings(settings, source="synthetic", compression=compression) as publisher:
-            trades = feed.trades()
+            trades = feed.trades(await resume_points(settings, feed.symbols))
             await lay_down_history(
                 trades,
                 feed,

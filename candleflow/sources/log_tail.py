@@ -5,7 +5,9 @@ one process `RecentTrades` drops them; a feed that starts afresh — a worker th
 the group's leader, a restarted `candleflow ingest cryptocompare` — has an empty memory,
 while the trades the previous process published are in the log. `seeded_dedupe` fills
 the new feed's `RecentTrades` from the log's tail before it subscribes, so the replay
-is recognised and nothing is counted twice.
+is recognised and nothing is counted twice. The synthetic feed, whose trade ids count
+1, 2, ... per symbol, likewise resumes from the log (`resume_points`) instead of
+numbering its trades afresh on the worker that takes it over.
 
 Ticks are keyed by symbol, so each symbol lives in one partition: only those partitions
 are read, in growing windows from their end until every symbol has `per_symbol` ticks
@@ -59,6 +61,23 @@ async def seeded_dedupe(settings: Settings, symbols: Iterable[str]) -> RecentTra
         settings.ticks_topic,
     )
     return dedupe
+
+
+async def resume_points(settings: Settings, symbols: Iterable[str]) -> dict[str, tuple[float, int]]:
+    """(last price, last numeric trade id) of each of `symbols` in the log; symbols without
+    a numbered trade there are left out. An unreachable topic gives none, with a warning."""
+    try:
+        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, sorted(set(symbols)), 1)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("could not read the tail of %s (%r): the feed numbers its trades from 1", settings.ticks_topic, exc)
+        return {}
+    points: dict[str, tuple[float, int]] = {}
+    for tick in ticks:
+        if tick.id is not None and tick.id.isdigit():
+            last = points.get(tick.symbol)
+            if last is None or int(tick.id) > last[1]:
+                points[tick.symbol] = (tick.price, int(tick.id))
+    return points
 
 
 async def recent_ticks(

@@ -14,7 +14,7 @@ import logging
 from candleflow.core.settings import Settings
 from candleflow.sources.cryptocompare import CryptoCompareClient
 from candleflow.sources.history import lay_down_history
-from candleflow.sources.log_tail import seeded_dedupe
+from candleflow.sources.log_tail import resume_points, seeded_dedupe
 from candleflow.sources.publisher import TickPublisher, TickSink
 from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
@@ -31,7 +31,7 @@ async def run_feed(settings: Settings, sink: TickSink, stop: asyncio.Event) -> N
             feed.rate,
             feed.seed,
         )
-        trades = feed.trades()
+        trades = feed.trades(await resume_points(settings, feed.symbols))
         await lay_down_history(
             trades,
             feed,

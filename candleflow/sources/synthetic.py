@@ -14,7 +14,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from candleflow.domain.symbols import parse_symbol
@@ -114,9 +114,15 @@ class SyntheticFeed:
         self.rate = rate
         self.seed = seed
 
-    def trades(self) -> Iterator[SyntheticTrade]:
+    def trades(self, resume: Mapping[str, tuple[float, int]] | None = None) -> Iterator[SyntheticTrade]:
+        """The trades; a symbol in `resume` (last price, last trade id) goes on from there,
+        so a feed restarted on another worker never repeats a trade id of the log."""
         rng = random.Random(self.seed)
         walks = [_Walk(symbol, rng) for symbol in self.symbols]
+        for walk in walks:
+            if resume and walk.symbol in resume:
+                price, last_id = resume[walk.symbol]
+                walk.price, walk.trades = max(round(price, walk.decimals), walk.tick_size), last_id
         # Bigger markets trade more: weight 1, 1/2, 1/3, ... in the order given.
         weights = [1.0 / (i + 1) for i in range(len(walks))]
         mean_burst = 1.0 + 0.15 * 3.5  # 15 % of events are bursts of 2-6 trades

@@ -118,7 +118,7 @@ def reference_rsi(bars: Sequence[OHLCV], period: int) -> list[float | None]:
             move = bars[i].close - bars[i - 1].close
             gain = (gain * (period - 1) + max(move, 0.0)) / period
             loss = (loss * (period - 1) + max(-move, 0.0)) / period
-        out[i] = 100.0 * gain / (gain + loss) if gain + loss > 0 else 50.0
+        out[i] = 100.0 * (gain / (gain + loss)) if gain + loss > 0 else 50.0
     return out
 
 

@@ -165,7 +165,7 @@ async def test_functions_are_exact_served_and_survive_failures(
             ({"kind": "crossover"}, "is a signal"),
         ):
             status, body = await get(session, f"{worker.url}/api/indicators", **{**span, **bad})
-            assert status == 400 and message in body["errmsg"], (bad, body)
+            assert status == 404 and message in body["errmsg"], (bad, body)
 
         status, marks = await get(session, f"{worker.url}/udf/marks", **span)
         assert status == 200

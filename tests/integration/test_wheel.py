@@ -213,7 +213,8 @@ async def test_installed_wheel_migrates_runs_the_worker_and_serves_the_chart(
         assert status == 200 and page == _installed_file(installed, "web/dist/index.html")
         script = page.decode().split('src="', 1)[1].split('"', 1)[0]
         status, bundle = await asyncio.to_thread(_get, urljoin(f"{url}/", script))
-        assert status == 200 and len(bundle) > 10_000
+        assert status == 200 and bundle == _installed_file(installed, "web/dist/" + script.lstrip("./"))
+        assert b"lightweight-view" in bundle, "the entry script no longer loads the chart's drawing chunk"
 
         text = log.read_text(errors="replace")
         assert " INFO " in text or "[INFO]" in text, "CANDLEFLOW_LOG_LEVEL=INFO did not reach the worker's log"

@@ -93,3 +93,16 @@ def test_bad_arguments() -> None:
         SyntheticFeed((), rate=1)
     with pytest.raises(ValueError, match="rate"):
         SyntheticFeed(SYMBOLS, rate=0)
+
+
+def test_a_resumed_feed_goes_on_from_the_last_trade_in_the_log() -> None:
+    """A feed taken over by another worker continues the ids (and price) the log holds
+    instead of numbering its trades from 1 again."""
+    feed = SyntheticFeed(["Coinbase:BTC/USD", "Kraken:SOL/USD"], rate=50, seed=3)
+    fresh = list(itertools.islice(feed.trades(), 200))
+    resumed = list(itertools.islice(feed.trades({"Coinbase:BTC/USD": (61_234.5, 41)}), 200))
+    btc = [t for t in resumed if t.symbol == "Coinbase:BTC/USD"]
+    assert [t.id for t in btc] == [str(41 + n) for n in range(1, len(btc) + 1)]
+    assert abs(btc[0].price / 61_234.5 - 1) < 0.01
+    sol = [t.id for t in resumed if t.symbol == "Kraken:SOL/USD"]
+    assert sol == [t.id for t in fresh if t.symbol == "Kraken:SOL/USD"], "a symbol not in the log starts at 1"
