@@ -161,9 +161,8 @@ def synthetic(
     """Publish a seeded random walk of trades, stamped with the current time (after
     CANDLEFLOW_SYNTHETIC_HISTORY hours of past ones when the ticks topic is empty; a topic that
     holds its trades already is continued: ids and prices go on from its newest ones)."""
-    from candleflow.sources.history import lay_down_history
-    from candleflow.sources.log_tail import resume_points
-    from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
+    from candleflow.sources.runner import run_synthetic_feed
+    from candleflow.sources.synthetic import SyntheticFeed
 
     settings = _settings()
     feed = SyntheticFeed(
@@ -174,16 +173,7 @@ def synthetic(
 
     async def main(stop: asyncio.Event) -> PublishCounts:
         async with TickPublisher.from_settings(settings, source="synthetic", compression=compression) as publisher:
-            trades = feed.trades(await resume_points(settings, feed.symbols))
-            await lay_down_history(
-                trades,
-                feed,
-                publisher,
-                hours=settings.synthetic_history,
-                bootstrap=settings.kafka_bootstrap,
-                topic=settings.ticks_topic,
-            )
-            await run_synthetic(feed, publisher, stop=stop, count=count, duration=duration, trades=trades)
+            await run_synthetic_feed(settings, feed, publisher, stop=stop, count=count, duration=duration)
             return await publisher.flush()
 
     counts = _run(main)

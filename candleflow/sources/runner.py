@@ -21,6 +21,29 @@ from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 log = logging.getLogger(__name__)
 
 
+async def run_synthetic_feed(
+    settings: Settings,
+    feed: SyntheticFeed,
+    sink: TickSink,
+    *,
+    stop: asyncio.Event,
+    count: int | None = None,
+    duration: float | None = None,
+) -> int:
+    """The synthetic feed as every entry point runs it: go on from the newest trades the
+    log holds, lay down the demo history when the topic is empty, then publish live."""
+    trades = feed.trades(await resume_points(settings, feed.symbols))
+    await lay_down_history(
+        trades,
+        feed,
+        sink,
+        hours=settings.synthetic_history,
+        bootstrap=settings.kafka_bootstrap,
+        topic=settings.ticks_topic,
+    )
+    return await run_synthetic(feed, sink, stop=stop, count=count, duration=duration, trades=trades)
+
+
 async def run_feed(settings: Settings, sink: TickSink, stop: asyncio.Event) -> None:
     """Feed `sink` from `settings.source` until `stop` is set."""
     if settings.source == "synthetic":
@@ -31,16 +54,7 @@ async def run_feed(settings: Settings, sink: TickSink, stop: asyncio.Event) -> N
             feed.rate,
             feed.seed,
         )
-        trades = feed.trades(await resume_points(settings, feed.symbols))
-        await lay_down_history(
-            trades,
-            feed,
-            sink,
-            hours=settings.synthetic_history,
-            bootstrap=settings.kafka_bootstrap,
-            topic=settings.ticks_topic,
-        )
-        await run_synthetic(feed, sink, stop=stop, trades=trades)
+        await run_synthetic_feed(settings, feed, sink, stop=stop)
     elif settings.source == "cryptocompare":
         client = CryptoCompareClient(
             sink,
