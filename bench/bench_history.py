@@ -44,6 +44,7 @@ import asyncpg
 import orjson
 
 from candleflow.core.settings import Settings
+from candleflow.domain.bars import BAR_FIELDS
 from candleflow.store import queries
 from candleflow.store.migrate import migrate
 from candleflow.store.queries import HISTORY_SQL
@@ -171,11 +172,8 @@ async def load_bars(url: str, symbols: list[str], days: int, end_s: int) -> None
             await conn.copy_records_to_table(
                 "bars",
                 records=rows,
-                columns=[
-                    "symbol", "resolution", "bucket", "open", "high", "low", "close", "volume", "trades",
-                    "open_ts", "open_seq", "close_ts", "close_seq",
-                ],
-            )  # fmt: skip
+                columns=["symbol", "resolution", "bucket", *BAR_FIELDS],
+            )
         await conn.execute("ANALYZE bars")
     finally:
         await conn.close()

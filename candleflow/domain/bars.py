@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from candleflow.domain.resolution import SUPPORTED, Resolution
@@ -82,6 +82,10 @@ class Bar:
             self.close_ts,
             self.close_seq,
         )
+
+
+#: The fields of a stored bar, in the order the `bars` table and its staging copy hold them.
+BAR_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Bar))
 
 
 #: (symbol, resolution code, bucket start ms) -> bar

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from candleflow.core.progress import Progress
 from candleflow.core.settings import Settings
-from candleflow.domain.bars import Bar, BarKey
+from candleflow.domain.bars import BAR_FIELDS, Bar, BarKey
 from candleflow.domain.fold import TickFolder
 from candleflow.domain.instants import iso
 from candleflow.domain.resolution import SUPPORTED_CODES
@@ -36,7 +36,7 @@ from candleflow.store.pool import connect
 from candleflow.store.sql import TICKS
 
 #: The bar fields compared, in the order differences are listed.
-FIELDS = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
+FIELDS = BAR_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from candleflow.domain.bars import BAR_FIELDS
 from candleflow.stack import StackInfo
 from tests.harness import Names, WorkerFactory, WorkerProcess
 from tests.harness.databases import create_database
@@ -79,21 +80,7 @@ async def insert_bars(url: str, bars: dict[BarKey, RefBar]) -> None:
         await conn.copy_records_to_table(
             "bars",
             records=rows,
-            columns=[
-                "symbol",
-                "resolution",
-                "bucket",
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-                "trades",
-                "open_ts",
-                "open_seq",
-                "close_ts",
-                "close_seq",
-            ],
+            columns=["symbol", "resolution", "bucket", *BAR_FIELDS],
         )
     finally:
         await conn.close()

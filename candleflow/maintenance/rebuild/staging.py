@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from candleflow.domain.bars import Bar, BarKey, SeriesKey
+from candleflow.domain.bars import BAR_FIELDS, Bar, BarKey, SeriesKey
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.registry import FunctionSet
 from candleflow.maintenance.rebuild.series import Base, IndicatorRow, MarkRow
@@ -15,21 +15,7 @@ from candleflow.store import series as store_series
 from candleflow.store import staged
 from candleflow.store.bars import Connection
 
-BAR_COLUMNS = (
-    "symbol",
-    "resolution",
-    "bucket",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "trades",
-    "open_ts",
-    "open_seq",
-    "close_ts",
-    "close_seq",
-)
+BAR_COLUMNS = ("symbol", "resolution", "bucket", *BAR_FIELDS)
 INDICATOR_COLUMNS = ("symbol", "resolution", "kind", "period", "bucket", "value")
 MARK_COLUMNS = ("symbol", "resolution", "bucket", "signal", "kind", "label", "text", "tone", "price")
 #: Rows per COPY: bounds the memory of the row tuples built for one call.

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.domain.bars import aggregate
+from candleflow.domain.bars import BAR_FIELDS, aggregate
 from candleflow.domain.fold import TickFolder
 from candleflow.domain.ticks import parse_tick
 from tests.harness.tickgen import generate
@@ -33,8 +33,7 @@ def reference(records: list[tuple[int, bytes]]) -> dict[tuple[str, str, int], tu
 
 
 def _fields(bar: object) -> tuple[object, ...]:
-    names = ("open", "high", "low", "close", "volume", "trades", "open_ts", "open_seq", "close_ts", "close_seq")
-    return tuple(getattr(bar, n) for n in names)
+    return tuple(getattr(bar, n) for n in BAR_FIELDS)
 
 
 ODD = [
