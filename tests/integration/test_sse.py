@@ -80,10 +80,11 @@ async def read_events(response: aiohttp.ClientResponse, reader: Reader) -> None:
 
 
 @contextlib.asynccontextmanager
-async def stream(
-    session: aiohttp.ClientSession, worker: WorkerProcess, symbol: str, resolution: str
+async def reading(
+    session: aiohttp.ClientSession, url: str, params: Any, headers: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[aiohttp.ClientResponse, Reader]]:
-    async with session.get(f"{worker.url}/udf/stream", params={"symbol": symbol, "resolution": resolution}) as response:
+    """An SSE response whose events a background task collects into a `Reader`."""
+    async with session.get(url, params=params, headers=headers or {}) as response:
         reader = Reader()
         task = asyncio.create_task(read_events(response, reader))
         try:
@@ -92,6 +93,14 @@ async def stream(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def stream(
+    session: aiohttp.ClientSession, worker: WorkerProcess, symbol: str, resolution: str
+) -> AsyncIterator[tuple[aiohttp.ClientResponse, Reader]]:
+    async with reading(session, f"{worker.url}/udf/stream", {"symbol": symbol, "resolution": resolution}) as opened:
+        yield opened
 
 
 def update(symbol: str, resolution: str, at: int, close: float, correction: bool = False) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 from candleflow.stack import StackInfo
 from tests.harness import Names, WorkerFactory, WorkerProcess
 from tests.harness.engine import publish, wait_absorbed
-from tests.integration.test_sse import OTHER, SYMBOL, Reader, T, metric, prepare, produce, read_events, update
+from tests.integration.test_sse import OTHER, SYMBOL, Reader, T, metric, prepare, produce, reading, update
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +26,8 @@ async def streams(
 ) -> AsyncIterator[tuple[aiohttp.ClientResponse, Reader]]:
     headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
     query = [("sub", sub) for sub in subs]
-    async with session.get(f"{worker.url}/udf/streams", params=query, headers=headers) as response:
-        reader = Reader()
-        task = asyncio.create_task(read_events(response, reader))
-        try:
-            yield response, reader
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                await task
+    async with reading(session, f"{worker.url}/udf/streams", query, headers) as opened:
+        yield opened
 
 
 def of(reader: Reader, kind: str, symbol: str, resolution: str) -> list[dict[str, Any]]:
