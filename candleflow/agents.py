@@ -2,20 +2,24 @@
 
 Faust gives the worker its process, web server and signal handling; the engine itself
 reads `ticks.raw` with `candleflow.engine.reader.TickReader` (see `candleflow.worker`).
+The web views see the worker (its status and SSE hub) from the moment it is open.
 """
 
 from __future__ import annotations
 
 from candleflow.app import app, settings
-from candleflow.core.engine_status import STATUS
-from candleflow.web.sse import hub
+from candleflow.web import runtime
+from candleflow.web.routing import aiohttp_app
 from candleflow.worker import Worker
 
 
 @app.task
 async def bar_engine() -> None:
-    worker = await Worker.open(settings, status=STATUS, hub=hub)
+    worker = await Worker.open(settings)
+    slot = runtime.of(aiohttp_app)
+    slot.attach(worker)
     try:
         await worker.run()
     finally:
+        slot.detach()
         await worker.close()

@@ -2,9 +2,10 @@
 
 A worker owns, for its whole life, the database pool, the Kafka sink of the engine's
 output, the `BarEngine`, the `TickReader`, the engine status `/healthz` reports, the SSE
-hub of its web server and the leader-only feed. `Worker.open` builds them from the
-settings (waiting for the database); the constructor takes them ready-made, which is
-the seam for tests that run a worker in-process against the real stack.
+hub of its web server and the leader-only feed. `Worker.open` connects (waiting for the
+database) and builds it; the constructor takes the pool and the sink ready-made, which
+is the seam for tests that run a worker in-process against the real stack. The web
+views reach the status and the hub through `candleflow.web.runtime`.
 
 The feed (`CANDLEFLOW_SOURCE`) runs on the worker that holds partition 0 of the ticks
 topic: exactly one member of the engine's consumer group holds it, the group moves it
@@ -25,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from candleflow.core import metrics
-from candleflow.core.engine_status import STATUS, EngineStatus
+from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner, Prepared
 from candleflow.engine.reader import TickReader
@@ -33,6 +34,7 @@ from candleflow.engine.sink import KafkaSink
 from candleflow.sources.publisher import ensure_topics
 from candleflow.store.bars import read_ledger
 from candleflow.store.migrate import migrate
+from candleflow.web.hub import Hub, current_bars
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +90,15 @@ class Worker:
         settings: Settings,
         pool: Any,
         sink: KafkaSink,
-        *,
-        status: EngineStatus = STATUS,
-        hub: Any = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.sink = sink
-        self.status = status
-        #: The SSE hub of this worker's web server (`candleflow.web.sse`), stopped on close.
-        self.hub = hub
-        self.engine = BarEngine(settings, pool, sink)
-        self.runner = EngineRunner(self.engine, status=status)
+        self.status = EngineStatus()
+        #: The live bars of this worker's web server: started by the first stream, stopped on close.
+        self.hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue, reread=self._current)
+        self.engine = BarEngine(settings, pool, sink, status=self.status)
+        self.runner = EngineRunner(self.engine)
         self.feed = Feed(settings)
         self.reader = TickReader(
             settings,
@@ -111,14 +110,14 @@ class Worker:
         )
 
     @classmethod
-    async def open(cls, settings: Settings, *, status: EngineStatus = STATUS, hub: Any = None) -> Worker:
+    async def open(cls, settings: Settings) -> Worker:
         """Make sure the topics exist, migrate and connect (waiting for the database as
         long as it takes), and build the worker."""
         partitions = settings.ticks_partitions
         topics = {settings.ticks_topic: partitions, settings.dead_topic: partitions}
         await ensure_topics(settings.kafka_bootstrap, {**topics, settings.updates_topic: partitions})
-        pool = await _open_pool(settings, status)
-        return cls(settings, pool, KafkaSink(settings), status=status, hub=hub)
+        pool = await _open_pool(settings)
+        return cls(settings, pool, KafkaSink(settings))
 
     async def run(self) -> None:
         """Read and commit ticks and report lag until cancelled."""
@@ -135,11 +134,13 @@ class Worker:
 
     async def close(self) -> None:
         await self.feed.follow(False)
-        if self.hub is not None:
-            with contextlib.suppress(Exception):
-                await self.hub.stop()
+        with contextlib.suppress(Exception):
+            await self.hub.stop()
         await self.sink.close()
         await self.pool.close()
+
+    async def _current(self, keys: list[tuple[str, str]]) -> Any:
+        return await current_bars(self.pool, keys)
 
     # ----------------------------------------------------------- reader hooks
 
@@ -201,7 +202,7 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
             log.debug("%s failed: %r", getattr(job, "__name__", job), exc)
 
 
-async def _open_pool(settings: Settings, status: EngineStatus) -> Any:
+async def _open_pool(settings: Settings) -> Any:
     """Migrate and connect, waiting for the database as long as it takes."""
     delay = 0.5
     while True:
@@ -210,6 +211,5 @@ async def _open_pool(settings: Settings, status: EngineStatus) -> Any:
             return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("database %s not ready (%s); retrying in %.1f s", settings.database_url, exc, delay)
-            status.last_error = f"database: {exc}"
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

@@ -1,6 +1,7 @@
-"""What the bar engine of this process reports about itself, for `/healthz`.
+"""What a worker's bar engine reports about itself, for `/healthz`.
 
-The engine updates these values; web views only read them.
+The worker owns one (`candleflow.worker.Worker.status`); the engine updates it and
+the web views only read it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,3 @@ class EngineStatus:
             "last_error": self.last_error,
             "functions": {name: dict(state) for name, state in sorted(self.functions.items())},
         }
-
-
-STATUS = EngineStatus()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from candleflow.core import metrics
-from candleflow.core.engine_status import STATUS, EngineStatus
+from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import Bar, BarKey, SeriesKey, aggregate
 from candleflow.domain.exceptions import InvalidTick
@@ -109,10 +109,13 @@ class BarEngine:
         consumer: str | None = None,
         topic: str | None = None,
         functions: FunctionSet | None = None,
+        status: EngineStatus | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.sink = sink
+        #: What this engine reports to `/healthz` (its owner's, or one of its own).
+        self.status = status if status is not None else EngineStatus()
         self.consumer = consumer or settings.app_id
         self.topic = topic or settings.ticks_topic
         #: Raises FunctionConfigError (what to fix) when the configuration names a bad function.
@@ -246,7 +249,7 @@ class BarEngine:
         runs = [(item, compute(self.functions, item)) for item in inputs.values()]
         await series.write(conn, runs)
         for item, computed in runs:
-            report_failures(item.key, computed.failures)
+            report_failures(item.key, computed.failures, self.status)
             self._remember(item, computed, partition_of[item.key[0]])
             buckets = changed[item.key]
             unchanged_after = max((b.bucket for b in item.bars[item.start :] if b.bucket not in buckets), default=None)
@@ -321,9 +324,9 @@ class EngineRunner:
     unacknowledged so Kafka delivers them again.
     """
 
-    def __init__(self, engine: BarEngine, max_backoff: float = 10.0, status: EngineStatus = STATUS) -> None:
+    def __init__(self, engine: BarEngine, max_backoff: float = 10.0) -> None:
         self.engine = engine
-        self.status = status
+        self.status = engine.status
         self.max_backoff = max_backoff
 
     async def run(self, records: Sequence[Record]) -> BatchResult:

@@ -2,7 +2,7 @@
 
 Services run in their own session (process group = pid), so stopping a group also
 stops whatever the service forked. Processes started by an earlier `stack up` are not
-our children, so liveness is read from `/proc` rather than from `Popen`.
+our children, so liveness and command lines come from psutil rather than from `Popen`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import psutil
 
 #: Children this process spawned, so they can be reaped (and never warned about).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -57,16 +59,15 @@ def alive(pid: int | None) -> bool:
     except PermissionError:
         pass  # exists, owned by another user
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    if stat.rsplit(")", 1)[-1].split()[0] != "Z":
-        return True
-    # A zombie leader may still have live threads (a JVM running its shutdown hooks
-    # after `main` returned): the process is gone only when no other thread is left.
-    try:
-        threads = len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
+        process = psutil.Process(pid)
+        if process.status() != psutil.STATUS_ZOMBIE:
+            return True
+        # A zombie leader may still have live threads (a JVM running its shutdown hooks
+        # after `main` returned): the process is gone only when no other thread is left.
+        threads = process.num_threads()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
         threads = 0
     if threads > 1:
         return True
@@ -77,29 +78,25 @@ def alive(pid: int | None) -> bool:
 def cmdline(pid: int) -> str:
     """The command line of `pid` joined by spaces ("" when unknown)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline()).strip()
+    except psutil.Error:
         return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
 
 
 def pids_with(marker: str) -> list[int]:
     """Pids whose command line contains `marker` (a path unique to one stack)."""
+    me = os.getpid()
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            pid = int(entry.name)
-            if marker in cmdline(pid) and alive(pid):
-                found.append(pid)
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if process.pid != me and marker in line and alive(process.pid):
+            found.append(process.pid)
     return sorted(found)
 
 
 def group_members(pgid: int) -> Iterator[int]:
     """Live pids in process group `pgid`."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
+    for pid in psutil.pids():
         with contextlib.suppress(OSError):
             if os.getpgid(pid) == pgid and alive(pid):
                 yield pid

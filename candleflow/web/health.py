@@ -7,7 +7,8 @@
      "database": {"reachable": bool, "capability": "timescaledb" | "postgresql" | null,
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
-     "engine": {"partitions": {...}, "total": int, ...}}    # consumer lag on ticks.raw
+     "engine": {"state": "starting" | "running",
+                "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
 
 The Kafka probe (a metadata bootstrap with a short timeout) is cached for a few
 seconds so a tight health-check loop does not open a connection per call.
@@ -24,13 +25,13 @@ from typing import Any
 from aiohttp import web
 from aiokafka.client import AIOKafkaClient
 
-from candleflow.core.engine_status import STATUS
 from candleflow.core.metrics import render
 from candleflow.store import queries
 from candleflow.web import responses
 from candleflow.web.context import DB_ERRORS
 from candleflow.web.errors import UdfError
 from candleflow.web.routing import database, page, settings
+from candleflow.web.runtime import of
 
 PROBE_TIMEOUT = 3.0
 KAFKA_CACHE_S = 5.0
@@ -91,6 +92,11 @@ async def database_status() -> dict[str, Any]:
         return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def engine_status(request: web.Request) -> dict[str, object]:
+    worker = of(request.app).worker
+    return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
+
+
 @page("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Kafka and database reachability, database capability, engine lag."""
@@ -101,7 +107,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
         "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
         "database": db,
         "capability": db["capability"],
-        "engine": STATUS.snapshot(),
+        "engine": engine_status(request),
     }
     return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
 

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
 from candleflow.domain.updates import BarUpdate, Key, decode
+from candleflow.store import queries
 from candleflow.web.connection import Bodies, Connection
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,22 @@ JOURNAL_KEEP_S = 300.0
 COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
 #: Reads the current (latest) bars of series from the database.
 Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
+
+
+def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool = False) -> BarUpdate:
+    return BarUpdate(
+        symbol, resolution, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, correction
+    )
+
+
+async def current_bars(pool: object, keys: list[Key]) -> list[BarUpdate]:
+    """The latest stored bar of each series (a hub's re-read after a gap)."""
+    found = []
+    for symbol, resolution in keys:
+        bar = await queries.latest_bar(pool, symbol, resolution)
+        if bar is not None:
+            found.append(as_update(symbol, resolution, bar))
+    return found
 
 
 def coalesce(updates: Iterable[BarUpdate | None]) -> list[BarUpdate]:

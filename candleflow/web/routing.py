@@ -18,6 +18,7 @@ from faust.web.drivers.aiohttp import Web as FaustAiohttpWeb
 from candleflow.app import app, settings
 from candleflow.web.context import Database
 from candleflow.web.middleware import udf_middleware
+from candleflow.web.runtime import install
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -27,6 +28,7 @@ __all__ = ["Handler", "aiohttp_app", "app", "database", "page", "settings"]
 aiohttp_app: web.Application = cast(FaustAiohttpWeb, app.web).web_app
 if udf_middleware not in aiohttp_app.middlewares:
     aiohttp_app.middlewares.append(udf_middleware)
+install(aiohttp_app)
 
 database = Database(settings.database_url)
 

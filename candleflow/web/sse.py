@@ -33,20 +33,20 @@ or stalled write ends the stream) and frees its subscriptions when it ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from aiohttp import HttpVersion11, web
 
 from candleflow.core.metrics import SSE_DROPPED, SSE_REJECTED
-from candleflow.domain.updates import BarUpdate, Key
+from candleflow.domain.updates import Key
 from candleflow.store import queries
 from candleflow.web import params, responses
 from candleflow.web.connection import HUB_TO_CLIENT, Bodies, Connection
 from candleflow.web.errors import UdfError, unavailable
-from candleflow.web.hub import Hub
+from candleflow.web.hub import Hub, as_update
 from candleflow.web.routing import aiohttp_app, database, settings
+from candleflow.web.runtime import of, started_hub
 from candleflow.web.udf import resolve
 
 log = logging.getLogger(__name__)
@@ -69,26 +69,6 @@ STREAM_HEADERS = {
 HEARTBEAT = b": hb\n\n"
 
 
-def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool = False) -> BarUpdate:
-    return BarUpdate(
-        symbol, resolution, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, correction
-    )
-
-
-async def current_bars(keys: list[Key]) -> list[BarUpdate]:
-    """The latest stored bar of each series (the hub's re-read after a gap)."""
-    pool = await database.pool()
-    found = []
-    for symbol, resolution in keys:
-        bar = await queries.latest_bar(pool, symbol, resolution)
-        if bar is not None:
-            found.append(as_update(symbol, resolution, bar))
-    return found
-
-
-hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue, reread=current_bars)
-
-
 def last_event_id(request: web.Request) -> int | None:
     """The id the client last received; 0 (older than anything) for one we did not issue."""
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
@@ -100,8 +80,9 @@ def last_event_id(request: web.Request) -> int | None:
         return 0
 
 
-async def admit() -> None:
-    """Refuse past the client limit; start the hub (bounded wait)."""
+async def admit(request: web.Request) -> Hub:
+    """The worker's hub, started (bounded waits); refused past the client limit."""
+    hub = await started_hub(request, HUB_START_TIMEOUT)
     if hub.clients >= settings.sse_max_clients:
         SSE_REJECTED.inc()
         raise UdfError(
@@ -114,15 +95,16 @@ async def admit() -> None:
             await hub.ensure_started()
     except TimeoutError:
         raise unavailable("kafka", RETRY_AFTER_S) from None
+    return hub
 
 
-def new_connection(request: web.Request, *, legacy: bool) -> Connection:
+def new_connection(hub: Hub, request: web.Request, *, legacy: bool) -> Connection:
     return hub.attach(
         Connection(settings.sse_queue, legacy=legacy, alive=lambda: _alive(request), on_drop=lambda: _abort(request))
     )
 
 
-async def catch_up(connection: Connection, key: Key, last_id: int | None) -> None:
+async def catch_up(hub: Hub, connection: Connection, key: Key, last_id: int | None) -> None:
     """Subscribe `connection` to `key` and queue what the client needs to be current.
 
     A new client (no id) gets the latest bar. A resuming one gets every bar that
@@ -195,10 +177,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     q = request.query
     row = await resolve(params.text(q, "symbol"))
     res = params.resolution(q)
-    await admit()
-    connection = new_connection(request, legacy=True)
+    hub = await admit(request)
+    connection = new_connection(hub, request, legacy=True)
     try:
-        await catch_up(connection, (row.symbol, res.code), last_event_id(request))
+        await catch_up(hub, connection, (row.symbol, res.code), last_event_id(request))
         response = await open_stream(request, connection)
         await pump(request, response, connection)
         return response
@@ -222,15 +204,11 @@ async def _write(response: web.StreamResponse, data: bytes) -> None:
         await response.write(data)
 
 
-async def _close_streams(_: web.Application) -> None:
-    hub.close_all()
-
-
-async def _stop_hub(_: web.Application) -> None:
-    with contextlib.suppress(Exception):
-        await hub.stop()
+async def _close_streams(app: web.Application) -> None:
+    worker = of(app).worker
+    if worker is not None:
+        worker.hub.close_all()
 
 
 aiohttp_app.router.add_get("/udf/stream", stream, allow_head=False, name="candleflow.stream")
 aiohttp_app.on_shutdown.append(_close_streams)
-aiohttp_app.on_cleanup.append(_stop_hub)

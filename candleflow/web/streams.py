@@ -32,8 +32,10 @@ from candleflow.domain.updates import Key
 from candleflow.web import params, responses
 from candleflow.web.connection import Connection, event
 from candleflow.web.errors import UdfError
+from candleflow.web.hub import Hub
 from candleflow.web.routing import aiohttp_app
-from candleflow.web.sse import admit, catch_up, hub, last_event_id, new_connection, open_stream, pump
+from candleflow.web.runtime import runtime_hub
+from candleflow.web.sse import admit, catch_up, last_event_id, new_connection, open_stream, pump
 from candleflow.web.udf import resolve
 
 #: Subscriptions one stream may hold.
@@ -68,24 +70,24 @@ async def parse_subs(request: web.Request) -> list[tuple[str, Key]]:
     return subs
 
 
-async def _subscribe(connection: Connection, subs: list[tuple[str, Key]], last_id: int | None) -> None:
+async def _subscribe(hub: Hub, connection: Connection, subs: list[tuple[str, Key]], last_id: int | None) -> None:
     if len(connection.subscriptions) + len(subs) > MAX_SUBS:
         raise UdfError(f"a stream holds at most {MAX_SUBS} subscriptions")
     for asked, key in subs:
         data = orjson.dumps({"sub": asked, "symbol": key[0], "resolution": key[1]})
         connection.control(event(b"subscribed", data), hub.clock)
         if key not in connection.subscriptions:
-            await catch_up(connection, key, last_id)
+            await catch_up(hub, connection, key, last_id)
 
 
 async def open_streams(request: web.Request) -> web.StreamResponse:
     """Open a multiplexed stream (see the module docstring)."""
     subs = await parse_subs(request)
-    await admit()
-    connection = new_connection(request, legacy=False)
+    hub = await admit(request)
+    connection = new_connection(hub, request, legacy=False)
     try:
         connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.clock)
-        await _subscribe(connection, subs, last_event_id(request))
+        await _subscribe(hub, connection, subs, last_event_id(request))
         response = await open_stream(request, connection)
         await pump(request, response, connection)
         return response
@@ -93,7 +95,7 @@ async def open_streams(request: web.Request) -> web.StreamResponse:
         hub.detach(connection)
 
 
-def _connection(request: web.Request) -> Connection:
+def _connection(hub: Hub, request: web.Request) -> Connection:
     connection = hub.connections.get(request.match_info["stream"])
     if connection is None or connection.closed is not None or connection.legacy:
         raise UdfError("unknown_stream", 404)
@@ -102,16 +104,18 @@ def _connection(request: web.Request) -> Connection:
 
 async def subscribe(request: web.Request) -> web.StreamResponse:
     """Add subscriptions to an open stream; their current bars follow on it."""
-    connection = _connection(request)
+    hub = runtime_hub(request)
+    connection = _connection(hub, request)
     subs = await parse_subs(request)
-    await _subscribe(connection, subs, None)
+    await _subscribe(hub, connection, subs, None)
     answer = [{"sub": asked, "symbol": key[0], "resolution": key[1]} for asked, key in subs]
     return responses.json({"s": "ok", "subscribed": answer})
 
 
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
     """Remove subscriptions from an open stream (unknown ones are ignored)."""
-    connection = _connection(request)
+    hub = runtime_hub(request)
+    connection = _connection(hub, request)
     for _, key in await parse_subs(request):
         hub.unsubscribe(connection, key)
     return responses.json({"s": "ok"})

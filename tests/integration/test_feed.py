@@ -112,10 +112,10 @@ class TradeStream:
 async def test_a_new_leader_never_counts_a_replayed_trade_twice(
     stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
-    """The streamer replays its last 20 trades on every subscribe. Leadership moves once
-    when the second worker joins and once when the leader is SIGKILLed mid-stream; each
-    new feed seeds its duplicate filter from the log, so the bars count every trade
-    sent exactly once."""
+    """The streamer replays its last 20 trades on every subscribe. Leadership moves when
+    the leader is SIGKILLed mid-stream (and may move when the second worker joins, as
+    the assignor decides); each new feed seeds its duplicate filter from the log, so the
+    bars count every trade sent exactly once."""
     import asyncpg
 
     from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
@@ -168,7 +168,7 @@ async def test_a_new_leader_never_counts_a_replayed_trade_twice(
     finally:
         await conn.close()
     assert {r["symbol"]: r["n"] for r in rows} == {symbol: len(sent) for symbol, sent in stream.sent.items()}
-    assert server.connects >= 3, "leadership never moved: the replays were not exercised"
+    assert server.connects >= 2, "leadership never moved: the replays were not exercised"
 
 
 async def wait_for(predicate: Any, what: str, within: float = 60) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.engine.sink import KafkaSink
 from candleflow.worker import Worker
@@ -27,7 +26,7 @@ PARTITIONS = 4
 
 async def build(settings: Settings, database_url: str) -> Worker:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    return Worker(settings, pool, KafkaSink(settings), status=EngineStatus())
+    return Worker(settings, pool, KafkaSink(settings))
 
 
 async def until(predicate: Any, within: float = 60) -> None:
