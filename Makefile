@@ -55,7 +55,7 @@ test: install frontend chromium lint ## Lint, then unit + integration tests (rea
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
 
 test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-TimescaleDB (npm installs tests/timescale on first use)
-	$(BIN)/pytest -q tests/integration/test_timescaledb.py
+	$(BIN)/pytest -q tests/integration/store/test_timescaledb.py
 
 run: install frontend ## Stack up, migrate, worker with the demo feed; chart at http://localhost:6066; Ctrl-C stops it all
 	$(BIN)/python -m candleflow.stack.run

@@ -3,7 +3,7 @@
 Query parameters are not written here: each endpoint's list is rendered from the
 `Query` its view validates with (`candleflow.web.params`), so the schema carries
 exactly the types, ranges, enums and required flags the server enforces. The answer
-schemas below are checked by a Schemathesis run (tests/integration/test_openapi.py),
+schemas below are checked by a Schemathesis run (tests/integration/web/test_openapi.py),
 which fails on any answer the schema does not describe and on any request the schema
 allows that the server refuses.
 """

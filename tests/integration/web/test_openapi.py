@@ -18,7 +18,7 @@ import pytest
 from candleflow.stack import StackInfo
 from tests.harness import WorkerFactory
 from tests.harness.databases import drop_database
-from tests.integration.test_udf_seed import seed, start_worker
+from tests.harness.udf_seed import seed, start_worker
 
 pytestmark = pytest.mark.integration
 

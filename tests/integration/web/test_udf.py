@@ -21,7 +21,7 @@ from candleflow.domain.resolution import SUPPORTED, Resolution
 from candleflow.stack import StackInfo
 from tests.harness import WorkerFactory, WorkerProcess
 from tests.harness.databases import drop_database
-from tests.integration.test_udf_seed import SYMBOLS, Seeded, seed, start_worker
+from tests.harness.udf_seed import SYMBOLS, Seeded, seed, start_worker
 
 pytestmark = pytest.mark.integration
 

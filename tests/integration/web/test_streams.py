@@ -15,7 +15,7 @@ import pytest
 from candleflow.stack import StackInfo
 from tests.harness import Names, WorkerFactory, WorkerProcess
 from tests.harness.engine import publish, wait_absorbed
-from tests.integration.test_sse import OTHER, SYMBOL, Reader, T, metric, prepare, produce, reading, update
+from tests.integration.web.test_sse import OTHER, SYMBOL, Reader, T, metric, prepare, produce, reading, update
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from tests.harness import Names, WorkerFactory, consume_all, create_topics, jar_
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def test_produce_and_consume_through_the_broker(stack: StackInfo, names: Names) -> None:

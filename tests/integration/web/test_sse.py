@@ -24,7 +24,7 @@ from candleflow.stack import StackInfo
 from tests.harness import Names, WorkerFactory, WorkerProcess, create_topics
 from tests.harness.engine import publish
 from tests.harness.reference import LogTick, reference_bars
-from tests.integration.test_udf_seed import insert_bars, insert_symbols
+from tests.harness.udf_seed import insert_bars, insert_symbols
 
 pytestmark = pytest.mark.integration
 

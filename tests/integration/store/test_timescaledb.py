@@ -53,7 +53,7 @@ from candleflow.store.pool import detect_capability
 
 pytestmark = pytest.mark.integration
 
-SERVER_DIR = Path(__file__).resolve().parents[1] / "timescale"
+SERVER_DIR = Path(__file__).resolve().parents[2] / "timescale"
 READY = "pglite-timescaledb ready"
 #: First start compiles 30 MB of WebAssembly: generous on 2 shared cores.
 START_TIMEOUT = 180.0

@@ -42,7 +42,7 @@ FUNCTIONS = (
     "rsi(period=14), vwap(period=20), bollinger(period=20, width=2), close_crosses_ema(period=50),"
     " tests.harness.failing_function:Failing"
 )
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Values = dict[tuple[str, str, str, int, int], float]
 
 

@@ -1,4 +1,4 @@
-"""Shared set-up of the web tests (no tests here): a database seeded with bars built by
+"""Shared set-up of the web tests: a database seeded with bars built by
 the independent reference aggregation, and a worker serving it.
 
 Bars, indicators and marks are inserted with plain SQL from `tests.harness.reference`,
