@@ -133,7 +133,8 @@ class BarEngine:
         """The CPU half of a batch, outside any transaction: decode, validate, aggregate.
 
         `floor` drops records below a partition's offset (those the ledger shows absorbed);
-        `commit` calls back with it in the rare batch that holds a re-delivery.
+        `commit` calls back with it in the rare batch that holds a re-delivery. A record
+        whose offset this batch already holds (the reader re-seeked) is dropped too.
         """
         tolerance = self.settings.future_tolerance
         read_at = time.time()
@@ -146,7 +147,10 @@ class BarEngine:
         rows = []
         seen = prepared.seen
         for record in records:
-            if floor is not None and record.offset < floor[record.partition]:
+            below_floor = floor is not None and record.offset < floor[record.partition]
+            # A rebalance mid-gather re-seeks a partition to the ledger, so one batch
+            # can hold a run of offsets twice: only the first delivery counts.
+            if below_floor or record.offset < prepared.next_offsets.get(record.partition, 0):
                 prepared.skipped += 1
                 continue
             prepared.first.setdefault(record.partition, record.offset)
