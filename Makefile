@@ -9,6 +9,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALL_STAMP := $(VENV)/.install-stamp
 NODE_STAMP := frontend/node_modules/.install-stamp
+#: pytest processes (pytest-xdist, a test file stays on one): each starts its own Kafka and
+#: PostgreSQL, and the tests mostly wait on workers, brokers and browsers. 1 runs them in this process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 1,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: help venv install frontend chromium lint test test-timescaledb run wheel bench stack-up stack-down stack-status clean distclean
 
@@ -51,7 +55,7 @@ lint: install ## ruff (lint + format check) and mypy; ESLint and Prettier on fro
 	  cd frontend && npm run lint && npm run format:check; fi
 
 test: install frontend chromium lint ## Lint, then unit + integration tests (real Kafka and PostgreSQL), then frontend tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
 
 test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-TimescaleDB (npm installs tests/timescale on first use)
