@@ -11,7 +11,7 @@ INSTALL_STAMP := $(VENV)/.install-stamp
 NODE_STAMP := frontend/node_modules/.install-stamp
 #: pytest processes (pytest-xdist, a test file stays on one): each starts its own Kafka and
 #: PostgreSQL, and the tests mostly wait on workers, brokers and browsers. 1 runs them in this process.
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL := $(if $(filter 1,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: help venv install frontend chromium lint test test-timescaledb run wheel bench stack-up stack-down stack-status clean distclean
