@@ -6,7 +6,10 @@ Inserts `symbols` x `days` of 1-minute bars straight into a fresh database (COPY
 starts a `candleflow worker` on it, then for countback 300, 2 000 and 10 000 measures
 p50/p99 of:
 
-* `http`: GET /udf/history through the worker (parameters, query, JSON, HTTP);
+* `http`: GET /udf/history through the worker (parameters, query, JSON, HTTP), from
+  a minimal keep-alive client (`bench.http_client`, as a load tool would send it);
+* `http_aiohttp`: the same request through aiohttp's client, for comparison (its own
+  Python per request is part of this figure);
 * `sql`: the endpoint's own query (`candleflow.store.queries.HISTORY_SQL`) from here;
 * `sql_rows`: the plainest read, `SELECT … ORDER BY bucket DESC LIMIT countback`,
 
@@ -34,8 +37,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +47,7 @@ import aiohttp
 import asyncpg
 import orjson
 
+from bench.http_client import KeepAliveClient
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import BAR_FIELDS
 from candleflow.store import queries
@@ -186,18 +191,20 @@ ORDER BY bucket DESC LIMIT $3
 """
 
 
+async def fetch_body(session: aiohttp.ClientSession, url: str, params: dict[str, str | int]) -> bytes:
+    async with session.get(url, params=params) as response:
+        return await response.read()
+
+
 async def measure(url: str, db_url: str, symbols: list[str], start_s: int, end_s: int, requests: int) -> dict[str, Any]:
     rng = random.Random(42)
     results: dict[str, Any] = {}
     conn = await asyncpg.connect(db_url)
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession() as session, KeepAliveClient(url) as lean:
         try:
             for countback in COUNTBACKS:
-                http: list[float] = []
-                sql: list[float] = []
-                plain: list[float] = []
-                n = requests if countback < 10_000 else max(20, requests // 4)
-                for _ in range(n):
+                samples: dict[str, list[float]] = {"http": [], "http_aiohttp": [], "sql": [], "sql_rows": []}
+                for _ in range(requests if countback < 10_000 else max(20, requests // 4)):
                     symbol = rng.choice(symbols)
                     to = rng.randrange(start_s + countback * MINUTE_S, end_s) // MINUTE_S * MINUTE_S
                     frm = to - countback * MINUTE_S
@@ -208,31 +215,28 @@ async def measure(url: str, db_url: str, symbols: list[str], start_s: int, end_s
                         "to": to,
                         "countback": countback,
                     }
-                    began = time.perf_counter()
-                    async with session.get(f"{url}/udf/history", params=params) as response:
-                        body = await response.read()
-                    http.append(time.perf_counter() - began)
-                    assert response.status == 200, body[:200]
-                    began = time.perf_counter()
-                    await conn.fetchrow(
-                        HISTORY_SQL,
-                        symbol,
-                        "1",
-                        datetime.fromtimestamp(frm, UTC),
-                        datetime.fromtimestamp(to, UTC),
-                        countback,
-                        Settings.max_span_bars,
-                    )
-                    sql.append(time.perf_counter() - began)
-                    began = time.perf_counter()
-                    await conn.fetch(PLAIN_SQL, symbol, datetime.fromtimestamp(to, UTC), countback)
-                    plain.append(time.perf_counter() - began)
-                figures = {"http": percentiles(http), "sql": percentiles(sql), "sql_rows": percentiles(plain)}
+                    start, end = datetime.fromtimestamp(frm, UTC), datetime.fromtimestamp(to, UTC)
+                    ways: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                        ("http", partial(lean.get, "/udf/history", params)),
+                        ("http_aiohttp", partial(fetch_body, session, f"{url}/udf/history", params)),
+                        ("sql", partial(conn.fetchrow, HISTORY_SQL, symbol, "1", start, end, countback,
+                                        Settings.max_span_bars)),
+                        ("sql_rows", partial(conn.fetch, PLAIN_SQL, symbol, end, countback)),
+                    ]  # fmt: skip
+                    rng.shuffle(ways)  # each way is the first to read its range (from colder caches) as often
+                    answers: dict[str, Any] = {}
+                    for name, call in ways:
+                        began = time.perf_counter()
+                        answers[name] = await call()
+                        samples[name].append(time.perf_counter() - began)
+                    assert answers["http"].status == 200, answers["http"].body[:200]
+                    assert answers["http"].body == answers["http_aiohttp"], "the two clients got different answers"
+                figures = {name: percentiles(taken) for name, taken in samples.items()}
                 results[f"countback_{countback}"] = {
                     **figures,
                     "ratio_p50": round(figures["http"]["p50_ms"] / figures["sql_rows"]["p50_ms"], 2),
                     "ratio_p99": round(figures["http"]["p99_ms"] / figures["sql_rows"]["p99_ms"], 2),
-                    "response_bytes": len(body),
+                    "response_bytes": len(answers["http"].body),
                 }
         finally:
             await conn.close()

@@ -70,7 +70,8 @@ def history(info: StackInfo, quick: bool) -> list[Figure]:
             figures.append(
                 Figure("history", f"/udf/history countback {countback:,} {stat[:3]}", data["http"][stat], "ms",
                        "bare SQL", data["sql_rows"][stat], target, higher_is_better=False,
-                       note=f"endpoint query alone: {data['sql'][stat]} ms")
+                       note=f"endpoint query alone: {data['sql'][stat]} ms; "
+                            f"through aiohttp's client: {data['http_aiohttp'][stat]} ms")
             )  # fmt: skip
     return figures
 
