@@ -55,37 +55,29 @@ class BarUpdate:
     def key(self) -> Key:
         return (self.symbol, self.resolution)
 
+    def bar_fields(self) -> dict[str, Any]:
+        """The bar's own fields, as SSE events and `bars.updates` records both carry them."""
+        return {
+            "symbol": self.symbol,
+            "resolution": self.resolution,
+            "time": self.time,
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": self.volume,
+            "trades": self.trades,
+        }
+
     def bar_json(self) -> bytes:
         """The bar as SSE events carry it: without `correction` and `committed_at`."""
-        return orjson.dumps(
-            {
-                "symbol": self.symbol,
-                "resolution": self.resolution,
-                "time": self.time,
-                "open": self.open,
-                "high": self.high,
-                "low": self.low,
-                "close": self.close,
-                "volume": self.volume,
-                "trades": self.trades,
-            }
-        )
+        return orjson.dumps(self.bar_fields())
 
 
 def encode(update: BarUpdate) -> tuple[bytes, bytes]:
     """The record (key, value) of `update`."""
-    value: dict[str, Any] = {
-        "symbol": update.symbol,
-        "resolution": update.resolution,
-        "time": update.time,
-        "open": update.open,
-        "high": update.high,
-        "low": update.low,
-        "close": update.close,
-        "volume": update.volume,
-        "trades": update.trades,
-        "correction": update.correction,
-    }
+    value = update.bar_fields()
+    value["correction"] = update.correction
     if update.committed_at is not None:
         value["committed_at"] = update.committed_at
     if update.republished:
