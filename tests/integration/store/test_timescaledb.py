@@ -341,6 +341,20 @@ def assert_tables_equal(actual: Reference, expected: Reference) -> None:
     assert actual.marks == expected.marks
 
 
+def assert_returned_as(stored: Sequence[store.StoredBar], expected: dict[BarKey, Bar]) -> None:
+    """Each bar the engine returned equals the reference bar of its key."""
+    for b in stored:
+        bar = expected[(b.symbol, b.resolution, b.bucket)]
+        assert (b.open, b.high, b.low, b.close, b.volume, b.trades) == (
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+            bar.trades,
+        )
+
+
 async def compress_chunks(conn: asyncpg.Connection, table: str, older_than: int | None = None) -> int:
     """Compress the table's chunks (those wholly before `older_than` ms if given)."""
     compress = "SELECT compress_chunk(c, if_not_compressed => true)"
@@ -426,16 +440,7 @@ async def test_engine_writes_merge_into_compressed_chunks(tsdb: asyncpg.Connecti
     stored = await write_batch(tsdb, first)
     expected = aggregate(first)
     assert {(b.symbol, b.resolution, b.bucket) for b in stored} == set(expected)
-    for b in stored:
-        bar = expected[(b.symbol, b.resolution, b.bucket)]
-        assert (b.open, b.high, b.low, b.close, b.volume, b.trades) == (
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.trades,
-        )
+    assert_returned_as(stored, expected)
 
     stored = await write_batch(tsdb, second)
     merged = aggregate(first + second)
@@ -464,16 +469,7 @@ async def test_engine_writes_merge_into_compressed_chunks(tsdb: asyncpg.Connecti
     everything = first + second + late
     final = aggregate(everything)
     assert {(b.symbol, b.resolution, b.bucket) for b in stored} == set(aggregate(late))
-    for b in stored:
-        bar = final[(b.symbol, b.resolution, b.bucket)]
-        assert (b.open, b.high, b.low, b.close, b.volume, b.trades) == (
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.trades,
-        )
+    assert_returned_as(stored, final)
     assert_tables_equal(await stored_tables(tsdb), reference(everything))
 
     assert await tsdb.fetchval(
