@@ -28,6 +28,7 @@ import asyncpg
 from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
+from candleflow.domain.updates import BarUpdate, Key
 from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner, Prepared
 from candleflow.engine.reader import TickReader
 from candleflow.engine.sink import KafkaSink
@@ -139,7 +140,7 @@ class Worker:
         await self.sink.close()
         await self.pool.close()
 
-    async def _current(self, keys: list[tuple[str, str]]) -> Any:
+    async def _current(self, keys: list[Key]) -> list[BarUpdate]:
         return await current_bars(self.pool, keys)
 
     # ----------------------------------------------------------- reader hooks

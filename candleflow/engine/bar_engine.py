@@ -154,9 +154,7 @@ class BarEngine:
                 prepared.skipped += 1
                 continue
             prepared.first.setdefault(record.partition, record.offset)
-            offset = record.offset + 1
-            if offset > prepared.next_offsets.get(record.partition, 0):
-                prepared.next_offsets[record.partition] = offset
+            prepared.next_offsets[record.partition] = record.offset + 1  # the highest so far: see above
             try:
                 tick = parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)
             except InvalidTick as exc:
