@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from faust.worker import Worker as FaustWorker
 
+from candleflow.core import event_loop
 from candleflow.core.logs import worker_loglevel
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import ConfigError
@@ -28,6 +29,9 @@ try:
 except ConfigError as exc:
     print(f"candleflow: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
+
+#: Before Faust builds the worker's loop (it does so after importing this module).
+event_loop.install(settings.event_loop)
 
 
 class Worker(FaustWorker):

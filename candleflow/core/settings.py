@@ -27,6 +27,7 @@ T = TypeVar("T")
 PREFIX = "CANDLEFLOW_"
 SOURCES = ("none", "synthetic", "cryptocompare")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class Settings:
     sse_heartbeat: float = setting("15", SECONDS, "seconds between SSE heartbeat comments")
     max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
     max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
+    event_loop: str = setting(
+        "uvloop", _choice(EVENT_LOOPS), "event loop of the worker: uvloop, or asyncio (the standard library's)"
+    )
     log_level: str = setting("INFO", _choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
     stack_dir: Path = setting(
         lambda: str(default_stack_dir()),
