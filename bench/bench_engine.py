@@ -219,7 +219,7 @@ async def engine_run(info: StackInfo, topic: str, expected: int, workers: int) -
             await asyncio.to_thread(child.stop)
 
 
-async def run(info: StackInfo, ticks: int = 200_000, repeats: int = 3) -> list[Figure]:
+async def run(info: StackInfo, ticks: int = 1_000_000, repeats: int = 3) -> list[Figure]:
     topic = f"bench.ticks.{uuid.uuid4().hex[:8]}"
     records = tick_records(ticks)
     await publish(info.kafka_bootstrap, topic, records)

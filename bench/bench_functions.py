@@ -2,9 +2,10 @@
 bands registered next to the defaults, beside the engine with the defaults only, in the
 same run on the same database server.
 
-The engine runs in-process (`BarEngine.process`, one transaction per batch of 10,000
-ticks, the real PostgreSQL; no Kafka, so the figure is the engine's own cost, which is
-what functions add to). Runs alternate between the two configurations, each on a fresh
+The engine runs in-process (`BarEngine.process`, one transaction per batch of
+`CANDLEFLOW_BATCH_MAX` ticks — the batches a worker makes when ticks pile up — on the
+real PostgreSQL; no Kafka, so the figure is the engine's own cost, which is what
+functions add to). Runs alternate between the two configurations, each on a fresh
 database.
 
     python -m bench.run_all --only functions
@@ -28,7 +29,7 @@ from candleflow.kafka.log_reader import Record
 from candleflow.stack import StackInfo
 
 PARTITIONS = 4
-BATCH = 10_000
+BATCH = Settings().batch_max
 EXTRA = "rsi(period=14),vwap(period=20),bollinger(period=20,width=2)"
 
 
@@ -66,7 +67,7 @@ async def engine_seconds(info: StackInfo, records: Sequence[Record], functions: 
         await pool.close()
 
 
-async def run(info: StackInfo, ticks: int = 200_000, repeats: int = 3) -> list[Figure]:
+async def run(info: StackInfo, ticks: int = 500_000, repeats: int = 3) -> list[Figure]:
     records = as_records(ticks)
     conf = Settings()
     defaults = load("", conf.ma_periods, conf.crossover)
@@ -84,7 +85,7 @@ async def run(info: StackInfo, ticks: int = 200_000, repeats: int = 3) -> list[F
 
 def scenario(info: StackInfo, quick: bool) -> list[Figure]:
     """The `functions` scenario of `bench.run_all`."""
-    return asyncio.run(run(info, ticks=60_000 if quick else 200_000, repeats=1 if quick else 3))
+    return asyncio.run(run(info, ticks=150_000 if quick else 500_000, repeats=1 if quick else 3))
 
 
 if __name__ == "__main__":

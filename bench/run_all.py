@@ -44,7 +44,7 @@ def ingest(info: StackInfo, quick: bool) -> list[Figure]:
 def engine(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_engine
 
-    return asyncio.run(bench_engine.run(info, ticks=60_000 if quick else 200_000, repeats=1 if quick else 3))
+    return asyncio.run(bench_engine.run(info, ticks=300_000 if quick else 1_000_000, repeats=1 if quick else 3))
 
 
 def replay(info: StackInfo, quick: bool) -> list[Figure]:

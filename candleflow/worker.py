@@ -29,7 +29,8 @@ from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate, Key
-from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner, Prepared
+from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
+from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
 from candleflow.engine.sink import KafkaSink
 from candleflow.sources.publisher import ensure_topics

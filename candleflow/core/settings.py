@@ -171,7 +171,9 @@ class Settings:
     functions: str = setting(
         "", TEXT, "more indicators and signals, e.g. rsi(period=14),mypkg.ind:MyIndicator (docs/functions.md)"
     )
-    batch_max: int = setting("10000", POSITIVE_INT, "ticks per engine batch at most")
+    batch_max: int = setting(
+        "50000", POSITIVE_INT, "ticks per engine batch at most (batches grow this far only when ticks pile up)"
+    )
     batch_within: float = setting("0.2", SECONDS, "seconds an engine batch may gather at most")
     future_tolerance: float = setting(
         "300", NON_NEGATIVE_SECONDS, "seconds a tick may lie in the future before it is rejected"

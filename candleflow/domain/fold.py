@@ -1,20 +1,22 @@
-"""Raw `ticks.raw` records folded into bars: the fold of every bulk reader of the log.
+"""Ticks folded into 1-second bars, a whole batch at a time: the one fold of the engine,
+`db verify` and `candleflow replay`.
 
-`TickFolder` is what `db verify`, `candleflow replay` and the replay's catch-up use
-to turn `(offset, raw value)` records into bars; the engine folds its batches with
-`candleflow.domain.bars.aggregate` over the ticks `candleflow.domain.ticks.parse_tick` accepted.
-Both give the same bars (tests/unit/domain/test_fold.py checks it with Hypothesis): this is
-the fast path, kept because a bulk rebuild spends its whole budget here.
+`fold_seconds` sorts a batch's valid ticks by (symbol, second, event time, log offset)
+and reads every bar off the sorted columns: open is the first tick of its run, close the
+last, high and low the extremes, trades the run's length, volume the exact decimal sum
+(`candleflow.domain.decimals.Volumes`). Those are `Bar.absorb`'s rules — open the
+earliest `(ts, seq)`, close the latest, ties in time broken by offset and, for equal
+offsets, by batch order — so the bars equal `candleflow.domain.bars.second_bars` over the
+same ticks field for field (`tests/unit/domain/test_fold.py` holds them to each other
+with Hypothesis). The work per tick is a handful of numpy passes; Python runs once per
+bar, not once per tick.
 
-`TickFolder.add` decodes with orjson and takes the common, well-formed record through
-a few type checks that accept exactly a subset of what `validate_tick` accepts;
-anything unusual goes through `validate_tick` itself, so the folder keeps and skips
-exactly the ticks the engine keeps and dead-letters. Each tick is folded straight into
-one dict of 1-second bars (the rules of `Bar.absorb`, inlined: a method call per tick
-is a measurable share of the budget; so are `price_decimals` and `Decimal(repr(qty))`,
-replaced by a `round` check against the symbol's most decimals so far and a cache of
-quantities); `finish` rolls them up once into every resolution with
-`candleflow.domain.bars.roll_up`. `seq` is the record's offset, as in the engine.
+`TickFolder` keeps folding batches of `(offset, raw value)` records into one set of
+1-second bars, for the bulk readers of the log (verify, replay and its catch-up), with
+the symbols and `since` filters they take; `finish` rolls the seconds up into every
+resolution once (`candleflow.domain.bars.roll_up`). It keeps and skips exactly the
+records the engine keeps and dead-letters: both decode with
+`candleflow.domain.tick_decode.decode_batch`.
 
 Memory: one `Bar` (about 250 bytes) per symbol and second with ticks, plus the rolled-up
 bars at the end. Narrow very long reads by symbols or a `since` cutoff.
@@ -24,17 +26,86 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from decimal import Decimal
+from dataclasses import dataclass
 
-import orjson
+import numpy as np
+import numpy.typing as npt
 
-from candleflow.domain.bars import VOLUME_CONTEXT, Bar, BarKey, roll_up
-from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.bars import Bar, BarKey, LevelKey, roll_up
+from candleflow.domain.decimals import Volumes, places
 from candleflow.domain.symbols import SymbolSeen
-from candleflow.domain.ticks import EARLIEST_MS, SIDES, price_decimals, validate_tick
+from candleflow.domain.tick_decode import TickColumns, decode_batch
+from candleflow.domain.ticks import price_decimals
 
-_INF = float("inf")
-AMOUNTS_CACHED = 200_000
+
+@dataclass(slots=True)
+class Folded:
+    """One batch folded: its 1-second bars and what it tells the `symbols` table."""
+
+    bars: dict[LevelKey, Bar]
+    seen: dict[str, SymbolSeen]
+    #: per symbol, the batch position of one of its ticks (its partition, for the engine)
+    sample: dict[str, int]
+
+
+def fold_seconds(ticks: TickColumns, seq: npt.NDArray[np.int64]) -> Folded:
+    """Fold `ticks` (with `seq[i]`, the log offset of tick `i`) into 1-second bars."""
+    count = len(ticks)
+    if not count:
+        return Folded({}, {}, {})
+    ids: dict[str, int] = {}
+    symbol_id = np.array([ids.setdefault(symbol, len(ids)) for symbol in ticks.symbols], dtype=np.int64)
+    names = list(ids)
+    ts = ticks.ts
+    second = ts - ts % 1000
+    order = np.lexsort((seq, ts, second, symbol_id))
+    sorted_id, sorted_second = symbol_id[order], second[order]
+    cuts = np.flatnonzero((sorted_id[1:] != sorted_id[:-1]) | (sorted_second[1:] != sorted_second[:-1])) + 1
+    starts = np.concatenate((np.zeros(1, dtype=np.int64), cuts))
+    firsts, lasts = order[starts], order[np.append(cuts, count) - 1]
+    price = ticks.price[order]
+    columns = zip(
+        sorted_id[starts].tolist(),
+        sorted_second[starts].tolist(),
+        ticks.price[firsts].tolist(),
+        np.maximum.reduceat(price, starts).tolist(),
+        np.minimum.reduceat(price, starts).tolist(),
+        ticks.price[lasts].tolist(),
+        np.diff(np.append(starts, count)).tolist(),
+        ts[firsts].tolist(),
+        seq[firsts].tolist(),
+        ts[lasts].tolist(),
+        seq[lasts].tolist(),
+        strict=True,
+    )
+    volumes = Volumes(ticks.qty[order], starts)
+    bars = {
+        (names[sid], start): Bar(o, h, low, c, volumes.total(g), n, o_ts, o_seq, c_ts, c_seq)
+        for g, (sid, start, o, h, low, c, n, o_ts, o_seq, c_ts, c_seq) in enumerate(columns)
+    }
+    symbol_starts = np.flatnonzero(np.diff(sorted_id, prepend=-1))
+    sorted_ts = ts[order]
+    firsts_ts = sorted_ts[symbol_starts].tolist()
+    lasts_ts = sorted_ts[np.append(symbol_starts[1:], count) - 1].tolist()
+    decimals = _most_places(price, symbol_starts)
+    samples = ticks.positions[order[symbol_starts]].tolist()
+    seen: dict[str, SymbolSeen] = {}
+    sample: dict[str, int] = {}
+    for sid, first, last, most, position in zip(
+        sorted_id[symbol_starts].tolist(), firsts_ts, lasts_ts, decimals, samples, strict=True
+    ):
+        seen[names[sid]] = SymbolSeen(most, first, last)
+        sample[names[sid]] = position
+    return Folded(bars, seen, sample)
+
+
+def _most_places(price: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) -> list[int]:
+    """The most decimal places (`price_decimals`) among each group's prices."""
+    found = places(price).astype(np.int64)
+    unknown = np.flatnonzero(found < 0)
+    if len(unknown):
+        found[unknown] = [price_decimals(p) for p in price[unknown].tolist()]
+    return [int(d) for d in np.maximum.reduceat(found, starts).tolist()]
 
 
 class TickFolder:
@@ -57,88 +128,44 @@ class TickFolder:
         self.since = since
         self.future_tolerance_s = future_tolerance_s
         self.now_ms = now_ms
-        self.seconds: dict[tuple[str, int], Bar] = {}
-        self.decimals: dict[str, int] = {}
+        self.seconds: dict[LevelKey, Bar] = {}
+        self._seen: dict[str, SymbolSeen] = {}
         self.records = 0  # every record read
         self.invalid = 0  # skipped: the engine dead-letters them
         self.kept = 0  # ticks folded into bars (valid, of the wanted symbols, not before `since`)
-        self._valid_symbols: set[str] = set()
-        #: float quantity -> its exact decimal: real trade sizes repeat (lots, round sizes).
-        self._amounts: dict[float, Decimal] = {}
 
     def add(self, records: Iterable[tuple[int, bytes]]) -> None:
         """Fold one batch of records (any order, any partitions)."""
+        batch = list(records)
         now = int(time.time() * 1000) if self.now_ms is None else self.now_ms
-        tolerance_ms = int(self.future_tolerance_s * 1000)
-        latest = now + tolerance_ms
-        wanted, since = self.symbols, self.since if self.since is not None else EARLIEST_MS
-        valid_symbols = self._valid_symbols
-        bars = self.seconds
-        get = bars.get
-        decimals = self.decimals
-        amounts = self._amounts
-        loads, decode_error, add, sides = orjson.loads, orjson.JSONDecodeError, VOLUME_CONTEXT.add, SIDES
-        count = invalid = kept = 0
-        for offset, value in records:
-            count += 1
-            try:
-                record = loads(value)
-            except decode_error:
-                invalid += 1
-                continue
-            # The fast path: only records validate_tick certainly accepts unchanged.
-            if (
-                type(record) is dict
-                and type(ts := record.get("ts")) is int
-                and EARLIEST_MS <= ts <= latest
-                and type(price := record.get("price")) is float
-                and 0.0 < price < _INF
-                and type(qty := record.get("qty")) is float
-                and 0.0 <= qty < _INF
-                and type(symbol := record.get("symbol")) is str
-                and symbol in valid_symbols
-                and type(side := record.get("side", "unknown")) is str
-                and side in sides
-                and ((trade_id := record.get("id")) is None or type(trade_id) is str)
-            ):
-                pass
+        decoded = decode_batch([value for _, value in batch], now_ms=now, future_tolerance_s=self.future_tolerance_s)
+        self.records += len(batch)
+        self.invalid += len(decoded.rejects)
+        ticks = decoded.ticks
+        keep = np.ones(len(ticks), dtype=bool)
+        if self.since is not None:
+            keep &= ticks.ts >= self.since
+        if self.symbols is not None:
+            wanted = self.symbols
+            keep &= np.array([symbol in wanted for symbol in ticks.symbols], dtype=bool)
+        if not keep.all():
+            ticks = ticks.take(keep)
+        self.kept += len(ticks)
+        offsets = np.array([offset for offset, _ in batch], dtype=np.int64)[ticks.positions]
+        folded = fold_seconds(ticks, offsets)
+        seconds = self.seconds
+        for key, bar in folded.bars.items():
+            held = seconds.get(key)
+            if held is None:
+                seconds[key] = bar
             else:
-                try:
-                    tick = validate_tick(record, now_ms=now, future_tolerance_s=self.future_tolerance_s)
-                except (InvalidTick, TypeError):  # TypeError: an unhashable side
-                    invalid += 1
-                    continue
-                symbol, ts, price, qty = tick.symbol, tick.ts, tick.price, tick.qty
-                valid_symbols.add(symbol)
-            if ts < since or (wanted is not None and symbol not in wanted):
-                continue
-            kept += 1
-            places = decimals.get(symbol)
-            if places is None or round(price, places) != price:  # cheaper than price_decimals per tick
-                decimals[symbol] = max(places or 0, price_decimals(price))
-            amount = amounts.get(qty)
-            if amount is None:
-                if len(amounts) > AMOUNTS_CACHED:
-                    amounts.clear()
-                amount = amounts[qty] = Decimal(repr(qty))
-            key = (symbol, ts - ts % 1000)
-            bar = get(key)
-            if bar is None:
-                bars[key] = Bar(price, price, price, price, amount, 1, ts, offset, ts, offset)
-                continue
-            if price > bar.high:
-                bar.high = price
-            elif price < bar.low:
-                bar.low = price
-            bar.volume = add(bar.volume, amount)
-            bar.trades += 1
-            if ts < bar.open_ts or (ts == bar.open_ts and offset < bar.open_seq):
-                bar.open, bar.open_ts, bar.open_seq = price, ts, offset
-            if ts > bar.close_ts or (ts == bar.close_ts and offset >= bar.close_seq):
-                bar.close, bar.close_ts, bar.close_seq = price, ts, offset
-        self.records += count
-        self.invalid += invalid
-        self.kept += kept
+                held.merge(bar)
+        for symbol, info in folded.seen.items():
+            held_info = self._seen.get(symbol)
+            if held_info is None:
+                self._seen[symbol] = info
+            else:
+                held_info.widen(info)
 
     @property
     def valid(self) -> int:
@@ -147,15 +174,7 @@ class TickFolder:
 
     def seen(self) -> dict[str, SymbolSeen]:
         """Per symbol: most price decimals, first and last tick time."""
-        found: dict[str, SymbolSeen] = {}
-        for (symbol, _), bar in self.seconds.items():
-            info = found.get(symbol)
-            if info is None:
-                found[symbol] = SymbolSeen(self.decimals[symbol], bar.open_ts, bar.close_ts)
-            else:
-                info.first = min(info.first, bar.open_ts)
-                info.last = max(info.last, bar.close_ts)
-        return found
+        return {symbol: SymbolSeen(i.decimals, i.first, i.last) for symbol, i in self._seen.items()}
 
     def finish(self) -> dict[BarKey, Bar]:
         """Every supported resolution's bars (the 1-second bars are shared, not copied)."""

@@ -57,3 +57,9 @@ class SymbolSeen:
     decimals: int
     first: int
     last: int
+
+    def widen(self, other: SymbolSeen) -> None:
+        """Take in what `other` saw too."""
+        self.decimals = max(self.decimals, other.decimals)
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)

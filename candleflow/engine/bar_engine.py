@@ -33,18 +33,16 @@ from typing import Any, Protocol
 from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
-from candleflow.domain.bars import Bar, BarKey, SeriesKey, aggregate
-from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.bars import SeriesKey
 from candleflow.domain.resolution import SUPPORTED_CODES
-from candleflow.domain.symbols import SymbolSeen
-from candleflow.domain.ticks import dead_letter, parse_tick, price_decimals
 from candleflow.domain.updates import BarUpdate, encode
+from candleflow.engine.prepare import Prepared, prepare
 from candleflow.engine.tails import BarOutputs, TailCache
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
 from candleflow.functions.registry import FunctionSet, from_settings
-from candleflow.kafka.log_reader import Record
+from candleflow.kafka.log_reader import LogRecord
 from candleflow.store import bars as store
 from candleflow.store import series
 from candleflow.store.bars import StoredBar
@@ -54,26 +52,7 @@ log = logging.getLogger(__name__)
 #: Symbols (most recent tick first) whose current bars a starting worker republishes.
 REPUBLISH_SYMBOLS = 1000
 
-APPEND_TO_READ = metrics.LIVE_STAGE_SECONDS.labels("append_to_read")
 READ_TO_COMMIT = metrics.LIVE_STAGE_SECONDS.labels("read_to_commit")
-
-
-@dataclass
-class Prepared:
-    """A batch decoded and aggregated, ready for its transaction."""
-
-    records: Sequence[Record]
-    deltas: dict[BarKey, Bar] = field(default_factory=dict)
-    seen: dict[str, SymbolSeen] = field(default_factory=dict)
-    partition_of: dict[str, int] = field(default_factory=dict)
-    rejects: list[tuple[bytes | None, bytes]] = field(default_factory=list)
-    #: per partition: first offset kept, and the offset after the last one seen
-    first: dict[int, int] = field(default_factory=dict)
-    next_offsets: dict[int, int] = field(default_factory=dict)
-    absorbed: int = 0
-    skipped: int = 0
-    #: time.time() when the batch was read (prepared)
-    read_at: float = 0.0
 
 
 class Sink(Protocol):
@@ -125,60 +104,21 @@ class BarEngine:
         #: still shows them, nobody else wrote and the series tails in memory are valid.
         self.written: dict[int, tuple[int, int]] = {}
 
-    async def process(self, records: Sequence[Record]) -> BatchResult:
+    async def process(self, records: Sequence[LogRecord]) -> BatchResult:
         """Absorb one batch in one transaction (see the module docstring)."""
         return await self.commit(self.prepare(records))
 
-    def prepare(self, records: Sequence[Record], floor: Mapping[int, int] | None = None) -> Prepared:
-        """The CPU half of a batch, outside any transaction: decode, validate, aggregate.
+    def prepare(self, records: Sequence[LogRecord], floor: Mapping[int, int] | None = None) -> Prepared:
+        """The CPU half of a batch, outside any transaction (`candleflow.engine.prepare`).
 
         `floor` drops records below a partition's offset (those the ledger shows absorbed);
-        `commit` calls back with it in the rare batch that holds a re-delivery. A record
-        whose offset this batch already holds (the reader re-seeked) is dropped too.
+        `commit` calls back with it in the rare batch that holds a re-delivery.
         """
-        tolerance = self.settings.future_tolerance
-        read_at = time.time()
-        now_ms = int(read_at * 1000)
-        prepared = Prepared(records=records, read_at=read_at)
-        if floor is None:
-            appended = min((r.timestamp for r in records if r.timestamp > 0), default=0)
-            if appended:
-                APPEND_TO_READ.observe(max(0.0, read_at - appended / 1000))
-        rows = []
-        seen = prepared.seen
-        for record in records:
-            below_floor = floor is not None and record.offset < floor[record.partition]
-            # A rebalance mid-gather re-seeks a partition to the ledger, so one batch
-            # can hold a run of offsets twice: only the first delivery counts.
-            if below_floor or record.offset < prepared.next_offsets.get(record.partition, 0):
-                prepared.skipped += 1
-                continue
-            prepared.first.setdefault(record.partition, record.offset)
-            prepared.next_offsets[record.partition] = record.offset + 1  # the highest so far: see above
-            try:
-                tick = parse_tick(record.value, now_ms=now_ms, future_tolerance_s=tolerance)
-            except InvalidTick as exc:
-                prepared.rejects.append((record.key, dead_letter(record.value, str(exc), "engine")))
-                continue
-            prepared.partition_of[tick.symbol] = record.partition
-            rows.append((tick.symbol, tick.ts, tick.price, tick.qty, record.offset))
-            decimals = price_decimals(tick.price)
-            info = seen.get(tick.symbol)
-            if info is None:
-                seen[tick.symbol] = SymbolSeen(decimals, tick.ts, tick.ts)
-            else:
-                info.decimals = max(info.decimals, decimals)
-                if tick.ts < info.first:
-                    info.first = tick.ts
-                elif tick.ts > info.last:
-                    info.last = tick.ts
-        prepared.absorbed = len(rows)
-        prepared.deltas = aggregate(rows)
-        return prepared
+        return prepare(records, future_tolerance_s=self.settings.future_tolerance, floor=floor)
 
     async def commit(self, prepared: Prepared) -> BatchResult:
         """The database half of a batch: one transaction, guarded by the ledger."""
-        partitions = sorted({r.partition for r in prepared.records})
+        partitions = sorted(prepared.lowest)
         result = BatchResult()
         async with self.pool.acquire() as conn, conn.transaction():
             locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
@@ -186,7 +126,7 @@ class BarEngine:
             for partition in partitions:
                 if self.written.get(partition) != locked[partition]:
                     self.tails.drop_partition(partition)
-            if any(r.offset < ledger[r.partition] for r in prepared.records):
+            if any(lowest < ledger[p] for p, lowest in prepared.lowest.items()):
                 prepared = self.prepare(prepared.records, floor=ledger)
             self._warn_on_gaps(prepared.first, ledger)
             if prepared.rejects:
@@ -331,7 +271,7 @@ class EngineRunner:
         self.status = engine.status
         self.max_backoff = max_backoff
 
-    async def run(self, records: Sequence[Record]) -> BatchResult:
+    async def run(self, records: Sequence[LogRecord]) -> BatchResult:
         return await self.run_prepared(self.engine.prepare(records))
 
     async def run_prepared(self, prepared: Prepared) -> BatchResult:

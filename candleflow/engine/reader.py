@@ -30,14 +30,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from candleflow.core.settings import Settings
-from candleflow.engine.bar_engine import Prepared
 from candleflow.engine.batching import Gathering
-from candleflow.kafka.log_reader import Record
+from candleflow.engine.prepare import Prepared
+from candleflow.kafka.log_reader import LogRecord
 
 log = logging.getLogger(__name__)
 
 LedgerLookup = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
-Prepare = Callable[[Sequence[Record]], Prepared]
+Prepare = Callable[[Sequence[LogRecord]], Prepared]
 Handle = Callable[[Prepared], Awaitable[Any]]
 #: Called with the partitions a rebalance revoked, then with the ones it assigned.
 Rebalanced = Callable[[frozenset[int]], Awaitable[None]]
@@ -142,7 +142,7 @@ class TickReader:
                 await asyncio.gather(inflight, return_exceptions=True)
             await self.consumer.stop()
 
-    async def _gather(self, inflight: asyncio.Task[None] | None) -> list[Record]:
+    async def _gather(self, inflight: asyncio.Task[None] | None) -> list[LogRecord]:
         gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
         while not gathering.closed(previous_done := inflight is None or inflight.done()):
             try:
@@ -153,23 +153,15 @@ class TickReader:
                 log.warning("engine reader: fetching failed (%r); retrying in %.0f s", exc, FETCH_RETRY_S)
                 await asyncio.sleep(FETCH_RETRY_S)
                 continue
-            records = [
-                Record(tp.partition, m.offset, m.key, m.value, m.timestamp) for tp, ms in fetched.items() for m in ms
-            ]
-            gathering.add(records, previous_done)
+            gathering.add([m for ms in fetched.values() for m in ms], previous_done)
         return gathering.records
 
     async def _commit_batch(self, prepared: Prepared) -> None:
         await self.handle(prepared)
-        await self._commit(prepared.records)
+        await self._commit(prepared.ends)
 
-    async def _commit(self, records: Sequence[Record]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(self.topic, record.partition)
-            if record.offset + 1 > offsets.get(tp, -1):
-                offsets[tp] = record.offset + 1
-        held = {tp: offset for tp, offset in offsets.items() if tp.partition in self.assigned}
+    async def _commit(self, ends: dict[int, int]) -> None:
+        held = {TopicPartition(self.topic, p): end for p, end in ends.items() if p in self.assigned}
         if not held:
             return
         try:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,6 +33,22 @@ OnProgress = Callable[[int], None]
 
 class LogUnavailable(CandleflowError):
     """Kafka, the topic or its records cannot be read; the message says what to do."""
+
+
+class LogRecord(Protocol):
+    """What the engine reads of a message: `Record`, or aiokafka's own `ConsumerRecord`,
+    which the engine's reader hands on as it is (a copy per tick is a measurable cost)."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 class Record(NamedTuple):

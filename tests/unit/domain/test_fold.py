@@ -4,14 +4,17 @@ engine's `parse_tick` + `candleflow.domain.bars.aggregate`, whatever the batches
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
+import numpy as np
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.domain.bars import BAR_FIELDS, aggregate
-from candleflow.domain.fold import TickFolder
-from candleflow.domain.ticks import parse_tick
+from candleflow.domain.bars import BAR_FIELDS, aggregate, second_bars
+from candleflow.domain.fold import TickFolder, fold_seconds
+from candleflow.domain.tick_decode import TickColumns
+from candleflow.domain.ticks import parse_tick, price_decimals
 from tests.harness.tickgen import generate
 
 NOW = 1_735_000_000_000
@@ -29,7 +32,7 @@ def reference(records: list[tuple[int, bytes]]) -> dict[tuple[str, str, int], tu
         except (ValueError, TypeError):  # TypeError: an unhashable symbol or side
             continue
         rows.append((tick.symbol, tick.ts, tick.price, tick.qty, offset))
-    return {key: _fields(bar) for key, bar in aggregate(rows).items()}
+    return {key: _exact(bar) for key, bar in aggregate(rows).items()}
 
 
 def _fields(bar: object) -> tuple[object, ...]:
@@ -66,7 +69,7 @@ def test_folding_in_any_batches_equals_aggregating_the_whole_log() -> None:
         folder = TickFolder(now_ms=NOW)
         for start in range(0, len(shuffled), size):
             folder.add(shuffled[start : start + size])
-        assert {key: _fields(bar) for key, bar in folder.finish().items()} == expected
+        assert {key: _exact(bar) for key, bar in folder.finish().items()} == expected
         assert folder.records == len(records)
         assert folder.invalid == sum(1 for v in ODD if not _valid(v))
 
@@ -133,7 +136,7 @@ def test_the_fast_fold_equals_the_plain_fold(values: list[bytes], batch: int, rn
     folder = TickFolder(now_ms=NOW)
     for start in range(0, len(log), batch):
         folder.add(log[start : start + batch])
-    assert {key: _fields(bar) for key, bar in folder.finish().items()} == expected
+    assert {key: _exact(bar) for key, bar in folder.finish().items()} == expected
     assert folder.valid == sum(1 for v in values if _valid(v))
 
 
@@ -143,3 +146,43 @@ def test_seen_widens_over_every_tick_of_a_symbol() -> None:
     folder.add([(1, _record("Coinbase:BTC/USD", NOW - 9000, 2.125, 1.0, None))])
     seen = folder.seen()["Coinbase:BTC/USD"]
     assert (seen.decimals, seen.first, seen.last) == (3, NOW - 9000, NOW - 5000)
+
+
+def _exact(bar: object) -> tuple[object, ...]:
+    """A bar's fields with its volume's digits and exponent, not only its value."""
+    return tuple(v.as_tuple() if isinstance(v, Decimal) else v for v in _fields(bar))
+
+
+ticks = st.tuples(
+    st.sampled_from(["Coinbase:BTC/USD", "Kraken:SOL/USD", "Binance:DOGE/USDT"]),
+    st.integers(NOW - 5_000, NOW),
+    st.one_of(st.integers(1, 10**9).map(lambda p: p / 10 ** (p % 9)), st.floats(1e-9, 1e9)),
+    st.one_of(
+        st.integers(0, 10**10).map(lambda q: q / 10 ** (q % 11)),
+        st.sampled_from([0.0, -0.0, 5e-324, 2.0, 1e-5, 1e9]),
+        st.floats(0, 1e12),
+    ),
+    st.integers(0, 40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ticks, min_size=1, max_size=60))
+def test_fold_seconds_equals_absorbing_each_tick(rows: list[tuple[str, int, float, float, int]]) -> None:
+    """Ties in time and in offset included: the fold's order is `Bar.absorb`'s."""
+    columns = TickColumns(
+        np.arange(len(rows), dtype=np.int64),
+        [r[0] for r in rows],
+        np.array([r[1] for r in rows], dtype=np.int64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=np.float64),
+    )
+    folded = fold_seconds(columns, np.array([r[4] for r in rows], dtype=np.int64))
+    expected = second_bars(rows)
+    assert {k: _exact(b) for k, b in folded.bars.items()} == {k: _exact(b) for k, b in expected.items()}
+    for symbol in {r[0] for r in rows}:
+        mine = [r for r in rows if r[0] == symbol]
+        seen = folded.seen[symbol]
+        assert seen.decimals == max(price_decimals(r[2]) for r in mine)
+        assert (seen.first, seen.last) == (min(r[1] for r in mine), max(r[1] for r in mine))
+        assert rows[folded.sample[symbol]][0] == symbol
