@@ -1,10 +1,11 @@
 """The bar engine: one batch of `ticks.raw` records in, one database transaction out.
 
-`BarEngine` is independent of Faust so that both readers (the Faust agent and the bulk
-reader) and the benchmarks share it. Per batch it
+`BarEngine` is independent of Faust, so the reader, the tests and the benchmarks drive
+the same engine. Per batch it
 
-1. decodes, validates and aggregates every record outside any transaction (`prepare`:
-   CPU work that the bulk reader overlaps with the previous batch's commit);
+1. decodes, validates and aggregates the whole batch outside any transaction
+   (`candleflow.engine.prepare`: CPU work the reader overlaps with the previous batch's
+   commit);
 2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
    partition's `next_offset` — they were absorbed before (a re-delivery);
 3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
