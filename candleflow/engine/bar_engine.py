@@ -8,9 +8,10 @@ reader) and the benchmarks share it. Per batch it
 2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
    partition's `next_offset` — they were absorbed before (a re-delivery);
 3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
-   merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
-   functions (indicators and signals) of every series from its earliest changed bar,
-   and advances the ledger — then commits;
+   merges the valid ticks' bar deltas into `bars`, upserts `symbols` and advances the
+   ledger (one statement, `store.bars.absorb`), recomputes the functions (indicators and
+   signals) of every series from its earliest changed bar and writes them (one more) —
+   then commits: about five round trips to the database per batch, whatever its size;
 4. publishes every changed bar to `bars.updates` (`candleflow.domain.updates`) the moment the
    transaction commits, flagging corrections (a change to a bar older than a bar the
    series already had); the acknowledgements are awaited off the batch path.
@@ -196,15 +197,17 @@ class BarEngine:
             result.absorbed = prepared.absorbed
             next_offsets = {p: max(ledger[p], prepared.next_offsets.get(p, 0)) for p in partitions}
             if prepared.deltas:
-                result.bars = await store.merge_bars(conn, prepared.deltas)
-                await store.upsert_symbols(conn, prepared.seen)
+                result.bars = await store.absorb(
+                    conn, prepared.deltas, prepared.seen, self.consumer, self.topic, next_offsets
+                )
                 await self._recompute(conn, result.bars, prepared.partition_of, result)
                 result.late = sum(
                     prepared.deltas[key].trades
                     for key in result.corrections
                     if key[1] == "1" and key in prepared.deltas
                 )
-            await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
+            else:
+                await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
             result.next_offsets = next_offsets
         for partition, next_offset in next_offsets.items():
             self.written[partition] = (next_offset, locked[partition][1])
