@@ -7,10 +7,12 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import JOURNAL_BARS, Hub, Journal, coalesce
+from candleflow.web.hub import FAN_OUT_SLICE, JOURNAL_BARS, Hub, Journal
+from candleflow.web.pacing import Cadence, Pending, coalesce
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -200,3 +202,69 @@ def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
     lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
     hub.dispatch(lost)  # more trades: the update a crash lost
     assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]
+
+
+def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    writes: list[bytes] = []
+
+    class Counting(BufferTransport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            writes.append(bytes(data))
+            super().write(data)
+
+    transport = Counting()
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(transport)
+    hub.fan_out([(bar(60, 1.0), 0.0), (bar(120, 2.0), 0.0), (bar(60, 3.0, correction=True), 0.0)])
+    assert len(writes) == 1
+    assert [(kind, d["time"], d["close"]) for _, kind, d in events(transport.body())] == [
+        ("bar", 60, 1.0),
+        ("bar", 120, 2.0),
+        ("correction", 60, 3.0),
+    ]
+
+
+async def test_a_paced_round_reaches_every_connection_in_slices_and_equals_one_at_once() -> None:
+    paced, direct = Hub("localhost:1", "t", queue_limit=8), Hub("localhost:1", "t", queue_limit=8)
+    transports: dict[Hub, list[BufferTransport]] = {paced: [], direct: []}
+    for hub in (paced, direct):
+        for _ in range(FAN_OUT_SLICE * 2 + 3):
+            c = hub.attach(Connection(8))
+            hub.subscribe(c, KEY)
+            transports[hub].append(BufferTransport())
+            c.go_direct(transports[hub][-1])
+    updates = [(bar(60, 1.0), 0.0), (bar(60, 2.0), 0.0)]
+    await paced._round(updates)
+    direct.fan_out(updates)
+    bodies = {t.body() for hub in (paced, direct) for t in transports[hub]}
+    assert len({events(b)[0][2]["close"] for b in bodies}) == 1 and all(len(events(b)) == 2 for b in bodies)
+
+
+def test_pending_keeps_the_latest_per_bar_and_a_correction_stays_one() -> None:
+    pending = Pending()
+    pending.add(bar(60, 1.0, correction=True), 1.0)
+    pending.add(bar(120, 2.0), 2.0)
+    pending.add(bar(60, 3.0), 3.0)
+    assert [(u.time, u.close, u.correction, at) for u, at in pending.take()] == [
+        (120, 2.0, False, 2.0),
+        (60, 3.0, True, 3.0),
+    ]
+    assert len(pending) == 0
+
+
+def test_the_cadence_rests_in_proportion_to_the_last_round() -> None:
+    now = [10.0]
+    cadence = Cadence(rest=0.5, clock=lambda: now[0])
+    assert cadence.wait() == 0.0  # idle: the first round starts at once
+    started = now[0]
+    now[0] += 0.08  # a round of 80 ms
+    cadence.ran(started)
+    assert cadence.wait() == pytest.approx(0.04)
+    now[0] += 0.05
+    assert cadence.wait() == 0.0
+    started = now[0]
+    now[0] += 0.0001  # a cheap round leaves almost no gap
+    cadence.ran(started)
+    assert cadence.wait() == pytest.approx(0.00005)
