@@ -97,7 +97,14 @@ class Worker:
         self.sink = sink
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
-        self.hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue, reread=self._current)
+        self.hub = Hub(
+            settings.kafka_bootstrap,
+            settings.updates_topic,
+            settings.sse_queue,
+            reread=self._current,
+            origin=sink.origin,
+        )
+        sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, pool, sink, status=self.status)
         self.runner = EngineRunner(self.engine)
         self.feed = Feed(settings)

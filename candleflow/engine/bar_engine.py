@@ -39,7 +39,7 @@ from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.resolution import SUPPORTED_CODES
 from candleflow.domain.symbols import SymbolSeen
 from candleflow.domain.ticks import dead_letter, parse_tick, price_decimals
-from candleflow.domain.updates import BarUpdate, encode
+from candleflow.domain.updates import BarUpdate
 from candleflow.engine.tails import BarOutputs, TailCache
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.failures import report_failures
@@ -82,7 +82,7 @@ class Sink(Protocol):
 
     async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None: ...
 
-    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None: ...
+    async def bar_updates(self, updates: Sequence[BarUpdate]) -> None: ...
 
 
 class Pool(Protocol):
@@ -285,23 +285,21 @@ class BarEngine:
         outputs: list[BarOutputs] = [*before, *computed.outputs]
         self.tails.put(item.key, partition, item.bars, outputs, item.seeds is None)
 
-    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[tuple[bytes, bytes]]:
-        """The `bars.updates` records of a committed batch, oldest bar first per series."""
+    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[BarUpdate]:
+        """The `bars.updates` of a committed batch, oldest bar first per series."""
         return [
-            encode(
-                BarUpdate(
-                    bar.symbol,
-                    bar.resolution,
-                    bar.bucket // 1000,
-                    bar.open,
-                    bar.high,
-                    bar.low,
-                    bar.close,
-                    float(bar.volume),
-                    bar.trades,
-                    (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
-                    committed_at,
-                )
+            BarUpdate(
+                bar.symbol,
+                bar.resolution,
+                bar.bucket // 1000,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                float(bar.volume),
+                bar.trades,
+                (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
+                committed_at,
             )
             for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
         ]
@@ -315,9 +313,9 @@ class BarEngine:
         """
         async with self.pool.acquire() as conn:
             bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
-        records = [encode(BarUpdate(*bar, republished=True)) for bar in bars]
-        await self.sink.bar_updates(records)
-        return len(records)
+        updates = [BarUpdate(*bar, republished=True) for bar in bars]
+        await self.sink.bar_updates(updates)
+        return len(updates)
 
 
 class EngineRunner:

@@ -25,12 +25,12 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
-from candleflow.domain.updates import BarUpdate, Key, decode
+from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, Key, decode
 from candleflow.store import queries
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.pacing import Cadence, Pending
@@ -100,8 +100,12 @@ class Journal:
 class Hub:
     """Follows the updates topic and fans bars out to connections; started on demand."""
 
-    def __init__(self, bootstrap: str, topic: str, queue_limit: int, reread: Reread | None = None) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, queue_limit: int, reread: Reread | None = None, origin: str | None = None
+    ) -> None:
         self.bootstrap = bootstrap
+        #: Records published with this origin reached this hub in memory (`receive_all`).
+        self._own = None if origin is None else (ORIGIN_HEADER, origin.encode())
         self.reread = reread
         self.topic = topic
         self.queue_limit = queue_limit
@@ -187,6 +191,12 @@ class Hub:
         if update.key in self._journals:
             self._pending.add(update, received)
             self._arrived.set()
+
+    def receive_all(self, updates: Sequence[BarUpdate]) -> None:
+        """Updates this process's engine committed, handed over in memory."""
+        received = time.monotonic()
+        for update in updates:
+            self.receive(update, received)
 
     def dispatch(self, update: BarUpdate, received: float | None = None) -> None:
         """Fan one update out now (a round of one)."""
@@ -321,8 +331,11 @@ class Hub:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 received = time.monotonic()
+                own = self._own
                 for records in batches.values():
                     for record in records:
+                        if own is not None and own in record.headers:
+                            continue  # received in memory already (`receive_all`)
                         update = decode(record.value)
                         if update is not None:
                             self.receive(update, received)

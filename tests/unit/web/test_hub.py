@@ -268,3 +268,12 @@ def test_the_cadence_rests_in_proportion_to_the_last_round() -> None:
     now[0] += 0.0001  # a cheap round leaves almost no gap
     cadence.ran(started)
     assert cadence.wait() == pytest.approx(0.00005)
+
+
+def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8, origin="me")
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
+    assert [(u.time, u.close) for u, _ in hub._pending.take()] == [(60, 2.0)]
+    assert hub.updates_seen == 3
