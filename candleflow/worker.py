@@ -157,7 +157,8 @@ class Worker:
             return await read_ledger(conn, self.engine.consumer, self.engine.topic, partitions)
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
-        result = await self.runner.run_prepared(prepared)
+        with self.hub.committing():
+            result = await self.runner.run_prepared(prepared)
         self._note_lag(result.next_offsets)
         return result
 

@@ -11,7 +11,7 @@ import pytest
 
 from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import FAN_OUT_SLICE, JOURNAL_BARS, Hub, Journal
+from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, JOURNAL_BARS, Hub, Journal
 from candleflow.web.pacing import Cadence, Pending, coalesce
 
 KEY = ("Coinbase:BTC/USD", "1")
@@ -277,3 +277,27 @@ def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscri
     hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
     assert [(u.time, u.close) for u, _ in hub._pending.take()] == [(60, 2.0)]
     assert hub.updates_seen == 3
+
+
+async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    transport = BufferTransport()
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(transport)
+    rounds = asyncio.create_task(hub._fan_out())
+    try:
+        with hub.committing():
+            hub.receive_all([bar(60, 1.0)])
+            await asyncio.sleep(COMMIT_WAIT_S / 5)
+            assert transport.body() == b""  # held while the commit runs
+            hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
+        await asyncio.sleep(0.01)
+        assert [d["close"] for _, _, d in events(transport.body())] == [2.0]
+        with hub.committing():
+            hub.receive_all([bar(60, 3.0)])
+            await asyncio.sleep(COMMIT_WAIT_S * 3)  # a stuck commit (database down) holds no round for long
+            assert [d["close"] for _, _, d in events(transport.body())] == [2.0, 3.0]
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
