@@ -115,6 +115,7 @@ class Worker:
             self._handle,
             revoked=self._revoked,
             assigned_now=self._assigned,
+            settled=self.hub.settled,
         )
 
     @classmethod

@@ -92,6 +92,7 @@ class TickReader:
         *,
         revoked: Rebalanced = _nothing,
         assigned_now: Rebalanced = _nothing,
+        settled: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = settings.ticks_topic
@@ -100,6 +101,8 @@ class TickReader:
         self.handle = handle
         self.revoked = revoked
         self.assigned_now = assigned_now
+        #: Awaited after each commit, before the next batch may close (see `_commit_batch`).
+        self.settled = settled
         #: The partitions this reader holds now (empty during a rebalance).
         self.assigned: set[int] = set()
         #: Kafka offsets of committed batches not yet committed to Kafka, and that commit.
@@ -183,6 +186,10 @@ class TickReader:
     async def _commit_batch(self, prepared: Prepared) -> None:
         await self.handle(prepared)
         self._commit_offsets(prepared.records)
+        if self.settled is not None:
+            # the worker's SSE fan-out of this commit first: the next batch gathers
+            # meanwhile, and its commit then runs without a round between its round trips
+            await self.settled()
 
     def _commit_offsets(self, records: Sequence[Record]) -> None:
         """Commit the batch's Kafka offsets (for lag tools only: the ledger is the truth)

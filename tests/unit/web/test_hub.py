@@ -11,7 +11,8 @@ import pytest
 
 from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, JOURNAL_BARS, Hub, Journal
+from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
+from candleflow.web.journal import JOURNAL_BARS, Journal
 from candleflow.web.pacing import Cadence, Pending, coalesce
 
 KEY = ("Coinbase:BTC/USD", "1")
@@ -298,6 +299,26 @@ async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever(
             hub.receive_all([bar(60, 3.0)])
             await asyncio.sleep(COMMIT_WAIT_S * 3)  # a stuck commit (database down) holds no round for long
             assert [d["close"] for _, _, d in events(transport.body())] == [2.0, 3.0]
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
+
+
+async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(BufferTransport())
+    await asyncio.wait_for(hub.settled(), 0.01)  # nothing owed: at once
+    hub.receive_all([bar(60, 1.0)])
+    started = asyncio.get_running_loop().time()
+    await hub.settled()  # owed, and no round runs: waits out its bound
+    assert asyncio.get_running_loop().time() - started >= ROUND_WAIT_S * 0.9
+    rounds = asyncio.create_task(hub._fan_out())
+    try:
+        hub.receive_all([bar(60, 2.0)])
+        await asyncio.wait_for(hub.settled(), ROUND_WAIT_S / 2)  # the round ran: settled early
+        assert [d["close"] for _, _, d in events(c._transport.body())] == [2.0]  # type: ignore[union-attr]
     finally:
         rounds.cancel()
         await asyncio.gather(rounds, return_exceptions=True)
