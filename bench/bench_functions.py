@@ -23,6 +23,7 @@ import asyncpg
 from bench.bench_engine import fresh_database, tick_records
 from bench.common import Figure, median
 from candleflow.core.settings import Settings
+from candleflow.domain.updates import BarUpdate
 from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.registry import FunctionSet, load
 from candleflow.kafka.log_reader import Record
@@ -37,7 +38,7 @@ class NullSink:
     async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         return None
 
-    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def bar_updates(self, updates: Sequence[BarUpdate]) -> None:
         return None
 
 

@@ -98,7 +98,14 @@ class Worker:
         self.sink = sink
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
-        self.hub = Hub(settings.kafka_bootstrap, settings.updates_topic, settings.sse_queue, reread=self._current)
+        self.hub = Hub(
+            settings.kafka_bootstrap,
+            settings.updates_topic,
+            settings.sse_queue,
+            reread=self._current,
+            origin=sink.origin,
+        )
+        sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, pool, sink, status=self.status)
         self.runner = EngineRunner(self.engine)
         self.feed = Feed(settings)
@@ -109,6 +116,7 @@ class Worker:
             self._handle,
             revoked=self._revoked,
             assigned_now=self._assigned,
+            settled=self.hub.settled,
         )
 
     @classmethod
@@ -151,7 +159,8 @@ class Worker:
             return await read_ledger(conn, self.engine.consumer, self.engine.topic, partitions)
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
-        result = await self.runner.run_prepared(prepared)
+        with self.hub.committing():
+            result = await self.runner.run_prepared(prepared)
         self._note_lag(result.next_offsets)
         return result
 

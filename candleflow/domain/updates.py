@@ -10,7 +10,9 @@ series), valued as a JSON object::
      "republished": <true when a starting worker re-sent the stored bar; optional>}
 
 `committed_at` only feeds the hub's "committed → received" latency histogram; records
-without it (older engines, tests) decode the same. A `republished` bar may be older
+without it (older engines, tests) decode the same. Records carry a header `origin`
+(`ORIGIN_HEADER`): the id of the worker process that published them. That process's
+own hub was handed the same updates in memory when they committed, and skips them. A `republished` bar may be older
 than an update another worker committed meanwhile: hubs drop it when they have seen
 that bar with as many trades (a bar's trade count only grows).
 """
@@ -27,6 +29,9 @@ import orjson
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+
+#: The record header naming the publishing process (see the module docstring).
+ORIGIN_HEADER = "origin"
 
 
 def key_of(symbol: str, resolution: str) -> bytes:

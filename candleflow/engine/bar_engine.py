@@ -9,9 +9,10 @@ the same engine. Per batch it
 2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
    partition's `next_offset` — they were absorbed before (a re-delivery);
 3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
-   merges the valid ticks' bar deltas into `bars`, upserts `symbols`, recomputes the
-   functions (indicators and signals) of every series from its earliest changed bar,
-   and advances the ledger — then commits;
+   merges the valid ticks' bar deltas into `bars`, upserts `symbols` and advances the
+   ledger (one statement, `store.bars.absorb`), recomputes the functions (indicators and
+   signals) of every series from its earliest changed bar and writes them (one more) —
+   then commits: about five round trips to the database per batch, whatever its size;
 4. publishes every changed bar to `bars.updates` (`candleflow.domain.updates`) the moment the
    transaction commits, flagging corrections (a change to a bar older than a bar the
    series already had); the acknowledgements are awaited off the batch path.
@@ -36,7 +37,7 @@ from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import SeriesKey
 from candleflow.domain.resolution import SUPPORTED_CODES
-from candleflow.domain.updates import BarUpdate, encode
+from candleflow.domain.updates import BarUpdate
 from candleflow.engine.prepare import Prepared, prepare
 from candleflow.engine.tails import BarOutputs, TailCache
 from candleflow.functions.api import Bar as FunctionBar
@@ -61,7 +62,7 @@ class Sink(Protocol):
 
     async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None: ...
 
-    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None: ...
+    async def bar_updates(self, updates: Sequence[BarUpdate]) -> None: ...
 
 
 class Pool(Protocol):
@@ -137,15 +138,17 @@ class BarEngine:
             result.absorbed = prepared.absorbed
             next_offsets = {p: max(ledger[p], prepared.next_offsets.get(p, 0)) for p in partitions}
             if prepared.deltas:
-                result.bars = await store.merge_bars(conn, prepared.deltas)
-                await store.upsert_symbols(conn, prepared.seen)
+                result.bars = await store.absorb(
+                    conn, prepared.deltas, prepared.seen, self.consumer, self.topic, next_offsets
+                )
                 await self._recompute(conn, result.bars, prepared.partition_of, result)
                 result.late = sum(
                     prepared.deltas[key].trades
                     for key in result.corrections
                     if key[1] == "1" and key in prepared.deltas
                 )
-            await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
+            else:
+                await store.advance_ledger(conn, self.consumer, self.topic, next_offsets)
             result.next_offsets = next_offsets
         for partition, next_offset in next_offsets.items():
             self.written[partition] = (next_offset, locked[partition][1])
@@ -223,23 +226,21 @@ class BarEngine:
         outputs: list[BarOutputs] = [*before, *computed.outputs]
         self.tails.put(item.key, partition, item.bars, outputs, item.seeds is None)
 
-    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[tuple[bytes, bytes]]:
-        """The `bars.updates` records of a committed batch, oldest bar first per series."""
+    def updates(self, result: BatchResult, committed_at: float | None = None) -> list[BarUpdate]:
+        """The `bars.updates` of a committed batch, oldest bar first per series."""
         return [
-            encode(
-                BarUpdate(
-                    bar.symbol,
-                    bar.resolution,
-                    bar.bucket // 1000,
-                    bar.open,
-                    bar.high,
-                    bar.low,
-                    bar.close,
-                    float(bar.volume),
-                    bar.trades,
-                    (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
-                    committed_at,
-                )
+            BarUpdate(
+                bar.symbol,
+                bar.resolution,
+                bar.bucket // 1000,
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                float(bar.volume),
+                bar.trades,
+                (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
+                committed_at,
             )
             for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
         ]
@@ -253,9 +254,9 @@ class BarEngine:
         """
         async with self.pool.acquire() as conn:
             bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
-        records = [encode(BarUpdate(*bar, republished=True)) for bar in bars]
-        await self.sink.bar_updates(records)
-        return len(records)
+        updates = [BarUpdate(*bar, republished=True) for bar in bars]
+        await self.sink.bar_updates(updates)
+        return len(updates)
 
 
 class EngineRunner:

@@ -7,18 +7,21 @@ batches by itself. `max_size` (`CANDLEFLOW_BATCH_MAX`) and `within`
 (`CANDLEFLOW_BATCH_WITHIN`, counted from the batch's first record) only cap that: a
 batch that reaches either closes even while the previous commit still runs, and is
 prepared (the CPU half) while it waits for it.
+
+The reader's fetch while the previous commit runs ends the moment that commit does
+(`candleflow.engine.reader`), so `wait_ms` is the time left until the age cap, never a
+polling interval: a batch closes as soon as it may, not at the next poll.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 #: How long one fetch may wait for a batch's first record.
 IDLE_WAIT_MS = 1000
-#: How often a gathering batch looks whether the previous commit is done.
-POLL_MS = 5
 
 
 class Gathering:
@@ -49,12 +52,13 @@ class Gathering:
         return previous_done and self._drained
 
     def wait_ms(self, previous_done: bool) -> int:
-        """How long the next fetch may wait for records."""
+        """How long the next fetch may wait for records (while the previous commit runs,
+        the reader also stops waiting when that commit ends)."""
         if not self.records:
             return IDLE_WAIT_MS
         if previous_done:
             return 0  # take what is buffered now, wait for nothing
-        return max(0, min(POLL_MS, int((self.within - self._age()) * 1000)))
+        return max(0, math.ceil((self.within - self._age()) * 1000))
 
     def add(self, records: Sequence[Any], previous_done: bool) -> None:
         """What one fetch returned; `previous_done` as it was when the fetch started."""

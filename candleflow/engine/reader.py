@@ -4,9 +4,9 @@ Every worker runs one plain aiokafka consumer in the consumer group `{app_id}.en
 Whenever partitions are assigned, it seeks each one to the `next_offset` the
 database's ledger holds; the engine's transaction skips anything below it. So
 correctness needs nothing from Kafka's committed offsets (they are still committed
-after each batch, for lag tools only) and nothing from Faust's `exactly_once`: a
-rebalance at any moment, also in the middle of a batch or of its commit, at worst
-delivers records again, and the ledger makes that harmless.
+after each batch, in the background, for lag tools only) and nothing from Faust's
+`exactly_once`: a rebalance at any moment, also in the middle of a batch or of its
+commit, at worst delivers records again, and the ledger makes that harmless.
 
 Batches form by group commit (`candleflow.engine.batching.Gathering`): one batch's transaction
 runs while the next gathers and is prepared, and the next closes as soon as nothing
@@ -42,7 +42,7 @@ Handle = Callable[[Prepared], Awaitable[Any]]
 #: Called with the partitions a rebalance revoked, then with the ones it assigned.
 Rebalanced = Callable[[frozenset[int]], Awaitable[None]]
 
-#: How long a Kafka offset commit (informational only) may hold up the next batch.
+#: How long one Kafka offset commit (informational only, in the background) may take.
 COMMIT_TIMEOUT_S = 5.0
 #: Pause after the consumer itself failed (e.g. the broker is down), before fetching again.
 FETCH_RETRY_S = 1.0
@@ -92,6 +92,7 @@ class TickReader:
         *,
         revoked: Rebalanced = _nothing,
         assigned_now: Rebalanced = _nothing,
+        settled: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = settings.ticks_topic
@@ -100,8 +101,13 @@ class TickReader:
         self.handle = handle
         self.revoked = revoked
         self.assigned_now = assigned_now
+        #: Awaited after each commit, before the next batch may close (see `_commit_batch`).
+        self.settled = settled
         #: The partitions this reader holds now (empty during a rebalance).
         self.assigned: set[int] = set()
+        #: Kafka offsets of committed batches not yet committed to Kafka, and that commit.
+        self._offsets: dict[TopicPartition, int] = {}
+        self._committing: asyncio.Future[None] | None = None
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=f"{settings.app_id}.engine",
@@ -137,18 +143,17 @@ class TickReader:
                     await inflight
                 inflight = asyncio.ensure_future(self._commit_batch(prepared))
         finally:
-            if inflight is not None:
-                inflight.cancel()
-                await asyncio.gather(inflight, return_exceptions=True)
+            for task in (inflight, self._committing):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             await self.consumer.stop()
 
     async def _gather(self, inflight: asyncio.Task[None] | None) -> list[LogRecord]:
         gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
         while not gathering.closed(previous_done := inflight is None or inflight.done()):
             try:
-                fetched = await self.consumer.getmany(
-                    timeout_ms=gathering.wait_ms(previous_done), max_records=gathering.room
-                )
+                fetched = await self._fetch(gathering.wait_ms(previous_done), gathering.room, inflight)
             except KafkaError as exc:
                 log.warning("engine reader: fetching failed (%r); retrying in %.0f s", exc, FETCH_RETRY_S)
                 await asyncio.sleep(FETCH_RETRY_S)
@@ -156,18 +161,54 @@ class TickReader:
             gathering.add([m for ms in fetched.values() for m in ms], previous_done)
         return gathering.records
 
+    async def _fetch(self, wait_ms: int, room: int, inflight: asyncio.Task[None] | None) -> dict[TopicPartition, Any]:
+        """One fetch of at most `room` records, waiting at most `wait_ms` for the first; it
+        ends early, empty, when the previous commit (`inflight`) ends first, so the batch
+        closes the moment it may instead of at the next poll. A fetch cancelled while it
+        waits has taken nothing from the consumer's buffer: no record is lost."""
+        fetched: dict[TopicPartition, Any]
+        if inflight is None or inflight.done() or wait_ms == 0:
+            fetched = await self.consumer.getmany(timeout_ms=wait_ms, max_records=room)
+            return fetched
+        fetch = asyncio.ensure_future(self.consumer.getmany(timeout_ms=wait_ms, max_records=room))
+        try:
+            await asyncio.wait((fetch, inflight), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.wait((fetch,))
+        fetched = {} if fetch.cancelled() else fetch.result()
+        return fetched
+
     async def _commit_batch(self, prepared: Prepared) -> None:
         await self.handle(prepared)
-        await self._commit(prepared.ends)
+        self._commit_offsets(prepared.ends)
+        if self.settled is not None:
+            # the worker's SSE fan-out of this commit first: the next batch gathers
+            # meanwhile, and its commit then runs without a round between its round trips
+            await self.settled()
 
-    async def _commit(self, ends: dict[int, int]) -> None:
-        held = {TopicPartition(self.topic, p): end for p, end in ends.items() if p in self.assigned}
-        if not held:
-            return
-        try:
-            await asyncio.wait_for(self.consumer.commit(held), COMMIT_TIMEOUT_S)
-        except (KafkaError, TimeoutError) as exc:  # informational only: the ledger is the truth
-            log.debug("offset commit for lag tools failed: %r", exc)
+    def _commit_offsets(self, ends: dict[int, int]) -> None:
+        """Commit the batch's Kafka offsets (for lag tools only: the ledger is the truth)
+        in the background, off the batch path: the next batch never waits for the
+        group coordinator. One commit at a time; what piles up meanwhile goes in the next."""
+        for partition, end in ends.items():
+            tp = TopicPartition(self.topic, partition)
+            if end > self._offsets.get(tp, -1):
+                self._offsets[tp] = end
+        if self._offsets and (self._committing is None or self._committing.done()):
+            self._committing = asyncio.ensure_future(self._commit())
+
+    async def _commit(self) -> None:
+        while self._offsets:
+            offsets, self._offsets = self._offsets, {}
+            held = {tp: offset for tp, offset in offsets.items() if tp.partition in self.assigned}
+            if not held:
+                continue
+            try:
+                await asyncio.wait_for(self.consumer.commit(held), COMMIT_TIMEOUT_S)
+            except (KafkaError, TimeoutError) as exc:  # informational only: the ledger is the truth
+                log.debug("offset commit for lag tools failed: %r", exc)
 
     def highwater(self, partition: int) -> int | None:
         """The partition's end offset as the last fetch saw it; None when this reader does

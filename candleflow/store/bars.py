@@ -2,8 +2,14 @@
 
 Bars are merged, not overwritten: the batch's deltas go in as unnest'ed arrays and the
 upsert folds each into the stored bar with the same rules as `Bar.merge`, returning the
-merged rows. The ledger (`source_offsets`) is locked first and advanced last, in the
-same transaction, which is what makes re-delivered ticks harmless.
+merged rows. The ledger (`source_offsets`) is locked first and advanced in the same
+transaction, which is what makes re-delivered ticks harmless.
+
+The engine's batch sends the bars merge, the symbols upsert and the ledger advance as
+one statement (`ABSORB`: the latter two as data-modifying CTEs of the merge; they touch
+other tables, so the order in which PostgreSQL runs them does not matter, and the
+ledger row is locked already): each round trip to the database is latency on the live
+path, paid once per batch.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 
 from candleflow.domain.bars import Bar, BarKey
 from candleflow.domain.symbols import SymbolSeen
-from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms
+from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms, shifted
 
 Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
@@ -84,6 +90,13 @@ WHERE o.consumer = $1 AND o.topic = $2 AND o.partition = n.partition
 """
 
 
+#: MERGE_BARS ($1-$14), UPSERT_SYMBOLS ($15-$18) and ADVANCE_LEDGER ($19-$22) in one statement.
+ABSORB = f"""
+WITH symbols_seen AS ({shifted(UPSERT_SYMBOLS, 14)}),
+     ledger AS ({shifted(ADVANCE_LEDGER, 18)})
+{MERGE_BARS}"""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredBar:
     symbol: str
@@ -100,9 +113,12 @@ class StoredBar:
 async def lock_ledger(
     conn: Connection, consumer: str, topic: str, partitions: Sequence[int]
 ) -> dict[int, tuple[int, int]]:
-    """Lock and read (next expected offset, epoch) of each partition (creating rows at 0)."""
-    await conn.execute(ENSURE_LEDGER, consumer, topic, list(partitions))
+    """Lock and read (next expected offset, epoch) of each partition (creating rows at 0,
+    the first time only: one round trip once they exist)."""
     rows = await conn.fetch(LOCK_LEDGER, consumer, topic, list(partitions))
+    if len(rows) < len(partitions):
+        await conn.execute(ENSURE_LEDGER, consumer, topic, list(partitions))
+        rows = await conn.fetch(LOCK_LEDGER, consumer, topic, list(partitions))
     return {row["partition"]: (row["next_offset"], row["epoch"]) for row in rows}
 
 
@@ -127,16 +143,44 @@ async def bump_epoch(conn: Connection) -> None:
 
 
 async def advance_ledger(conn: Connection, consumer: str, topic: str, next_offsets: Mapping[int, int]) -> None:
+    await conn.execute(ADVANCE_LEDGER, consumer, topic, *_ledger_args(next_offsets))
+
+
+def _ledger_args(next_offsets: Mapping[int, int]) -> tuple[list[int], list[int]]:
     partitions = list(next_offsets)
-    await conn.execute(ADVANCE_LEDGER, consumer, topic, partitions, [next_offsets[p] for p in partitions])
+    return partitions, [next_offsets[p] for p in partitions]
 
 
 async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str = TICKS) -> list[StoredBar]:
     """Fold deltas into the stored bars; return the merged bars."""
+    rows = await conn.fetch(MERGE_BARS, *_merge_args(deltas, source))
+    return [StoredBar(*row) for row in rows]
+
+
+async def absorb(
+    conn: Connection,
+    deltas: Mapping[BarKey, Bar],
+    seen: Mapping[str, SymbolSeen],
+    consumer: str,
+    topic: str,
+    next_offsets: Mapping[int, int],
+) -> list[StoredBar]:
+    """`merge_bars`, `upsert_symbols` and `advance_ledger` in one round trip (`ABSORB`)."""
+    rows = await conn.fetch(
+        ABSORB,
+        *_merge_args(deltas, TICKS),
+        *_symbols_args(seen),
+        consumer,
+        topic,
+        *_ledger_args(next_offsets),
+    )
+    return [StoredBar(*row) for row in rows]
+
+
+def _merge_args(deltas: Mapping[BarKey, Bar], source: str) -> tuple[Any, ...]:
     keys = sorted(deltas)
     bars = [deltas[k] for k in keys]
-    rows = await conn.fetch(
-        MERGE_BARS,
+    return (
         [k[0] for k in keys],
         [k[1] for k in keys],
         [k[2] for k in keys],
@@ -152,13 +196,15 @@ async def merge_bars(conn: Connection, deltas: Mapping[BarKey, Bar], source: str
         [b.close_seq for b in bars],
         source,
     )
-    return [StoredBar(*row) for row in rows]
 
 
 async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> None:
+    await conn.execute(UPSERT_SYMBOLS, *_symbols_args(seen))
+
+
+def _symbols_args(seen: Mapping[str, SymbolSeen]) -> tuple[Any, ...]:
     names = sorted(seen)
-    await conn.execute(
-        UPSERT_SYMBOLS,
+    return (
         names,
         [seen[n].decimals for n in names],
         [seen[n].first for n in names],

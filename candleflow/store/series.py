@@ -10,7 +10,8 @@ write what it returns. The one home of these steps for every writer:
    cutoff, which may only write from the cutoff).
 2. `suffixes`: every bar from `since` on.
 3. `functions.recompute.compute`, then `write`: upsert the values, delete those of bars
-   that have none now (a failing function), replace each series' marks from `since` on.
+   that have none now (a failing function), replace each series' marks from `since` on,
+   all in one statement (`WRITE_SERIES`).
 """
 
 from __future__ import annotations
@@ -57,31 +58,44 @@ JOIN indicators AS x ON x.symbol = a.symbol AND x.resolution = a.resolution
                     AND x.bucket = {ms("a.since")}
 """
 
-UPSERT_VALUES = f"""
-INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
-SELECT symbol, resolution, kind, period, {ms("bucket")}, value
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::float8[])
-     AS v(symbol, resolution, kind, period, bucket, value)
-ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = excluded.value
-"""
-
-DELETE_VALUES = f"""
-DELETE FROM indicators AS x
-USING unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[]) AS c(symbol, resolution, kind, period, bucket)
-WHERE x.symbol = c.symbol AND x.resolution = c.resolution AND x.kind = c.kind AND x.period = c.period
-  AND x.bucket = {ms("c.bucket")}
-"""
-
-DELETE_MARKS_SINCE = f"""
-DELETE FROM marks AS m USING {SERIES}
-WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {ms("a.since")}
-"""
-
-INSERT_MARKS = f"""
+#: Step 3's writes in one statement (one round trip per batch): the values of the
+#: changed bars upserted, those that have none now deleted, and each series' marks from
+#: `since` on replaced by the recomputed ones. The parts of one statement run in an order
+#: PostgreSQL chooses and see none of each other's changes, so no two touch one row:
+#: values upserted and values deleted are disjoint (a function has values at a bar or
+#: has none), and marks are replaced by deleting those the recompute no longer makes and
+#: upserting the others (`marks_by_signal`), never by a delete and an insert of one key.
+#: $1-$3 spans (symbol, resolution, since), $4-$8 cleared values, $9-$14 values,
+#: $15-$23 marks.
+WRITE_SERIES = f"""
+WITH spans AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS a(symbol, resolution, since)
+), cleared AS (
+    DELETE FROM indicators AS x
+    USING unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[])
+          AS c(symbol, resolution, kind, period, bucket)
+    WHERE x.symbol = c.symbol AND x.resolution = c.resolution AND x.kind = c.kind AND x.period = c.period
+      AND x.bucket = {ms("c.bucket")}
+), upserted AS (
+    INSERT INTO indicators (symbol, resolution, kind, period, bucket, value)
+    SELECT symbol, resolution, kind, period, {ms("bucket")}, value
+    FROM unnest($9::text[], $10::text[], $11::text[], $12::int[], $13::bigint[], $14::float8[])
+         AS v(symbol, resolution, kind, period, bucket, value)
+    ON CONFLICT (symbol, resolution, kind, period, bucket) DO UPDATE SET value = excluded.value
+), fresh AS (
+    SELECT symbol, resolution, {ms("bucket")} AS bucket, signal, kind, label, text, tone, price
+    FROM unnest($15::text[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::text[], $21::text[],
+                $22::text[], $23::float8[]) AS c(symbol, resolution, bucket, signal, kind, label, text, tone, price)
+), stale AS (
+    DELETE FROM marks AS m USING spans AS a
+    WHERE m.symbol = a.symbol AND m.resolution = a.resolution AND m.bucket >= {ms("a.since")}
+      AND NOT EXISTS (SELECT 1 FROM fresh AS f WHERE f.symbol = m.symbol AND f.resolution = m.resolution
+                                                 AND f.bucket = m.bucket AND f.signal = m.signal)
+)
 INSERT INTO marks (symbol, resolution, bucket, signal, kind, label, text, tone, price)
-SELECT symbol, resolution, {ms("bucket")}, signal, kind, label, text, tone, price
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::float8[]) AS c(symbol, resolution, bucket, signal, kind, label, text, tone, price)
+SELECT symbol, resolution, bucket, signal, kind, label, text, tone, price FROM fresh
+ON CONFLICT (symbol, resolution, bucket, signal) DO UPDATE SET
+    kind = excluded.kind, label = excluded.label, text = excluded.text, tone = excluded.tone, price = excluded.price
 """
 
 Span = tuple[SeriesKey, int]  # (series, since)
@@ -173,50 +187,39 @@ async def load(
 
 
 async def write(conn: Connection, runs: Iterable[tuple[SeriesInput, Computed]]) -> int:
-    """Step 3's writes (values upserted, stale ones deleted); the number of values written."""
+    """Step 3's writes (`WRITE_SERIES`); the number of values written."""
     done = list(runs)
+    if not done:
+        return 0
+    spans = _series_args([(s.key, s.since) for s, _ in done])
     cleared = [(s.key, c) for s, computed in done for c in computed.cleared]
-    if cleared:
-        await conn.execute(
-            DELETE_VALUES,
-            [k[0] for k, _ in cleared],
-            [k[1] for k, _ in cleared],
-            [c[0] for _, c in cleared],
-            [c[1] for _, c in cleared],
-            [c[2] for _, c in cleared],
-        )
     values = [(s.key, v) for s, c in done for v in c.values]
-    if values:
-        await conn.execute(
-            UPSERT_VALUES,
-            [k[0] for k, _ in values],
-            [k[1] for k, _ in values],
-            [v[0] for _, v in values],
-            [v[1] for _, v in values],
-            [v[2] for _, v in values],
-            [v[3] for _, v in values],
-        )
-    await replace_marks(conn, [(s.key, s.since) for s, _ in done], [(s.key, m) for s, c in done for m in c.marks])
+    marks = [(s.key, m) for s, c in done for m in c.marks]
+    await conn.execute(
+        WRITE_SERIES,
+        *spans,
+        [k[0] for k, _ in cleared],
+        [k[1] for k, _ in cleared],
+        [c[0] for _, c in cleared],
+        [c[1] for _, c in cleared],
+        [c[2] for _, c in cleared],
+        [k[0] for k, _ in values],
+        [k[1] for k, _ in values],
+        [v[0] for _, v in values],
+        [v[1] for _, v in values],
+        [v[2] for _, v in values],
+        [v[3] for _, v in values],
+        [k[0] for k, _ in marks],
+        [k[1] for k, _ in marks],
+        [m.bucket for _, m in marks],
+        [m.signal for _, m in marks],
+        [m.kind for _, m in marks],
+        [m.label for _, m in marks],
+        [m.text for _, m in marks],
+        [m.tone for _, m in marks],
+        [m.price for _, m in marks],
+    )
     return len(values)
-
-
-async def replace_marks(conn: Connection, since: Sequence[Span], marks: Sequence[tuple[SeriesKey, MarkRow]]) -> None:
-    """Delete each series' marks from `since` on and insert the recomputed ones."""
-    if since:
-        await conn.execute(DELETE_MARKS_SINCE, *_series_args(since))
-    if marks:
-        await conn.execute(
-            INSERT_MARKS,
-            [k[0] for k, _ in marks],
-            [k[1] for k, _ in marks],
-            [m.bucket for _, m in marks],
-            [m.signal for _, m in marks],
-            [m.kind for _, m in marks],
-            [m.label for _, m in marks],
-            [m.text for _, m in marks],
-            [m.tone for _, m in marks],
-            [m.price for _, m in marks],
-        )
 
 
 async def recompute(

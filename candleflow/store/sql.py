@@ -8,6 +8,8 @@ a timestamptz expression into ms.
 
 from __future__ import annotations
 
+import re
+
 
 def ms(expr: str) -> str:
     """The timestamptz of the ms-since-epoch SQL expression `expr`."""
@@ -17,6 +19,13 @@ def ms(expr: str) -> str:
 def epoch_ms(expr: str) -> str:
     """The ms since the epoch (bigint) of the timestamptz SQL expression `expr`."""
     return f"(extract(epoch from {expr}) * 1000)::bigint"
+
+
+def shifted(statement: str, by: int) -> str:
+    """`statement` with its parameters `$1, $2, …` renumbered `$(1 + by), …`: the same
+    statement as a data-modifying CTE of a statement that has `by` parameters of its own,
+    so that several writes cost one round trip and each is still written once."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + by}", statement)
 
 
 #: Bar sources (`bars.source`): built from the tick log, or written by a REST backfill.

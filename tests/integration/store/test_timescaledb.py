@@ -39,6 +39,7 @@ import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import Bar, BarKey, aggregate
+from candleflow.domain.updates import BarUpdate
 from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.api import Bar as FunctionBar
 from candleflow.functions.recompute import whole
@@ -233,7 +234,7 @@ class NoSink:
     async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         assert not records, f"the test's ticks are valid, yet {len(records)} were rejected"
 
-    async def bar_updates(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def bar_updates(self, updates: Sequence[BarUpdate]) -> None:
         return None
 
 

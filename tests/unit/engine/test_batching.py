@@ -1,7 +1,7 @@
 """Natural batching: a batch closes when nothing more is buffered once the previous
 commit is done; size and age only cap it."""
 
-from candleflow.engine.batching import IDLE_WAIT_MS, POLL_MS, Gathering
+from candleflow.engine.batching import IDLE_WAIT_MS, Gathering
 
 
 class Clock:
@@ -38,7 +38,7 @@ def test_while_the_previous_commit_runs_it_keeps_gathering_until_that_commit_end
     gathering.add([1], previous_done=False)
     gathering.add([], previous_done=False)
     assert not gathering.closed(previous_done=False)
-    assert gathering.wait_ms(previous_done=False) == POLL_MS
+    assert gathering.wait_ms(previous_done=False) == 200  # until the age cap: the commit's end interrupts it
     clock.now += 0.05
     gathering.add([2, 3], previous_done=False)
     # the commit ended: an empty fetch made before that does not count as drained
@@ -63,8 +63,8 @@ def test_age_caps_a_batch_from_its_first_record() -> None:
     gathering.add([1], previous_done=False)
     assert not gathering.closed(previous_done=False)
     clock.now += 0.15
-    assert gathering.wait_ms(previous_done=False) == POLL_MS
-    clock.now += 0.048
-    assert 0 < gathering.wait_ms(previous_done=False) < POLL_MS
+    assert gathering.wait_ms(previous_done=False) == 50
+    clock.now += 0.0495
+    assert gathering.wait_ms(previous_done=False) == 1  # rounded up: never a busy loop before the cap
     clock.now += 0.01
     assert gathering.closed(previous_done=False)

@@ -7,10 +7,13 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import JOURNAL_BARS, Hub, Journal, coalesce
+from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
+from candleflow.web.journal import JOURNAL_BARS, Journal
+from candleflow.web.pacing import Cadence, Pending, coalesce
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -200,3 +203,122 @@ def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
     lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
     hub.dispatch(lost)  # more trades: the update a crash lost
     assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]
+
+
+def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    writes: list[bytes] = []
+
+    class Counting(BufferTransport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            writes.append(bytes(data))
+            super().write(data)
+
+    transport = Counting()
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(transport)
+    hub.fan_out([(bar(60, 1.0), 0.0), (bar(120, 2.0), 0.0), (bar(60, 3.0, correction=True), 0.0)])
+    assert len(writes) == 1
+    assert [(kind, d["time"], d["close"]) for _, kind, d in events(transport.body())] == [
+        ("bar", 60, 1.0),
+        ("bar", 120, 2.0),
+        ("correction", 60, 3.0),
+    ]
+
+
+async def test_a_paced_round_reaches_every_connection_in_slices_and_equals_one_at_once() -> None:
+    paced, direct = Hub("localhost:1", "t", queue_limit=8), Hub("localhost:1", "t", queue_limit=8)
+    transports: dict[Hub, list[BufferTransport]] = {paced: [], direct: []}
+    for hub in (paced, direct):
+        for _ in range(FAN_OUT_SLICE * 2 + 3):
+            c = hub.attach(Connection(8))
+            hub.subscribe(c, KEY)
+            transports[hub].append(BufferTransport())
+            c.go_direct(transports[hub][-1])
+    updates = [(bar(60, 1.0), 0.0), (bar(60, 2.0), 0.0)]
+    await paced._round(updates)
+    direct.fan_out(updates)
+    bodies = {t.body() for hub in (paced, direct) for t in transports[hub]}
+    assert len({events(b)[0][2]["close"] for b in bodies}) == 1 and all(len(events(b)) == 2 for b in bodies)
+
+
+def test_pending_keeps_the_latest_per_bar_and_a_correction_stays_one() -> None:
+    pending = Pending()
+    pending.add(bar(60, 1.0, correction=True), 1.0)
+    pending.add(bar(120, 2.0), 2.0)
+    pending.add(bar(60, 3.0), 3.0)
+    assert [(u.time, u.close, u.correction, at) for u, at in pending.take()] == [
+        (120, 2.0, False, 2.0),
+        (60, 3.0, True, 3.0),
+    ]
+    assert len(pending) == 0
+
+
+def test_the_cadence_rests_in_proportion_to_the_last_round() -> None:
+    now = [10.0]
+    cadence = Cadence(rest=0.5, clock=lambda: now[0])
+    assert cadence.wait() == 0.0  # idle: the first round starts at once
+    started = now[0]
+    now[0] += 0.08  # a round of 80 ms
+    cadence.ran(started)
+    assert cadence.wait() == pytest.approx(0.04)
+    now[0] += 0.05
+    assert cadence.wait() == 0.0
+    started = now[0]
+    now[0] += 0.0001  # a cheap round leaves almost no gap
+    cadence.ran(started)
+    assert cadence.wait() == pytest.approx(0.00005)
+
+
+def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8, origin="me")
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
+    assert [(u.time, u.close) for u, _ in hub._pending.take()] == [(60, 2.0)]
+    assert hub.updates_seen == 3
+
+
+async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    transport = BufferTransport()
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(transport)
+    rounds = asyncio.create_task(hub._fan_out())
+    try:
+        with hub.committing():
+            hub.receive_all([bar(60, 1.0)])
+            await asyncio.sleep(COMMIT_WAIT_S / 5)
+            assert transport.body() == b""  # held while the commit runs
+            hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
+        await asyncio.sleep(0.01)
+        assert [d["close"] for _, _, d in events(transport.body())] == [2.0]
+        with hub.committing():
+            hub.receive_all([bar(60, 3.0)])
+            await asyncio.sleep(COMMIT_WAIT_S * 3)  # a stuck commit (database down) holds no round for long
+            assert [d["close"] for _, _, d in events(transport.body())] == [2.0, 3.0]
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
+
+
+async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(BufferTransport())
+    await asyncio.wait_for(hub.settled(), 0.01)  # nothing owed: at once
+    hub.receive_all([bar(60, 1.0)])
+    started = asyncio.get_running_loop().time()
+    await hub.settled()  # owed, and no round runs: waits out its bound
+    assert asyncio.get_running_loop().time() - started >= ROUND_WAIT_S * 0.9
+    rounds = asyncio.create_task(hub._fan_out())
+    try:
+        hub.receive_all([bar(60, 2.0)])
+        await asyncio.wait_for(hub.settled(), ROUND_WAIT_S / 2)  # the round ran: settled early
+        assert [d["close"] for _, _, d in events(c._transport.body())] == [2.0]  # type: ignore[union-attr]
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
