@@ -186,29 +186,35 @@ async def load(
     ]
 
 
+def _columns(rows: Sequence[tuple[SeriesKey, Sequence[tuple[Any, ...]]]], width: int) -> list[list[Any]]:
+    """Each series' rows of `width` fields as statement columns, led by the series'
+    symbol and resolution: transposed per series (a batch writes thousands of values,
+    and a pass over them per column was as costly as computing them)."""
+    columns: list[list[Any]] = [[] for _ in range(width + 2)]
+    for (symbol, resolution), found in rows:
+        if not found:
+            continue
+        columns[0] += [symbol] * len(found)
+        columns[1] += [resolution] * len(found)
+        for column, field in zip(columns[2:], zip(*found, strict=True), strict=True):
+            column.extend(field)
+    return columns
+
+
 async def write(conn: Connection, runs: Iterable[tuple[SeriesInput, Computed]]) -> int:
     """Step 3's writes (`WRITE_SERIES`); the number of values written."""
     done = list(runs)
     if not done:
         return 0
     spans = _series_args([(s.key, s.since) for s, _ in done])
-    cleared = [(s.key, c) for s, computed in done for c in computed.cleared]
-    values = [(s.key, v) for s, c in done for v in c.values]
+    cleared = _columns([(s.key, c.cleared) for s, c in done], 3)
+    values = _columns([(s.key, c.values) for s, c in done], 4)
     marks = [(s.key, m) for s, c in done for m in c.marks]
     await conn.execute(
         WRITE_SERIES,
         *spans,
-        [k[0] for k, _ in cleared],
-        [k[1] for k, _ in cleared],
-        [c[0] for _, c in cleared],
-        [c[1] for _, c in cleared],
-        [c[2] for _, c in cleared],
-        [k[0] for k, _ in values],
-        [k[1] for k, _ in values],
-        [v[0] for _, v in values],
-        [v[1] for _, v in values],
-        [v[2] for _, v in values],
-        [v[3] for _, v in values],
+        *cleared,
+        *values,
         [k[0] for k, _ in marks],
         [k[1] for k, _ in marks],
         [m.bucket for _, m in marks],
@@ -219,7 +225,7 @@ async def write(conn: Connection, runs: Iterable[tuple[SeriesInput, Computed]]) 
         [m.tone for _, m in marks],
         [m.price for _, m in marks],
     )
-    return len(values)
+    return len(values[0])
 
 
 async def recompute(
