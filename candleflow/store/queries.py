@@ -101,13 +101,17 @@ def _newest_before(
 ) -> str:
     """One row of column arrays of a series before `end`, newest first, plus `in_range`.
 
-    `in_range` counts the rows of `[start, end)`, reading at most `cap + 1` index
-    entries (above `cap`: the range holds more than the cap). Then one backward scan from
-    `end` takes `max(in_range, countback)` rows, at most `cap`: the range, extended to
-    `countback` rows; with no countback and nothing in range, the one newest row before
-    `start` (the UDF `nextTime`). Both scans stop at their LIMIT, so the cost follows
-    the rows returned, never the nominal length of the range; the LIMIT of the second is
-    not known at planning time, which keeps it an ordered index scan rather than a bitmap
+    The answer is the newest `max(rows in [start, end), countback)` rows before `end`, at
+    most `cap`: both candidates are prefixes of the same backward scan from `end`, so the
+    longer one is the range followed by the `countback - in_range` rows just before
+    `start`. The first scan reads the range backward, at most `cap + 1` rows (`in_range`
+    above `cap`: the range holds more than the cap, `_ascending` keeps the newest `cap`);
+    the second, lateral, one continues below `start` only for the rows countback still
+    wants, or, with no countback and nothing in range, for the one newest row before
+    `start` (the UDF `nextTime`). A range that already holds `countback` rows costs one
+    scan: no separate count reads the range twice. Both scans stop at their LIMIT, so the
+    cost follows the rows returned, never the nominal length of the range; neither LIMIT
+    is known at planning time, which keeps them ordered index scans rather than a bitmap
     scan and a sort.
 
     The arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per
@@ -115,27 +119,28 @@ def _newest_before(
     """
     picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
     arrays = ", ".join(f"array_agg({name}) AS {name}" for name in columns)
+    joined = ", ".join(f"array_cat(in_range.{name}, older.{name}) AS {name}" for name in columns)
     return f"""
-WITH counted AS (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM {table}
+WITH in_range AS (
+    SELECT {arrays}, count(*) AS n FROM (
+        SELECT {picked} FROM {table}
         WHERE {key} AND bucket >= {start} AND bucket < {end}
-        LIMIT {cap}::bigint + 1
-    ) AS in_range
+        ORDER BY bucket DESC
+        LIMIT (SELECT {cap}::bigint + 1)
+    ) AS newest
 )
-SELECT {arrays}, (SELECT n FROM counted) AS in_range
-FROM (
-    SELECT {picked} FROM {table}
-    WHERE {key} AND bucket < {end}
-    ORDER BY bucket DESC
-    LIMIT (
-        SELECT CASE
-            WHEN n = 0 AND {countback}::bigint = 0 THEN 1
-            ELSE least(greatest(n, {countback}::bigint), {cap}::bigint)
+SELECT {joined}, in_range.n AS in_range
+FROM in_range, LATERAL (
+    SELECT {arrays} FROM (
+        SELECT {picked} FROM {table}
+        WHERE {key} AND bucket < least({start}, {end})
+        ORDER BY bucket DESC
+        LIMIT CASE
+            WHEN in_range.n = 0 AND {countback}::bigint = 0 THEN 1
+            ELSE greatest(least({countback}::bigint, {cap}::bigint) - in_range.n, 0)
         END
-        FROM counted
-    )
-) AS picked
+    ) AS before_start
+) AS older
 """
 
 
@@ -155,13 +160,15 @@ _HISTORY = _newest_before(
 HISTORY_SQL = _HISTORY
 
 
-def _ascending(row: Any, names: str) -> list[list[Any]]:
-    """The arrays `names` of `row`, oldest first (they come newest first)."""
+def _ascending(row: Any, names: str, cap: int) -> list[list[Any]]:
+    """The arrays `names` of `row` (newest first, as scanned), their newest `cap`, oldest first."""
     columns = [row[name] or [] for name in names]
     times = columns[0]
     if times != sorted(times, reverse=True):  # linear on the order every plan so far delivers
-        order = sorted(range(len(times)), key=times.__getitem__)
-        return [[column[i] for i in order] for column in columns]
+        order = sorted(range(len(times)), key=times.__getitem__, reverse=True)
+        columns = [[column[i] for i in order] for column in columns]
+    if len(times) > cap:
+        columns = [column[:cap] for column in columns]
     return [column[::-1] for column in columns]
 
 
@@ -186,7 +193,7 @@ async def history(
     over_cap = row["in_range"] > cap
     if next_time is not None:
         return History([], [], [], [], [], [], next_time, over_cap)
-    t, o, h, low, c, v = _ascending(row, "tohlcv")
+    t, o, h, low, c, v = _ascending(row, "tohlcv", cap)
     return History(t, o, h, low, c, v, None, over_cap)
 
 
@@ -220,7 +227,7 @@ async def indicator(
     over_cap = row["in_range"] > cap
     if next_time is not None:
         return Series([], [], next_time, over_cap)
-    t, v = _ascending(row, "tv")
+    t, v = _ascending(row, "tv", cap)
     return Series(t, v, None, over_cap)
 
 
