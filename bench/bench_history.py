@@ -11,7 +11,8 @@ VACUUM ANALYZE), starts a `candleflow worker` on it, then for countback 300, 2 0
 * `http_aiohttp`: the same request through aiohttp's client, for comparison (its own
   Python per request is part of this figure);
 * `http_floor`: GET /udf/time through the minimal client: the HTTP round trip alone;
-* `sql`: the endpoint's own query (`candleflow.store.queries.HISTORY_SQL`) from here;
+* `sql`: the endpoint's own read (`candleflow.store.queries.history`: its statement and
+  the columns built from the rows) from here;
 * `sql_rows`: the plainest read, `SELECT … ORDER BY bucket DESC LIMIT countback`,
 
 and `ratio_p50` / `ratio_p99`: `http` over `sql_rows` (targets: p50 ≤ 1.5x at every
@@ -22,8 +23,8 @@ for the history answers (the rest of `http` is the HTTP hop and the client), and
 `cpu_waiting`, the share of the round during which some task of the machine waited for
 a CPU (`/proc/pressure/cpu`): above a few percent, something else was running.
 `--breakdown` also times, from here, the ways of turning the rows into the answer
-(columns and JSON built in SQL, or rows decoded by asyncpg and encoded with orjson) to
-show where the time goes.
+(`bench.history_breakdown`: rows, column arrays, JSON built in PostgreSQL) to show where
+the time goes.
 
 `run(stack_info)` returns the figures (milliseconds) for `make bench`.
 """
@@ -52,14 +53,12 @@ from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
-import orjson
 
 from bench.http_client import KeepAliveClient
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import BAR_FIELDS
 from candleflow.store import queries
 from candleflow.store.migrate import migrate
-from candleflow.store.queries import HISTORY_SQL
 
 COUNTBACKS = (300, 2_000, 10_000)
 MINUTE_S = 60
@@ -261,12 +260,12 @@ async def measure_round(
         frm = to - countback * MINUTE_S
         params: dict[str, str | int] = {"symbol": symbol, "resolution": "1", "from": frm, "to": to}
         params["countback"] = countback
-        start, end = datetime.fromtimestamp(frm, UTC), datetime.fromtimestamp(to, UTC)
+        end = datetime.fromtimestamp(to, UTC)
         ways: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("http", partial(lean.get, "/udf/history", params)),
             ("http_aiohttp", partial(fetch_body, session, f"{url}/udf/history", params)),
             ("http_floor", partial(lean.get, "/udf/time", {})),
-            ("sql", partial(conn.fetchrow, HISTORY_SQL, symbol, "1", start, end, countback, Settings.max_span_bars)),
+            ("sql", partial(queries.history, conn, symbol, "1", frm, to, countback, Settings.max_span_bars)),
             ("sql_rows", partial(conn.fetch, PLAIN_SQL, symbol, end, countback)),
         ]  # fmt: skip
         rng.shuffle(ways)  # each way is the first to read its range (from colder caches) as often
@@ -312,85 +311,6 @@ async def measure(
     return {f"countback_{countback}": summary(found) for countback, found in per_round.items()}
 
 
-_SQL_COLUMNS = """
-WITH picked AS (
-    SELECT bucket, open, high, low, close, volume FROM bars
-    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-    ORDER BY bucket DESC LIMIT $3
-)
-SELECT coalesce(array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket), '{}') AS t,
-       coalesce(array_agg(open ORDER BY bucket), '{}') AS o, coalesce(array_agg(high ORDER BY bucket), '{}') AS h,
-       coalesce(array_agg(low ORDER BY bucket), '{}') AS l, coalesce(array_agg(close ORDER BY bucket), '{}') AS c,
-       coalesce(array_agg(volume::float8 ORDER BY bucket), '{}') AS v
-FROM picked
-"""
-_SQL_JSON = """
-WITH picked AS (
-    SELECT bucket, open, high, low, close, volume FROM bars
-    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-    ORDER BY bucket DESC LIMIT $3
-)
-SELECT json_build_object('s', 'ok', 't', array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket),
-       'o', array_agg(open ORDER BY bucket), 'h', array_agg(high ORDER BY bucket), 'l', array_agg(low ORDER BY bucket),
-       'c', array_agg(close ORDER BY bucket), 'v', array_agg(volume::float8 ORDER BY bucket))::text
-FROM picked
-"""
-_SQL_EPOCH_ROWS = """
-SELECT extract(epoch FROM bucket)::int8, open, high, low, close, volume::float8 FROM bars
-WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-ORDER BY bucket DESC LIMIT $3
-"""
-
-
-async def breakdown(db_url: str, symbols: list[str], end_s: int, requests: int) -> dict[str, Any]:
-    """p50/p99 of each way to build the answer from the same rows, from this process."""
-    conn = await asyncpg.connect(db_url)
-    to = datetime.fromtimestamp(end_s - 3600, UTC)
-
-    async def columns_in_sql(symbol: str, countback: int) -> bytes:
-        row = await conn.fetchrow(_SQL_COLUMNS, symbol, to, countback)
-        return orjson.dumps({"s": "ok", **dict(row)})
-
-    async def json_in_sql(symbol: str, countback: int) -> bytes:
-        text: str = await conn.fetchval(_SQL_JSON, symbol, to, countback)
-        return text.encode()
-
-    async def rows_then_orjson(symbol: str, countback: int) -> bytes:
-        rows = await conn.fetch(_SQL_EPOCH_ROWS, symbol, to, countback)
-        rows.reverse()
-        t, o, h, low, c, v = zip(*rows, strict=True)
-        return orjson.dumps({"s": "ok", "t": t, "o": o, "h": h, "l": low, "c": c, "v": v})
-
-    async def served(symbol: str, countback: int) -> bytes:
-        bars = await queries.history(conn, symbol, "1", end_s - 3600, end_s - 3600, countback)
-        return orjson.dumps({"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v})
-
-    async def rows_only(symbol: str, countback: int) -> bytes:
-        await conn.fetch(PLAIN_SQL, symbol, to, countback)
-        return b""
-
-    ways = {
-        "sql_rows (baseline)": rows_only,
-        "columns sorted in SQL (array_agg ORDER BY) + orjson": columns_in_sql,
-        "JSON text from PostgreSQL": json_in_sql,
-        "rows decoded one by one + orjson": rows_then_orjson,
-        "served: queries.history + orjson": served,
-    }
-    out: dict[str, Any] = {}
-    try:
-        for countback in COUNTBACKS:
-            for name, way in ways.items():
-                samples = []
-                for i in range(requests if countback < 10_000 else max(20, requests // 4)):
-                    began = time.perf_counter()
-                    await way(symbols[i % len(symbols)], countback)
-                    samples.append(time.perf_counter() - began)
-                out[f"countback_{countback} {name}"] = percentiles(samples)
-    finally:
-        await conn.close()
-    return out
-
-
 async def _prepare(stack: StackLike, symbols: list[str], days: int, end_s: int) -> str:
     db_url = await create_database(stack.database_url, "bench_history")
     began = time.perf_counter()
@@ -429,7 +349,9 @@ def run(
         with worker(env, log_path) as url:
             figures = asyncio.run(measure(url, db_url, names, start_s, end_s, requests, rounds))
         if with_breakdown:
-            figures["breakdown"] = asyncio.run(breakdown(db_url, names, end_s, requests))
+            from bench import history_breakdown  # it reads this module's baseline query
+
+            figures["breakdown"] = asyncio.run(history_breakdown.run(db_url, names, start_s, end_s, requests))
     finally:
         asyncio.run(drop_database(stack_info.database_url, db_url))
     return {"bars": symbols * days * 1440, **figures}

@@ -91,6 +91,11 @@ def cases(rng: random.Random, times: list[int], count: int) -> list[tuple[int, i
         countback = rng.choice((0, 0, 1, 2, 10, 300, 2_000))
         cap = rng.choice((1, 5, 100, 1_000, 100_000))
         drawn.append((start, end, countback, cap))
+    for _ in range(count // 4):  # the range holds exactly countback - 1, countback or countback + 1 rows
+        countback = rng.choice((1, 2, 10, 300))
+        i = rng.randrange(countback + 2, len(times))
+        start = times[i - countback + rng.choice((-1, 0, 1))]
+        drawn.append((start, times[i], countback, rng.choice((countback - 1 or 1, countback, countback + 1, 100_000))))
     return drawn
 
 
