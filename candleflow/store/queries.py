@@ -1,16 +1,17 @@
 """Read queries of the web layer: history, indicators, marks, symbols, quotes.
 
-Each function takes an asyncpg pool (or connection) and answers in plain Python
+Each function takes an asyncpg connection (or anything with its `fetch`, `fetchrow` and
+`fetchval`, such as the web layer's `Database`) and answers in plain Python
 values shaped for the UDF answers: times are unix seconds (bucket start), prices and
 volumes floats. Bars are stored per resolution under its canonical code, so every
 history read is a backward range scan of the `(symbol, resolution, bucket)` primary key
 that stops at its LIMIT, aggregated into one row of column arrays (int8 seconds, float8
 values) in scan order: asyncpg decodes a whole column at a time, into no Python object
-per row. Measured (`bench/bench_history.py --breakdown` and the worker's GC callbacks):
-rows decoded one by one are a little cheaper to read, but a few thousand records alive
+per row. Measured (`bench/bench_history.py --breakdown`, and `gc.callbacks` in a
+worker): rows decoded one by one are as cheap to read, but a few thousand records alive
 at once push the worker's garbage collector into full collections of 60-75 ms; sorting
-in `array_agg … ORDER BY`, or building the JSON in PostgreSQL, costs about as much as
-the scan.
+in `array_agg … ORDER BY`, or building the JSON in PostgreSQL, costs 1.5-2x the bare
+rows.
 """
 
 from __future__ import annotations
