@@ -476,6 +476,12 @@ async def test_cors_preflight_and_unknown_paths(server: WorkerProcess) -> None:
         async with session.post(f"{server.url}/udf/history") as response:
             assert response.status == 405
             assert (await response.json())["s"] == "error"
+        async with session.head(
+            f"{server.url}/udf/history", params={"symbol": BTC, "resolution": "1", "to": 0}
+        ) as head:
+            assert head.status == 200 and head.headers["Content-Type"] == "application/json"
+            assert head.headers["Access-Control-Allow-Origin"] == "*"
+            assert await head.read() == b""
 
 
 async def test_healthz_and_metrics(server: WorkerProcess) -> None:
