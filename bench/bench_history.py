@@ -2,21 +2,29 @@
 
     eval "$(candleflow stack up)"; python bench/bench_history.py [--days 90] [--symbols 10]
 
-Inserts `symbols` x `days` of 1-minute bars straight into a fresh database (COPY),
-starts a `candleflow worker` on it, then for countback 300, 2 000 and 10 000 measures
-p50/p99 of:
+Inserts `symbols` x `days` of 1-minute bars straight into a fresh database (COPY, then
+VACUUM ANALYZE), starts a `candleflow worker` on it, then for countback 300, 2 000 and
+10 000 times each random range, in a shuffled order, through:
 
 * `http`: GET /udf/history through the worker (parameters, query, JSON, HTTP), from
   a minimal keep-alive client (`bench.http_client`, as a load tool would send it);
 * `http_aiohttp`: the same request through aiohttp's client, for comparison (its own
   Python per request is part of this figure);
-* `sql`: the endpoint's own query (`candleflow.store.queries.HISTORY_SQL`) from here;
+* `http_floor`: GET /udf/time through the minimal client: the HTTP round trip alone;
+* `sql`: the endpoint's own read (`candleflow.store.queries.history`: its statement and
+  the columns built from the rows) from here;
 * `sql_rows`: the plainest read, `SELECT … ORDER BY bucket DESC LIMIT countback`,
 
 and `ratio_p50` / `ratio_p99`: `http` over `sql_rows` (targets: p50 ≤ 1.5x at every
-countback, p99 ≤ 10 ms at 2 000). `--breakdown` also times, from here, the ways of
-turning the rows into the answer (columns and JSON built in SQL, or rows decoded by
-asyncpg and encoded with orjson) to show where the time goes.
+countback, p99 ≤ 10 ms at 2 000). It does so in `--rounds` rounds (each every countback
+in turn) and reports the median of the rounds, with each round's figures beside it.
+Per round it also reads `server_mean_ms`, the mean time the worker's middleware measured
+for the history answers (the rest of `http` is the HTTP hop and the client), and
+`cpu_waiting`, the share of the round during which some task of the machine waited for
+a CPU (`/proc/pressure/cpu`): above a few percent, something else was running.
+`--breakdown` also times, from here, the ways of turning the rows into the answer
+(`bench.history_breakdown`: rows, column arrays, JSON built in PostgreSQL) to show where
+the time goes.
 
 `run(stack_info)` returns the figures (milliseconds) for `make bench`.
 """
@@ -45,17 +53,17 @@ from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
-import orjson
 
 from bench.http_client import KeepAliveClient
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import BAR_FIELDS
 from candleflow.store import queries
 from candleflow.store.migrate import migrate
-from candleflow.store.queries import HISTORY_SQL
 
 COUNTBACKS = (300, 2_000, 10_000)
 MINUTE_S = 60
+#: What each request is timed through (see the module's docstring).
+WAYS = ("http", "http_aiohttp", "http_floor", "sql", "sql_rows")
 
 
 class StackLike(Protocol):
@@ -179,7 +187,8 @@ async def load_bars(url: str, symbols: list[str], days: int, end_s: int) -> None
                 records=rows,
                 columns=["symbol", "resolution", "bucket", *BAR_FIELDS],
             )
-        await conn.execute("ANALYZE bars")
+        # As autovacuum would leave the table; done now, it does not start mid-measurement.
+        await conn.execute("VACUUM (ANALYZE) bars")
     finally:
         await conn.close()
 
@@ -196,130 +205,110 @@ async def fetch_body(session: aiohttp.ClientSession, url: str, params: dict[str,
         return await response.read()
 
 
-async def measure(url: str, db_url: str, symbols: list[str], start_s: int, end_s: int, requests: int) -> dict[str, Any]:
+async def server_seconds(session: aiohttp.ClientSession, url: str) -> tuple[float, float]:
+    """(sum of seconds, count) of `/udf/history` answers, as the worker's middleware timed
+    them (`candleflow_http_request_seconds`): the server's share of the round trip."""
+    async with session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    found = dict.fromkeys(("sum", "count"), 0.0)
+    for line in text.splitlines():
+        for stat in found:
+            if line.startswith(f'candleflow_http_request_seconds_{stat}{{endpoint="/udf/history"}}'):
+                found[stat] = float(line.rsplit(" ", 1)[1])
+    return found["sum"], found["count"]
+
+
+def cpu_waiting_us() -> float | None:
+    """Microseconds during which some runnable task of this machine waited for a CPU
+    (`/proc/pressure/cpu`), or None where Linux does not report it."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return None
+    return float(line.rsplit("total=", 1)[1])
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median over rounds of every figure, each with the rounds it came from."""
+    out: dict[str, Any] = {}
+    for way in WAYS:
+        out[way] = {stat: round(statistics.median(r[way][stat] for r in rounds), 3) for stat in ("p50_ms", "p99_ms")}
+        out[way]["runs_p50"] = [r[way]["p50_ms"] for r in rounds]
+        out[way]["runs_p99"] = [r[way]["p99_ms"] for r in rounds]
+        out[way]["n"] = sum(r[way]["n"] for r in rounds)
+    for name in ("ratio_p50", "ratio_p99"):
+        out[name] = round(out["http"][f"{name[-3:]}_ms"] / out["sql_rows"][f"{name[-3:]}_ms"], 2)
+        out[f"runs_{name}"] = [r[name] for r in rounds]
+    for name in ("server_mean_ms", "cpu_waiting"):
+        known = [r[name] for r in rounds if r[name] is not None]
+        out[name] = round(statistics.median(known), 3) if known else None
+    out["response_bytes"] = rounds[-1]["response_bytes"]
+    return out
+
+
+async def measure_round(
+    url: str, conn: asyncpg.Connection, clients: tuple[aiohttp.ClientSession, KeepAliveClient],
+    symbols: list[str], start_s: int, end_s: int, countback: int, requests: int, rng: random.Random,
+) -> dict[str, Any]:  # fmt: skip
+    session, lean = clients
+    samples: dict[str, list[float]] = {way: [] for way in WAYS}
+    server_before, waiting_before, began_round = await server_seconds(session, url), cpu_waiting_us(), time.monotonic()
+    answers: dict[str, Any] = {}
+    for _ in range(requests):
+        symbol = rng.choice(symbols)
+        to = rng.randrange(start_s + countback * MINUTE_S, end_s) // MINUTE_S * MINUTE_S
+        frm = to - countback * MINUTE_S
+        params: dict[str, str | int] = {"symbol": symbol, "resolution": "1", "from": frm, "to": to}
+        params["countback"] = countback
+        end = datetime.fromtimestamp(to, UTC)
+        ways: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("http", partial(lean.get, "/udf/history", params)),
+            ("http_aiohttp", partial(fetch_body, session, f"{url}/udf/history", params)),
+            ("http_floor", partial(lean.get, "/udf/time", {})),
+            ("sql", partial(queries.history, conn, symbol, "1", frm, to, countback, Settings.max_span_bars)),
+            ("sql_rows", partial(conn.fetch, PLAIN_SQL, symbol, end, countback)),
+        ]  # fmt: skip
+        rng.shuffle(ways)  # each way is the first to read its range (from colder caches) as often
+        for name, call in ways:
+            began = time.perf_counter()
+            answers[name] = await call()
+            samples[name].append(time.perf_counter() - began)
+        assert answers["http"].status == 200, answers["http"].body[:200]
+        assert answers["http"].body == answers["http_aiohttp"], "the two clients got different answers"
+    server_after, waiting_after = await server_seconds(session, url), cpu_waiting_us()
+    figures: dict[str, Any] = {way: percentiles(taken) for way, taken in samples.items()}
+    served = server_after[1] - server_before[1]
+    figures["server_mean_ms"] = round((server_after[0] - server_before[0]) / served * 1000, 3) if served else None
+    figures["cpu_waiting"] = (
+        None
+        if waiting_before is None or waiting_after is None
+        else round((waiting_after - waiting_before) / 1e6 / (time.monotonic() - began_round), 3)
+    )
+    figures["ratio_p50"] = round(figures["http"]["p50_ms"] / figures["sql_rows"]["p50_ms"], 2)
+    figures["ratio_p99"] = round(figures["http"]["p99_ms"] / figures["sql_rows"]["p99_ms"], 2)
+    figures["response_bytes"] = len(answers["http"].body)
+    return figures
+
+
+async def measure(
+    url: str, db_url: str, symbols: list[str], start_s: int, end_s: int, requests: int, rounds: int
+) -> dict[str, Any]:
+    """`rounds` rounds, each every countback in turn, so that a slow minute of the machine
+    shows as one round apart from the others instead of as one countback's figure."""
     rng = random.Random(42)
-    results: dict[str, Any] = {}
+    per_round: dict[int, list[dict[str, Any]]] = {countback: [] for countback in COUNTBACKS}
     conn = await asyncpg.connect(db_url)
     async with aiohttp.ClientSession() as session, KeepAliveClient(url) as lean:
         try:
-            for countback in COUNTBACKS:
-                samples: dict[str, list[float]] = {"http": [], "http_aiohttp": [], "sql": [], "sql_rows": []}
-                for _ in range(requests if countback < 10_000 else max(20, requests // 4)):
-                    symbol = rng.choice(symbols)
-                    to = rng.randrange(start_s + countback * MINUTE_S, end_s) // MINUTE_S * MINUTE_S
-                    frm = to - countback * MINUTE_S
-                    params: dict[str, str | int] = {
-                        "symbol": symbol,
-                        "resolution": "1",
-                        "from": frm,
-                        "to": to,
-                        "countback": countback,
-                    }
-                    start, end = datetime.fromtimestamp(frm, UTC), datetime.fromtimestamp(to, UTC)
-                    ways: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
-                        ("http", partial(lean.get, "/udf/history", params)),
-                        ("http_aiohttp", partial(fetch_body, session, f"{url}/udf/history", params)),
-                        ("sql", partial(conn.fetchrow, HISTORY_SQL, symbol, "1", start, end, countback,
-                                        Settings.max_span_bars)),
-                        ("sql_rows", partial(conn.fetch, PLAIN_SQL, symbol, end, countback)),
-                    ]  # fmt: skip
-                    rng.shuffle(ways)  # each way is the first to read its range (from colder caches) as often
-                    answers: dict[str, Any] = {}
-                    for name, call in ways:
-                        began = time.perf_counter()
-                        answers[name] = await call()
-                        samples[name].append(time.perf_counter() - began)
-                    assert answers["http"].status == 200, answers["http"].body[:200]
-                    assert answers["http"].body == answers["http_aiohttp"], "the two clients got different answers"
-                figures = {name: percentiles(taken) for name, taken in samples.items()}
-                results[f"countback_{countback}"] = {
-                    **figures,
-                    "ratio_p50": round(figures["http"]["p50_ms"] / figures["sql_rows"]["p50_ms"], 2),
-                    "ratio_p99": round(figures["http"]["p99_ms"] / figures["sql_rows"]["p99_ms"], 2),
-                    "response_bytes": len(answers["http"].body),
-                }
+            for _ in range(rounds):
+                for countback in COUNTBACKS:
+                    wanted = requests if countback < 10_000 else max(20, requests // 4)
+                    per_round[countback].append(
+                        await measure_round(url, conn, (session, lean), symbols, start_s, end_s, countback, wanted, rng)
+                    )
         finally:
             await conn.close()
-    return results
-
-
-_SQL_COLUMNS = """
-WITH picked AS (
-    SELECT bucket, open, high, low, close, volume FROM bars
-    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-    ORDER BY bucket DESC LIMIT $3
-)
-SELECT coalesce(array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket), '{}') AS t,
-       coalesce(array_agg(open ORDER BY bucket), '{}') AS o, coalesce(array_agg(high ORDER BY bucket), '{}') AS h,
-       coalesce(array_agg(low ORDER BY bucket), '{}') AS l, coalesce(array_agg(close ORDER BY bucket), '{}') AS c,
-       coalesce(array_agg(volume::float8 ORDER BY bucket), '{}') AS v
-FROM picked
-"""
-_SQL_JSON = """
-WITH picked AS (
-    SELECT bucket, open, high, low, close, volume FROM bars
-    WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-    ORDER BY bucket DESC LIMIT $3
-)
-SELECT json_build_object('s', 'ok', 't', array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket),
-       'o', array_agg(open ORDER BY bucket), 'h', array_agg(high ORDER BY bucket), 'l', array_agg(low ORDER BY bucket),
-       'c', array_agg(close ORDER BY bucket), 'v', array_agg(volume::float8 ORDER BY bucket))::text
-FROM picked
-"""
-_SQL_EPOCH_ROWS = """
-SELECT extract(epoch FROM bucket)::int8, open, high, low, close, volume::float8 FROM bars
-WHERE symbol = $1 AND resolution = '1' AND bucket < $2
-ORDER BY bucket DESC LIMIT $3
-"""
-
-
-async def breakdown(db_url: str, symbols: list[str], end_s: int, requests: int) -> dict[str, Any]:
-    """p50/p99 of each way to build the answer from the same rows, from this process."""
-    conn = await asyncpg.connect(db_url)
-    to = datetime.fromtimestamp(end_s - 3600, UTC)
-
-    async def columns_in_sql(symbol: str, countback: int) -> bytes:
-        row = await conn.fetchrow(_SQL_COLUMNS, symbol, to, countback)
-        return orjson.dumps({"s": "ok", **dict(row)})
-
-    async def json_in_sql(symbol: str, countback: int) -> bytes:
-        text: str = await conn.fetchval(_SQL_JSON, symbol, to, countback)
-        return text.encode()
-
-    async def rows_then_orjson(symbol: str, countback: int) -> bytes:
-        rows = await conn.fetch(_SQL_EPOCH_ROWS, symbol, to, countback)
-        rows.reverse()
-        t, o, h, low, c, v = zip(*rows, strict=True)
-        return orjson.dumps({"s": "ok", "t": t, "o": o, "h": h, "l": low, "c": c, "v": v})
-
-    async def served(symbol: str, countback: int) -> bytes:
-        bars = await queries.history(conn, symbol, "1", end_s - 3600, end_s - 3600, countback)
-        return orjson.dumps({"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v})
-
-    async def rows_only(symbol: str, countback: int) -> bytes:
-        await conn.fetch(PLAIN_SQL, symbol, to, countback)
-        return b""
-
-    ways = {
-        "sql_rows (baseline)": rows_only,
-        "columns sorted in SQL (array_agg ORDER BY) + orjson": columns_in_sql,
-        "JSON text from PostgreSQL": json_in_sql,
-        "rows decoded one by one + orjson": rows_then_orjson,
-        "served: queries.history + orjson": served,
-    }
-    out: dict[str, Any] = {}
-    try:
-        for countback in COUNTBACKS:
-            for name, way in ways.items():
-                samples = []
-                for i in range(requests if countback < 10_000 else max(20, requests // 4)):
-                    began = time.perf_counter()
-                    await way(symbols[i % len(symbols)], countback)
-                    samples.append(time.perf_counter() - began)
-                out[f"countback_{countback} {name}"] = percentiles(samples)
-    finally:
-        await conn.close()
-    return out
+    return {f"countback_{countback}": summary(found) for countback, found in per_round.items()}
 
 
 async def _prepare(stack: StackLike, symbols: list[str], days: int, end_s: int) -> str:
@@ -333,7 +322,13 @@ async def _prepare(stack: StackLike, symbols: list[str], days: int, end_s: int) 
 
 
 def run(
-    stack_info: StackLike, *, symbols: int = 10, days: int = 90, requests: int = 200, with_breakdown: bool = False
+    stack_info: StackLike,
+    *,
+    symbols: int = 10,
+    days: int = 90,
+    requests: int = 200,
+    rounds: int = 3,
+    with_breakdown: bool = False,
 ) -> dict[str, Any]:
     """Benchmark against a running stack; returns the figures (milliseconds)."""
     names = [f"Bench:S{i:02d}/USD" for i in range(symbols)]
@@ -352,9 +347,11 @@ def run(
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-history-{tag}.log"
     try:
         with worker(env, log_path) as url:
-            figures = asyncio.run(measure(url, db_url, names, start_s, end_s, requests))
+            figures = asyncio.run(measure(url, db_url, names, start_s, end_s, requests, rounds))
         if with_breakdown:
-            figures["breakdown"] = asyncio.run(breakdown(db_url, names, end_s, requests))
+            from bench import history_breakdown  # it reads this module's baseline query
+
+            figures["breakdown"] = asyncio.run(history_breakdown.run(db_url, names, start_s, end_s, requests))
     finally:
         asyncio.run(drop_database(stack_info.database_url, db_url))
     return {"bars": symbols * days * 1440, **figures}
@@ -367,17 +364,27 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=200, help="requests per countback (a quarter for 10 000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every countback; figures are their medians")
     parser.add_argument("--breakdown", action="store_true", help="also time the ways of building the answer")
     args = parser.parse_args()
     result = run(
-        EnvStack(), symbols=args.symbols, days=args.days, requests=args.requests, with_breakdown=args.breakdown
+        EnvStack(),
+        symbols=args.symbols,
+        days=args.days,
+        requests=args.requests,
+        rounds=args.rounds,
+        with_breakdown=args.breakdown,
     )
     print(json.dumps(result, indent=2))
     for countback in COUNTBACKS:
         data = result[f"countback_{countback}"]
+        http, bare, floor = data["http"], data["sql_rows"], data["http_floor"]
         print(
-            f"countback {countback:>6,}: http p50 {data['http']['p50_ms']} ms = {data['ratio_p50']}x bare SQL "
-            f"(target <= 1.5x), p99 {data['http']['p99_ms']} ms = {data['ratio_p99']}x",
+            f"countback {countback:>6,}: http p50 {http['p50_ms']} ms = {data['ratio_p50']}x bare SQL "
+            f"{bare['p50_ms']} ms (target <= 1.5x; rounds {data['runs_ratio_p50']}), "
+            f"p99 {http['p99_ms']} ms (bare {bare['p99_ms']}; rounds {http['runs_p99']}); "
+            f"endpoint query alone {data['sql']['p50_ms']} ms, server {data['server_mean_ms']} ms (mean), "
+            f"/udf/time {floor['p50_ms']} ms; CPU waited {data['cpu_waiting']}",
             file=sys.stderr,
         )
 

@@ -1,14 +1,17 @@
 """Read queries of the web layer: history, indicators, marks, symbols, quotes.
 
-Each function takes an asyncpg pool (or connection) and answers in plain Python
+Each function takes an asyncpg connection (or anything with its `fetch`, `fetchrow` and
+`fetchval`, such as the web layer's `Database`) and answers in plain Python
 values shaped for the UDF answers: times are unix seconds (bucket start), prices and
 volumes floats. Bars are stored per resolution under its canonical code, so every
-history read is one range scan of the `(symbol, resolution, bucket)` primary key. The
-answer comes back as one row of column arrays (int8 seconds, float8 values: what asyncpg
-decodes fastest, a whole column at a time) aggregated in scan order without a sort.
-Measured (`bench/bench_history.py --breakdown`): sorting in `array_agg … ORDER BY`, or
-building the JSON in PostgreSQL, costs about as much as the scan; decoding rows one by
-one and regrouping them in Python costs more than that.
+history read is a backward range scan of the `(symbol, resolution, bucket)` primary key
+that stops at its LIMIT, aggregated into one row of column arrays (int8 seconds, float8
+values) in scan order: asyncpg decodes a whole column at a time, into no Python object
+per row. Measured (`bench/bench_history.py --breakdown`, and `gc.callbacks` in a
+worker): rows decoded one by one are as cheap to read, but a few thousand records alive
+at once push the worker's garbage collector into full collections of 60-75 ms; sorting
+in `array_agg … ORDER BY`, or building the JSON in PostgreSQL, costs 1.5-2x the bare
+rows.
 """
 
 from __future__ import annotations
@@ -96,80 +99,91 @@ def to_datetime(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _newest_before(
-    table: str, key: str, columns: dict[str, str], start: str, end: str, countback: str, cap: str
-) -> str:
-    """One row of column arrays of a series before `end`, newest first, plus `in_range`.
+#: Older than any bucket: the lower bound of a read that has none.
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
 
-    `in_range` counts the rows of `[start, end)`, reading at most `cap + 1` index
-    entries (above `cap`: the range holds more than the cap). Then one backward scan from
-    `end` takes `max(in_range, countback)` rows, at most `cap`: the range, extended to
-    `countback` rows; with no countback and nothing in range, the one newest row before
-    `start` (the UDF `nextTime`). Both scans stop at their LIMIT, so the cost follows
-    the rows returned, never the nominal length of the range; the LIMIT of the second is
-    not known at planning time, which keeps it an ordered index scan rather than a bitmap
-    scan and a sort.
 
-    The arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per
-    column, which measured as costly as the scan) and `_ascending` reverses them.
-    """
+def _newest_first(table: str, key: str, columns: dict[str, str], params: int) -> str:
+    """The one statement of a series read: one row of column arrays of the rows of
+    `[lower, end)`, newest first, at most `limit` (`key` uses `$1`..`$params`; then
+    lower, end, limit).
+
+    The LIMIT is not known at planning time (a sub-select), which keeps the plan an ordered
+    backward index scan that stops at it, never a bitmap scan and a sort of the range; the
+    arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per column)."""
     picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
     arrays = ", ".join(f"array_agg({name}) AS {name}" for name in columns)
     return f"""
-WITH counted AS (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM {table}
-        WHERE {key} AND bucket >= {start} AND bucket < {end}
-        LIMIT {cap}::bigint + 1
-    ) AS in_range
-)
-SELECT {arrays}, (SELECT n FROM counted) AS in_range
-FROM (
+SELECT {arrays} FROM (
     SELECT {picked} FROM {table}
-    WHERE {key} AND bucket < {end}
+    WHERE {key} AND bucket >= ${params + 1} AND bucket < ${params + 2}
     ORDER BY bucket DESC
-    LIMIT (
-        SELECT CASE
-            WHEN n = 0 AND {countback}::bigint = 0 THEN 1
-            ELSE least(greatest(n, {countback}::bigint), {cap}::bigint)
-        END
-        FROM counted
-    )
-) AS picked
+    LIMIT (SELECT ${params + 3}::bigint)
+) AS newest
 """
+
+
+Columns = list[list[Any]]
+
+
+async def _read(db: Any, sql: str, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Columns:
+    """The columns of one read of `sql` (see `_newest_first`), newest first."""
+    row = await db.fetchrow(sql, *key, lower, to_datetime(end), limit)
+    columns = [column or [] for column in row.values()]
+    times = columns[0]
+    if times != sorted(times, reverse=True):  # linear on the scan order every plan so far delivers
+        order = sorted(range(len(times)), key=times.__getitem__, reverse=True)
+        columns = [[column[i] for i in order] for column in columns]
+    return columns
+
+
+async def _newest(
+    db: Any, sql: str, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
+) -> tuple[Columns, bool, int | None]:
+    """(columns oldest first, over_cap, next_time) of the rule every series read follows.
+
+    The answer is the newest `max(rows in [start, end), countback)` rows before `end`, at
+    most `cap`; `over_cap` when the range alone holds more than `cap`; without countback
+    and with nothing in range, `next_time` is the newest row before `start`. Both
+    candidates are prefixes of one backward scan from `end`, so one read of `countback +
+    1` rows usually settles it: when its last row is before `start`, the range is inside
+    the first `countback`. Only a range holding more rows than `countback` is read on from
+    where the first read stopped (up to `cap + 1` rows in all, to see whether it holds more
+    than the cap); without countback, the range is read, and when it is empty the one row
+    before it. The cost follows the rows returned, never the nominal length of the range.
+    """
+    over_cap, next_time = False, None
+    if countback:
+        keep = min(countback, cap)
+        columns = await _read(db, sql, key, _BEFORE_ALL, end, keep + 1)
+        times = columns[0]
+        if len(times) > keep and times[keep] >= start:  # the range holds more than countback
+            if keep < cap:
+                more = await _read(db, sql, key, to_datetime(start), times[-1], cap - keep)
+                columns = [column + rest for column, rest in zip(columns, more, strict=True)]
+            over_cap, keep = len(columns[0]) > cap, cap
+    else:
+        keep = cap
+        columns = await _read(db, sql, key, to_datetime(start), end, cap + 1)
+        over_cap = len(columns[0]) > cap
+        if not columns[0]:
+            before = await _read(db, sql, key, _BEFORE_ALL, min(start, end), 1)
+            next_time = before[0][0] if before[0] else None
+    if len(columns[0]) > keep:
+        columns = [column[:keep] for column in columns]
+    return [column[::-1] for column in columns], over_cap, next_time
 
 
 #: Bucket start as int8 unix seconds (`date_part` is float8, cheaper than `extract`'s numeric).
 _EPOCH = "date_part('epoch', bucket)::int8"
-_HISTORY = _newest_before(
+_HISTORY = _newest_first(
     "bars",
     "symbol = $1 AND resolution = $2",
     {"t": _EPOCH, "o": "open", "h": "high", "l": "low", "c": "close", "v": "volume::float8"},
-    "$3",
-    "$4",
-    "$5",
-    "$6",
+    2,
 )
-
-#: The endpoint's own query, for `bench/bench_history.py` (arguments as `history` passes them).
+#: The statement `history` reads with (symbol, resolution, lower, end, limit), for plan tests.
 HISTORY_SQL = _HISTORY
-
-
-def _ascending(row: Any, names: str) -> list[list[Any]]:
-    """The arrays `names` of `row`, oldest first (they come newest first)."""
-    columns = [row[name] or [] for name in names]
-    times = columns[0]
-    if times != sorted(times, reverse=True):  # linear on the order every plan so far delivers
-        order = sorted(range(len(times)), key=times.__getitem__)
-        return [[column[i] for i in order] for column in columns]
-    return [column[::-1] for column in columns]
-
-
-def _next_time(row: Any, countback: int) -> int | None:
-    """The UDF `nextTime` of an answer without countback and nothing in range."""
-    if countback or row["in_range"] or not row["t"]:
-        return None
-    return int(row["t"][0])
 
 
 async def history(
@@ -181,23 +195,16 @@ async def history(
     more. `next_time` is the newest bar before `start` when nothing is returned without
     countback (None when there is none): the UDF `nextTime`, in seconds.
     """
-    row = await db.fetchrow(_HISTORY, symbol, resolution, to_datetime(start), to_datetime(end), countback, cap)
-    next_time = _next_time(row, countback)
-    over_cap = row["in_range"] > cap
-    if next_time is not None:
-        return History([], [], [], [], [], [], next_time, over_cap)
-    t, o, h, low, c, v = _ascending(row, "tohlcv")
-    return History(t, o, h, low, c, v, None, over_cap)
+    columns, over_cap, next_time = await _newest(db, _HISTORY, (symbol, resolution), start, end, countback, cap)
+    t, o, h, low, c, v = columns
+    return History(t, o, h, low, c, v, next_time, over_cap)
 
 
-_INDICATOR = _newest_before(
+_INDICATOR = _newest_first(
     "indicators",
     "symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4",
     {"t": _EPOCH, "v": "value"},
-    "$5",
-    "$6",
-    "$7",
-    "$8",
+    4,
 )
 
 
@@ -213,15 +220,10 @@ async def indicator(
     cap: int = Settings.max_span_bars,
 ) -> Series:
     """A moving-average series with the same rules (and cap) as `history`."""
-    row = await db.fetchrow(
-        _INDICATOR, symbol, resolution, kind, period, to_datetime(start), to_datetime(end), countback, cap
-    )
-    next_time = _next_time(row, countback)
-    over_cap = row["in_range"] > cap
-    if next_time is not None:
-        return Series([], [], next_time, over_cap)
-    t, v = _ascending(row, "tv")
-    return Series(t, v, None, over_cap)
+    key = (symbol, resolution, kind, period)
+    columns, over_cap, next_time = await _newest(db, _INDICATOR, key, start, end, countback, cap)
+    t, v = columns
+    return Series(t, v, next_time, over_cap)
 
 
 _MARKS = """

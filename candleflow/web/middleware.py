@@ -13,11 +13,13 @@ It owns the cross-cutting rules so views do not repeat them:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from candleflow.web import responses
@@ -46,9 +48,20 @@ async def udf_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if not response.prepared:
         for name, value in responses.CORS_HEADERS.items():
             response.headers.setdefault(name, value)
-    HTTP_REQUESTS.labels(endpoint, str(response.status)).inc()
-    HTTP_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+    _requests(endpoint, response.status).inc()
+    _seconds(endpoint).observe(time.perf_counter() - started)
     return response
+
+
+@functools.cache
+def _requests(endpoint: str, status: int) -> Counter:
+    """The counter of one endpoint and status (kept: `labels` takes a lock and a lookup)."""
+    return HTTP_REQUESTS.labels(endpoint, str(status))
+
+
+@functools.cache
+def _seconds(endpoint: str) -> Histogram:
+    return HTTP_SECONDS.labels(endpoint)
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:

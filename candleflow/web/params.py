@@ -33,6 +33,8 @@ MAX_TEXT = 200
 #: Strings never hold NUL (PostgreSQL text cannot); written for Python and ECMA regexes alike.
 NO_NUL = r"[^\u0000]*"
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+#: The common spelling of a JSON integer, read with `int` (the other ones go through `Decimal`).
+_JSON_DIGITS = re.compile(r"-?(?:0|[1-9][0-9]*)")
 
 
 #: What views pass in: aiohttp's `request.query` (a multidict, so repeats are seen) or a dict.
@@ -98,11 +100,14 @@ class Param:
             "description": self.doc,
         }
 
-    def read(self, query: QueryLike) -> str | int | None:
-        """The validated value, or None when the parameter is absent and not required."""
-        getall = getattr(query, "getall", None)
-        if getall is not None and len(getall(self.name, ())) > 1:
-            raise UdfError(f"parameter {self.name} is given more than once")
+    def read(self, query: QueryLike, *, repeats: bool = True) -> str | int | None:
+        """The validated value, or None when the parameter is absent and not required.
+
+        `repeats=False`: the caller saw that no parameter of `query` is given twice."""
+        if repeats:
+            getall = getattr(query, "getall", None)
+            if getall is not None and len(getall(self.name, ())) > 1:
+                raise UdfError(f"parameter {self.name} is given more than once")
         raw = query.get(self.name)
         if raw is None:
             if self.required:
@@ -129,9 +134,13 @@ class Param:
         return raw
 
     def _integer(self, raw: str) -> int:
-        number = Decimal(raw) if _JSON_NUMBER.fullmatch(raw) else None
-        if number is None or number != number.to_integral_value():
-            raise UdfError(f"parameter {self.name}={raw[:40]!r} is not an integer")
+        number: int | Decimal | None
+        if _JSON_DIGITS.fullmatch(raw):
+            number = int(raw)
+        else:
+            number = Decimal(raw) if _JSON_NUMBER.fullmatch(raw) else None
+            if number is None or number != number.to_integral_value():
+                raise UdfError(f"parameter {self.name}={raw[:40]!r} is not an integer")
         if self.enum is not None and number not in self.enum:
             raise self._not_in_enum(raw)
         if self.minimum is not None and number < self.minimum:
@@ -173,7 +182,8 @@ class Query:
         object.__setattr__(self, "params", params)
 
     def read(self, query: QueryLike) -> Values:
-        return Values({p.name: p.read(query) for p in self.params})
+        repeats = len(query) != len(set(query))  # one look for the rare request that repeats a name
+        return Values({p.name: p.read(query, repeats=repeats) for p in self.params})
 
     def openapi(self) -> list[dict[str, Any]]:
         return [p.openapi() for p in self.params]

@@ -1,17 +1,19 @@
 """Binds the web layer to the Faust app: `page` registers a view, plus the shared pieces.
 
-Views are plain `async def handler(request) -> StreamResponse` functions; `page` wraps
-each in a `faust.web.View` registered with `app.page` (GET and HEAD). The middleware
-in `candleflow.web.middleware` is installed on the worker's aiohttp application, and
-the per-process database pool is closed when the web server cleans up.
+Views are plain `async def handler(request) -> StreamResponse` functions; `page` adds
+each to the router of the worker's aiohttp application (Faust's web server) for GET and
+HEAD, as `add_get` does for the SSE routes. Faust's own `app.page` would wrap each in a
+`faust.web.View`, whose dispatch and web sensors cost a request more Python than the
+views themselves need; nothing here uses what they add. The middleware in
+`candleflow.web.middleware` is installed on the same application, and the per-process
+database connections are closed when the web server cleans up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import cast
 
-import faust
 from aiohttp import web
 from faust.web.drivers.aiohttp import Web as FaustAiohttpWeb
 
@@ -41,14 +43,10 @@ aiohttp_app.on_cleanup.append(_close_database)
 
 
 def page(path: str) -> Callable[[Handler], Handler]:
-    """Register `handler` for GET (and HEAD) on `path` through `app.page`."""
+    """Register `handler` for GET (and HEAD) on `path`."""
 
     def decorate(handler: Handler) -> Handler:
-        async def get(self: faust.web.View, request: web.Request, **kwargs: Any) -> web.StreamResponse:
-            return await handler(request)
-
-        view = type(handler.__name__, (faust.web.View,), {"get": get, "__doc__": handler.__doc__})
-        app.page(path, name=f"candleflow.{handler.__name__}")(view)
+        aiohttp_app.router.add_get(path, handler, name=f"candleflow.{handler.__name__}")
         return handler
 
     return decorate

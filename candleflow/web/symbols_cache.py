@@ -1,7 +1,12 @@
-"""A short-lived per-process cache of symbol look-ups, so history reads stay one query.
+"""A per-process cache of symbol look-ups, so a history read stays one query.
 
-Known symbols are kept for a minute (their `price_decimals` may grow), unknown names
-for two seconds (a new symbol appears as soon as its first tick is stored).
+Only a name that is exactly a stored symbol is kept: symbols are never deleted, so such
+a name always resolves to itself, and clients that resolved a symbol once send its exact
+name (the `ticker` of `/udf/symbols`). The row is refreshed after `KNOWN_TTL` seconds,
+since its `price_decimals` may grow. Anything else is looked up every time: an unknown
+name (a symbol stored a moment later is found at once, an unknown one stays 404) and
+the other spellings (`BASE/QUOTE`, another case), whose answer a newly listed exchange
+may change.
 """
 
 from __future__ import annotations
@@ -13,21 +18,17 @@ from candleflow.store import queries
 from candleflow.store.queries import SymbolRow
 
 KNOWN_TTL = 60.0
-UNKNOWN_TTL = 2.0
-MAX_ENTRIES = 10_000
 
 
 class SymbolCache:
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, SymbolRow | None]] = {}
+        self._exact: dict[str, tuple[float, SymbolRow]] = {}
 
     async def find(self, db: Any, name: str) -> SymbolRow | None:
-        now = time.monotonic()
-        hit = self._entries.get(name)
-        if hit is not None and hit[0] > now:
+        hit = self._exact.get(name)
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         row = await queries.find_symbol(db, name)
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[name] = (now + (KNOWN_TTL if row else UNKNOWN_TTL), row)
+        if row is not None and row.symbol == name:
+            self._exact[name] = (time.monotonic() + KNOWN_TTL, row)
         return row

@@ -578,8 +578,7 @@ async def test_history_queries_answer_as_on_plain_postgresql(tsdb: asyncpg.Conne
             "1",
             queries.to_datetime(_seconds(T0_MS)),
             queries.to_datetime(_seconds(T0_MS + 40 * DAY_MS)),
-            0,
-            100_000,
+            100_001,
         )
         assert any("ColumnarScan" in r[0] or "DecompressChunk" in r[0] for r in plan), plan
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from candleflow.domain.resolution import SUPPORTED, Resolution
@@ -256,6 +257,37 @@ async def test_symbols(server: WorkerProcess) -> None:
     assert status == 200 and body["ticker"] == BTC
 
 
+async def test_a_symbol_stored_after_a_miss_is_found_at_once(server: WorkerProcess, seeded: Seeded) -> None:
+    """The worker remembers symbols it found, never names it did not: a 404 is not cached."""
+    name, alias = "Bitstamp:NEW/EUR", "new/eur"
+    for asked in (name, alias):
+        status, _, body = await get(f"{server.url}/udf/symbols", symbol=asked)
+        assert (status, body) == (404, {"s": "error", "errmsg": "unknown_symbol"})
+    status, _, body = await get(
+        f"{server.url}/udf/history", symbol=name, resolution="1", to=TEN_YEARS_AHEAD, countback=5
+    )
+    assert (status, body) == (404, {"s": "error", "errmsg": "unknown_symbol"})
+    conn = await asyncpg.connect(seeded.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO symbols VALUES ($1, 'Bitstamp', 'NEW', 'EUR', 3, now(), now())",
+            name,
+        )
+        status, _, info = await get(f"{server.url}/udf/symbols", symbol=name)
+        assert status == 200 and info["ticker"] == name and info["pricescale"] == 1000
+        status, _, info = await get(f"{server.url}/udf/symbols", symbol=alias)
+        assert status == 200 and info["ticker"] == name
+        status, _, body = await get(
+            f"{server.url}/udf/history", symbol=name, resolution="1", to=TEN_YEARS_AHEAD, countback=5
+        )
+        assert (status, body) == (200, {"s": "no_data"})
+    finally:
+        await conn.execute("DELETE FROM symbols WHERE symbol = $1", name)
+        await conn.close()
+    status, _, body = await get(f"{server.url}/udf/symbols", symbol="Nowhere:X/Y")
+    assert (status, body) == (404, {"s": "error", "errmsg": "unknown_symbol"})
+
+
 async def test_search(server: WorkerProcess) -> None:
     url = f"{server.url}/udf/search"
     _, _, everything = await get(url, query="", limit=30)
@@ -444,6 +476,12 @@ async def test_cors_preflight_and_unknown_paths(server: WorkerProcess) -> None:
         async with session.post(f"{server.url}/udf/history") as response:
             assert response.status == 405
             assert (await response.json())["s"] == "error"
+        async with session.head(
+            f"{server.url}/udf/history", params={"symbol": BTC, "resolution": "1", "to": 0}
+        ) as head:
+            assert head.status == 200 and head.headers["Content-Type"] == "application/json"
+            assert head.headers["Access-Control-Allow-Origin"] == "*"
+            assert await head.read() == b""
 
 
 async def test_healthz_and_metrics(server: WorkerProcess) -> None:

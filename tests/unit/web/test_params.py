@@ -67,6 +67,12 @@ def test_strings_are_taken_as_sent_and_never_hold_nul() -> None:
 def test_repeated_parameter_is_refused() -> None:
     with pytest.raises(UdfError, match="more than once"):
         params.SYMBOL.read(MultiDict([("symbol", "a"), ("symbol", "b")]))
+    query = [("symbol", "BTC/USD"), ("resolution", "1"), ("to", "10"), ("countback", "5")]
+    with pytest.raises(UdfError, match="parameter countback is given more than once"):
+        HISTORY.read(MultiDict([*query, ("countback", "6")]))
+    # A name no endpoint declares may repeat (cache busters such as `_`).
+    values = HISTORY.read(MultiDict([*query, ("_", "1"), ("_", "2")]))
+    assert (values.text("symbol"), values.integer("countback", 0)) == ("BTC/USD", 5)
 
 
 def test_enums() -> None:

@@ -1,0 +1,99 @@
+"""The web layer's connections (`candleflow.web.context.Database`) on a real PostgreSQL:
+bounded, reused, replaced when they cannot be trusted, and a 503 when nothing answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from candleflow.web.context import Database
+from candleflow.web.errors import UdfError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, max_connections=3)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def sessions(database_url: str) -> int:
+    """Backends PostgreSQL holds for this database, this probe's own excepted."""
+    probe = await asyncpg.connect(database_url)
+    try:
+        count: int = await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return count
+    finally:
+        await probe.close()
+
+
+async def test_statements_share_at_most_the_maximum_of_connections(database: Database, database_url: str) -> None:
+    pids = await asyncio.gather(*(database.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(12)))
+    assert len(set(pids)) == 3 == database.open_connections
+    assert await sessions(database_url) == 3
+    # Taken back and lent again: one statement after another uses one connection.
+    again = {await database.fetchval("SELECT pg_backend_pid()") for _ in range(5)}
+    assert len(again) == 1 and again <= set(pids)
+    rows = await database.fetch("SELECT generate_series(1, 3) AS n")
+    assert [r["n"] for r in rows] == [1, 2, 3]
+    row = await database.fetchrow("SELECT 7 AS seven")
+    assert row is not None and row["seven"] == 7
+
+
+async def test_an_error_answer_keeps_the_connection(database: Database) -> None:
+    before = await database.fetchval("SELECT pg_backend_pid()")
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await database.fetchval("SELECT 1 / 0")
+    assert await database.fetchval("SELECT pg_backend_pid()") == before
+    assert database.open_connections == 1
+
+
+async def test_a_cancelled_statement_closes_its_connection(database: Database) -> None:
+    before = await database.fetchval("SELECT pg_backend_pid()")
+    task = asyncio.create_task(database.fetchval("SELECT pg_sleep(10)"))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert database.open_connections == 0
+    assert await database.fetchval("SELECT pg_backend_pid()") != before
+    assert database.open_connections == 1
+
+
+async def test_a_connection_the_server_closed_is_replaced(database: Database, database_url: str) -> None:
+    before = await database.fetchval("SELECT pg_backend_pid()")
+    admin = await asyncpg.connect(database_url)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", before)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.3)  # the end of the socket reaches the idle connection
+    assert await database.fetchval("SELECT pg_backend_pid()") != before
+    assert database.open_connections == 1
+
+
+async def test_an_unreachable_database_is_a_503_until_it_answers(database_url: str) -> None:
+    unreachable = Database("postgresql://candleflow@127.0.0.1:9/nowhere")
+    for _ in range(2):  # a failed connect is not remembered: each call tries again
+        with pytest.raises(UdfError) as refused:
+            await unreachable.pool()
+        assert refused.value.status == 503 and "Retry-After" in refused.value.headers
+    assert unreachable.open_connections == 0
+    reachable = Database(database_url)
+    try:
+        assert await reachable.pool() is reachable and reachable.open_connections == 1
+    finally:
+        await reachable.close()
+    assert reachable.open_connections == 0
+    with pytest.raises(UdfError):
+        await reachable.fetchval("SELECT 1")  # closed for good: the web server is shutting down
