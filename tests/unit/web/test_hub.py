@@ -255,20 +255,20 @@ def test_pending_keeps_the_latest_per_bar_and_a_correction_stays_one() -> None:
     assert len(pending) == 0
 
 
-def test_the_cadence_rests_in_proportion_to_the_last_round() -> None:
+def test_the_cadence_rests_in_proportion_to_what_the_last_round_took_beyond_the_free_part() -> None:
     now = [10.0]
-    cadence = Cadence(rest=0.5, clock=lambda: now[0])
+    cadence = Cadence(rest=0.5, free=0.02, clock=lambda: now[0])
     assert cadence.wait() == 0.0  # idle: the first round starts at once
     started = now[0]
-    now[0] += 0.08  # a round of 80 ms
+    now[0] += 0.08  # a round of 80 ms: 60 ms of it earn a rest
     cadence.ran(started)
-    assert cadence.wait() == pytest.approx(0.04)
+    assert cadence.wait() == pytest.approx(0.03)
     now[0] += 0.05
     assert cadence.wait() == 0.0
     started = now[0]
-    now[0] += 0.0001  # a cheap round leaves almost no gap
+    now[0] += 0.015  # a round within the free part leaves no gap
     cadence.ran(started)
-    assert cadence.wait() == pytest.approx(0.00005)
+    assert cadence.wait() == 0.0
 
 
 def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
