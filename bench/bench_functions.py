@@ -22,6 +22,7 @@ import asyncpg
 
 from bench.bench_engine import fresh_database, tick_records
 from bench.common import Figure, median
+from candleflow.core import collector
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate
 from candleflow.engine.bar_engine import BarEngine
@@ -70,6 +71,7 @@ async def engine_seconds(info: StackInfo, records: Sequence[Record], functions: 
 
 async def run(info: StackInfo, ticks: int = 500_000, repeats: int = 3) -> list[Figure]:
     records = as_records(ticks)
+    collector.settle()  # the worker's collector settings: see candleflow.core.collector
     conf = Settings()
     defaults = load("", conf.ma_periods, conf.crossover)
     extended = load(EXTRA, conf.ma_periods, conf.crossover)

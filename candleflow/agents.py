@@ -8,6 +8,7 @@ The web views see the worker (its status and SSE hub) from the moment it is open
 from __future__ import annotations
 
 from candleflow.app import app, settings
+from candleflow.core import collector
 from candleflow.web import runtime
 from candleflow.web.routing import aiohttp_app
 from candleflow.worker import Worker
@@ -16,6 +17,7 @@ from candleflow.worker import Worker
 @app.task
 async def bar_engine() -> None:
     worker = await Worker.open(settings)
+    collector.settle()
     slot = runtime.of(aiohttp_app)
     slot.attach(worker)
     try:
