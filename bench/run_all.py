@@ -82,7 +82,7 @@ def history(info: StackInfo, quick: bool) -> list[Figure]:
 def live_latency(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_sse
 
-    result = bench_sse.run(info, seconds=3.0 if quick else 5.0)
+    result = bench_sse.run(info, seconds=3.0 if quick else 10.0)
     base = result["kafka_round_trip"]
     figures = []
     for r in result["scenarios"]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from candleflow.domain.updates import BarUpdate
 
@@ -60,15 +60,6 @@ class Pending:
         """Every pending update with the time its latest state arrived; empties the set."""
         taken, self._latest = list(self._latest.values()), {}
         return taken
-
-
-def coalesce(updates: Iterable[BarUpdate | None]) -> list[BarUpdate]:
-    """The latest update per bar (`Pending`'s rule), ordered by each bar's last change."""
-    pending = Pending()
-    for update in updates:
-        if update is not None:
-            pending.add(update, 0.0)
-    return [update for update, _ in pending.take()]
 
 
 class Cadence:

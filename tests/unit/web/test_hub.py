@@ -13,7 +13,7 @@ from candleflow.domain.updates import BarUpdate
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
 from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
-from candleflow.web.pacing import Cadence, Pending, coalesce
+from candleflow.web.pacing import Cadence, Pending
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -184,13 +184,6 @@ def test_direct_writes_share_one_framed_chunk_per_update() -> None:
     assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
 
 
-def test_one_fetch_fans_out_the_latest_update_per_bar_in_order_of_last_change() -> None:
-    fetched = [bar(60, 1.0), bar(120, 2.0), None, bar(60, 3.0, correction=True), bar(60, 4.0), bar(120, 5.0)]
-    assert [(u.time, u.close, u.correction) for u in coalesce(fetched)] == [(60, 4.0, True), (120, 5.0, False)]
-    five = bar(60, 6.0, resolution="5")
-    assert coalesce([bar(60), five]) == [bar(60), five]
-
-
 def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
@@ -253,6 +246,10 @@ def test_pending_keeps_the_latest_per_bar_and_a_correction_stays_one() -> None:
         (60, 3.0, True, 3.0),
     ]
     assert len(pending) == 0
+    five = bar(60, 6.0, resolution="5")
+    pending.add(bar(60), 4.0)
+    pending.add(five, 5.0)
+    assert pending.take() == [(bar(60), 4.0), (five, 5.0)]  # the same time at another resolution is another bar
 
 
 def test_the_cadence_rests_in_proportion_to_what_the_last_round_took_beyond_the_free_part() -> None:
