@@ -92,6 +92,8 @@ class FakeCryptoCompare:
         self.replay_last = replay_last
         self.max_subs_per_socket = max_subs_per_socket
         self.heartbeats_enabled = True
+        #: `time.monotonic()` when the last heartbeat went out (0: none yet).
+        self.last_heartbeat_at = 0.0
         self.history: dict[str, deque[dict[str, Any]]] = {}
         self.sockets: list[Socket] = []
         self.refusals: deque[str] = deque()  # 429 MESSAGEs for the next connections
@@ -273,6 +275,7 @@ class FakeCryptoCompare:
         while not ws.closed:
             await asyncio.sleep(self.heartbeat_interval)
             if self.heartbeats_enabled and not ws.closed:
+                self.last_heartbeat_at = time.monotonic()
                 with contextlib.suppress(ConnectionError):
                     await self._send(ws, {"TYPE": "999", "MESSAGE": "HEARTBEAT", "TIMEMS": int(time.time() * 1000)})
 
