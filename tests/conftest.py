@@ -10,11 +10,17 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+from hypothesis import settings
 
 from candleflow.stack import Stack, StackInfo, aio
 from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, jar_cache, temporary_stack_dir
 from tests.harness.databases import fresh_database, prepare_template
+
+#: Tests never depend on wall-clock speed: no Hypothesis example may fail for taking long
+#: (its default 200 ms deadline failed a correct test on a loaded machine).
+settings.register_profile("candleflow", deadline=None)
+settings.load_profile("candleflow")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

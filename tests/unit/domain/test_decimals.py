@@ -24,7 +24,7 @@ quantities = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(written, min_size=1, max_size=50))
 def test_places_are_the_places_of_the_shortest_text(values: list[float]) -> None:
     found = places(np.array(values, dtype=np.float64)).tolist()
@@ -48,7 +48,7 @@ def one_by_one(amounts: list[float]) -> Decimal:
     return total
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.lists(st.lists(quantities, min_size=1, max_size=12), min_size=1, max_size=8))
 def test_group_sums_equal_adding_each_quantity_as_its_decimal(groups: list[list[float]]) -> None:
     flat = [q for group in groups for q in group]

@@ -127,7 +127,7 @@ records = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(records, st.integers(1, 9), st.randoms(use_true_random=False))
 def test_the_fast_fold_equals_the_plain_fold(values: list[bytes], batch: int, rnd: random.Random) -> None:
     log = list(enumerate(values))
@@ -166,7 +166,7 @@ ticks = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(ticks, min_size=1, max_size=60))
 def test_fold_seconds_equals_absorbing_each_tick(rows: list[tuple[str, int, float, float, int]]) -> None:
     """Ties in time and in offset included: the fold's order is `Bar.absorb`'s."""

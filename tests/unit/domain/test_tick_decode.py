@@ -164,7 +164,7 @@ raw = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(raw, max_size=40))
 def test_any_batch_is_decoded_as_parse_tick_decodes_each_record(values: list[bytes | None]) -> None:
     kept, refused = decoded(values)

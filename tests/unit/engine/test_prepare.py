@@ -41,7 +41,7 @@ def prepared(records: list[Record], floor: dict[int, int] | None = None) -> Prep
     st.integers(0, 10**6),
     st.data(),
 )
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 def test_a_re_delivered_run_inside_one_batch_counts_once(prices: list[float], first: int, data: st.DataObject) -> None:
     once = records_of(0, first, prices)
     again_from = data.draw(st.integers(0, len(once) - 1))
@@ -99,7 +99,7 @@ values = st.one_of(
 
 
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 30), values), max_size=60), st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 def test_a_batch_is_what_the_plain_rules_make_of_it(rows: list[tuple[int, int, bytes]], data: st.DataObject) -> None:
     records = [Record(p, o, b"k", v, T0_MS) for p, o, v in rows]
     floor = {p: data.draw(st.integers(0, 10)) for p in {r.partition for r in records}}

@@ -33,7 +33,7 @@ ticks = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(ticks, st.integers(1, 7), st.integers(NOW - 2 * 86_400_000, NOW), st.integers(NOW - 86_400_000, NOW + 1))
 def test_the_expected_bars_are_the_aggregation_of_the_window(
     log: list[tuple[str, int, float, float]], batch: int, since: int, until: int
