@@ -18,6 +18,10 @@ VACUUM ANALYZE), starts a `candleflow worker` on it, then for countback 300, 2 0
 and `ratio_p50` / `ratio_p99`: `http` over `sql_rows` (targets: p50 ≤ 1.5x at every
 countback, p99 ≤ 10 ms at 2 000). It does so in `--rounds` rounds (each every countback
 in turn) and reports the median of the rounds, with each round's figures beside it.
+What is measured is a steady worker answering requests one at a time: timing starts once
+`/healthz` shows its engine running with its partitions, after the loaded table was
+vacuumed and checkpointed, and this process's own garbage collector is paused during a
+round (see `client_collector_paused`).
 Per round it also reads `server_mean_ms`, the mean time the worker's middleware measured
 for the history answers (the rest of `http` is the HTTP hop and the client), and
 `cpu_waiting`, the share of the round during which some task of the machine waited for
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -102,6 +107,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def steady(url: str) -> bool:
+    """True once the worker at `url` is healthy and its engine runs with its partitions
+    assigned: its start-up (group join, first lag report, heap settling) is over, so it
+    is not part of what is measured."""
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            health = json.load(response)
+    except OSError:
+        return False
+    engine = health.get("engine", {})
+    return bool(health.get("status") == "ok" and engine.get("state") == "running" and engine.get("partitions"))
+
+
 @contextlib.contextmanager
 def worker(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """A `candleflow worker` on a free port; yields its base URL, stops it afterwards."""
@@ -122,9 +140,8 @@ def worker(env: dict[str, str], log_path: Path) -> Iterator[str]:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"worker exited with {process.returncode}; see {log_path}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
+            if steady(url):
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"worker not ready in 90 s; see {log_path}")
             time.sleep(0.3)
@@ -187,8 +204,10 @@ async def load_bars(url: str, symbols: list[str], days: int, end_s: int) -> None
                 records=rows,
                 columns=["symbol", "resolution", "bucket", *BAR_FIELDS],
             )
-        # As autovacuum would leave the table; done now, it does not start mid-measurement.
+        # As autovacuum and a checkpoint would leave the table; done now, neither starts
+        # mid-measurement (nor do the loaded pages wait dirty for a reader to write them).
         await conn.execute("VACUUM (ANALYZE) bars")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
 
@@ -244,6 +263,24 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         out[name] = round(statistics.median(known), 3) if known else None
     out["response_bytes"] = rounds[-1]["response_bytes"]
     return out
+
+
+@contextlib.contextmanager
+def client_collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection in this (measuring) process during a round.
+
+    The bare query's thousands of records push this process's collector into full
+    collections of 12-26 ms about once a second (seen with `gc.callbacks`); each one
+    lands in whichever request was being timed, so a p99 of 200 requests was the
+    client's pause as often as the server's. A load tool has no collector; the rows die
+    by reference counting anyway, and what cycles there are go between rounds."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 async def measure_round(
@@ -303,9 +340,11 @@ async def measure(
             for _ in range(rounds):
                 for countback in COUNTBACKS:
                     wanted = requests if countback < 10_000 else max(20, requests // 4)
-                    per_round[countback].append(
-                        await measure_round(url, conn, (session, lean), symbols, start_s, end_s, countback, wanted, rng)
-                    )
+                    with client_collector_paused():
+                        figures = await measure_round(
+                            url, conn, (session, lean), symbols, start_s, end_s, countback, wanted, rng
+                        )
+                    per_round[countback].append(figures)
         finally:
             await conn.close()
     return {f"countback_{countback}": summary(found) for countback, found in per_round.items()}
@@ -327,7 +366,7 @@ def run(
     symbols: int = 10,
     days: int = 90,
     requests: int = 200,
-    rounds: int = 3,
+    rounds: int = 5,
     with_breakdown: bool = False,
 ) -> dict[str, Any]:
     """Benchmark against a running stack; returns the figures (milliseconds)."""
@@ -364,7 +403,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=200, help="requests per countback (a quarter for 10 000)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every countback; figures are their medians")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every countback; figures are their medians")
     parser.add_argument("--breakdown", action="store_true", help="also time the ways of building the answer")
     args = parser.parse_args()
     result = run(

@@ -58,7 +58,7 @@ def history(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_history
 
     result = bench_history.run(
-        info, symbols=10, days=10 if quick else 90, requests=50 if quick else 200, rounds=1 if quick else 3
+        info, symbols=10, days=10 if quick else 90, requests=50 if quick else 200, rounds=1 if quick else 5
     )
     figures = []
     for countback in bench_history.COUNTBACKS:
