@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import orjson
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from candleflow.domain.bars import BAR_FIELDS, aggregate, second_bars
@@ -168,6 +168,7 @@ ticks = st.tuples(
 
 @settings(max_examples=300)
 @given(st.lists(ticks, min_size=1, max_size=60))
+@example([("Binance:DOGE/USDT", NOW, 0.1, q, 0) for q in (1.0, 2.0302745856611645e-45, 2.0302745856611645e-45)])
 def test_fold_seconds_equals_absorbing_each_tick(rows: list[tuple[str, int, float, float, int]]) -> None:
     """Ties in time and in offset included: the fold's order is `Bar.absorb`'s."""
     columns = TickColumns(
