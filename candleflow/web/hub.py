@@ -208,12 +208,9 @@ class Hub:
         for update in updates:
             self.receive(update, received)
 
-    def dispatch(self, update: BarUpdate, received: float | None = None) -> None:
-        """Fan one update out now (a round of one)."""
-        self.fan_out([(update, time.monotonic() if received is None else received)])
-
     def fan_out(self, updates: list[tuple[BarUpdate, float]]) -> None:
-        """One round at once: see `_stamped` and `_deliver`."""
+        """One round at once, without yielding: `_round` in one piece (see `_stamped` and
+        `_deliver`)."""
         for key, batch in self._stamped(updates).items():
             self._deliver(key, batch, tuple(self._by_key.get(key, ())))
 
@@ -313,7 +310,9 @@ class Hub:
                 await asyncio.sleep(1.0)
 
     async def _resync(self) -> None:
-        """After a gap in following the topic: nothing before now is known, re-read current bars."""
+        """After a gap in following the topic: nothing before now is known, re-read current
+        bars. They wait for the next round like any update: a re-read of many series must
+        not become one unsliced round that holds the event loop."""
         for journal in self._journals.values():
             journal.since = self.clock
         keys = list(self._by_key)
@@ -324,8 +323,7 @@ class Hub:
         except Exception as exc:  # the database may be down too; the next update fixes it
             log.warning("SSE hub could not re-read the current bars after a gap: %r", exc)
             return
-        for update in current:
-            self.dispatch(update)
+        self.receive_all(current)
 
     async def _consume(self, resync: bool) -> None:
         consumer = AIOKafkaConsumer(

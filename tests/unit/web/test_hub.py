@@ -22,6 +22,11 @@ def bar(at: int, close: float = 1.0, correction: bool = False, resolution: str =
     return BarUpdate("Coinbase:BTC/USD", resolution, at, 1.0, 2.0, 0.5, close, 3.0, 4, correction)
 
 
+def dispatch(hub: Hub, update: BarUpdate) -> None:
+    """One update fanned out at once (a round of one)."""
+    hub.fan_out([(update, 0.0)])
+
+
 def events(chunk: bytes) -> list[tuple[int, str, Any]]:
     """(id, event, data) of every event in a chunk of SSE text."""
     found = []
@@ -131,7 +136,7 @@ def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     hub.subscribe(one, KEY)
     hub.subscribe(five, ("Coinbase:BTC/USD", "5"))
     hub.subscribe(other, KEY)
-    hub.dispatch(bar(60))
+    dispatch(hub, bar(60))
     first, second = one.take()[0], other.take()[0]
     assert first == second and [d["time"] for _, _, d in events(first)] == [60]
     assert five.take()[0] == b""
@@ -139,7 +144,7 @@ def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     hub.detach(one)
     hub.detach(one)  # twice is harmless
     assert hub.clients == 2
-    hub.dispatch(bar(120))
+    dispatch(hub, bar(120))
     assert one.pending == {}
 
 
@@ -154,10 +159,10 @@ def test_journal_tells_which_bars_changed_after_an_id() -> None:
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     assert journal.changed_after(journal.since - 1) is None  # before the journal began
-    hub.dispatch(bar(60))
+    dispatch(hub, bar(60))
     seen = hub.clock
-    hub.dispatch(bar(120))
-    hub.dispatch(bar(60, 2.0, correction=True))
+    dispatch(hub, bar(120))
+    dispatch(hub, bar(60, 2.0, correction=True))
     assert journal.changed_after(seen) == {60, 120}
     assert journal.changed_after(hub.clock) == set()
 
@@ -177,8 +182,8 @@ def test_direct_writes_share_one_framed_chunk_per_update() -> None:
         c = hub.attach(Connection(8))
         hub.subscribe(c, KEY)
         c.go_direct(transport)
-    hub.dispatch(bar(60))
-    hub.dispatch(bar(60, 2.0))
+    dispatch(hub, bar(60))
+    dispatch(hub, bar(60, 2.0))
     first, second = (t.body() for t in transports)
     assert first == second
     assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
@@ -188,13 +193,13 @@ def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
-    hub.dispatch(bar(60, 5.0))  # 4 trades
+    dispatch(hub, bar(60, 5.0))  # 4 trades
     c.take()
     stale = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 1.0, 3.0, 4, republished=True)
-    hub.dispatch(stale)
+    dispatch(hub, stale)
     assert c.take()[0] == b""
     lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
-    hub.dispatch(lost)  # more trades: the update a crash lost
+    dispatch(hub, lost)  # more trades: the update a crash lost
     assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]
 
 
@@ -275,6 +280,23 @@ def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscri
     hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
     assert [(u.time, u.close) for u, _ in hub._pending.take()] == [(60, 2.0)]
     assert hub.updates_seen == 3
+
+
+async def test_bars_reread_after_a_gap_wait_for_the_next_paced_round() -> None:
+    reread: list[list[tuple[str, str]]] = []
+
+    async def current(keys: list[tuple[str, str]]) -> list[BarUpdate]:
+        reread.append(keys)
+        return [bar(60, 4.0)]
+
+    hub = Hub("localhost:1", "bars.updates", queue_limit=8, reread=current)
+    c = hub.attach(Connection(8))
+    journal = hub.subscribe(c, KEY)
+    await hub._resync()
+    assert reread == [[KEY]] and journal.since == hub.clock
+    assert c.take()[0] == b""  # nothing went out outside a round
+    await hub._round(hub._pending.take())
+    assert [(kind, d["close"]) for _, kind, d in events(c.take()[0])] == [("bar", 4.0)]
 
 
 async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
