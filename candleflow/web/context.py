@@ -55,8 +55,9 @@ class Database:
     def open_connections(self) -> int:
         return self._open
 
-    async def pool(self) -> Database:
-        """This object, once a connection is open: what views hand to `candleflow.store.queries`.
+    async def connected(self) -> Database:
+        """This object, once a connection is open: what views hand to `candleflow.store.queries`
+        (so that a database that is down answers 503 before a view starts its work).
 
         Raises `UdfError` 503 when PostgreSQL cannot be reached."""
         if not self._open:

@@ -82,8 +82,8 @@ _kafka = KafkaProbe(settings.kafka_bootstrap)
 
 async def database_status() -> dict[str, Any]:
     try:
-        pool = await database.pool()
-        capability = await asyncio.wait_for(queries.capability(pool), PROBE_TIMEOUT)
+        db = await database.connected()
+        capability = await asyncio.wait_for(queries.capability(db), PROBE_TIMEOUT)
         return {"reachable": True, "capability": capability, "error": None}
     except UdfError as exc:
         cause = exc.__cause__

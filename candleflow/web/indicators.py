@@ -96,7 +96,7 @@ async def indicators(request: web.Request) -> web.StreamResponse:
     rng = params.time_range(q)
     cap = settings.max_span_bars
     series = await queries.indicator(
-        await database.pool(),
+        await database.connected(),
         row.symbol,
         res.code,
         kind,

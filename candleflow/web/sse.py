@@ -114,10 +114,10 @@ async def catch_up(hub: Hub, connection: Connection, key: Key, last_id: int | No
     """
     stamp = hub.clock  # every update up to here is in the database we read next
     journal = hub.subscribe(connection, key)
-    pool = await database.pool()
+    db = await database.connected()
     changed = None if last_id is None else journal.changed_after(last_id)
     if changed:
-        bars = await queries.bars_since(pool, key[0], key[1], min(changed), RESUME_MAX_BARS + 1)
+        bars = await queries.bars_since(db, key[0], key[1], min(changed), RESUME_MAX_BARS + 1)
         if len(bars) <= RESUME_MAX_BARS:
             for n, bar in enumerate(bars, 1):
                 newest = n == len(bars)
@@ -126,7 +126,7 @@ async def catch_up(hub: Hub, connection: Connection, key: Key, last_id: int | No
             return
     if last_id is not None and changed != set():
         connection.reset(key, stamp)
-    latest = await queries.latest_bar(pool, *key)
+    latest = await queries.latest_bar(db, *key)
     if latest is not None:
         connection.offer(Bodies(as_update(*key, latest)), stamp, time.monotonic())
 

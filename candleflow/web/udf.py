@@ -60,7 +60,7 @@ MARKS = Query(SYMBOL, RESOLUTION, MARKS_FROM, MARKS_TO)
 
 async def resolve(name: str) -> SymbolRow:
     """The stored symbol `name` refers to, or `unknown_symbol` (404)."""
-    row = await _symbols.find(await database.pool(), name)
+    row = await _symbols.find(await database.connected(), name)
     if row is None:
         raise UdfError("unknown_symbol", 404)
     return row
@@ -74,7 +74,7 @@ def current_bucket_s(res: Resolution) -> int:
 @page("/udf/config")
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
-    exchanges = await queries.exchanges(await database.pool())
+    exchanges = await queries.exchanges(await database.connected())
     return responses.json(symbol_info.config(exchanges))
 
 
@@ -97,7 +97,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     q = SEARCH.read(request.query)
     query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
     limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
-    rows = await queries.all_symbols(await database.pool())
+    rows = await queries.all_symbols(await database.connected())
     found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
     return responses.json([symbol_info.search_item(r) for r in found[:limit]])
@@ -113,7 +113,8 @@ async def history(request: web.Request) -> web.StreamResponse:
     res = q.resolution()
     rng = params.time_range(q)
     cap = settings.max_span_bars
-    bars = await queries.history(await database.pool(), row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
+    db = await database.connected()
+    bars = await queries.history(db, row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
     if bars.over_cap and not rng.countback:
         raise too_many("bars", cap, res.code)
     cache = responses.history_cache(rng.end, current_bucket_s(res))
@@ -133,7 +134,7 @@ async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
-    db = await database.pool()
+    db = await database.connected()
     resolved = {name: await _symbols.find(db, name) for name in names}
     found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
     items = []
@@ -179,7 +180,7 @@ async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     start = q.integer("from", end)
     cap = settings.max_span_bars
     found = await queries.marks(
-        await database.pool(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
+        await database.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
     )
     if len(found) > cap:
         raise too_many("marks", cap, res.code, countback_helps=False)

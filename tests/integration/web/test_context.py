@@ -86,12 +86,12 @@ async def test_an_unreachable_database_is_a_503_until_it_answers(database_url: s
     unreachable = Database("postgresql://candleflow@127.0.0.1:9/nowhere")
     for _ in range(2):  # a failed connect is not remembered: each call tries again
         with pytest.raises(UdfError) as refused:
-            await unreachable.pool()
+            await unreachable.connected()
         assert refused.value.status == 503 and "Retry-After" in refused.value.headers
     assert unreachable.open_connections == 0
     reachable = Database(database_url)
     try:
-        assert await reachable.pool() is reachable and reachable.open_connections == 1
+        assert await reachable.connected() is reachable and reachable.open_connections == 1
     finally:
         await reachable.close()
     assert reachable.open_connections == 0
