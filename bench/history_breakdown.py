@@ -2,8 +2,10 @@
 benchmark process on the same random ranges, in a shuffled order per range.
 
 * `sql_rows (baseline)`: the bare row query, rows decoded, nothing built;
-* `served`: `candleflow.store.queries.history` (column arrays aggregated in scan order,
-  reversed in Python), then orjson, as the endpoint does;
+* `served`: `candleflow.store.queries.history` (rows packed into one bytea in scan order,
+  unpacked by numpy), then orjson on the arrays, as the endpoint does;
+* `column arrays`: the statement before it, `array_agg` per column in scan order, decoded
+  into lists, reversed, then orjson;
 * `rows`: the same rows with int8 seconds decoded one by one, turned into columns by
   `zip`, then orjson: as fast or a little faster here, but in the worker a few thousand
   records alive at once set off full garbage collections of 60-75 ms (p99);
@@ -24,6 +26,7 @@ import orjson
 
 from bench.bench_history import COUNTBACKS, MINUTE_S, PLAIN_SQL
 from candleflow.store import queries
+from candleflow.store.newest import to_datetime
 
 _PICKED = """
     SELECT bucket, date_part('epoch', bucket)::int8 AS t, open, high, low, close, volume::float8 AS v FROM bars
@@ -34,6 +37,11 @@ _ROWS = """
 SELECT date_part('epoch', bucket)::int8, open, high, low, close, volume::float8 FROM bars
 WHERE symbol = $1 AND resolution = '1' AND bucket < $2
 ORDER BY bucket DESC LIMIT $3
+"""
+_ARRAYS = f"""
+SELECT array_agg(t) AS t, array_agg(open) AS o, array_agg(high) AS h,
+       array_agg(low) AS l, array_agg(close) AS c, array_agg(v) AS v
+FROM ({_PICKED}) AS picked
 """
 _SORTED = f"""
 SELECT array_agg(t ORDER BY bucket) AS t, array_agg(open ORDER BY bucket) AS o, array_agg(high ORDER BY bucket) AS h,
@@ -57,26 +65,32 @@ async def run(db_url: str, symbols: list[str], start_s: int, end_s: int, request
     conn = await asyncpg.connect(db_url)
 
     async def baseline(symbol: str, to: int, countback: int) -> object:
-        return await conn.fetch(PLAIN_SQL, symbol, queries.to_datetime(to), countback)
+        return await conn.fetch(PLAIN_SQL, symbol, to_datetime(to), countback)
 
     async def served(symbol: str, to: int, countback: int) -> object:
         bars = await queries.history(conn, symbol, "1", to - countback * MINUTE_S, to, countback)
-        return orjson.dumps({"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v})
+        body = {"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v}
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    async def arrays(symbol: str, to: int, countback: int) -> object:
+        found = await conn.fetchrow(_ARRAYS, symbol, to_datetime(to), countback)
+        return _body({name: (column or [])[::-1] for name, column in found.items()})
 
     async def rows(symbol: str, to: int, countback: int) -> object:
-        found = await conn.fetch(_ROWS, symbol, queries.to_datetime(to), countback)
+        found = await conn.fetch(_ROWS, symbol, to_datetime(to), countback)
         return _body(dict(zip("tohlcv", zip(*reversed(found), strict=True), strict=True)))
 
     async def sorted_in_sql(symbol: str, to: int, countback: int) -> object:
-        return _body(dict(await conn.fetchrow(_SORTED, symbol, queries.to_datetime(to), countback)))
+        return _body(dict(await conn.fetchrow(_SORTED, symbol, to_datetime(to), countback)))
 
     async def json_in_sql(symbol: str, to: int, countback: int) -> object:
-        text: str = await conn.fetchval(_JSON, symbol, queries.to_datetime(to), countback)
+        text: str = await conn.fetchval(_JSON, symbol, to_datetime(to), countback)
         return text.encode()
 
     ways: dict[str, Callable[[str, int, int], Awaitable[object]]] = {
         "sql_rows (baseline)": baseline,
         "served: queries.history + orjson": served,
+        "column arrays (array_agg in scan order) + orjson": arrays,
         "rows decoded one by one, zip + orjson": rows,
         "columns sorted in SQL (array_agg ORDER BY) + orjson": sorted_in_sql,
         "JSON text from PostgreSQL": json_in_sql,

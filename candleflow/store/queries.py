@@ -1,52 +1,54 @@
 """Read queries of the web layer: history, indicators, marks, symbols, quotes.
 
 Each function takes an asyncpg connection (or anything with its `fetch`, `fetchrow` and
-`fetchval`, such as the web layer's `Database`) and answers in plain Python
-values shaped for the UDF answers: times are unix seconds (bucket start), prices and
-volumes floats. Bars are stored per resolution under its canonical code, so every
-history read is a backward range scan of the `(symbol, resolution, bucket)` primary key
-that stops at its LIMIT, aggregated into one row of column arrays (int8 seconds, float8
-values) in scan order: asyncpg decodes a whole column at a time, into no Python object
-per row. Measured (`bench/bench_history.py --breakdown`, and `gc.callbacks` in a
-worker): rows decoded one by one are as cheap to read, but a few thousand records alive
-at once push the worker's garbage collector into full collections of 60-75 ms; sorting
-in `array_agg … ORDER BY`, or building the JSON in PostgreSQL, costs 1.5-2x the bare
-rows.
+`fetchval`, such as the web layer's `Database`) and answers in values shaped for the UDF
+answers: times are unix seconds (bucket start), prices and volumes floats. Bars are
+stored per resolution under its canonical code, so a history or indicator read is one
+backward range scan of the series' primary key that stops at its LIMIT; it answers in
+numpy columns (`candleflow.store.newest`), which orjson writes as they are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from candleflow.core.settings import Settings
+from candleflow.store.newest import EPOCH, SeriesRead, newest, to_datetime
 
 #: Bars of this resolution feed `/udf/quotes` (last price, 24 h change and volume).
 QUOTES_RESOLUTION = "1"
 
 
-@dataclass(frozen=True, slots=True)
+Times = npt.NDArray[np.int64]
+Values = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class History:
     """Column arrays of bars, ascending; `next_time` is set only when they are empty;
-    `over_cap` when `[from, to)` held more bars than the cap (the newest were kept)."""
+    `over_cap` when `[from, to)` held more bars than the cap (the newest were kept).
+    Not comparable with `==` (numpy columns): compare `.tolist()` of each."""
 
-    t: list[int]
-    o: list[float]
-    h: list[float]
-    l: list[float]  # noqa: E741 - the UDF column name
-    c: list[float]
-    v: list[float]
+    t: Times
+    o: Values
+    h: Values
+    l: Values  # noqa: E741 - the UDF column name
+    c: Values
+    v: Values
     next_time: int | None
     over_cap: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Series:
     """One indicator series, ascending; `next_time` and `over_cap` as in `History`."""
 
-    t: list[int]
-    v: list[float]
+    t: Times
+    v: Values
     next_time: int | None
     over_cap: bool = False
 
@@ -95,95 +97,14 @@ class Quote:
     volume: float
 
 
-def to_datetime(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-#: Older than any bucket: the lower bound of a read that has none.
-_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
-
-
-def _newest_first(table: str, key: str, columns: dict[str, str], params: int) -> str:
-    """The one statement of a series read: one row of column arrays of the rows of
-    `[lower, end)`, newest first, at most `limit` (`key` uses `$1`..`$params`; then
-    lower, end, limit).
-
-    The LIMIT is not known at planning time (a sub-select), which keeps the plan an ordered
-    backward index scan that stops at it, never a bitmap scan and a sort of the range; the
-    arrays are aggregated in scan order (`array_agg … ORDER BY` sorts once per column)."""
-    picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
-    arrays = ", ".join(f"array_agg({name}) AS {name}" for name in columns)
-    return f"""
-SELECT {arrays} FROM (
-    SELECT {picked} FROM {table}
-    WHERE {key} AND bucket >= ${params + 1} AND bucket < ${params + 2}
-    ORDER BY bucket DESC
-    LIMIT (SELECT ${params + 3}::bigint)
-) AS newest
-"""
-
-
-Columns = list[list[Any]]
-
-
-async def _read(db: Any, sql: str, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Columns:
-    """The columns of one read of `sql` (see `_newest_first`), newest first."""
-    row = await db.fetchrow(sql, *key, lower, to_datetime(end), limit)
-    columns = [column or [] for column in row.values()]
-    times = columns[0]
-    if times != sorted(times, reverse=True):  # linear on the scan order every plan so far delivers
-        order = sorted(range(len(times)), key=times.__getitem__, reverse=True)
-        columns = [[column[i] for i in order] for column in columns]
-    return columns
-
-
-async def _newest(
-    db: Any, sql: str, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
-) -> tuple[Columns, bool, int | None]:
-    """(columns oldest first, over_cap, next_time) of the rule every series read follows.
-
-    The answer is the newest `max(rows in [start, end), countback)` rows before `end`, at
-    most `cap`; `over_cap` when the range alone holds more than `cap`; without countback
-    and with nothing in range, `next_time` is the newest row before `start`. Both
-    candidates are prefixes of one backward scan from `end`, so one read of `countback +
-    1` rows usually settles it: when its last row is before `start`, the range is inside
-    the first `countback`. Only a range holding more rows than `countback` is read on from
-    where the first read stopped (up to `cap + 1` rows in all, to see whether it holds more
-    than the cap); without countback, the range is read, and when it is empty the one row
-    before it. The cost follows the rows returned, never the nominal length of the range.
-    """
-    over_cap, next_time = False, None
-    if countback:
-        keep = min(countback, cap)
-        columns = await _read(db, sql, key, _BEFORE_ALL, end, keep + 1)
-        times = columns[0]
-        if len(times) > keep and times[keep] >= start:  # the range holds more than countback
-            if keep < cap:
-                more = await _read(db, sql, key, to_datetime(start), times[-1], cap - keep)
-                columns = [column + rest for column, rest in zip(columns, more, strict=True)]
-            over_cap, keep = len(columns[0]) > cap, cap
-    else:
-        keep = cap
-        columns = await _read(db, sql, key, to_datetime(start), end, cap + 1)
-        over_cap = len(columns[0]) > cap
-        if not columns[0]:
-            before = await _read(db, sql, key, _BEFORE_ALL, min(start, end), 1)
-            next_time = before[0][0] if before[0] else None
-    if len(columns[0]) > keep:
-        columns = [column[:keep] for column in columns]
-    return [column[::-1] for column in columns], over_cap, next_time
-
-
-#: Bucket start as int8 unix seconds (`date_part` is float8, cheaper than `extract`'s numeric).
-_EPOCH = "date_part('epoch', bucket)::int8"
-_HISTORY = _newest_first(
+_HISTORY = SeriesRead(
     "bars",
     "symbol = $1 AND resolution = $2",
-    {"t": _EPOCH, "o": "open", "h": "high", "l": "low", "c": "close", "v": "volume::float8"},
     2,
+    {"t": EPOCH, "o": "open", "h": "high", "l": "low", "c": "close", "v": "volume::float8"},
 )
 #: The statement `history` reads with (symbol, resolution, lower, end, limit), for plan tests.
-HISTORY_SQL = _HISTORY
+HISTORY_SQL = _HISTORY.sql
 
 
 async def history(
@@ -195,16 +116,16 @@ async def history(
     more. `next_time` is the newest bar before `start` when nothing is returned without
     countback (None when there is none): the UDF `nextTime`, in seconds.
     """
-    columns, over_cap, next_time = await _newest(db, _HISTORY, (symbol, resolution), start, end, countback, cap)
-    t, o, h, low, c, v = columns
-    return History(t, o, h, low, c, v, next_time, over_cap)
+    found = await newest(db, _HISTORY, (symbol, resolution), start, end, countback, cap)
+    c = found.columns
+    return History(c["t"], c["o"], c["h"], c["l"], c["c"], c["v"], found.next_time, found.over_cap)
 
 
-_INDICATOR = _newest_first(
+_INDICATOR = SeriesRead(
     "indicators",
     "symbol = $1 AND resolution = $2 AND kind = $3 AND period = $4",
-    {"t": _EPOCH, "v": "value"},
     4,
+    {"t": EPOCH, "v": "value"},
 )
 
 
@@ -221,9 +142,8 @@ async def indicator(
 ) -> Series:
     """A moving-average series with the same rules (and cap) as `history`."""
     key = (symbol, resolution, kind, period)
-    columns, over_cap, next_time = await _newest(db, _INDICATOR, key, start, end, countback, cap)
-    t, v = columns
-    return Series(t, v, next_time, over_cap)
+    found = await newest(db, _INDICATOR, key, start, end, countback, cap)
+    return Series(found.columns["t"], found.columns["v"], found.next_time, found.over_cap)
 
 
 _MARKS = """

@@ -109,7 +109,7 @@ async def indicators(request: web.Request) -> web.StreamResponse:
     if series.over_cap and not rng.countback:
         raise too_many("points", cap, res.code)
     cache = responses.history_cache(rng.end, current_bucket_s(res))
-    if not series.t:
+    if not len(series.t):
         return responses.json(no_data(series.next_time), cache=cache)
     return responses.json({"s": "ok", "t": series.t, "v": series.v}, cache=cache)
 

@@ -36,8 +36,8 @@ NO_STORE = "no-store"
 
 
 def json(value: Any, *, status: int = 200, cache: str = LIVE, headers: Mapping[str, str] | None = None) -> web.Response:
-    """A JSON answer (numbers stay numbers; NaN/inf become null)."""
-    body = orjson.dumps(value)
+    """A JSON answer (numbers stay numbers, numpy arrays become lists; NaN/inf become null)."""
+    body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
     response = web.Response(body=body, status=status, content_type="application/json")
     response.headers["Cache-Control"] = cache
     if headers:

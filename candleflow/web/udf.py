@@ -118,7 +118,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     if bars.over_cap and not rng.countback:
         raise too_many("bars", cap, res.code)
     cache = responses.history_cache(rng.end, current_bucket_s(res))
-    if not bars.t:
+    if not len(bars.t):
         return responses.json(no_data(bars.next_time), cache=cache)
     body = {"s": "ok", "t": bars.t, "o": bars.o, "h": bars.h, "l": bars.l, "c": bars.c, "v": bars.v}
     return responses.json(body, cache=cache)

@@ -107,13 +107,14 @@ async def test_history_and_indicator_reads_follow_the_rule(db: asyncpg.Connectio
     for start, end, countback, cap in cases(rng, times, 400):
         want, next_time, over_cap = expected(times, start, end, countback, cap)
         bars = await queries.history(db, SYMBOL, "1", start, end, countback, cap)
-        assert (bars.t, bars.next_time, bars.over_cap) == (want, next_time, over_cap), (start, end, countback, cap)
-        assert bars.o == [t / 7 for t in want] and bars.c == [t / 3 for t in want]
-        assert bars.h == [t / 5 for t in want] and bars.l == [t / 11 for t in want]
-        assert bars.v == [0.5] * len(want)
+        got = (bars.t.tolist(), bars.next_time, bars.over_cap)
+        assert got == (want, next_time, over_cap), (start, end, countback, cap)
+        assert bars.o.tolist() == [t / 7 for t in want] and bars.c.tolist() == [t / 3 for t in want]
+        assert bars.h.tolist() == [t / 5 for t in want] and bars.l.tolist() == [t / 11 for t in want]
+        assert bars.v.tolist() == [0.5] * len(want)
         series = await queries.indicator(db, SYMBOL, "1", "sma", 20, start, end, countback, cap)
-        assert (series.t, series.next_time, series.over_cap) == (want, next_time, over_cap)
-        assert series.v == [t / 13 for t in want]
+        assert (series.t.tolist(), series.next_time, series.over_cap) == (want, next_time, over_cap)
+        assert series.v.tolist() == [t / 13 for t in want]
         checked["bars"] += bool(want)
         checked["next_time"] += next_time is not None
         checked["over_cap"] += over_cap
@@ -125,4 +126,4 @@ async def test_history_and_indicator_reads_follow_the_rule(db: asyncpg.Connectio
 async def test_an_unknown_series_is_empty(db: asyncpg.Connection) -> None:
     await store_series(db, gappy_times(random.Random(1), 50))
     bars = await queries.history(db, "Nowhere:X/Y", "1", 0, 2_100_000_000, 300)
-    assert (bars.t, bars.next_time, bars.over_cap) == ([], None, False)
+    assert (bars.t.tolist(), bars.v.tolist(), bars.next_time, bars.over_cap) == ([], [], None, False)

@@ -28,12 +28,13 @@ import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
+import numpy as np
 import orjson
 import pytest
 
@@ -50,6 +51,7 @@ from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries
 from candleflow.store.migrate import migrate, migrations
+from candleflow.store.newest import to_datetime
 from candleflow.store.pool import detect_capability
 
 pytestmark = pytest.mark.integration
@@ -364,7 +366,7 @@ async def compress_chunks(conn: asyncpg.Connection, table: str, older_than: int 
     else:
         rows = await conn.fetch(
             f"{compress} FROM show_chunks('{table}', older_than => $1::timestamptz) c",
-            queries.to_datetime(older_than // 1000),
+            to_datetime(older_than // 1000),
         )
     return len(rows)
 
@@ -514,6 +516,12 @@ def _seconds(ms: int) -> int:
     return ms // 1000
 
 
+def _plain(read: queries.History | queries.Series) -> tuple[object, ...]:
+    """A history or indicator read as plain values (numpy columns as lists), comparable with `==`."""
+    values = (getattr(read, field.name) for field in fields(read))
+    return tuple(value.tolist() if isinstance(value, np.ndarray) else value for value in values)
+
+
 async def answers(db: asyncpg.Connection) -> dict[str, Any]:
     """Every read query of the web layer over a grid of arguments, keyed by call."""
     start, end = _seconds(T0_MS - 10 * DAY_MS), _seconds(T0_MS + 40 * DAY_MS)
@@ -536,23 +544,23 @@ async def answers(db: asyncpg.Connection) -> dict[str, Any]:
     for symbol in SYMBOLS:
         for resolution in resolutions:
             for name, (a, b, countback) in ranges.items():
-                out[f"history {symbol} {resolution} {name}"] = await queries.history(
-                    db, symbol, resolution, a, b, countback
+                out[f"history {symbol} {resolution} {name}"] = _plain(
+                    await queries.history(db, symbol, resolution, a, b, countback)
                 )
             out[f"latest {symbol} {resolution}"] = await queries.latest_bar(db, symbol, resolution)
             for kind in ("sma", "ema"):
                 for period in PERIODS:
                     for name in ("all", "mid", "countback", "quiet", "quiet-countback", "before-data"):
                         a, b, countback = ranges[name]
-                        out[f"indicator {symbol} {resolution} {kind}{period} {name}"] = await queries.indicator(
-                            db, symbol, resolution, kind, period, a, b, countback
+                        out[f"indicator {symbol} {resolution} {kind}{period} {name}"] = _plain(
+                            await queries.indicator(db, symbol, resolution, kind, period, a, b, countback)
                         )
             for limit in (1000, 3):
                 out[f"marks {symbol} {resolution} {limit}"] = await queries.marks(
                     db, symbol, resolution, start, end, limit
                 )
             out[f"marks {symbol} {resolution} mid"] = await queries.marks(db, symbol, resolution, mid, quiet[1], 100)
-    out["history unknown"] = await queries.history(db, "Nowhere:X/Y", "1", start, end, 10)
+    out["history unknown"] = _plain(await queries.history(db, "Nowhere:X/Y", "1", start, end, 10))
     out["quotes"] = await queries.quotes(db, [*SYMBOLS, "Nowhere:X/Y"])
     out["quotes one"] = await queries.quotes(db, [SYMBOLS[1]])
     out["symbols"] = await queries.all_symbols(db)
@@ -576,8 +584,8 @@ async def test_history_queries_answer_as_on_plain_postgresql(tsdb: asyncpg.Conne
             f"EXPLAIN {queries.HISTORY_SQL}",
             SYMBOLS[0],
             "1",
-            queries.to_datetime(_seconds(T0_MS)),
-            queries.to_datetime(_seconds(T0_MS + 40 * DAY_MS)),
+            to_datetime(_seconds(T0_MS)),
+            to_datetime(_seconds(T0_MS + 40 * DAY_MS)),
             100_001,
         )
         assert any("ColumnarScan" in r[0] or "DecompressChunk" in r[0] for r in plan), plan
