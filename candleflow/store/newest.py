@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,14 +42,15 @@ class SeriesRead:
 
     `columns` maps a name to its SQL expression: the first is the time (int8 seconds),
     the others are float8. `key` is the WHERE condition on `$1`..`$params`; the
-    statement's next three parameters are the lower bound, the end and the limit."""
+    statement's next three parameters are the lower bound, the end and the limit. The
+    statement and the row layout are built once, on first use."""
 
     table: str
     key: str
     params: int
     columns: dict[str, str]
 
-    @property
+    @cached_property
     def sql(self) -> str:
         picked = ", ".join(f"{expression} AS {name}" for name, expression in self.columns.items())
         first, *rest = self.columns
@@ -62,11 +64,11 @@ SELECT string_agg({packed}, ''::bytea) FROM (
 ) AS newest
 """
 
-    @property
+    @cached_property
     def time(self) -> str:
         return next(iter(self.columns))
 
-    @property
+    @cached_property
     def row(self) -> np.dtype[np.void]:
         """One packed row: big-endian, as PostgreSQL's send functions write."""
         first, *rest = self.columns
