@@ -22,9 +22,9 @@ def bar(at: int, close: float = 1.0, correction: bool = False, resolution: str =
     return BarUpdate("Coinbase:BTC/USD", resolution, at, 1.0, 2.0, 0.5, close, 3.0, 4, correction)
 
 
-def dispatch(hub: Hub, update: BarUpdate) -> None:
-    """One update fanned out at once (a round of one)."""
-    hub.fan_out([(update, 0.0)])
+async def dispatch(hub: Hub, update: BarUpdate) -> None:
+    """One update fanned out now (a round of one)."""
+    await hub._round([(update, 0.0)])
 
 
 def events(chunk: bytes) -> list[tuple[int, str, Any]]:
@@ -129,14 +129,14 @@ def test_a_client_that_keeps_up_is_written_directly_and_ids_never_decrease() -> 
     assert c.wakeup.is_set() and len(c.pending) == 1
 
 
-def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
+async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     one, five = hub.attach(Connection(8)), hub.attach(Connection(8))
     other = hub.attach(Connection(8))
     hub.subscribe(one, KEY)
     hub.subscribe(five, ("Coinbase:BTC/USD", "5"))
     hub.subscribe(other, KEY)
-    dispatch(hub, bar(60))
+    await dispatch(hub, bar(60))
     first, second = one.take()[0], other.take()[0]
     assert first == second and [d["time"] for _, _, d in events(first)] == [60]
     assert five.take()[0] == b""
@@ -144,7 +144,7 @@ def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     hub.detach(one)
     hub.detach(one)  # twice is harmless
     assert hub.clients == 2
-    dispatch(hub, bar(120))
+    await dispatch(hub, bar(120))
     assert one.pending == {}
 
 
@@ -154,15 +154,15 @@ def test_stamps_increase_strictly() -> None:
     assert stamps == sorted(set(stamps))
 
 
-def test_journal_tells_which_bars_changed_after_an_id() -> None:
+async def test_journal_tells_which_bars_changed_after_an_id() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     assert journal.changed_after(journal.since - 1) is None  # before the journal began
-    dispatch(hub, bar(60))
+    await dispatch(hub, bar(60))
     seen = hub.clock
-    dispatch(hub, bar(120))
-    dispatch(hub, bar(60, 2.0, correction=True))
+    await dispatch(hub, bar(120))
+    await dispatch(hub, bar(60, 2.0, correction=True))
     assert journal.changed_after(seen) == {60, 120}
     assert journal.changed_after(hub.clock) == set()
 
@@ -175,35 +175,35 @@ def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
     assert journal.changed_after(10 + JOURNAL_BARS - 1) == {JOURNAL_BARS}
 
 
-def test_direct_writes_share_one_framed_chunk_per_update() -> None:
+async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     transports = [BufferTransport(), BufferTransport()]
     for transport in transports:
         c = hub.attach(Connection(8))
         hub.subscribe(c, KEY)
         c.go_direct(transport)
-    dispatch(hub, bar(60))
-    dispatch(hub, bar(60, 2.0))
+    await dispatch(hub, bar(60))
+    await dispatch(hub, bar(60, 2.0))
     first, second = (t.body() for t in transports)
     assert first == second
     assert [(kind, d["close"]) for _, kind, d in events(first)] == [("bar", 1.0), ("bar", 2.0)]
 
 
-def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
+async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
-    dispatch(hub, bar(60, 5.0))  # 4 trades
+    await dispatch(hub, bar(60, 5.0))  # 4 trades
     c.take()
     stale = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 1.0, 3.0, 4, republished=True)
-    dispatch(hub, stale)
+    await dispatch(hub, stale)
     assert c.take()[0] == b""
     lost = BarUpdate("Coinbase:BTC/USD", "1", 60, 1.0, 2.0, 0.5, 7.0, 3.0, 6, republished=True)
-    dispatch(hub, lost)  # more trades: the update a crash lost
+    await dispatch(hub, lost)  # more trades: the update a crash lost
     assert [d["close"] for _, _, d in events(c.take()[0])] == [7.0]
 
 
-def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
+async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
     hub = Hub("localhost:1", "bars.updates", queue_limit=8)
     writes: list[bytes] = []
 
@@ -216,7 +216,7 @@ def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates(
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     c.go_direct(transport)
-    hub.fan_out([(bar(60, 1.0), 0.0), (bar(120, 2.0), 0.0), (bar(60, 3.0, correction=True), 0.0)])
+    await hub._round([(bar(60, 1.0), 0.0), (bar(120, 2.0), 0.0), (bar(60, 3.0, correction=True), 0.0)])
     assert len(writes) == 1
     assert [(kind, d["time"], d["close"]) for _, kind, d in events(transport.body())] == [
         ("bar", 60, 1.0),
@@ -225,20 +225,18 @@ def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates(
     ]
 
 
-async def test_a_paced_round_reaches_every_connection_in_slices_and_equals_one_at_once() -> None:
-    paced, direct = Hub("localhost:1", "t", queue_limit=8), Hub("localhost:1", "t", queue_limit=8)
-    transports: dict[Hub, list[BufferTransport]] = {paced: [], direct: []}
-    for hub in (paced, direct):
-        for _ in range(FAN_OUT_SLICE * 2 + 3):
-            c = hub.attach(Connection(8))
-            hub.subscribe(c, KEY)
-            transports[hub].append(BufferTransport())
-            c.go_direct(transports[hub][-1])
-    updates = [(bar(60, 1.0), 0.0), (bar(60, 2.0), 0.0)]
-    await paced._round(updates)
-    direct.fan_out(updates)
-    bodies = {t.body() for hub in (paced, direct) for t in transports[hub]}
-    assert len({events(b)[0][2]["close"] for b in bodies}) == 1 and all(len(events(b)) == 2 for b in bodies)
+async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
+    hub = Hub("localhost:1", "t", queue_limit=8)
+    transports: list[BufferTransport] = []
+    for _ in range(FAN_OUT_SLICE * 2 + 3):
+        c = hub.attach(Connection(8))
+        hub.subscribe(c, KEY)
+        transports.append(BufferTransport())
+        c.go_direct(transports[-1])
+    await hub._round([(bar(60, 1.0), 0.0), (bar(60, 2.0), 0.0)])
+    bodies = {t.body() for t in transports}
+    assert len(bodies) == 1
+    assert [(kind, d["close"]) for _, kind, d in events(bodies.pop())] == [("bar", 1.0), ("bar", 2.0)]
 
 
 def test_pending_keeps_the_latest_per_bar_and_a_correction_stays_one() -> None:
