@@ -22,6 +22,7 @@ from candleflow.core.logs import worker_loglevel
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import ConfigError
 from candleflow.functions.registry import from_settings
+from candleflow.kafka.config import KafkaConfig
 
 try:
     settings = Settings.from_env()
@@ -57,6 +58,7 @@ def create_app(conf: Settings) -> faust.App:
     return faust.App(
         conf.app_id,
         broker=conf.kafka_url,
+        broker_credentials=KafkaConfig.from_settings(conf).faust_credentials(),
         store="memory://",
         autodiscover=["candleflow.agents", "candleflow.web"],
         origin="candleflow",

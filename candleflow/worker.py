@@ -33,7 +33,8 @@ from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
 from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
 from candleflow.engine.sink import KafkaSink
-from candleflow.sources.publisher import ensure_topics
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.topics import Topics, ensure_topics
 from candleflow.store.bars import read_ledger
 from candleflow.store.migrate import migrate
 from candleflow.web.hub import Hub, current_bars
@@ -94,12 +95,13 @@ class Worker:
         sink: KafkaSink,
     ) -> None:
         self.settings = settings
+        self.kafka = sink.kafka
         self.pool = pool
         self.sink = sink
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
         self.hub = Hub(
-            settings.kafka_bootstrap,
+            self.kafka,
             settings.updates_topic,
             settings.sse_queue,
             reread=self._current,
@@ -117,17 +119,17 @@ class Worker:
             revoked=self._revoked,
             assigned_now=self._assigned,
             settled=self.hub.settled,
+            kafka=self.kafka,
         )
 
     @classmethod
     async def open(cls, settings: Settings) -> Worker:
         """Make sure the topics exist, migrate and connect (waiting for the database as
         long as it takes), and build the worker."""
-        partitions = settings.ticks_partitions
-        topics = {settings.ticks_topic: partitions, settings.dead_topic: partitions}
-        await ensure_topics(settings.kafka_bootstrap, {**topics, settings.updates_topic: partitions})
+        kafka = KafkaConfig.from_settings(settings)
+        await ensure_topics(kafka, Topics.from_settings(settings).all)
         pool = await _open_pool(settings)
-        return cls(settings, pool, KafkaSink(settings))
+        return cls(settings, pool, KafkaSink(settings, kafka))
 
     async def run(self) -> None:
         """Read and commit ticks and report lag until cancelled."""

@@ -28,6 +28,10 @@ PREFIX = "CANDLEFLOW_"
 SOURCES = ("none", "synthetic", "cryptocompare")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVENT_LOOPS = ("uvloop", "asyncio")
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,14 @@ def _bootstrap(raw: str) -> str:
     return raw
 
 
+def _boolean(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
 def _symbols(raw: str) -> tuple[str, ...]:
     from candleflow.domain.symbols import parse_symbol
 
@@ -107,18 +119,23 @@ WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
 HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
 SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
 DIRECTORY = Cast(Path, "a directory path")
+BOOLEAN = Cast(_boolean, "true or false (also 1/0, yes/no, on/off)")
+FILE = Cast(str, "a file path, or empty")
 
 
-def setting(default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None) -> Any:
+def setting(
+    default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None, secret: bool = False
+) -> Any:
     """A `Settings` field: `default` is the text of an unset variable (or a function
-    giving it), `shown` what the README says when that text depends on the machine."""
+    giving it), `shown` what the README says when that text depends on the machine;
+    a `secret` never appears in the settings' repr (logs, tracebacks)."""
     if callable(default) and shown is None:
         raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
     metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
     if callable(default):
         make = default
-        return field(default_factory=lambda: cast.parse(make()), metadata=metadata)
-    return field(default=cast.parse(default), metadata=metadata)
+        return field(default_factory=lambda: cast.parse(make()), metadata=metadata, repr=not secret)
+    return field(default=cast.parse(default), metadata=metadata, repr=not secret)
 
 
 def default_stack_dir() -> Path:
@@ -135,6 +152,33 @@ class Settings:
     `variable(field name)`)."""
 
     kafka_bootstrap: str = setting("localhost:9092", BOOTSTRAP, "Kafka bootstrap servers, host:port[,host:port]")
+    kafka_client_id: str = setting(
+        "candleflow", IDENTIFIER, "prefix of the client id of every Kafka client (broker logs, quotas, ACLs)"
+    )
+    kafka_security_protocol: str = setting(
+        "PLAINTEXT",
+        _choice(KAFKA_PROTOCOLS, str.upper),
+        "how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_ssl_cafile: str = setting(
+        "", FILE, "PEM file of the CA(s) that sign the brokers' certificates (SSL, SASL_SSL); empty: the system's CAs"
+    )
+    kafka_ssl_certfile: str = setting(
+        "", FILE, "PEM client certificate, for brokers that authenticate clients by TLS (may hold the key too)"
+    )
+    kafka_ssl_keyfile: str = setting("", FILE, "PEM private key of the client certificate, when not in it")
+    kafka_ssl_key_password: str = setting("", TEXT, "password of an encrypted client key", secret=True)
+    kafka_ssl_check_hostname: bool = setting(
+        "true", BOOLEAN, "check that a broker's certificate names the host connected to (off only for test setups)"
+    )
+    kafka_sasl_mechanism: str = setting(
+        "PLAIN", _choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str = setting("", TEXT, "SASL user name (SASL_PLAINTEXT, SASL_SSL)")
+    kafka_sasl_password: str = setting("", TEXT, "SASL password (SASL_PLAINTEXT, SASL_SSL)", secret=True)
+    kafka_replication_factor: int = setting(
+        "1", POSITIVE_INT, "replicas of each topic candleflow creates (the local stack has one broker)"
+    )
     database_url: str = setting(
         "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
     )
@@ -197,6 +241,9 @@ class Settings:
     stack_pg_port: int = setting("0", ANY_PORT, "port of the local PostgreSQL; 0 picks a free one")
 
     def __post_init__(self) -> None:
+        problems = kafka_security_problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
         if self.source == "cryptocompare" and not self.cryptocompare_api_key:
             raise ConfigError(
                 f"{SOURCE}=cryptocompare needs {CC_KEY}: set it to your CryptoCompare API key "
@@ -236,6 +283,35 @@ def _parse(name: str, raw: str, cast: Cast[T]) -> T:
         return cast.parse(raw.strip())
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{name}={raw!r} is not valid: expected {cast.expect}") from exc
+
+
+def kafka_security_problems(settings: Settings) -> list[str]:
+    """What is wrong with the Kafka security settings, each saying what to fix."""
+    protocol = settings.kafka_security_protocol
+    tls, sasl = protocol.endswith("SSL"), protocol.startswith("SASL")
+    problems = []
+    chosen = f"{variable('kafka_security_protocol')}={protocol}"
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        path = getattr(settings, name)
+        if not path:
+            continue
+        if not tls:
+            problems.append(f"{variable(name)} is set but {chosen} uses no TLS: choose SSL or SASL_SSL, or unset it")
+        elif not Path(path).is_file():
+            problems.append(f"{variable(name)}={path}: no such file (give the path of a PEM file)")
+    if settings.kafka_ssl_keyfile and not settings.kafka_ssl_certfile:
+        problems.append(f"{variable('kafka_ssl_keyfile')} needs {variable('kafka_ssl_certfile')}, the certificate")
+    if settings.kafka_ssl_key_password and not settings.kafka_ssl_certfile:
+        problems.append(f"{variable('kafka_ssl_key_password')} is set without a client certificate: unset it")
+    account = [variable(n) for n in ("kafka_sasl_username", "kafka_sasl_password") if getattr(settings, n)]
+    if sasl and len(account) < 2:
+        missing = {variable("kafka_sasl_username"), variable("kafka_sasl_password")} - set(account)
+        problems.append(f"{chosen} needs {' and '.join(sorted(missing))}: set the broker account's credentials")
+    elif account and not sasl:
+        problems.append(
+            f"{' and '.join(account)} set but {chosen} does not log in: choose SASL_PLAINTEXT or SASL_SSL, or unset"
+        )
+    return problems
 
 
 #: (variable, default, meaning) of every setting, in declaration order: the README's table.

@@ -1,7 +1,7 @@
 """The engine's Kafka output: dead letters and bar updates, on a plain aiokafka producer.
 
 Faust's `topic.send` costs a coroutine and a future per message; the engine sends a
-whole batch at once, so it drives an `AIOKafkaProducer` directly.
+whole batch at once, so it drives an aiokafka producer (`candleflow.kafka.clients`) directly.
 
 Dead letters are awaited (they are part of the batch's transaction). Bar updates are
 handed to the producer and their acknowledgements awaited in the background, so the
@@ -27,13 +27,16 @@ from aiokafka import AIOKafkaProducer
 
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, encode
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 
 log = logging.getLogger(__name__)
 
 
 class KafkaSink:
-    def __init__(self, settings: Settings, origin: str | None = None) -> None:
+    def __init__(self, settings: Settings, kafka: KafkaConfig, origin: str | None = None) -> None:
         self.settings = settings
+        self.kafka = kafka
         #: This process's id on its bar updates (see the module docstring).
         self.origin = origin or uuid.uuid4().hex
         self._headers = [(ORIGIN_HEADER, self.origin.encode())]
@@ -46,13 +49,7 @@ class KafkaSink:
     async def producer(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap,
-                    linger_ms=0,
-                    max_batch_size=1_048_576,
-                    acks="all",
-                    enable_idempotence=True,
-                )
+                producer = clients.producer(self.kafka, "engine-sink", linger_ms=0, max_batch_size=1_048_576)
                 await producer.start()
                 self._producer = producer
             return self._producer

@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Iterator
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from candleflow.domain.ticks import Tick
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.publisher import TickSink
 from candleflow.sources.synthetic import SyntheticFeed, SyntheticTrade
 
@@ -32,9 +34,9 @@ RECENT_PER_MINUTE = 20.0
 EARLIER_PER_MINUTE = 3.0
 
 
-async def topic_is_empty(bootstrap: str, topic: str) -> bool:
+async def topic_is_empty(kafka: KafkaConfig, topic: str) -> bool:
     """True when no partition of `topic` holds a record (retention included)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = clients.assigned_reader(kafka, "history")
     await consumer.start()
     try:
         await consumer.topics()  # loads the metadata partitions_for_topic reads
@@ -68,13 +70,13 @@ async def lay_down_history(
     sink: TickSink,
     *,
     hours: float,
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
 ) -> int:
     """Publish `hours` of past trades when `topic` is empty; returns how many."""
     if hours <= 0:
         return 0
-    if not await topic_is_empty(bootstrap, topic):
+    if not await topic_is_empty(kafka, topic):
         log.info("synthetic history: %s already holds ticks, none laid down", topic)
         return 0
     end_ms = int(time.time() * 1000)

@@ -28,7 +28,10 @@ from aiokafka.partitioner import DefaultPartitioner
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import Tick, parse_tick
-from candleflow.kafka.log_reader import LogUnavailable, topic_partitions
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.exceptions import TopicError
+from candleflow.kafka.topics import topic_partitions
 from candleflow.sources.dedupe import RecentTrades
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ async def seeded_dedupe(settings: Settings, symbols: Iterable[str]) -> RecentTra
     dedupe = RecentTrades()
     wanted = sorted(set(symbols))
     try:
-        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, wanted, SEED_PER_SYMBOL)
+        ticks = await recent_ticks(KafkaConfig.from_settings(settings), settings.ticks_topic, wanted, SEED_PER_SYMBOL)
     except (KafkaError, OSError, TimeoutError) as exc:
         log.warning("could not read the tail of %s (%r): the first replay may repeat trades", settings.ticks_topic, exc)
         return dedupe
@@ -67,7 +70,8 @@ async def resume_points(settings: Settings, symbols: Iterable[str]) -> dict[str,
     """(last price, last numeric trade id) of each of `symbols` in the log; symbols without
     a numbered trade there are left out. An unreachable topic gives none, with a warning."""
     try:
-        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, sorted(set(symbols)), 1)
+        kafka = KafkaConfig.from_settings(settings)
+        ticks = await recent_ticks(kafka, settings.ticks_topic, sorted(set(symbols)), 1)
     except (KafkaError, OSError, TimeoutError) as exc:
         log.warning("could not read the tail of %s (%r): the feed numbers its trades from 1", settings.ticks_topic, exc)
         return {}
@@ -81,17 +85,17 @@ async def resume_points(settings: Settings, symbols: Iterable[str]) -> dict[str,
 
 
 async def recent_ticks(
-    bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
+    kafka: KafkaConfig, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
 ) -> list[Tick]:
     """At least the newest `per_symbol` valid ticks of each symbol (fewer when the log
     holds fewer), oldest first per partition."""
     wanted = set(symbols)
     try:
-        all_partitions = await topic_partitions(bootstrap, topic)
-    except LogUnavailable:
+        all_partitions = await topic_partitions(kafka, topic)
+    except TopicError:
         log.warning("topic %s does not exist yet: nothing to seed from", topic)
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = clients.assigned_reader(kafka, "log-tail")
     await consumer.start()
     try:
         partitioner = DefaultPartitioner()

@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from candleflow.core.settings import Settings
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.cryptocompare import CryptoCompareClient
 from candleflow.sources.history import lay_down_history
 from candleflow.sources.log_tail import resume_points, seeded_dedupe
@@ -38,7 +39,7 @@ async def run_synthetic_feed(
         feed,
         sink,
         hours=settings.synthetic_history,
-        bootstrap=settings.kafka_bootstrap,
+        kafka=KafkaConfig.from_settings(settings),
         topic=settings.ticks_topic,
     )
     return await run_synthetic(feed, sink, stop=stop, count=count, duration=duration, trades=trades)

@@ -17,15 +17,15 @@ seconds so a tight health-check loop does not open a connection per call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiokafka.client import AIOKafkaClient
 
 from candleflow.core.metrics import render
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.probe import kafka_error
 from candleflow.store import queries
 from candleflow.web import responses
 from candleflow.web.context import DB_ERRORS
@@ -48,8 +48,8 @@ class Probe:
 class KafkaProbe:
     """Bootstraps a throw-away client against the brokers; the answer is cached briefly."""
 
-    def __init__(self, bootstrap: str, ttl: float = KAFKA_CACHE_S) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, config: KafkaConfig, ttl: float = KAFKA_CACHE_S) -> None:
+        self.config = config
         self.ttl = ttl
         self._last: Probe | None = None
         self._lock = asyncio.Lock()
@@ -61,23 +61,11 @@ class KafkaProbe:
             return self._last
 
     async def _probe(self) -> Probe:
-        client = AIOKafkaClient(
-            bootstrap_servers=self.bootstrap,
-            request_timeout_ms=int(PROBE_TIMEOUT * 1000),
-            client_id="candleflow-healthz",
-        )
-        try:
-            await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT)
-            return Probe(True, None, time.monotonic())
-        except Exception as exc:  # any failure means "not reachable", reported as text
-            return Probe(False, f"{type(exc).__name__}: {exc}"[:300], time.monotonic())
-        finally:
-            # closing a half-open client may fail; there is nothing left to do then
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), PROBE_TIMEOUT)
+        error = await kafka_error(self.config, PROBE_TIMEOUT)
+        return Probe(error is None, error, time.monotonic())
 
 
-_kafka = KafkaProbe(settings.kafka_bootstrap)
+_kafka = KafkaProbe(KafkaConfig.from_settings(settings))
 
 
 async def database_status() -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The live-bar hub of one web process: `bars.updates` fanned out to SSE connections.
 
-Every web process follows the whole updates topic itself with one aiokafka consumer:
-all partitions assigned by hand (no consumer group, so it never joins the Faust
-group and never commits), positioned at the end when it starts. Updates of subscribed
+Every web process follows the whole updates topic itself
+(`candleflow.kafka.follow.TopicFollower`: all partitions assigned by hand, no consumer
+group, nothing committed), positioned at the end when it starts. Updates of subscribed
 series wait in `Pending` (the latest per bar) for the next fan-out round, which starts
 at once when the hub is idle and is spaced by the cost of the previous one under load
 (`candleflow.web.pacing`). A round serialises each update once (`Bodies`) and offers it
@@ -31,10 +31,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
 from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, Key, decode
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.follow import TopicFollower
 from candleflow.store import queries
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
@@ -42,8 +42,6 @@ from candleflow.web.pacing import Cadence, Pending
 
 log = logging.getLogger(__name__)
 
-#: Seconds between checks for new partitions of the updates topic.
-PARTITION_REFRESH_S = 30.0
 #: Seconds between sweeps for connections that have gone.
 SWEEP_S = 1.0
 #: Seconds a series' journal outlives its last subscriber (a reconnect resumes in that time).
@@ -83,9 +81,14 @@ class Hub:
     """Follows the updates topic and fans bars out to connections; started on demand."""
 
     def __init__(
-        self, bootstrap: str, topic: str, queue_limit: int, reread: Reread | None = None, origin: str | None = None
+        self,
+        kafka: KafkaConfig,
+        topic: str,
+        queue_limit: int,
+        reread: Reread | None = None,
+        origin: str | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         #: Records published with this origin reached this hub in memory (`receive_all`).
         self._own = None if origin is None else (ORIGIN_HEADER, origin.encode())
         self.reread = reread
@@ -97,7 +100,6 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._consumer: AIOKafkaConsumer | None = None
         self._pending = Pending()
         self._arrived = asyncio.Event()
         self._engine_idle = asyncio.Event()
@@ -321,65 +323,17 @@ class Hub:
         self.receive_all(current)
 
     async def _consume(self, resync: bool) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="latest",
-            client_id="candleflow-sse-hub",
-        )
-        await consumer.start()
-        self._consumer = consumer
-        try:
-            assigned = await self._assign(consumer, set())
+        async with TopicFollower(self.kafka, self.topic, "sse-hub") as follower:
+            await follower.assign_all()
             if resync:
                 await self._resync()
             self._ready.set()
-            loop = asyncio.get_running_loop()
-            refresh_at = loop.time() + PARTITION_REFRESH_S
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            own = self._own
+            async for records in follower.batches():
                 received = time.monotonic()
-                own = self._own
-                for records in batches.values():
-                    for record in records:
-                        if own is not None and own in record.headers:
-                            continue  # received in memory already (`receive_all`)
-                        update = decode(record.value)
-                        if update is not None:
-                            self.receive(update, received)
-                if loop.time() >= refresh_at:
-                    assigned = await self._assign(consumer, assigned)
-                    refresh_at = loop.time() + PARTITION_REFRESH_S
-        finally:
-            self._consumer = None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 5)
-
-    async def _assign(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> set[TopicPartition]:
-        """Assign every partition of the topic (waiting for it to exist); new ones start at the end."""
-        while True:
-            partitions = await _partitions(consumer, self.topic)
-            if partitions:
-                break
-            log.info("SSE hub waiting for topic %s to exist", self.topic)
-            await asyncio.sleep(1.0)
-        wanted = {TopicPartition(self.topic, p) for p in partitions}
-        if wanted <= assigned:
-            return assigned
-        # a new assignment forgets positions: keep those of the partitions already followed
-        kept = {tp: await consumer.position(tp) for tp in assigned}
-        consumer.assign(sorted(wanted))
-        for tp, offset in kept.items():
-            consumer.seek(tp, offset)
-        fresh = sorted(wanted - assigned)
-        await consumer.seek_to_end(*fresh)
-        for tp in fresh:  # resolve "end" now: nothing produced after this is missed
-            await consumer.position(tp)
-        return wanted
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    # aiokafka has no public "refresh and tell me the partitions of this topic"
-    cluster = await consumer._client.fetch_all_metadata()
-    return set(cluster.partitions_for_topic(topic) or ())
+                for record in records:
+                    if own is not None and own in record.headers:
+                        continue  # received in memory already (`receive_all`)
+                    update = decode(record.value)
+                    if update is not None:
+                        self.receive(update, received)

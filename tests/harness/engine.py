@@ -12,11 +12,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import parse_tick
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from tests.harness.kafka import _partitions, consume_all
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 
@@ -26,7 +27,7 @@ async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] |
 
     `pace` > 0 sleeps that many seconds after every 1,000 records.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = clients.producer(KafkaConfig(bootstrap), "test", linger_ms=5)
     await producer.start()
     try:
         pending = []
@@ -46,7 +47,7 @@ async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] |
 
 
 async def highwaters(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test")
     await consumer.start()
     try:
         tps = await _partitions(bootstrap, topic, time.monotonic() + 30)

@@ -7,9 +7,12 @@ import contextlib
 import time
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 
 #: (key, value, partition, offset) of one record; key and value are the raw bytes.
 Record = tuple[bytes | None, bytes, int, int]
@@ -18,7 +21,7 @@ Record = tuple[bytes | None, bytes, int, int]
 async def create_topics(bootstrap: str, topics: Mapping[str, int], timeout: float = 30) -> None:  # noqa: ASYNC109 (a deadline over many awaits)
     """Create `{name: partitions}` (replication 1) and wait until every partition has a
     leader. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
     try:
         for name, partitions in topics.items():
@@ -57,7 +60,7 @@ async def consume_all(
     """
     deadline = time.monotonic() + timeout
     partitions = await _partitions(bootstrap, topic, deadline)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test")
     await consumer.start()
     records: list[Record] = []
     try:
@@ -84,7 +87,7 @@ async def consume_all(
 
 async def _partitions(bootstrap: str, topic: str, deadline: float) -> list[TopicPartition]:
     """The topic's partitions, read with a metadata request (which never creates it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
     try:
         while True:

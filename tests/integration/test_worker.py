@@ -14,6 +14,7 @@ import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.engine.sink import KafkaSink
+from candleflow.kafka.config import KafkaConfig
 from candleflow.worker import Worker
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
@@ -26,7 +27,7 @@ PARTITIONS = 4
 
 async def build(settings: Settings, database_url: str) -> Worker:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    return Worker(settings, pool, KafkaSink(settings))
+    return Worker(settings, pool, KafkaSink(settings, KafkaConfig.from_settings(settings)))
 
 
 async def until(predicate: Any, within: float = 60) -> None:

@@ -19,6 +19,8 @@ DEV_STACK = "dev stack"
 ENTRY = "entry"
 #: The layers the dev stack may import: it starts Kafka and PostgreSQL, it runs nothing of the pipeline.
 BELOW_DEV_STACK = {"domain", "core"}
+#: ... and the one module beside them: it probes the broker it starts as every client connects.
+DEV_STACK_MAY_USE = ("candleflow.kafka",)
 
 
 def layers() -> dict[str, tuple[int, str]]:
@@ -91,7 +93,7 @@ def test_imports_go_down_or_sideways_within_a_layer() -> None:
                 if mine[1] not in (ENTRY, DEV_STACK):
                     upward.append(f"{module} ({mine[1]}) -> {target} (the dev stack: entry modules only)")
             elif mine[1] == DEV_STACK:
-                if theirs[1] not in BELOW_DEV_STACK:
+                if theirs[1] not in BELOW_DEV_STACK and not target.startswith(DEV_STACK_MAY_USE):
                     upward.append(f"{module} (the dev stack) -> {target} ({theirs[1]}: domain and core only)")
             elif theirs[0] > mine[0]:
                 upward.append(f"{module} ({mine[1]}) -> {target} ({theirs[1]})")
@@ -135,3 +137,48 @@ MAX_MODULE_LINES = 400
 def test_no_module_is_longer_than_the_charter_allows() -> None:
     long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}, f"split these by job (over {MAX_MODULE_LINES} lines): {long}"
+
+
+#: aiokafka's client classes: only `candleflow.kafka` builds them (from one `KafkaConfig`).
+AIOKAFKA_CLIENTS = frozenset({"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient", "AIOKafkaClient"})
+KAFKA_PACKAGE = "candleflow.kafka"
+
+
+def kafka_client_constructions(path: Path) -> Iterator[str]:
+    """`line: what` for each aiokafka client built in `path` and each private attribute of
+    an aiokafka client it reads (`consumer._client`)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name in AIOKAFKA_CLIENTS:
+                yield f"{node.lineno}: {name}(...)"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aiokafka"):
+            for alias in node.names:
+                if alias.name in AIOKAFKA_CLIENTS and alias.asname:
+                    yield f"{node.lineno}: {alias.name} imported as {alias.asname}"
+        elif isinstance(node, ast.Attribute) and node.attr in ("_client", "_coordinator", "_fetcher"):
+            yield f"{node.lineno}: .{node.attr}"
+
+
+def test_only_the_kafka_package_builds_kafka_clients() -> None:
+    found = {
+        name: hits
+        for name, path in MODULES.items()
+        if not (name == KAFKA_PACKAGE or name.startswith(KAFKA_PACKAGE + "."))
+        and (hits := list(kafka_client_constructions(path)))
+    }
+    assert found == {}, f"build Kafka clients with candleflow.kafka.clients: {found}"
+
+
+def test_the_kafka_check_sees_constructions_and_private_clients(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import aiokafka\nfrom aiokafka import AIOKafkaConsumer as C\n"
+        "def f(c):\n    aiokafka.AIOKafkaProducer(bootstrap_servers='x')\n    return c._client\n"
+    )
+    assert sorted(kafka_client_constructions(source)) == [
+        "2: AIOKafkaConsumer imported as C",
+        "4: AIOKafkaProducer(...)",
+        "5: ._client",
+    ]

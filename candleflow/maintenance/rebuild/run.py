@@ -18,6 +18,7 @@ from candleflow.core.settings import Settings
 from candleflow.domain.fold import TickFolder
 from candleflow.domain.instants import iso
 from candleflow.functions.registry import from_settings
+from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogReader, Span
 from candleflow.maintenance.rebuild import staging
 from candleflow.maintenance.rebuild.exceptions import RebuildError
@@ -110,7 +111,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
     conn = await connect(settings.database_url)
     try:
         await _lock(conn)
-        async with LogReader(settings.kafka_bootstrap, settings.ticks_topic) as reader:
+        async with LogReader(KafkaConfig.from_settings(settings), settings.ticks_topic) as reader:
             begins, ends = await reader.bounds()
             ledger = await store.read_ledger(conn, settings.app_id, settings.ticks_topic, reader.partitions)
             stop = targets(ledger, ends)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
 from candleflow.domain.ticks import Tick
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.publisher import TickPublisher
 from candleflow.stack import StackInfo
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
@@ -28,7 +29,7 @@ def candleflow() -> str:
 
 
 async def partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
     try:
         return {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(topics)}
@@ -41,7 +42,7 @@ async def test_publisher_creates_topics_counts_and_dead_letters(stack: StackInfo
     rejected_before = TICKS_REJECTED.labels(source="test")._value.get()
     ts = int(time.time() * 1000)
     async with TickPublisher(
-        stack.kafka_bootstrap,
+        KafkaConfig(stack.kafka_bootstrap),
         source="test",
         ticks_topic=names.ticks_topic,
         dead_topic=names.dead_topic,

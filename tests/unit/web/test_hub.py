@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from candleflow.domain.updates import BarUpdate
+from candleflow.kafka.config import KafkaConfig
 from candleflow.web.connection import HIGH_WATER, Bodies, Connection
 from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
@@ -130,7 +131,7 @@ def test_a_client_that_keeps_up_is_written_directly_and_ids_never_decrease() -> 
 
 
 async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     one, five = hub.attach(Connection(8)), hub.attach(Connection(8))
     other = hub.attach(Connection(8))
     hub.subscribe(one, KEY)
@@ -149,13 +150,13 @@ async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
 
 
 def test_stamps_increase_strictly() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     stamps = [hub.stamp() for _ in range(1000)]
     assert stamps == sorted(set(stamps))
 
 
 async def test_journal_tells_which_bars_changed_after_an_id() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     assert journal.changed_after(journal.since - 1) is None  # before the journal began
@@ -176,7 +177,7 @@ def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
 
 
 async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     transports = [BufferTransport(), BufferTransport()]
     for transport in transports:
         c = hub.attach(Connection(8))
@@ -190,7 +191,7 @@ async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
 
 
 async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     await dispatch(hub, bar(60, 5.0))  # 4 trades
@@ -204,7 +205,7 @@ async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
 
 
 async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     writes: list[bytes] = []
 
     class Counting(BufferTransport):
@@ -226,7 +227,7 @@ async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_up
 
 
 async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
-    hub = Hub("localhost:1", "t", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "t", queue_limit=8)
     transports: list[BufferTransport] = []
     for _ in range(FAN_OUT_SLICE * 2 + 3):
         c = hub.attach(Connection(8))
@@ -272,7 +273,7 @@ def test_the_cadence_rests_in_proportion_to_what_the_last_round_took_beyond_the_
 
 
 def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8, origin="me")
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8, origin="me")
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
@@ -287,7 +288,7 @@ async def test_bars_reread_after_a_gap_wait_for_the_next_paced_round() -> None:
         reread.append(keys)
         return [bar(60, 4.0)]
 
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8, reread=current)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8, reread=current)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     await hub._resync()
@@ -298,7 +299,7 @@ async def test_bars_reread_after_a_gap_wait_for_the_next_paced_round() -> None:
 
 
 async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     transport = BufferTransport()
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
@@ -322,7 +323,7 @@ async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever(
 
 
 async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     c.go_direct(BufferTransport())

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from candleflow.core.engine_status import EngineStatus
+from candleflow.kafka.config import KafkaConfig
 from candleflow.web import runtime
 from candleflow.web.errors import UdfError
 from candleflow.web.hub import Hub
@@ -17,7 +18,7 @@ from candleflow.web.hub import Hub
 class Started:
     def __init__(self) -> None:
         self.status = EngineStatus()
-        self.hub = Hub("127.0.0.1:9", "bars.updates", 16)
+        self.hub = Hub(KafkaConfig("127.0.0.1:9"), "bars.updates", 16)
 
 
 def request_to(app: web.Application) -> web.Request:
