@@ -55,10 +55,12 @@ class Worker(FaustWorker):
 def create_app(conf: Settings) -> faust.App:
     datadir = conf.stack_dir / "faust" / conf.app_id
     datadir.mkdir(parents=True, exist_ok=True)
+    kafka = KafkaConfig.from_settings(conf)
     return faust.App(
         conf.app_id,
         broker=conf.kafka_url,
-        broker_credentials=KafkaConfig.from_settings(conf).faust_credentials(),
+        broker_credentials=kafka.faust_credentials(),
+        broker_client_id=f"{kafka.client_id}-faust",
         store="memory://",
         autodiscover=["candleflow.agents", "candleflow.web"],
         origin="candleflow",
@@ -75,8 +77,8 @@ def create_app(conf: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
         producer_max_batch_size=1_048_576,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=20_000,
