@@ -1,10 +1,11 @@
 """`Worker`: what one `candleflow worker` process runs beside Faust's web server.
 
-A worker owns, for its whole life, the database pool, the Kafka sink of the engine's
-output, the `BarEngine`, the `TickReader`, the engine status `/healthz` reports, the SSE
-hub of its web server and the leader-only feed. `Worker.open` connects (waiting for the
-database) and builds it; the constructor takes the pool and the sink ready-made, which
-is the seam for tests that run a worker in-process against the real stack. The web
+A worker owns, for its whole life, the engine's `Database` (a few connections), the Kafka
+sink of the engine's output, the `BarEngine`, the `TickReader`, the engine status
+`/healthz` reports, the SSE hub of its web server and the leader-only feed. `Worker.open`
+connects (waiting for the database) and builds it; the constructor takes the database
+and the sink ready-made, which is the seam for tests that run a worker in-process
+against the real stack. The web
 views reach the status and the hub through `candleflow.web.runtime`.
 
 The feed (`CANDLEFLOW_SOURCE`) runs on the worker that holds partition 0 of the ticks
@@ -21,9 +22,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-import asyncpg
 
 from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
@@ -36,12 +34,14 @@ from candleflow.engine.sink import KafkaSink
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.topics import Topics, ensure_topics
 from candleflow.store.bars import read_ledger
-from candleflow.store.migrate import migrate
+from candleflow.store.database import Database, open_database
 from candleflow.web.hub import Hub, current_bars
 
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_S = 5.0
+#: Connections of the engine's database: one transaction at a time, plus lag and hub reads.
+ENGINE_CONNECTIONS = 4
 #: The partition whose holder runs the feed.
 LEADER_PARTITION = 0
 FEED_STOP_TIMEOUT_S = 10.0
@@ -91,12 +91,12 @@ class Worker:
     def __init__(
         self,
         settings: Settings,
-        pool: Any,
+        database: Database,
         sink: KafkaSink,
     ) -> None:
         self.settings = settings
         self.kafka = sink.kafka
-        self.pool = pool
+        self.database = database
         self.sink = sink
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
@@ -108,7 +108,7 @@ class Worker:
             origin=sink.origin,
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
-        self.engine = BarEngine(settings, pool, sink, status=self.status)
+        self.engine = BarEngine(settings, database, sink, status=self.status)
         self.runner = EngineRunner(self.engine)
         self.feed = Feed(settings)
         self.reader = TickReader(
@@ -128,8 +128,8 @@ class Worker:
         long as it takes), and build the worker."""
         kafka = KafkaConfig.from_settings(settings)
         await ensure_topics(kafka, Topics.from_settings(settings).all)
-        pool = await _open_pool(settings)
-        return cls(settings, pool, KafkaSink(settings, kafka))
+        database = await open_database(settings.database_url, ENGINE_CONNECTIONS)
+        return cls(settings, database, KafkaSink(settings, kafka))
 
     async def run(self) -> None:
         """Read and commit ticks and report lag until cancelled."""
@@ -149,16 +149,15 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.hub.stop()
         await self.sink.close()
-        await self.pool.close()
+        await self.database.close()
 
     async def _current(self, keys: list[Key]) -> list[BarUpdate]:
-        return await current_bars(self.pool, keys)
+        return await current_bars(self.database, keys)
 
     # ----------------------------------------------------------- reader hooks
 
     async def _ledger(self, partitions: Sequence[int]) -> dict[int, int]:
-        async with self.pool.acquire() as conn:
-            return await read_ledger(conn, self.engine.consumer, self.engine.topic, partitions)
+        return await read_ledger(self.database, self.engine.consumer, self.engine.topic, partitions)
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
         with self.hub.committing():
@@ -213,16 +212,3 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
             await job()
         except Exception as exc:
             log.debug("%s failed: %r", getattr(job, "__name__", job), exc)
-
-
-async def _open_pool(settings: Settings) -> Any:
-    """Migrate and connect, waiting for the database as long as it takes."""
-    delay = 0.5
-    while True:
-        try:
-            await migrate(settings.database_url)
-            return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            log.warning("database %s not ready (%s); retrying in %.1f s", settings.database_url, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)

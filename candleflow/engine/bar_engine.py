@@ -48,6 +48,7 @@ from candleflow.kafka.log_reader import LogRecord
 from candleflow.store import bars as store
 from candleflow.store import series
 from candleflow.store.bars import StoredBar
+from candleflow.store.connection import Lender
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,6 @@ class Sink(Protocol):
     async def bar_updates(self, updates: Sequence[BarUpdate]) -> None: ...
 
 
-class Pool(Protocol):
-    def acquire(self) -> Any: ...
-
-
 @dataclass
 class BatchResult:
     absorbed: int = 0
@@ -84,7 +81,7 @@ class BarEngine:
     def __init__(
         self,
         settings: Settings,
-        pool: Pool,
+        pool: Lender,
         sink: Sink,
         *,
         consumer: str | None = None,
@@ -122,7 +119,7 @@ class BarEngine:
         """The database half of a batch: one transaction, guarded by the ledger."""
         partitions = sorted(prepared.lowest)
         result = BatchResult()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.transaction() as conn:
             locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
             ledger = {partition: next_offset for partition, (next_offset, _) in locked.items()}
             for partition in partitions:
@@ -252,8 +249,7 @@ class BarEngine:
         reach every hub now instead of with the series' next tick. Harmless when
         nothing was lost (a hub passes an unchanged bar on; a chart redraws it).
         """
-        async with self.pool.acquire() as conn:
-            bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
+        bars = await store.latest_bars(self.pool, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
         updates = [BarUpdate(*bar, republished=True) for bar in bars]
         await self.sink.bar_updates(updates)
         return len(updates)

@@ -33,7 +33,7 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogReader, Span
 from candleflow.maintenance import verify_functions
 from candleflow.store import verify_queries
-from candleflow.store.pool import connect
+from candleflow.store.connection import connect
 from candleflow.store.sql import TICKS
 
 #: The bar fields compared, in the order differences are listed.

@@ -21,9 +21,8 @@ from typing import Any
 
 from candleflow.domain.bars import Bar, BarKey
 from candleflow.domain.symbols import SymbolSeen
+from candleflow.store.connection import Connection, Statements
 from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms, shifted
-
-Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
 MERGE_BARS = f"""
 INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
@@ -128,7 +127,7 @@ WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
 """
 
 
-async def read_ledger(conn: Connection, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+async def read_ledger(conn: Statements, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
     """The next expected offset of each partition that has a ledger row (no lock)."""
     rows = await conn.fetch(READ_LEDGER, consumer, topic, list(partitions))
     return {row["partition"]: row["next_offset"] for row in rows}
@@ -213,7 +212,7 @@ def _symbols_args(seen: Mapping[str, SymbolSeen]) -> tuple[Any, ...]:
 
 
 async def latest_bars(
-    conn: Connection, resolutions: Sequence[str], symbols: int
+    conn: Statements, resolutions: Sequence[str], symbols: int
 ) -> list[tuple[str, str, int, float, float, float, float, float, int]]:
     """The newest bar of every resolution of the `symbols` most recently ticked symbols:
     (symbol, resolution, time s, open, high, low, close, volume, trades)."""

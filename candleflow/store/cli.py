@@ -18,8 +18,8 @@ def db() -> None:
 @db.command()
 def migrate() -> None:
     """Apply sql/*.sql in order; already applied files are skipped."""
+    from candleflow.store.connection import capability, connect
     from candleflow.store.migrate import migrate as run_migrations
-    from candleflow.store.pool import connect, detect_capability
 
     url = Settings.from_env().database_url
 
@@ -27,19 +27,17 @@ def migrate() -> None:
         applied = await run_migrations(url)
         conn = await connect(url)
         try:
-            return applied, await detect_capability(conn)
+            return applied, await capability(conn)
         finally:
             await conn.close()
 
-    applied, capability = asyncio.run(run())
+    applied, found = asyncio.run(run())
     for name in applied:
         click.echo(f"applied {name}")
     if not applied:
         click.echo("schema up to date")
     click.echo(
-        "capability: timescaledb"
-        if capability == "timescaledb"
-        else "capability: postgresql (timescaledb not available)"
+        "capability: timescaledb" if found == "timescaledb" else "capability: postgresql (timescaledb not available)"
     )
 
 

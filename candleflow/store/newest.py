@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from candleflow.store.connection import Statements
+
 #: Older than any bucket: the lower bound of a read that has none.
 BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
 #: Bucket start as int8 unix seconds (`date_part` is float8, cheaper than `extract`'s numeric).
@@ -84,7 +86,7 @@ class Newest:
     next_time: int | None
 
 
-async def _read(db: Any, read: SeriesRead, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Rows:
+async def _read(db: Statements, read: SeriesRead, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Rows:
     """The rows of `[lower, end)`, newest first, at most `limit`."""
     packed = await db.fetchval(read.sql, *key, lower, to_datetime(end), limit)
     rows = np.frombuffer(packed or b"", dtype=read.row)
@@ -95,7 +97,7 @@ async def _read(db: Any, read: SeriesRead, key: tuple[Any, ...], lower: datetime
 
 
 async def newest(
-    db: Any, read: SeriesRead, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
+    db: Statements, read: SeriesRead, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
 ) -> Newest:
     """The rule every series read follows.
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from candleflow.core.settings import Settings
+from candleflow.store.connection import Statements
 from candleflow.store.newest import EPOCH, SeriesRead, newest, to_datetime
 
 #: Bars of this resolution feed `/udf/quotes` (last price, 24 h change and volume).
@@ -108,7 +109,13 @@ HISTORY_SQL = _HISTORY.sql
 
 
 async def history(
-    db: Any, symbol: str, resolution: str, start: int, end: int, countback: int = 0, cap: int = Settings.max_span_bars
+    db: Statements,
+    symbol: str,
+    resolution: str,
+    start: int,
+    end: int,
+    countback: int = 0,
+    cap: int = Settings.max_span_bars,
 ) -> History:
     """Bars with `start <= t < end`, or the `countback` bars before `end`, whichever is more.
 
@@ -130,7 +137,7 @@ _INDICATOR = SeriesRead(
 
 
 async def indicator(
-    db: Any,
+    db: Statements,
     symbol: str,
     resolution: str,
     kind: str,
@@ -155,7 +162,7 @@ LIMIT $5
 """
 
 
-async def marks(db: Any, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
+async def marks(db: Statements, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
     """Every signal's marks with `start <= time <= end` (both visible bars included), at most
     `limit` (the oldest); pass the cap + 1 to see whether a range holds more than the cap."""
     rows = await db.fetch(_MARKS, symbol, resolution, to_datetime(start), to_datetime(end), limit)
@@ -169,12 +176,12 @@ def _symbol(row: Any) -> SymbolRow:
     return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"])
 
 
-async def all_symbols(db: Any) -> list[SymbolRow]:
+async def all_symbols(db: Statements) -> list[SymbolRow]:
     rows = await db.fetch(f"SELECT {_SYMBOL_COLUMNS} FROM symbols ORDER BY symbol")
     return [_symbol(r) for r in rows]
 
 
-async def find_symbol(db: Any, name: str) -> SymbolRow | None:
+async def find_symbol(db: Statements, name: str) -> SymbolRow | None:
     """The symbol named `name` (any case), or written `BASE/QUOTE` without exchange."""
     row = await db.fetchrow(
         f"""
@@ -188,12 +195,12 @@ async def find_symbol(db: Any, name: str) -> SymbolRow | None:
     return None if row is None else _symbol(row)
 
 
-async def exchanges(db: Any) -> list[str]:
+async def exchanges(db: Statements) -> list[str]:
     rows = await db.fetch("SELECT DISTINCT exchange FROM symbols ORDER BY exchange")
     return [r["exchange"] for r in rows]
 
 
-async def latest_bar(db: Any, symbol: str, resolution: str) -> Bar | None:
+async def latest_bar(db: Statements, symbol: str, resolution: str) -> Bar | None:
     row = await db.fetchrow(
         """
         SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
@@ -217,7 +224,7 @@ async def latest_bar(db: Any, symbol: str, resolution: str) -> Bar | None:
     )
 
 
-async def bars_since(db: Any, symbol: str, resolution: str, start: int, limit: int) -> list[Bar]:
+async def bars_since(db: Statements, symbol: str, resolution: str, start: int, limit: int) -> list[Bar]:
     """Up to `limit` stored bars of a series from `start` (unix s, inclusive), ascending."""
     rows = await db.fetch(
         """
@@ -261,7 +268,7 @@ LEFT JOIN LATERAL (
 """
 
 
-async def quotes(db: Any, symbols: list[str]) -> dict[str, Quote]:
+async def quotes(db: Statements, symbols: list[str]) -> dict[str, Quote]:
     """Quotes of the known symbols among `symbols`, over the 24 h ending at the latest bar.
 
     The window is the 24 hours of 1-minute bars ending with the symbol's latest bar
@@ -273,9 +280,3 @@ async def quotes(db: Any, symbols: list[str]) -> dict[str, Quote]:
         r["symbol"]: Quote(_symbol(r), r["last"], r["open"], r["high"], r["low"], r["prev_close"], r["volume"])
         for r in rows
     }
-
-
-async def capability(db: Any) -> str:
-    """`timescaledb` when the extension is installed in the database, else `postgresql`."""
-    present = await db.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-    return "timescaledb" if present else "postgresql"

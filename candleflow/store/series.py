@@ -23,20 +23,21 @@ from typing import Any
 from candleflow.functions.api import Bar, Values
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, SeriesKey, compute, missing_seeds, seeds_from
 from candleflow.functions.registry import FunctionSet
-from candleflow.store.bars import Connection
+from candleflow.store.connection import Connection
 from candleflow.store.sql import epoch_ms, ms
 
 #: `since` that selects a series' whole history (every tick is after 2009).
 WHOLE_HISTORY = 0
 
 SERIES = "unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(symbol, resolution, since, i)"
-BAR_COLUMNS = "open, high, low, close, volume::float8 AS volume"
+#: The columns of a function's input bar (`functions.api.Bar`) besides its bucket.
+FUNCTION_BAR = "open, high, low, close, volume::float8 AS volume"
 
 PREFIX_BARS = f"""
 SELECT a.i, p.bucket, p.open, p.high, p.low, p.close, p.volume
 FROM {SERIES}
 CROSS JOIN LATERAL (
-    SELECT {epoch_ms("bucket")} AS bucket, {BAR_COLUMNS} FROM bars
+    SELECT {epoch_ms("bucket")} AS bucket, {FUNCTION_BAR} FROM bars
     WHERE symbol = a.symbol AND resolution = a.resolution
       AND bucket < {ms("a.since")}
     ORDER BY bucket DESC LIMIT $4

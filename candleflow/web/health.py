@@ -26,10 +26,8 @@ from aiohttp import web
 from candleflow.core.metrics import render
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import kafka_error
-from candleflow.store import queries
+from candleflow.store.connection import DB_ERRORS, DatabaseUnavailable, capability
 from candleflow.web import responses
-from candleflow.web.context import DB_ERRORS
-from candleflow.web.errors import UdfError
 from candleflow.web.routing import database, page, settings
 from candleflow.web.runtime import of
 
@@ -71,11 +69,11 @@ _kafka = KafkaProbe(KafkaConfig.from_settings(settings))
 async def database_status() -> dict[str, Any]:
     try:
         db = await database.connected()
-        capability = await asyncio.wait_for(queries.capability(db), PROBE_TIMEOUT)
-        return {"reachable": True, "capability": capability, "error": None}
-    except UdfError as exc:
+        found = await asyncio.wait_for(capability(db), PROBE_TIMEOUT)
+        return {"reachable": True, "capability": found, "error": None}
+    except DatabaseUnavailable as exc:
         cause = exc.__cause__
-        return {"reachable": False, "capability": None, "error": f"{exc.message}: {cause!r}"[:300]}
+        return {"reachable": False, "capability": None, "error": f"database unavailable: {cause!r}"[:300]}
     except DB_ERRORS as exc:
         return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
 

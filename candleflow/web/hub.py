@@ -36,6 +36,7 @@ from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, Key, decode
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.follow import TopicFollower
 from candleflow.store import queries
+from candleflow.store.connection import Statements
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
 from candleflow.web.pacing import Cadence, Pending
@@ -67,11 +68,11 @@ def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool =
     )
 
 
-async def current_bars(pool: object, keys: list[Key]) -> list[BarUpdate]:
+async def current_bars(db: Statements, keys: list[Key]) -> list[BarUpdate]:
     """The latest stored bar of each series (a hub's re-read after a gap)."""
     found = []
     for symbol, resolution in keys:
-        bar = await queries.latest_bar(pool, symbol, resolution)
+        bar = await queries.latest_bar(db, symbol, resolution)
         if bar is not None:
             found.append(as_update(symbol, resolution, bar))
     return found

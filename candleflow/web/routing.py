@@ -18,7 +18,7 @@ from aiohttp import web
 from faust.web.drivers.aiohttp import Web as FaustAiohttpWeb
 
 from candleflow.app import app, settings
-from candleflow.web.context import Database
+from candleflow.store.database import Database
 from candleflow.web.middleware import udf_middleware
 from candleflow.web.runtime import install
 
@@ -32,7 +32,7 @@ if udf_middleware not in aiohttp_app.middlewares:
     aiohttp_app.middlewares.append(udf_middleware)
 install(aiohttp_app)
 
-database = Database(settings.database_url)
+database = Database(settings.database_url, command_timeout=15.0)
 
 
 async def _close_database(_: web.Application) -> None:

@@ -9,12 +9,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-import asyncpg
 import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.engine.sink import KafkaSink
 from candleflow.kafka.config import KafkaConfig
+from candleflow.store.database import Database
 from candleflow.worker import Worker
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
@@ -26,8 +26,8 @@ PARTITIONS = 4
 
 
 async def build(settings: Settings, database_url: str) -> Worker:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    return Worker(settings, pool, KafkaSink(settings, KafkaConfig.from_settings(settings)))
+    database = await Database(database_url, 2).connected()
+    return Worker(settings, database, KafkaSink(settings, KafkaConfig.from_settings(settings)))
 
 
 async def until(predicate: Any, within: float = 60) -> None:

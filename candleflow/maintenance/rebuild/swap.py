@@ -30,7 +30,7 @@ from candleflow.kafka.log_reader import Span
 from candleflow.maintenance.rebuild.window import catch_up, final_offsets
 from candleflow.store import bars as store
 from candleflow.store import series, staged
-from candleflow.store.bars import Connection
+from candleflow.store.connection import Connection
 
 ReadSpans = Callable[[Mapping[int, Span], TickFolder], Awaitable[int]]
 

@@ -50,9 +50,9 @@ from candleflow.maintenance.rebuild.series import function_bar
 from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries
+from candleflow.store.connection import capability
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.newest import to_datetime
-from candleflow.store.pool import detect_capability
 
 pytestmark = pytest.mark.integration
 
@@ -217,17 +217,27 @@ def deliver(ticks: Sequence[tuple[str, int, float, float]], first_seq: int = 0) 
 
 
 class OneConnection:
-    """The engine's pool over the one connection PGlite allows (and a plain one alike)."""
+    """The engine's database over the one connection PGlite allows (and a plain one alike)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    @contextlib.asynccontextmanager
-    async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
-        yield self.conn
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return list(await self.conn.fetch(query, *args))
 
-    def acquire(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
-        return self._acquired()
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self.conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self.conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return str(await self.conn.execute(query, *args))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        async with self.conn.transaction(readonly=readonly):
+            yield self.conn
 
 
 class NoSink:
@@ -388,8 +398,7 @@ async def test_migrate_takes_the_timescaledb_branch(
     pglite_url: str, migrated: list[str], tsdb: asyncpg.Connection
 ) -> None:
     assert migrated == [path.name for path in migrations()]
-    assert await detect_capability(tsdb) == "timescaledb"
-    assert await queries.capability(tsdb) == "timescaledb"
+    assert await capability(tsdb) == "timescaledb"
 
     hypertables = {
         r["hypertable_name"]: r["compression_enabled"]
@@ -577,7 +586,7 @@ async def test_history_queries_answer_as_on_plain_postgresql(tsdb: asyncpg.Conne
     await _reset(tsdb)
     plain = await asyncpg.connect(database_url)
     try:
-        assert await queries.capability(plain) == "postgresql"
+        assert await capability(plain) == "postgresql"
         ticks = await seed(plain, timescale=False)
         assert await seed(tsdb, timescale=True) == ticks
         compressed, total = await compressed_chunks(tsdb, "bars")
