@@ -1,27 +1,35 @@
-"""The Faust side of a worker: one task that builds the `Worker` and runs it.
+"""The one task of a Faust worker: serve the web application and run the `Worker`.
 
-Faust gives the worker its process, web server and signal handling; the engine itself
-reads `ticks.raw` with `candleflow.engine.reader.TickReader` (see `candleflow.worker`).
-The web views see the worker (its status and SSE hub) from the moment it is open.
+Faust gives the worker its process, its signal handling and its consumer group; the
+engine reads Kafka with its own reader (`candleflow.engine.reader.TickReader`, see
+`candleflow.worker`) and the web application (`candleflow.web.application`) is served
+by aiohttp's runner here, beside it: Faust's own web server is off. The views see the
+worker (its status and SSE hub) through the application's `Runtime` from the moment it
+is open; until then `/healthz` says the engine is starting.
 """
 
 from __future__ import annotations
 
-from candleflow.app import app, settings
 from candleflow.core import collector
-from candleflow.web import runtime
-from candleflow.web.routing import aiohttp_app
+from candleflow.core.settings import Settings
+from candleflow.functions.registry import FunctionSet
+from candleflow.web.application import create_web_app, serve
+from candleflow.web.runtime import Runtime
 from candleflow.worker import Worker
 
 
-@app.task
-async def bar_engine() -> None:
-    worker = await Worker.open(settings)
-    collector.settle()
-    slot = runtime.of(aiohttp_app)
-    slot.attach(worker)
+async def run_worker(settings: Settings, functions: FunctionSet) -> None:
+    """Serve the web application, open the worker and run it until cancelled."""
+    runtime = Runtime()
+    runner = await serve(create_web_app(settings, runtime=runtime, functions=functions), settings)
     try:
-        await worker.run()
+        worker = await Worker.open(settings, functions)
+        collector.settle()
+        runtime.attach(worker)
+        try:
+            await worker.run()
+        finally:
+            runtime.detach()
+            await worker.close()
     finally:
-        slot.detach()
-        await worker.close()
+        await runner.cleanup()

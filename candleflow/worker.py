@@ -1,12 +1,12 @@
-"""`Worker`: what one `candleflow worker` process runs beside Faust's web server.
+"""`Worker`: what one `candleflow worker` process runs beside its web application.
 
 A worker owns, for its whole life, the engine's `Database` (a few connections), the Kafka
 sink of the engine's output, the `BarEngine`, the `TickReader`, the engine status
 `/healthz` reports, the SSE hub of its web server and the leader-only feed. `Worker.open`
 connects (waiting for the database) and builds it; the constructor takes the database
 and the sink ready-made, which is the seam for tests that run a worker in-process
-against the real stack. The web
-views reach the status and the hub through `candleflow.web.runtime`.
+against the real stack. The web views reach the status and the hub through the
+application's `candleflow.web.runtime.Runtime`.
 
 The feed (`CANDLEFLOW_SOURCE`) runs on the worker that holds partition 0 of the ticks
 topic: exactly one member of the engine's consumer group holds it, the group moves it
@@ -31,6 +31,7 @@ from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
 from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
 from candleflow.engine.sink import KafkaSink
+from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.topics import Topics, ensure_topics
 from candleflow.store.bars import read_ledger
@@ -93,6 +94,7 @@ class Worker:
         settings: Settings,
         database: Database,
         sink: KafkaSink,
+        functions: FunctionSet | None = None,
     ) -> None:
         self.settings = settings
         self.kafka = sink.kafka
@@ -108,7 +110,7 @@ class Worker:
             origin=sink.origin,
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
-        self.engine = BarEngine(settings, database, sink, status=self.status)
+        self.engine = BarEngine(settings, database, sink, status=self.status, functions=functions)
         self.runner = EngineRunner(self.engine)
         self.feed = Feed(settings)
         self.reader = TickReader(
@@ -123,13 +125,14 @@ class Worker:
         )
 
     @classmethod
-    async def open(cls, settings: Settings) -> Worker:
+    async def open(cls, settings: Settings, functions: FunctionSet | None = None) -> Worker:
         """Make sure the topics exist, migrate and connect (waiting for the database as
-        long as it takes), and build the worker."""
+        long as it takes), and build the worker (computing `functions`, built once per
+        process and shared with its web application, or those the settings configure)."""
         kafka = KafkaConfig.from_settings(settings)
         await ensure_topics(kafka, Topics.from_settings(settings).all)
         database = await open_database(settings.database_url, ENGINE_CONNECTIONS)
-        return cls(settings, database, KafkaSink(settings, kafka))
+        return cls(settings, database, KafkaSink(settings, kafka), functions)
 
     async def run(self) -> None:
         """Read and commit ticks and report lag until cancelled."""

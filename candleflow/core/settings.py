@@ -185,6 +185,9 @@ class Settings:
     app_id: str = setting("candleflow", IDENTIFIER, "Faust app id: the consumer group workers share")
     web_host: str = setting("0.0.0.0", HOST, "address the worker's web server binds")
     web_port: int = setting("6066", PORT, "port of the UDF/SSE/chart web server")
+    web_reuse_port: bool = setting(
+        "false", BOOLEAN, "bind the web port with SO_REUSEPORT, so several processes of one host share it"
+    )
     ticks_topic: str = setting("ticks.raw", TOPIC, "topic of normalised ticks (key = symbol)")
     dead_topic: str = setting("ticks.dead", TOPIC, "dead-letter topic for rejected ticks")
     updates_topic: str = setting("bars.updates", TOPIC, "topic of bar changes for live fan-out")

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from candleflow.core.settings import Settings
+from candleflow.domain.updates import BarUpdate
 from candleflow.store.connection import Statements
 from candleflow.store.newest import EPOCH, SeriesRead, newest, to_datetime
 
@@ -74,17 +75,6 @@ class Mark:
     text: str
     tone: str  # up, down or neutral
     price: float
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trades: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,45 +190,25 @@ async def exchanges(db: Statements) -> list[str]:
     return [r["exchange"] for r in rows]
 
 
-async def latest_bar(db: Statements, symbol: str, resolution: str) -> Bar | None:
-    row = await db.fetchrow(
-        """
-        SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
-               volume::float8 AS volume, trades
-        FROM bars WHERE symbol = $1 AND resolution = $2
-        ORDER BY bucket DESC LIMIT 1
-        """,
-        symbol,
-        resolution,
-    )
-    if row is None:
-        return None
-    return Bar(
-        row["time"],
-        row["open"],
-        row["high"],
-        row["low"],
-        row["close"],
-        row["volume"],
-        row["trades"],
-    )
+#: A stored bar as live clients get it (`BarUpdate`'s fields): the series' `$1`, `$2`.
+_LIVE_BAR = """
+SELECT symbol, resolution, extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
+       volume::float8 AS volume, trades
+FROM bars WHERE symbol = $1 AND resolution = $2"""
 
 
-async def bars_since(db: Statements, symbol: str, resolution: str, start: int, limit: int) -> list[Bar]:
+async def latest_bar(db: Statements, symbol: str, resolution: str) -> BarUpdate | None:
+    """The newest stored bar of a series, as live clients get it."""
+    row = await db.fetchrow(f"{_LIVE_BAR} ORDER BY bucket DESC LIMIT 1", symbol, resolution)
+    return None if row is None else BarUpdate.from_fields(row)
+
+
+async def bars_since(db: Statements, symbol: str, resolution: str, start: int, limit: int) -> list[BarUpdate]:
     """Up to `limit` stored bars of a series from `start` (unix s, inclusive), ascending."""
     rows = await db.fetch(
-        """
-        SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
-               volume::float8 AS volume, trades
-        FROM bars WHERE symbol = $1 AND resolution = $2 AND bucket >= $3
-        ORDER BY bucket LIMIT $4
-        """,
-        symbol,
-        resolution,
-        to_datetime(start),
-        limit,
+        f"{_LIVE_BAR} AND bucket >= $3 ORDER BY bucket LIMIT $4", symbol, resolution, to_datetime(start), limit
     )
-    return [Bar(r["time"], r["open"], r["high"], r["low"], r["close"], r["volume"], r["trades"]) for r in rows]
+    return [BarUpdate.from_fields(row) for row in rows]
 
 
 _QUOTES = f"""

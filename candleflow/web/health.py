@@ -10,63 +10,28 @@
      "engine": {"state": "starting" | "running",
                 "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
 
-The Kafka probe (a metadata bootstrap with a short timeout) is cached for a few
-seconds so a tight health-check loop does not open a connection per call.
+The Kafka probe (a metadata bootstrap with a short timeout, `candleflow.kafka.probe`) is
+cached for a few seconds so a tight health-check loop does not open a connection per call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from candleflow.core.metrics import render
-from candleflow.kafka.config import KafkaConfig
-from candleflow.kafka.probe import kafka_error
 from candleflow.store.connection import DB_ERRORS, DatabaseUnavailable, capability
+from candleflow.store.database import Database
 from candleflow.web import responses
-from candleflow.web.routing import database, page, settings
-from candleflow.web.runtime import of
+from candleflow.web.context import WebContext, context
 
 PROBE_TIMEOUT = 3.0
-KAFKA_CACHE_S = 5.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@dataclass
-class Probe:
-    reachable: bool
-    error: str | None
-    at: float
-
-
-class KafkaProbe:
-    """Bootstraps a throw-away client against the brokers; the answer is cached briefly."""
-
-    def __init__(self, config: KafkaConfig, ttl: float = KAFKA_CACHE_S) -> None:
-        self.config = config
-        self.ttl = ttl
-        self._last: Probe | None = None
-        self._lock = asyncio.Lock()
-
-    async def check(self) -> Probe:
-        async with self._lock:
-            if self._last is None or time.monotonic() - self._last.at > self.ttl:
-                self._last = await self._probe()
-            return self._last
-
-    async def _probe(self) -> Probe:
-        error = await kafka_error(self.config, PROBE_TIMEOUT)
-        return Probe(error is None, error, time.monotonic())
-
-
-_kafka = KafkaProbe(KafkaConfig.from_settings(settings))
-
-
-async def database_status() -> dict[str, Any]:
+async def database_status(database: Database) -> dict[str, Any]:
     try:
         db = await database.connected()
         found = await asyncio.wait_for(capability(db), PROBE_TIMEOUT)
@@ -78,27 +43,26 @@ async def database_status() -> dict[str, Any]:
         return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-def engine_status(request: web.Request) -> dict[str, object]:
-    worker = of(request.app).worker
+def engine_status(ctx: WebContext) -> dict[str, object]:
+    worker = ctx.runtime.worker
     return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
 
 
-@page("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Kafka and database reachability, database capability, engine lag."""
-    kafka, db = await asyncio.gather(_kafka.check(), database_status())
+    ctx = context(request)
+    kafka, db = await asyncio.gather(ctx.kafka_probe.check(), database_status(ctx.database))
     healthy = kafka.reachable and bool(db["reachable"])
     body = {
         "status": "ok" if healthy else "degraded",
-        "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
+        "kafka": {"reachable": kafka.reachable, "bootstrap": ctx.kafka.bootstrap, "error": kafka.error},
         "database": db,
         "capability": db["capability"],
-        "engine": engine_status(request),
+        "engine": engine_status(ctx),
     }
     return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
 
 
-@page("/metrics")
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus text format of this process's registry."""
     response = web.Response(body=render())

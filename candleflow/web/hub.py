@@ -62,20 +62,10 @@ COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
 Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
 
 
-def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool = False) -> BarUpdate:
-    return BarUpdate(
-        symbol, resolution, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, correction
-    )
-
-
 async def current_bars(db: Statements, keys: list[Key]) -> list[BarUpdate]:
     """The latest stored bar of each series (a hub's re-read after a gap)."""
-    found = []
-    for symbol, resolution in keys:
-        bar = await queries.latest_bar(db, symbol, resolution)
-        if bar is not None:
-            found.append(as_update(symbol, resolution, bar))
-    return found
+    found = [await queries.latest_bar(db, symbol, resolution) for symbol, resolution in keys]
+    return [bar for bar in found if bar is not None]
 
 
 class Hub:

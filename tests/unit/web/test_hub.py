@@ -11,7 +11,7 @@ import pytest
 
 from candleflow.domain.updates import BarUpdate
 from candleflow.kafka.config import KafkaConfig
-from candleflow.web.connection import HIGH_WATER, Bodies, Connection
+from candleflow.web.connection import HIGH_WATER, MULTIPLEXED, SINGLE_SERIES, Bodies, Connection, Wire
 from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
 from candleflow.web.pacing import Cadence, Pending
@@ -67,8 +67,8 @@ class BufferTransport(asyncio.Transport):
         return bytes(out)
 
 
-def connection(limit: int = 4, legacy: bool = False, **kwargs: Any) -> Connection:
-    c = Connection(limit, legacy=legacy, **kwargs)
+def connection(limit: int = 4, wire: Wire = MULTIPLEXED, **kwargs: Any) -> Connection:
+    c = Connection(limit, wire, **kwargs)
     c.add(KEY)
     return c
 
@@ -87,9 +87,9 @@ def test_updates_to_the_same_bar_coalesce_in_stamp_order() -> None:
     assert not c.wakeup.is_set()
 
 
-def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_on_legacy() -> None:
-    multi, legacy = connection(), connection(legacy=True)
-    for c in (multi, legacy):
+def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_a_single_series() -> None:
+    multi, single = connection(), connection(wire=SINGLE_SERIES)
+    for c in (multi, single):
         c.offer(Bodies(bar(120)), 1, 0.0)
         c.offer(Bodies(bar(60)), 2, 0.0)
         c.offer(Bodies(bar(120, 5.0, correction=True)), 3, 0.0)
@@ -98,7 +98,7 @@ def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_on_legacy() -
         ("correction", 60),
         ("correction", 120),
     ]
-    assert [(kind, d) for _, kind, d in events(legacy.take()[0])] == [
+    assert [(kind, d) for _, kind, d in events(single.take()[0])] == [
         ("bar", {**orjson.loads(bar(120).bar_json())}),
         ("reset", {}),
     ]

@@ -1,0 +1,45 @@
+"""What the views of one web application share, built once by its factory.
+
+`create_web_app` (`candleflow.web.application`) builds one `WebContext` from the settings,
+the database, the runtime (where the running worker's status and SSE hub are found) and
+the functions this process computes, and stores it under `CONTEXT`. A view reads it with
+`context(request)`; nothing a view needs lives in a module global, so each view can be
+served in-process by an application built for a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from candleflow.core.settings import Settings
+from candleflow.functions.registry import FunctionSet
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.probe import KafkaProbe
+from candleflow.store.database import Database
+from candleflow.web.runtime import Runtime
+from candleflow.web.symbols_cache import SymbolCache
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    database: Database
+    runtime: Runtime
+    functions: FunctionSet
+    kafka: KafkaConfig
+    kafka_probe: KafkaProbe
+    #: Symbol look-ups of this process (`candleflow.web.symbols_cache`).
+    symbols: SymbolCache = field(default_factory=SymbolCache)
+    #: `/openapi.json`, rendered once from the settings (`candleflow.web.openapi.spec`).
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+CONTEXT = web.AppKey("candleflow.context", WebContext)
+
+
+def context(request: web.Request) -> WebContext:
+    """The context of the application serving `request`."""
+    return request.app[CONTEXT]
