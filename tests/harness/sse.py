@@ -39,6 +39,8 @@ class Reader:
     """Collects a stream's events in the background."""
 
     events: list[Event] = field(default_factory=list)
+    #: The server ended the stream.
+    ended: bool = False
 
     def bars(self) -> list[dict[str, Any]]:
         return [e.data for e in self.events if e.kind == "bar"]
@@ -74,6 +76,7 @@ async def read_events(response: aiohttp.ClientResponse, reader: Reader) -> None:
         elif line == "" and data:
             reader.events.append(Event(kind, orjson.loads("\n".join(data)), event_id))
             kind, data, event_id = "message", [], None
+    reader.ended = True
 
 
 @contextlib.asynccontextmanager

@@ -182,3 +182,59 @@ def test_the_kafka_check_sees_constructions_and_private_clients(tmp_path: Path) 
         "4: AIOKafkaProducer(...)",
         "5: ._client",
     ]
+
+
+#: What reads the environment or the settings when it runs.
+ENVIRONMENT_READS = ("os.environ", "os.getenv", "os.environb", "environ", "getenv")
+
+
+def import_time_reads(path: Path) -> Iterator[str]:
+    """`line: what` for each read of the settings or the environment that runs when
+    `path` is imported: in its module body or a class body (function bodies run later;
+    their default values and decorators run at import and are checked too)."""
+    tree = ast.parse(path.read_text())
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            defaults = [d for d in node.args.kw_defaults if d is not None]
+            pending.extend([*node.decorator_list, *node.args.defaults, *defaults])
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_env":
+            yield f"{node.lineno}: {ast.unparse(node.func)}()"
+        elif (isinstance(node, ast.Attribute | ast.Name) and ast.unparse(node) in ENVIRONMENT_READS) or (
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings"
+        ):
+            yield f"{node.lineno}: {ast.unparse(node)}"
+        pending.extend(child for child in ast.iter_child_nodes(node) if child is not None)
+
+
+def test_importing_a_module_reads_no_settings_or_environment() -> None:
+    """Settings are read by entry points and handed down; a module that read them when
+    imported could not be built twice with different settings (a test, a second app)."""
+    table = layers()
+    found = {
+        name: hits
+        for name, path in MODULES.items()
+        if (layer_of(name, table) or (0, ""))[1] != ENTRY and (hits := list(import_time_reads(path)))
+    }
+    assert found == {}, f"read the settings in a function the entry point calls: {found}"
+
+
+def test_the_import_time_check_sees_module_and_class_level_reads(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import os\nfrom candleflow.core.settings import Settings\n"
+        "settings = Settings.from_env()\nPORT = settings.web_port\nHOME = os.environ['HOME']\n"
+        "class C:\n    limit = os.getenv('X')\n"
+        "def f(level=settings.log_level):\n    return os.environ, Settings.from_env()\n"
+    )
+    assert sorted(import_time_reads(source), key=lambda hit: int(hit.split(":")[0])) == [
+        "3: Settings.from_env()",
+        "4: settings.web_port",
+        "5: os.environ",
+        "7: os.getenv",
+        "8: settings.log_level",
+    ]
