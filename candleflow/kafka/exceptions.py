@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from candleflow.domain.exceptions import CandleflowError
+from candleflow.domain.exceptions import CandleflowError, Unavailable
 
 
 class TopicError(CandleflowError):
     """A topic does not exist, or cannot be created."""
 
 
-class LogUnavailable(CandleflowError):
+class LogUnavailable(Unavailable):
     """Kafka, the topic or its records cannot be read; the message says what to do."""

@@ -17,7 +17,6 @@ with `--symbols` and `--since/--until`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -279,7 +278,3 @@ async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO
     err.write(f"compared {comparison.functions:,} indicator values and marks with a recompute of the stored bars\n")
     out.write(render(comparison))
     return 0 if comparison.ok else 1
-
-
-def run(settings: Settings, window: Window, *, out: TextIO, err: TextIO) -> int:
-    return asyncio.run(verify(settings, window, out=out, err=err))

@@ -32,7 +32,7 @@ from candleflow.domain.ticks import Tick, dead_letter
 from candleflow.kafka import clients
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.topics import DEAD_PARTITIONS, Topic, ensure_topics
-from candleflow.sources.exceptions import PublishError
+from candleflow.sources.exceptions import BrokerUnavailable, PublishError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class TickPublisher:
                 await self._producer.stop()
             if not isinstance(exc, KafkaError):
                 raise
-            raise PublishError(
+            raise BrokerUnavailable(
                 f"cannot reach Kafka at {self._kafka.bootstrap} ({type(exc).__name__}: {exc}): start the "
                 "local stack (candleflow stack up) or set CANDLEFLOW_KAFKA_BOOTSTRAP"
             ) from None

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 import asyncpg
 
-from candleflow.domain.exceptions import CandleflowError
+from candleflow.domain.exceptions import Unavailable
 
 Capability = Literal["timescaledb", "postgresql"]
 
@@ -69,7 +69,7 @@ class Lender(Statements, Protocol):
     def transaction(self, *, readonly: bool = False) -> AbstractAsyncContextManager[Connection]: ...
 
 
-class DatabaseUnavailable(CandleflowError):
+class DatabaseUnavailable(Unavailable):
     """PostgreSQL cannot be reached or refuses the login."""
 
 

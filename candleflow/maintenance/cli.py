@@ -1,13 +1,17 @@
-"""`candleflow db ...`: database maintenance commands."""
+"""`candleflow db ...`: the database's schema and its check against the tick log.
+
+`migrate` drives `candleflow.store.migrate`; `verify` drives `candleflow.maintenance.verify`
+(the one command that reads the log and the database together, so the group sits with
+the operator tools, above both)."""
 
 from __future__ import annotations
 
-import asyncio
+import sys
 
 import click
 
+from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, SYMBOLS
-from candleflow.core.settings import Settings
 
 
 @click.group()
@@ -21,24 +25,25 @@ def migrate() -> None:
     from candleflow.store.connection import capability, connect
     from candleflow.store.migrate import migrate as run_migrations
 
-    url = Settings.from_env().database_url
-
-    async def run() -> tuple[list[str], str]:
+    async def main(run: command.Invocation) -> None:
+        url = run.settings.database_url
         applied = await run_migrations(url)
         conn = await connect(url)
         try:
-            return applied, await capability(conn)
+            found = await capability(conn)
         finally:
             await conn.close()
+        for name in applied:
+            click.echo(f"applied {name}")
+        if not applied:
+            click.echo("schema up to date")
+        click.echo(
+            "capability: timescaledb"
+            if found == "timescaledb"
+            else "capability: postgresql (timescaledb not available)"
+        )
 
-    applied, found = asyncio.run(run())
-    for name in applied:
-        click.echo(f"applied {name}")
-    if not applied:
-        click.echo("schema up to date")
-    click.echo(
-        "capability: timescaledb" if found == "timescaledb" else "capability: postgresql (timescaledb not available)"
-    )
+    command.run(main, name="candleflow db migrate")
 
 
 @db.command()
@@ -49,15 +54,18 @@ def verify(symbols: tuple[str, ...] | None, since: int | None, until: int | None
     """Compare stored bars with a fresh aggregation of the ticks topic.
 
     Lists every difference; exit status 0 when there is none, 1 when there are
-    differences, 2 for bad arguments or configuration.
+    differences, 2 for bad arguments or configuration, 3 when Kafka or PostgreSQL
+    cannot be reached.
     """
-    import sys
-
-    from candleflow.maintenance.verify import Window, run
+    from candleflow.maintenance.verify import Window
+    from candleflow.maintenance.verify import verify as run_verify
 
     try:
         window = Window(None if symbols is None else frozenset(symbols), since, until)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    settings = Settings.from_env()
-    sys.exit(run(settings, window, out=sys.stdout, err=sys.stderr))
+
+    async def main(run: command.Invocation) -> int:
+        return await run_verify(run.settings, window, out=sys.stdout, err=run.err)
+
+    command.run(main, name="candleflow db verify")
