@@ -36,7 +36,8 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.topics import Topics, ensure_topics
 from candleflow.store.bars import read_ledger
 from candleflow.store.database import Database, open_database
-from candleflow.web.hub import Hub, current_bars
+from candleflow.web.hub import Hub
+from candleflow.web.updates_feed import UpdatesFeed, current_bars
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,8 @@ class Worker:
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
         self.hub = Hub(
-            self.kafka,
-            settings.updates_topic,
+            UpdatesFeed(self.kafka, settings.updates_topic, origin=sink.origin, reread=self._current),
             settings.sse_queue,
-            reread=self._current,
-            origin=sink.origin,
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, database, sink, status=self.status, functions=functions)

@@ -97,7 +97,7 @@ async def catch_up(ctx: WebContext, hub: Hub, connection: Connection, key: Key, 
     the hub's journal does not reach back that far, or too much changed — a reset
     and the latest bar.
     """
-    stamp = hub.clock  # every update up to here is in the database we read next
+    stamp = hub.now  # every update up to here is in the database we read next
     journal = hub.subscribe(connection, key)
     db = await ctx.database.connected()
     changed = None if last_id is None else journal.changed_after(last_id)

@@ -1,8 +1,9 @@
-"""The live-bar hub of one web process: `bars.updates` fanned out to SSE connections.
+"""The live-bar hub of one web process: the registry of SSE connections, their
+subscriptions and the series' journals, and the fan-out of bar updates to them.
 
-Every web process follows the whole updates topic itself
-(`candleflow.kafka.follow.TopicFollower`: all partitions assigned by hand, no consumer
-group, nothing committed), positioned at the end when it starts. Updates of subscribed
+Updates come from the process's own engine (`receive_all`, in memory) and from
+`bars.updates`, which the hub's `UpdatesFeed` follows (`candleflow.web.updates_feed`:
+the Kafka half, started with the hub). Updates of subscribed
 series wait in `Pending` (the latest per bar) for the next fan-out round, which starts
 at once when the hub is idle and is spaced by the cost of the previous one under load
 (`candleflow.web.pacing`). A round serialises each update once (`Bodies`) and offers it
@@ -14,7 +15,8 @@ that falls due during a commit waits for it (`committing`), and the engine's nex
 commit waits for a round owed (`settled`), both briefly bounded.
 
 Stamps and resuming. Each update gets a stamp when its round fans it out: microseconds
-of the hub's clock, strictly increasing. Connections send stamps as SSE event ids. For
+of the hub's clock (wall time, `HubClock`: a test hands in its own), strictly
+increasing. Connections send stamps as SSE event ids. For
 every subscribed series the hub keeps a journal (`candleflow.web.journal`: bar time →
 stamp of its last change, the newest bars), kept `JOURNAL_KEEP_S` after the last
 subscriber left, so a client reconnecting with `Last-Event-ID` can be told exactly
@@ -29,17 +31,15 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
-from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, Key, decode
-from candleflow.kafka.config import KafkaConfig
-from candleflow.kafka.follow import TopicFollower
-from candleflow.store import queries
-from candleflow.store.connection import Statements
+from candleflow.domain.updates import BarUpdate, Key
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
 from candleflow.web.pacing import Cadence, Pending
+from candleflow.web.updates_feed import Reread, UpdatesFeed
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +58,54 @@ COMMIT_WAIT_S = 0.05
 ROUND_WAIT_S = 0.03
 
 COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
-#: Reads the current (latest) bars of series from the database.
-Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
 
 
-async def current_bars(db: Statements, keys: list[Key]) -> list[BarUpdate]:
-    """The latest stored bar of each series (a hub's re-read after a gap)."""
-    found = [await queries.latest_bar(db, symbol, resolution) for symbol, resolution in keys]
-    return [bar for bar in found if bar is not None]
+class HubClock(Protocol):
+    """The hub's two clocks."""
+
+    def wall_us(self) -> int:
+        """Microseconds since the epoch (stamps survive a restart of the process)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds of a clock that never goes back (ages and receipt times)."""
+        ...
+
+
+class SystemClock:
+    def wall_us(self) -> int:
+        return time.time_ns() // 1000
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class Hub:
-    """Follows the updates topic and fans bars out to connections; started on demand."""
+    """Fans bars out to connections; started on demand (see the module docstring).
+
+    `commit_wait_s` and `round_wait_s` bound the turns the hub and the engine take
+    (`committing`, `settled`); `clock` is the hub's time."""
 
     def __init__(
         self,
-        kafka: KafkaConfig,
-        topic: str,
+        feed: UpdatesFeed | None,
         queue_limit: int,
-        reread: Reread | None = None,
-        origin: str | None = None,
+        *,
+        clock: HubClock | None = None,
+        commit_wait_s: float = COMMIT_WAIT_S,
+        round_wait_s: float = ROUND_WAIT_S,
     ) -> None:
-        self.kafka = kafka
-        #: Records published with this origin reached this hub in memory (`receive_all`).
-        self._own = None if origin is None else (ORIGIN_HEADER, origin.encode())
-        self.reread = reread
-        self.topic = topic
+        self.feed = feed
+        self.clock: HubClock = clock or SystemClock()
+        self.commit_wait_s = commit_wait_s
+        self.round_wait_s = round_wait_s
         self.queue_limit = queue_limit
         self._burst = max(1, queue_limit // 2)
         self._by_key: dict[Key, set[Connection]] = {}
         self._journals: dict[Key, Journal] = {}
         self.connections: dict[str, Connection] = {}
-        self._ready = asyncio.Event()
+        #: Set while the feed follows the topic from where this hub's updates stand.
+        self.following = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending = Pending()
         self._arrived = asyncio.Event()
@@ -98,31 +114,37 @@ class Hub:
         #: Set while no fan-out round is owed (nothing pending, no round running).
         self._settled = asyncio.Event()
         self._settled.set()
-        self.cadence = Cadence()
-        self.clock = time.time_ns() // 1000
+        self.cadence = Cadence(clock=self.clock.monotonic)
+        #: The newest stamp given (the hub's time, in stamp units).
+        self.now = self.clock.wall_us()
         self.updates_seen = 0
 
     @property
     def clients(self) -> int:
         return len(self.connections)
 
+    def monotonic(self) -> float:
+        """The hub's monotonic time (receipt times of updates)."""
+        return self.clock.monotonic()
+
     def stamp(self) -> int:
         """A new stamp: now in microseconds, strictly after every earlier stamp."""
-        self.clock = max(time.time_ns() // 1000, self.clock + 1)
-        return self.clock
+        self.now = max(self.clock.wall_us(), self.now + 1)
+        return self.now
 
     async def ensure_started(self) -> None:
-        """Start following the topic (once) and wait until positioned at its end.
-
-        Callers bound the wait with `asyncio.timeout`.
-        """
+        """Start the fan-out and the feed (once) and wait until the feed follows the topic
+        from its end (at once without a feed). Callers bound the wait with `asyncio.timeout`."""
         if not self._tasks:
             self._tasks = [
-                asyncio.create_task(self._follow(), name="candleflow-sse-hub"),
                 asyncio.create_task(self._fan_out(), name="candleflow-sse-fan-out"),
                 asyncio.create_task(self._sweep(), name="candleflow-sse-sweep"),
             ]
-        await self._ready.wait()
+            if self.feed is not None:
+                self._tasks.append(asyncio.create_task(self.feed.run(self), name="candleflow-sse-hub"))
+            else:
+                self.following.set()
+        await self.following.wait()
 
     def attach(self, connection: Connection) -> Connection:
         """Register a new connection (under a fresh stream id)."""
@@ -145,7 +167,7 @@ class Hub:
         self._by_key.setdefault(key, set()).add(connection)
         journal = self._journals.get(key)
         if journal is None:
-            journal = self._journals[key] = Journal(self.clock)
+            journal = self._journals[key] = Journal(self.now)
         journal.idle_since = None
         return journal
 
@@ -159,7 +181,7 @@ class Hub:
             del self._by_key[key]
             journal = self._journals.get(key)
             if journal is not None:
-                journal.idle_since = time.monotonic()
+                journal.idle_since = self.clock.monotonic()
 
     def receive(self, update: BarUpdate, received: float) -> None:
         """An update from the topic: it waits for the next fan-out round (`_fan_out`).
@@ -167,7 +189,7 @@ class Hub:
         later reads the current bar from the database, which holds this one)."""
         self.updates_seen += 1
         if update.committed_at is not None:
-            COMMIT_TO_HUB.observe(max(0.0, time.time() - update.committed_at))
+            COMMIT_TO_HUB.observe(max(0.0, self.clock.wall_us() / 1e6 - update.committed_at))
         if update.key in self._journals:
             self._pending.add(update, received)
             self._settled.clear()
@@ -176,7 +198,7 @@ class Hub:
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
         """Held by the worker around each engine commit. A round that falls due meanwhile
-        waits for the commit to end (at most `COMMIT_WAIT_S`) and then carries its bars:
+        waits for the commit to end (at most `commit_wait_s`) and then carries its bars:
         the commit's few round trips to the database run without a round between them,
         and its updates go out in that round instead of the next one."""
         self._engine_idle.clear()
@@ -187,17 +209,17 @@ class Hub:
 
     async def settled(self) -> None:
         """Returns once no fan-out round is owed (at once when none is; at most
-        `ROUND_WAIT_S`). The worker's engine awaits it before each commit, so that rounds
+        `round_wait_s`). The worker's engine awaits it before each commit, so that rounds
         and commits alternate instead of slicing each other: a commit runs its round trips
         undisturbed, and the round that follows carries its bars."""
         if not self._settled.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ROUND_WAIT_S):
+                async with asyncio.timeout(self.round_wait_s):
                     await self._settled.wait()
 
     def receive_all(self, updates: Sequence[BarUpdate]) -> None:
         """Updates this process's engine committed, handed over in memory."""
-        received = time.monotonic()
+        received = self.clock.monotonic()
         for update in updates:
             self.receive(update, received)
 
@@ -251,7 +273,7 @@ class Hub:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._ready.clear()
+        self.following.clear()
 
     async def _fan_out(self) -> None:
         """Fan-out rounds: every pending update, when the cadence allows (see `pacing`)."""
@@ -262,7 +284,7 @@ class Hub:
                 await asyncio.sleep(wait)
             if not self._engine_idle.is_set():
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(COMMIT_WAIT_S):
+                    async with asyncio.timeout(self.commit_wait_s):
                         await self._engine_idle.wait()
             self._arrived.clear()
             started = self.cadence.clock()
@@ -273,58 +295,33 @@ class Hub:
                 self._settled.set()
 
     async def _sweep(self) -> None:
-        """Close connections that went away (so their writers notice at once); forget idle journals."""
         while True:
             await asyncio.sleep(SWEEP_S)
-            for connection in tuple(self.connections.values()):
-                if connection.closed is None and not connection.alive():
-                    connection.close("gone")
-            expired = time.monotonic() - JOURNAL_KEEP_S
-            for key, journal in tuple(self._journals.items()):
-                if journal.idle_since is not None and journal.idle_since < expired:
-                    del self._journals[key]
+            self.sweep()
 
-    async def _follow(self) -> None:
-        first = True
-        while True:
-            try:
-                await self._consume(resync=not first)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker gone, topic deleted, ...: start over
-                log.warning("SSE hub lost %s (%r); reconnecting in 1 s", self.topic, exc)
-                self._ready.clear()
-                first = False
-                await asyncio.sleep(1.0)
+    def sweep(self) -> None:
+        """Close connections that went away (so their writers notice at once); forget the
+        journals idle for `JOURNAL_KEEP_S` (run every `SWEEP_S` while the hub runs)."""
+        for connection in tuple(self.connections.values()):
+            if connection.closed is None and not connection.alive():
+                connection.close("gone")
+        expired = self.clock.monotonic() - JOURNAL_KEEP_S
+        for key, journal in tuple(self._journals.items()):
+            if journal.idle_since is not None and journal.idle_since < expired:
+                del self._journals[key]
 
-    async def _resync(self) -> None:
+    async def resync(self, reread: Reread | None) -> None:
         """After a gap in following the topic: nothing before now is known, re-read current
         bars. They wait for the next round like any update: a re-read of many series must
         not become one unsliced round that holds the event loop."""
         for journal in self._journals.values():
-            journal.since = self.clock
+            journal.since = self.now
         keys = list(self._by_key)
-        if self.reread is None or not keys:
+        if reread is None or not keys:
             return
         try:
-            current = await self.reread(keys)
+            current = await reread(keys)
         except Exception as exc:  # the database may be down too; the next update fixes it
             log.warning("SSE hub could not re-read the current bars after a gap: %r", exc)
             return
         self.receive_all(current)
-
-    async def _consume(self, resync: bool) -> None:
-        async with TopicFollower(self.kafka, self.topic, "sse-hub") as follower:
-            await follower.assign_all()
-            if resync:
-                await self._resync()
-            self._ready.set()
-            own = self._own
-            async for records in follower.batches():
-                received = time.monotonic()
-                for record in records:
-                    if own is not None and own in record.headers:
-                        continue  # received in memory already (`receive_all`)
-                    update = decode(record.value)
-                    if update is not None:
-                        self.receive(update, received)

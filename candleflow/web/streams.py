@@ -76,7 +76,7 @@ async def _subscribe(
         raise UdfError(f"a stream holds at most {MAX_SUBS} subscriptions")
     for asked, key in subs:
         data = orjson.dumps({"sub": asked, "symbol": key[0], "resolution": key[1]})
-        connection.control(event(b"subscribed", data), hub.clock)
+        connection.control(event(b"subscribed", data), hub.now)
         if key not in connection.subscriptions:
             await event_stream.catch_up(ctx, hub, connection, key, last_id)
 
@@ -89,7 +89,7 @@ async def open_streams(request: web.Request) -> web.StreamResponse:
     hub = await event_stream.admit(ctx)
     connection = event_stream.new_connection(ctx, hub, request, MULTIPLEXED)
     try:
-        connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.clock)
+        connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
         await _subscribe(ctx, hub, connection, subs, event_stream.last_event_id(request, q.text("last_event_id")))
         response = await event_stream.open_stream(request, connection)
         await event_stream.pump(ctx, request, response, connection)

@@ -46,7 +46,7 @@ class _Attempts:
 
 @overload
 async def eventually(
-    condition: Callable[[], Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
     timeout: float = 30.0,  # noqa: ASYNC109
     *,
     interval: float = INTERVAL,
@@ -57,7 +57,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     timeout: float = 30.0,  # noqa: ASYNC109
     *,
     interval: float = INTERVAL,
@@ -92,7 +92,7 @@ async def eventually(
 
 
 def eventually_sync(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     timeout: float = 30.0,
     *,
     interval: float = INTERVAL,

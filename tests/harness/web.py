@@ -18,8 +18,9 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.store.database import Database
 from candleflow.web.application import create_web_app
 from candleflow.web.context import CONTEXT, WebContext
-from candleflow.web.hub import Hub, current_bars
+from candleflow.web.hub import Hub
 from candleflow.web.runtime import Runtime
+from candleflow.web.updates_feed import UpdatesFeed, current_bars
 
 
 @dataclass
@@ -40,12 +41,12 @@ class LiveHub:
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self.status = EngineStatus()
-        self.hub = Hub(
+        feed = UpdatesFeed(
             KafkaConfig.from_settings(settings),
             settings.updates_topic,
-            settings.sse_queue,
             reread=lambda keys: current_bars(database, keys),
         )
+        self.hub = Hub(feed, settings.sse_queue)
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ from candleflow.stack import Stack, StackInfo
 from tests.harness import Names
 from tests.harness import engine as harness
 from tests.harness.tickgen import generate
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +44,16 @@ async def assert_matches_reference(stack: Any, names: Any, database_url: str) ->
 async def caught_up_lag(url: str) -> dict[str, Any]:
     """`/healthz`'s engine section once its lag timer has seen every partition caught up."""
     async with aiohttp.ClientSession() as session:
-        for _ in range(60):
+
+        async def caught_up() -> dict[str, Any] | None:
             async with session.get(f"{url}/healthz") as response:
                 engine: dict[str, Any] = (await response.json())["engine"]
-            if engine["partitions"] and engine["total"] == 0:
-                break
-            await asyncio.sleep(0.5)
-    return engine
+            return engine if engine["partitions"] and engine["total"] == 0 else None
+
+        engine: dict[str, Any] = await eventually(
+            caught_up, 60, interval=0.5, what="/healthz reports every partition caught up"
+        )
+        return engine
 
 
 #: What the worker logs when a batch cannot be committed (EngineRunner) ...
@@ -147,13 +151,15 @@ async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebal
     await wait_for_log(second, ASSIGNED, after=0)
     ticks = generate(60_000, days=1.0, seed=31)
     streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.2))
-    await asyncio.sleep(2)
+    await eventually(
+        lambda: harness.absorbed(database_url, names.app_id, names.ticks_topic, 5_000), 60, what="5,000 ticks absorbed"
+    )
     mark = log_size(second)
     third = worker_factory.start(env)
     await wait_for_log(second, REVOKED, after=mark)
     second.kill()
     await asyncio.to_thread(third.wait_ready)
-    await asyncio.sleep(3)
+    await wait_for_log(third, re.compile(re.escape(ASSIGNED) + r" \[\d"), after=0)  # it holds partitions
     assert not streaming.done(), "the load ended before the third worker left: publish more ticks"
     third.terminate()
     await streaming
@@ -173,12 +179,12 @@ async def wait_for_log(worker: Any, pattern: str | re.Pattern[str], after: int, 
     """Until `pattern` appears in the worker's log past byte `after`: what the test caused
     was observed by the worker, not only caused."""
     wanted = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")):
+
+    def logged() -> bool:
         assert worker.running, f"worker exited before logging {wanted.pattern!r}"
-        assert loop.time() < deadline, f"worker never logged {wanted.pattern!r}"
-        await asyncio.sleep(0.05)
+        return bool(wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")))
+
+    await eventually(logged, within, what=f"the worker logged {wanted.pattern!r}")
 
 
 async def test_replay_into_an_empty_database_gives_identical_bars(

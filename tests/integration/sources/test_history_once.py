@@ -30,6 +30,7 @@ from candleflow.stack.run import DEMO_HISTORY_HOURS
 from tests.harness import Names, WorkerFactory, consume_all
 from tests.harness.engine import highwaters, log_ticks, stored_bars, wait_absorbed
 from tests.harness.reference import reference_bars
+from tests.harness.waiting import eventually
 from tests.harness.worker import candleflow_executable
 
 pytestmark = pytest.mark.integration
@@ -77,10 +78,11 @@ def assert_one_history_plus_live(ticks: list[Tick], history: list[Tick], first_s
 
 
 async def wait_records(stack: StackInfo, topic: str, count: int, process: subprocess.Popen[bytes]) -> None:
-    async with asyncio.timeout(180):
-        while sum((await highwaters(stack.kafka_bootstrap, topic)).values()) < count:
-            assert process.poll() is None, f"exited early with {process.returncode}"
-            await asyncio.sleep(0.5)
+    async def enough() -> bool:
+        assert process.poll() is None, f"exited early with {process.returncode}"
+        return sum((await highwaters(stack.kafka_bootstrap, topic)).values()) >= count
+
+    await eventually(enough, 180, interval=0.5, what=f"{count} records in {topic}")
 
 
 async def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from candleflow.store.connection import DatabaseUnavailable, redacted
 from candleflow.store.database import Database
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,18 @@ async def sessions(database_url: str) -> int:
         await probe.close()
 
 
+async def running(database_url: str, query: str) -> bool:
+    """True while another session runs `query`."""
+    probe = await asyncpg.connect(database_url)
+    try:
+        found = await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'", query
+        )
+    finally:
+        await probe.close()
+    return bool(found)
+
+
 async def test_statements_share_at_most_the_maximum_of_connections(database: Database, database_url: str) -> None:
     pids = await asyncio.gather(*(database.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(12)))
     assert len(set(pids)) == 3 == database.open_connections
@@ -59,10 +72,10 @@ async def test_an_error_answer_keeps_the_connection(database: Database) -> None:
     assert database.open_connections == 1
 
 
-async def test_a_cancelled_statement_closes_its_connection(database: Database) -> None:
+async def test_a_cancelled_statement_closes_its_connection(database: Database, database_url: str) -> None:
     before = await database.fetchval("SELECT pg_backend_pid()")
     task = asyncio.create_task(database.fetchval("SELECT pg_sleep(10)"))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: running(database_url, "SELECT pg_sleep(10)"), 10, what="the statement runs")
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -78,7 +91,8 @@ async def test_a_connection_the_server_closed_is_replaced(database: Database, da
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", before)
     finally:
         await admin.close()
-    await asyncio.sleep(0.3)  # the end of the socket reaches the idle connection
+    idle = list(database._idle)
+    await eventually(lambda: all(c.is_closed() for c in idle), 10, what="the idle connection saw its socket end")
     assert await database.fetchval("SELECT pg_backend_pid()") != before
     assert database.open_connections == 1
 

@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -53,6 +52,7 @@ from candleflow.store import queries
 from candleflow.store.connection import capability
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.newest import to_datetime
+from tests.harness.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -150,12 +150,13 @@ def pglite_url() -> Iterator[str]:
     )
     output = _Output(process)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not output.ready.wait(0.2):
+
+        def ready() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"server.mjs exited with {process.returncode}:\n{output.text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"server.mjs not ready within {START_TIMEOUT:.0f} s:\n{output.text()}")
+            return output.ready.is_set()
+
+        eventually_sync(ready, START_TIMEOUT, interval=0.2, what=f"server.mjs ready:\n{output.text()}")
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         _stop(process)

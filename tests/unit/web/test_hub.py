@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from candleflow.domain.updates import BarUpdate
-from candleflow.kafka.config import KafkaConfig
 from candleflow.web.connection import HIGH_WATER, MULTIPLEXED, SINGLE_SERIES, Bodies, Connection, Wire
-from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
+from candleflow.web.hub import FAN_OUT_SLICE, JOURNAL_KEEP_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
 from candleflow.web.pacing import Cadence, Pending
+from tests.harness.waiting import eventually
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -131,7 +131,7 @@ def test_a_client_that_keeps_up_is_written_directly_and_ids_never_decrease() -> 
 
 
 async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     one, five = hub.attach(Connection(8)), hub.attach(Connection(8))
     other = hub.attach(Connection(8))
     hub.subscribe(one, KEY)
@@ -149,23 +149,58 @@ async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     assert one.pending == {}
 
 
-def test_stamps_increase_strictly() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+class FakeClock:
+    """A hub clock the test moves: wall time in µs, monotonic seconds."""
+
+    def __init__(self, wall_us: int = 1_700_000_000_000_000, monotonic: float = 100.0) -> None:
+        self.wall = wall_us
+        self.mono = monotonic
+
+    def wall_us(self) -> int:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+def test_stamps_increase_strictly_even_when_the_wall_clock_stands_or_goes_back() -> None:
+    clock = FakeClock()
+    hub = Hub(None, queue_limit=8, clock=clock)
     stamps = [hub.stamp() for _ in range(1000)]
+    clock.wall -= 5_000_000  # NTP steps the clock back five seconds
+    stamps += [hub.stamp() for _ in range(10)]
+    clock.wall += 60_000_000
+    stamps.append(hub.stamp())
     assert stamps == sorted(set(stamps))
+    assert stamps[0] == 1_700_000_000_000_001 and stamps[-1] == clock.wall  # wall time again once it passes
+
+
+def test_a_journal_outlives_its_last_subscriber_by_the_keep_time_only() -> None:
+    clock = FakeClock()
+    hub = Hub(None, queue_limit=8, clock=clock)
+    c = hub.attach(Connection(8))
+    journal = hub.subscribe(c, KEY)
+    hub.unsubscribe(c, KEY)
+    clock.mono += JOURNAL_KEEP_S - 1
+    hub.sweep()
+    assert hub.subscribe(c, KEY) is journal, "a client back within the keep time resumes from the journal"
+    hub.unsubscribe(c, KEY)
+    clock.mono += JOURNAL_KEEP_S + 1
+    hub.sweep()
+    assert hub.subscribe(c, KEY) is not journal, "an idle journal is forgotten"
 
 
 async def test_journal_tells_which_bars_changed_after_an_id() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     assert journal.changed_after(journal.since - 1) is None  # before the journal began
     await dispatch(hub, bar(60))
-    seen = hub.clock
+    seen = hub.now
     await dispatch(hub, bar(120))
     await dispatch(hub, bar(60, 2.0, correction=True))
     assert journal.changed_after(seen) == {60, 120}
-    assert journal.changed_after(hub.clock) == set()
+    assert journal.changed_after(hub.now) == set()
 
 
 def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
@@ -177,7 +212,7 @@ def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
 
 
 async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     transports = [BufferTransport(), BufferTransport()]
     for transport in transports:
         c = hub.attach(Connection(8))
@@ -191,7 +226,7 @@ async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
 
 
 async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     await dispatch(hub, bar(60, 5.0))  # 4 trades
@@ -205,7 +240,7 @@ async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
 
 
 async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     writes: list[bytes] = []
 
     class Counting(BufferTransport):
@@ -227,7 +262,7 @@ async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_up
 
 
 async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "t", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     transports: list[BufferTransport] = []
     for _ in range(FAN_OUT_SLICE * 2 + 3):
         c = hub.attach(Connection(8))
@@ -273,7 +308,7 @@ def test_the_cadence_rests_in_proportion_to_what_the_last_round_took_beyond_the_
 
 
 def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8, origin="me")
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
@@ -288,18 +323,22 @@ async def test_bars_reread_after_a_gap_wait_for_the_next_paced_round() -> None:
         reread.append(keys)
         return [bar(60, 4.0)]
 
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8, reread=current)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
-    await hub._resync()
-    assert reread == [[KEY]] and journal.since == hub.clock
+    await hub.resync(current)
+    assert reread == [[KEY]] and journal.since == hub.now
     assert c.take()[0] == b""  # nothing went out outside a round
     await hub._round(hub._pending.take())
     assert [(kind, d["close"]) for _, kind, d in events(c.take()[0])] == [("bar", 4.0)]
 
 
-async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+def closes(transport: BufferTransport) -> list[float]:
+    return [d["close"] for _, _, d in events(transport.body())]
+
+
+async def test_a_round_due_during_an_engine_commit_waits_for_it() -> None:
+    hub = Hub(None, queue_limit=8, commit_wait_s=3600)  # a commit is never waited out here
     transport = BufferTransport()
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
@@ -308,35 +347,52 @@ async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever(
     try:
         with hub.committing():
             hub.receive_all([bar(60, 1.0)])
-            await asyncio.sleep(COMMIT_WAIT_S / 5)
+            for _ in range(20):  # the round is due: let the fan-out task run as much as it would
+                await asyncio.sleep(0)
             assert transport.body() == b""  # held while the commit runs
             hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
-        await asyncio.sleep(0.01)
-        assert [d["close"] for _, _, d in events(transport.body())] == [2.0]
-        with hub.committing():
+        await eventually(lambda: closes(transport) == [2.0], 10, what="the round after the commit")
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
+
+
+async def test_a_stuck_commit_holds_no_round_for_long() -> None:
+    hub = Hub(None, queue_limit=8, commit_wait_s=0.01)
+    transport = BufferTransport()
+    c = hub.attach(Connection(8))
+    hub.subscribe(c, KEY)
+    c.go_direct(transport)
+    rounds = asyncio.create_task(hub._fan_out())
+    try:
+        with hub.committing():  # a commit that does not end (database down)
             hub.receive_all([bar(60, 3.0)])
-            await asyncio.sleep(COMMIT_WAIT_S * 3)  # a stuck commit (database down) holds no round for long
-            assert [d["close"] for _, _, d in events(transport.body())] == [2.0, 3.0]
+            await eventually(lambda: closes(transport) == [3.0], 10, what="the round, without the commit's end")
     finally:
         rounds.cancel()
         await asyncio.gather(rounds, return_exceptions=True)
 
 
 async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
-    hub = Hub(KafkaConfig("localhost:1"), "bars.updates", queue_limit=8)
+    short = Hub(None, queue_limit=8, round_wait_s=0.01)
+    c = short.attach(Connection(8))
+    short.subscribe(c, KEY)
+    c.go_direct(BufferTransport())
+    await asyncio.wait_for(short.settled(), 10)  # nothing owed: at once
+    short.receive_all([bar(60, 1.0)])
+    await asyncio.wait_for(short.settled(), 10)  # owed, and no round runs: waits out its bound, then goes on
+    assert not short._settled.is_set(), "the round is still owed: settled() returned on its bound"
+
+    hub = Hub(None, queue_limit=8, round_wait_s=3600)  # only the round can end the wait here
+    transport = BufferTransport()
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
-    c.go_direct(BufferTransport())
-    await asyncio.wait_for(hub.settled(), 0.01)  # nothing owed: at once
-    hub.receive_all([bar(60, 1.0)])
-    started = asyncio.get_running_loop().time()
-    await hub.settled()  # owed, and no round runs: waits out its bound
-    assert asyncio.get_running_loop().time() - started >= ROUND_WAIT_S * 0.9
+    c.go_direct(transport)
     rounds = asyncio.create_task(hub._fan_out())
     try:
         hub.receive_all([bar(60, 2.0)])
-        await asyncio.wait_for(hub.settled(), ROUND_WAIT_S / 2)  # the round ran: settled early
-        assert [d["close"] for _, _, d in events(c._transport.body())] == [2.0]  # type: ignore[union-attr]
+        await asyncio.wait_for(hub.settled(), 10)  # the round ran: settled long before the bound
+        assert closes(transport) == [2.0]
     finally:
         rounds.cancel()
         await asyncio.gather(rounds, return_exceptions=True)

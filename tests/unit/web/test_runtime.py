@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from candleflow.core.engine_status import EngineStatus
-from candleflow.kafka.config import KafkaConfig
 from candleflow.web.errors import UdfError
 from candleflow.web.hub import Hub
 from candleflow.web.runtime import Runtime
@@ -16,7 +15,7 @@ from candleflow.web.runtime import Runtime
 class Started:
     def __init__(self) -> None:
         self.status = EngineStatus()
-        self.hub = Hub(KafkaConfig("127.0.0.1:9"), "bars.updates", 16)
+        self.hub = Hub(None, 16)
 
 
 def test_a_stream_before_the_worker_started_is_a_retryable_503() -> None:
