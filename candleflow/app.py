@@ -46,8 +46,8 @@ def worker_class(settings: Settings) -> type[FaustWorker]:
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
             """No start-up spinner. At WARNING and above, Faust's spinner sets the root logger to
             DEBUG for the worker's whole life, so that every log call turns it: every debug line
-            of aiokafka, mode and Faust then builds a record that no handler prints (measured: a
-            tenth of a quiet worker's busy time while it answers history requests)."""
+            of aiokafka, mode and Faust then builds a record that no handler prints (a visible
+            part of a quiet worker's time answering history: `bench/bench_history.py`)."""
             self.spinner = None
             super().on_setup_root_logger(logger, level)
 

@@ -205,11 +205,19 @@ class Worker:
 
 
 async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` every `interval` seconds; a failure is logged and never ends the loop
-    (lag is a report, never a reason to stop a worker)."""
+    """Run `job` every `interval` seconds; a failure never ends the loop (lag is a report,
+    never a reason to stop a worker). The first failure of a run of them is a warning, the
+    repeats debug lines, and the recovery says how many runs failed."""
+    name = getattr(job, "__name__", repr(job))
+    failed = 0
     while True:
         await asyncio.sleep(interval)
         try:
             await job()
         except Exception as exc:
-            log.debug("%s failed: %r", getattr(job, "__name__", job), exc)
+            failed += 1
+            log.log(logging.WARNING if failed == 1 else logging.DEBUG, "%s failed: %r", name, exc)
+            continue
+        if failed:
+            log.warning("%s works again after %d failed runs", name, failed)
+            failed = 0

@@ -325,5 +325,4 @@ SETTINGS_DOC: list[tuple[str, str, str]] = [
 SOURCE = variable("source")
 CC_KEY = variable("cryptocompare_api_key")
 WEB_PORT = variable("web_port")
-LOG_LEVEL = variable("log_level")
 SYNTH_HISTORY = variable("synthetic_history")

@@ -25,6 +25,7 @@ so that every hub (and chart) ends on what the database holds without a new tick
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -40,7 +41,7 @@ from candleflow.domain.resolution import SUPPORTED_CODES
 from candleflow.domain.updates import BarUpdate
 from candleflow.engine.prepare import Prepared, prepare
 from candleflow.engine.tails import BarOutputs, TailCache
-from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
 from candleflow.functions.registry import FunctionSet, from_settings
@@ -175,9 +176,7 @@ class BarEngine:
         from the tail cache where it can tell, else from the database."""
         changed: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
         for bar in stored:
-            changed[(bar.symbol, bar.resolution)][bar.bucket] = FunctionBar(
-                bar.bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume)
-            )
+            changed[(bar.symbol, bar.resolution)][bar.bucket] = bar.function_bar()
         inputs: dict[SeriesKey, SeriesInput] = {}
         misses: list[tuple[SeriesKey, int]] = []
         for key, bars in changed.items():
@@ -226,18 +225,8 @@ class BarEngine:
     def updates(self, result: BatchResult, committed_at: float | None = None) -> list[BarUpdate]:
         """The `bars.updates` of a committed batch, oldest bar first per series."""
         return [
-            BarUpdate(
-                bar.symbol,
-                bar.resolution,
-                bar.bucket // 1000,
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                float(bar.volume),
-                bar.trades,
-                (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
-                committed_at,
+            bar.update(
+                correction=(bar.symbol, bar.resolution, bar.bucket) in result.corrections, committed_at=committed_at
             )
             for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
         ]
@@ -250,7 +239,7 @@ class BarEngine:
         nothing was lost (a hub passes an unchanged bar on; a chart redraws it).
         """
         bars = await store.latest_bars(self.pool, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
-        updates = [BarUpdate(*bar, republished=True) for bar in bars]
+        updates = [dataclasses.replace(bar, republished=True) for bar in bars]
         await self.sink.bar_updates(updates)
         return len(updates)
 

@@ -15,9 +15,9 @@ more is buffered and the previous commit is done, so a quiet stream commits each
 at once and a busy one grows its batches up to `CANDLEFLOW_BATCH_MAX`.
 
 A Faust agent was the other reader once. Faust delivers one event at a time through its
-conductor and stream machinery (about 10,000-15,000 events/s to an agent that does
-nothing on the development machine), far below the engine's own speed, and two readers
-would each need the whole crash and rebalance suite; see the README's engine section.
+conductor and stream machinery, far below the engine's own speed (`bench/bench_engine.py`
+measures the engine beside a bare consumer; the README's engine section has the agent's
+figure), and two readers would each need the whole crash and rebalance suite.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from typing import Any
 
 from candleflow.domain.bars import Bar, BarKey
 from candleflow.domain.symbols import SymbolSeen
+from candleflow.domain.updates import BarUpdate
+from candleflow.functions.api import FunctionBar
 from candleflow.store.connection import Connection, Statements
 from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms, shifted
 
@@ -98,6 +100,8 @@ WITH symbols_seen AS ({shifted(UPSERT_SYMBOLS, 14)}),
 
 @dataclass(frozen=True, slots=True)
 class StoredBar:
+    """A bar as the engine's merge left it in `bars` (the upsert returns them)."""
+
     symbol: str
     resolution: str
     bucket: int  # ms
@@ -107,6 +111,26 @@ class StoredBar:
     close: float
     volume: Decimal
     trades: int
+
+    def update(self, *, correction: bool = False, committed_at: float | None = None) -> BarUpdate:
+        """This bar as `bars.updates` carries it."""
+        return BarUpdate(
+            symbol=self.symbol,
+            resolution=self.resolution,
+            time=self.bucket // 1000,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=float(self.volume),
+            trades=self.trades,
+            correction=correction,
+            committed_at=committed_at,
+        )
+
+    def function_bar(self) -> FunctionBar:
+        """This bar as the functions see it."""
+        return FunctionBar.of(self.bucket, self)
 
 
 async def lock_ledger(
@@ -211,11 +235,8 @@ def _symbols_args(seen: Mapping[str, SymbolSeen]) -> tuple[Any, ...]:
     )
 
 
-async def latest_bars(
-    conn: Statements, resolutions: Sequence[str], symbols: int
-) -> list[tuple[str, str, int, float, float, float, float, float, int]]:
-    """The newest bar of every resolution of the `symbols` most recently ticked symbols:
-    (symbol, resolution, time s, open, high, low, close, volume, trades)."""
+async def latest_bars(conn: Statements, resolutions: Sequence[str], symbols: int) -> list[BarUpdate]:
+    """The newest bar of every resolution of the `symbols` most recently ticked symbols."""
     rows = await conn.fetch(
         """
         SELECT s.symbol, r.resolution, extract(epoch FROM b.bucket)::int8 AS time,
@@ -231,4 +252,4 @@ async def latest_bars(
         list(resolutions),
         symbols,
     )
-    return [tuple(row) for row in rows]
+    return [BarUpdate.from_fields(row) for row in rows]

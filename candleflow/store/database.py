@@ -6,8 +6,8 @@ when a statement finds none idle and kept open until `close`. A connection is le
 * for one statement (`fetch`, `fetchrow`, `fetchval`, `execute`: the `Statements` every
   read function of the store takes) and taken straight back: no proxy object, no reset,
   no release task. asyncpg's `Pool` lends with all three (its release is a shielded
-  task, one more turn of the event loop), which measured as a tenth of a 300-bar
-  `/udf/history` answer in the worker;
+  task, one more turn of the event loop), a visible part of a short `/udf/history`
+  answer (`bench/bench_history.py` measures the read);
 * or for a transaction (`async with db.transaction() as conn:`), or a block of
   statements of one session (`async with db.connection() as conn:`).
 

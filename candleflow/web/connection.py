@@ -36,7 +36,7 @@ from candleflow.domain.updates import BarUpdate, Key
 #: Bytes in a socket's write buffer past which updates queue instead of going out at once.
 HIGH_WATER = 64 * 1024
 #: One connection in this many records its hub → client latency: a histogram observation
-#: costs as much as a `send` (1 in 8 took 7 % of the worker at 1,000 clients).
+#: costs as much as a `send` (`bench/bench_sse.py` shows what denser sampling costs).
 SAMPLE_EVERY = 64
 
 HUB_TO_CLIENT = LIVE_STAGE_SECONDS.labels("hub_to_client")
@@ -190,7 +190,7 @@ class Connection:
 
     def offer_all(self, batch: Sequence[tuple[Bodies, int, float]]) -> bool:
         """`offer` each update of one fan-out round, writing what goes out directly in one
-        `send`: on loopback here a `send` costs ~15 µs, most of a client's cost per round."""
+        `send`: a `send` is most of a client's cost per round (`bench/bench_sse.py`)."""
         if len(batch) == 1:
             return self.offer(*batch[0])
         corked: list[bytes] = []

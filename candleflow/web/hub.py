@@ -51,10 +51,9 @@ JOURNAL_KEEP_S = 300.0
 FAN_OUT_SLICE = 256
 #: How long a fan-out round due during an engine commit waits for that commit at most.
 COMMIT_WAIT_S = 0.05
-#: How long the engine waits at most, before its next commit, for a round owed to run.
-#: Measured: 0.25 s made it wait out whole 60-90 ms rounds at 5,000 clients (p99 194-260
-#: ms there); 0.03 s keeps commits and rounds alternating where rounds are short (1,000
-#: clients: p50 26-29 ms against 32-39 ms without the wait) and caps it where they are long.
+#: How long the engine waits at most, before its next commit, for a round owed to run:
+#: long enough for commits and rounds to alternate where rounds are short, short enough
+#: not to wait out whole rounds where they are long (chosen with `bench/bench_sse.py`).
 ROUND_WAIT_S = 0.03
 
 COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
@@ -247,8 +246,8 @@ class Hub:
     async def _round(self, pending: list[tuple[BarUpdate, float]]) -> None:
         """One fan-out round (`_stamped`, then `_deliver` per series), yielding to the event
         loop every `FAN_OUT_SLICE` connections: the engine's commits share this loop, and
-        each of their round trips would otherwise wait for a whole round (~15 ms at 1,000
-        clients here)."""
+        each of their round trips would otherwise wait for a whole round (`bench/bench_sse.py`
+        measures a round's cost)."""
         for at in range(0, len(pending), self._burst):
             if at:
                 # let the writers drain: a burst of distinct bars (a catch-up)

@@ -1,4 +1,4 @@
-"""The TradingView UDF endpoints under `/udf` (see `../shared/udf.md`).
+"""The TradingView UDF endpoints under `/udf` (docs/web.md describes them and their rules).
 
 `config`, `symbols`, `search`, `history`, `time`, `quotes`, `marks` and
 `timescale_marks`. Group requests are not offered (`supports_group_request: false`),

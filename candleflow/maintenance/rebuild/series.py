@@ -14,8 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from candleflow.domain.bars import Bar, BarKey, SeriesKey
-from candleflow.functions.api import Bar as FunctionBar
-from candleflow.functions.api import Values
+from candleflow.functions.api import FunctionBar, Values
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import SeriesInput, compute
 from candleflow.functions.registry import FunctionSet
@@ -35,15 +34,11 @@ class Base:
     kept: dict[int, FunctionBar] = field(default_factory=dict)  # bucket -> kept bars >= cutoff
 
 
-def function_bar(bucket: int, bar: Bar) -> FunctionBar:
-    return FunctionBar(bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume))
-
-
 def bars_by_series(bars: Mapping[BarKey, Bar]) -> dict[SeriesKey, dict[int, FunctionBar]]:
     """bucket -> bar of every rebuilt bar, per series."""
     series: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
     for (symbol, resolution, bucket), bar in bars.items():
-        series[(symbol, resolution)][bucket] = function_bar(bucket, bar)
+        series[(symbol, resolution)][bucket] = FunctionBar.of(bucket, bar)
     return series
 
 

@@ -41,11 +41,10 @@ from candleflow.core.settings import Settings
 from candleflow.domain.bars import Bar, BarKey, aggregate
 from candleflow.domain.updates import BarUpdate
 from candleflow.engine.bar_engine import BarEngine
-from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.recompute import whole
 from candleflow.functions.registry import load
 from candleflow.kafka.log_reader import Record
-from candleflow.maintenance.rebuild.series import function_bar
 from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries
@@ -290,7 +289,7 @@ def reference(ticks: Sequence[Tick]) -> Reference:
     bars = aggregate(ticks)
     series: dict[SeriesKey, list[FunctionBar]] = {}
     for (symbol, resolution, bucket), bar in sorted(bars.items()):
-        series.setdefault((symbol, resolution), []).append(function_bar(bucket, bar))
+        series.setdefault((symbol, resolution), []).append(FunctionBar.of(bucket, bar))
     indicators = {}
     marks = {}
     for (symbol, resolution), points in series.items():

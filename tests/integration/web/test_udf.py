@@ -1,4 +1,4 @@
-"""Conformance of the UDF endpoints with the TradingView UDF protocol (docs/udf.md),
+"""Conformance of the UDF endpoints with the TradingView UDF protocol (docs/web.md),
 served in-process by the web application every worker serves, on a real PostgreSQL.
 
 The database holds bars built by the independent reference aggregation of a tick log
