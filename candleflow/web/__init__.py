@@ -1,3 +1,3 @@
 """Web layer: UDF views, SSE live bars, health, metrics, OpenAPI and the static frontend,
 built into one aiohttp application by `candleflow.web.application.create_web_app` from
-the route table of `candleflow.web.routes`. Importing it registers nothing."""
+the routes each view module declares (`candleflow.web.routes` gathers them). Importing it registers nothing."""

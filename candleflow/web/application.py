@@ -1,7 +1,7 @@
 """The web application, built by one function from what it serves.
 
-`create_web_app(settings, ...)` builds the aiohttp application of a process: the route
-table (`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
+`create_web_app(settings, ...)` builds the aiohttp application of a process: the routes
+(`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
 `WebContext` (settings, database, runtime, functions, the Kafka probe, the OpenAPI
 document), and what happens at shutdown (open streams are ended, the database it opened
 is closed). Nothing is read from the environment or a module global, so a test builds
@@ -25,7 +25,7 @@ from candleflow.store.database import Database
 from candleflow.web import openapi
 from candleflow.web.context import CONTEXT, WebContext
 from candleflow.web.middleware import udf_middleware
-from candleflow.web.routes import ROUTES, add_routes
+from candleflow.web.routes import add_routes
 from candleflow.web.runtime import Runtime
 
 #: Connections the web views of one process read with at most.
@@ -65,7 +65,7 @@ def create_web_app(
         spec=openapi.spec(settings),
     )
     app[CONTEXT] = ctx
-    add_routes(app, ROUTES)
+    add_routes(app)
     app.on_response_prepare.append(_server_header)
     app.on_shutdown.append(_end_streams)
     if owned:

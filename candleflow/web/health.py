@@ -27,6 +27,9 @@ from candleflow.store.database import Database
 from candleflow.web import responses
 from candleflow.web.context import WebContext, context
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 PROBE_TIMEOUT = 3.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -48,6 +51,7 @@ def engine_status(ctx: WebContext) -> dict[str, object]:
     return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
 
 
+@ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Kafka and database reachability, database capability, engine lag."""
     ctx = context(request)
@@ -63,6 +67,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
 
 
+@ROUTES.get("/metrics")
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus text format of this process's registry."""
     response = web.Response(body=render())

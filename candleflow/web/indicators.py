@@ -26,6 +26,9 @@ from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, RESOLUTION, SYMBOL, TO, Param, Query, Values
 from candleflow.web.udf import current_bucket_s, no_data, resolve
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 #: Query parameters of the request itself; every other one is a parameter of the function.
 REQUEST_PARAMETERS = frozenset({"symbol", "resolution", "kind", "output", "from", "to", "countback"})
 #: Longest value of a function parameter given in the query.
@@ -84,6 +87,7 @@ def indicator_of(functions: FunctionSet, arguments: dict[str, str], values: Valu
     return found, output
 
 
+@ROUTES.get("/api/indicators")
 async def indicators(request: web.Request) -> web.StreamResponse:
     """One line of a registered indicator for a symbol and resolution, with the rules of `/udf/history`."""
     ctx = context(request)
@@ -137,6 +141,7 @@ def describe(function: Function) -> dict[str, Any]:
     return entry
 
 
+@ROUTES.get("/api/functions")
 async def catalogue(request: web.Request) -> web.StreamResponse:
     """The indicators and signals this worker computes, with their parameters."""
     functions = context(request).functions

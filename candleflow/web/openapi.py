@@ -24,6 +24,9 @@ from candleflow.web.indicators import indicators_query
 from candleflow.web.openapi_schemas import SCHEMAS, UNAVAILABLE, errors, json_answer, ref
 from candleflow.web.params import Query
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 
 def _get(summary: str, query: Query | None, answers: dict[str, Any]) -> dict[str, Any]:
     return _operation("get", summary, query, answers)
@@ -167,6 +170,7 @@ def spec(settings: Settings) -> dict[str, Any]:
     }
 
 
+@ROUTES.get("/openapi.json")
 async def openapi(request: web.Request) -> web.StreamResponse:
     """This service's OpenAPI 3.0 description."""
     return responses.json(context(request).spec, cache="public, max-age=300")

@@ -34,6 +34,9 @@ from candleflow.web.context import context
 from candleflow.web.params import RESOLUTION, SYMBOL, Param, Query
 from candleflow.web.udf import resolve
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 #: `last_event_id`: read leniently (an id we did not issue means "older than anything").
 LAST_EVENT_ID = Param(
     "last_event_id",
@@ -44,6 +47,7 @@ LAST_EVENT_ID = Param(
 STREAM = Query(SYMBOL, RESOLUTION, LAST_EVENT_ID)
 
 
+@ROUTES.get("/udf/stream", allow_head=False)
 async def stream(request: web.Request) -> web.StreamResponse:
     """Live bars of one symbol and resolution (see the module docstring)."""
     ctx = context(request)

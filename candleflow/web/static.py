@@ -17,6 +17,9 @@ from candleflow.core.bundled import bundled
 from candleflow.web import responses
 from candleflow.web.errors import UdfError
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 DIST = bundled("frontend")
 ASSET_CACHE = "public, max-age=31536000, immutable"
 #: The route of the files at the root of the build (`root_file`).
@@ -41,6 +44,7 @@ def _file(root: Path, relative: str) -> Path:
     return candidate
 
 
+@ROUTES.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
     """The chart page."""
     index_html = DIST / "index.html"
@@ -49,17 +53,20 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index_html, headers={"Cache-Control": responses.LIVE})
 
 
+@ROUTES.get("/grid")
 async def grid(request: web.Request) -> web.StreamResponse:
     """Several charts on one page (`?charts=<symbol>|<resolution>,…`), one stream connection."""
     return web.FileResponse(_file(DIST, "grid.html"), headers={"Cache-Control": responses.LIVE})
 
 
+@ROUTES.get("/assets/{path:.+}")
 async def assets(request: web.Request) -> web.StreamResponse:
     """Hashed bundles of the frontend build."""
     found = _file(DIST / "assets", request.match_info["path"])
     return web.FileResponse(found, headers={"Cache-Control": ASSET_CACHE})
 
 
+@ROUTES.get(ROOT_FILE)
 async def root_file(request: web.Request) -> web.StreamResponse:
     """Files Vite copies to the root of the build (favicon and the like)."""
     found = _file(DIST, request.match_info["name"])

@@ -39,6 +39,9 @@ from candleflow.web.params import Param, Query
 from candleflow.web.sse import LAST_EVENT_ID
 from candleflow.web.udf import resolve
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 #: Subscriptions one stream may hold.
 MAX_SUBS = 64
 #: The `errmsg` of a stream id no open stream has.
@@ -81,6 +84,7 @@ async def _subscribe(
             await event_stream.catch_up(ctx, hub, connection, key, last_id)
 
 
+@ROUTES.get("/udf/streams", allow_head=False)
 async def open_streams(request: web.Request) -> web.StreamResponse:
     """Open a multiplexed stream (see the module docstring)."""
     ctx = context(request)
@@ -105,6 +109,7 @@ def _connection(hub: Hub, request: web.Request) -> Connection:
     return connection
 
 
+@ROUTES.post("/udf/streams/{stream}/subscribe")
 async def subscribe(request: web.Request) -> web.StreamResponse:
     """Add subscriptions to an open stream; their current bars follow on it."""
     ctx = context(request)
@@ -116,6 +121,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     return responses.json({"s": "ok", "subscribed": answer})
 
 
+@ROUTES.post("/udf/streams/{stream}/unsubscribe")
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
     """Remove subscriptions from an open stream (unknown ones are ignored)."""
     ctx = context(request)

@@ -22,6 +22,9 @@ from candleflow.web.context import WebContext, context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
 
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
+
 SEARCH_LIMIT = 30
 QUOTES_MAX_SYMBOLS = 100
 #: A mark's tone -> (colour, time-scale mark shape).
@@ -80,23 +83,27 @@ def current_bucket_s(res: Resolution) -> int:
     return res.floor(int(time.time() * 1000)) // 1000
 
 
+@ROUTES.get("/udf/config")
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
     exchanges = await queries.exchanges(await context(request).database.connected())
     return responses.json(symbol_info.config(exchanges))
 
 
+@ROUTES.get("/udf/time")
 async def server_time(request: web.Request) -> web.StreamResponse:
     """Server time: a bare number of unix seconds (UTC)."""
     return responses.json(int(time.time()), cache=responses.NO_STORE)
 
 
+@ROUTES.get("/udf/symbols")
 async def symbols(request: web.Request) -> web.StreamResponse:
     """LibrarySymbolInfo of one symbol; `unknown_symbol` (404) otherwise."""
     row = await resolve(context(request), SYMBOLS.read(request.query).text("symbol"))
     return responses.json(symbol_info.library_symbol_info(row))
 
 
+@ROUTES.get("/udf/search")
 async def search(request: web.Request) -> web.StreamResponse:
     """Symbols whose name or description contains `query` (any case); empty lists all."""
     q = SEARCH.read(request.query)
@@ -108,6 +115,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     return responses.json([symbol_info.search_item(r) for r in found[:limit]])
 
 
+@ROUTES.get("/udf/history")
 async def history(request: web.Request) -> web.StreamResponse:
     """Bars of `[from, to)` or the `countback` bars before `to`, whichever is more;
     `no_data` with `nextTime`. Without countback, a range holding more bars than
@@ -134,6 +142,7 @@ def no_data(next_time: int | None) -> dict[str, Any]:
     return {"s": "no_data"} if next_time is None else {"s": "no_data", "nextTime": next_time}
 
 
+@ROUTES.get("/udf/quotes")
 async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
     ctx = context(request)
@@ -197,6 +206,7 @@ def _style(mark: Mark) -> tuple[str, str]:
     return TONE_STYLE.get(mark.tone, TONE_STYLE["neutral"])
 
 
+@ROUTES.get("/udf/marks")
 async def marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as bar marks (column table), `from <= time <= to`.
 
@@ -221,6 +231,7 @@ async def marks(request: web.Request) -> web.StreamResponse:
     )
 
 
+@ROUTES.get("/udf/timescale_marks")
 async def timescale_marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as time-scale marks, `from <= time <= to`."""
     found, cache = await _marks_of(request)

@@ -14,6 +14,7 @@ workers, the browser driver).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,24 +25,33 @@ T = TypeVar("T")
 INTERVAL = 0.05
 
 
-class _Attempts:
-    """The attempts of one wait: their count is bounded by the deadline."""
+class _Wait:
+    """The attempts of one wait, bounded by its deadline: `attempt()` wraps each one."""
 
-    def __init__(self, timeout: float, what: str | None) -> None:
+    def __init__(self, timeout: float, what: str | None, ignoring: tuple[type[BaseException], ...]) -> None:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.what = what
+        self.ignoring = ignoring
         self.last: object = None
 
-    def __iter__(self) -> Iterator[int]:
-        attempt = 0
-        while True:
-            yield attempt
-            attempt += 1
-            if time.monotonic() > self.deadline:
-                raise AssertionError(
-                    f"not within {self.timeout:g} s: {self.what or 'the condition'} (last: {self.last!r})"[:4000]
-                )
+    @contextlib.contextmanager
+    def attempt(self) -> Iterator[None]:
+        """One attempt: an exception of `ignoring` counts as a falsy answer; past the
+        deadline the wait fails, naming what it waited for and the last answer."""
+        try:
+            yield
+        except self.ignoring as exc:
+            self.last = exc
+        if time.monotonic() > self.deadline:
+            raise AssertionError(
+                f"not within {self.timeout:g} s: {self.what or 'the condition'} (last: {self.last!r})"[:4000]
+            )
+
+    def holds(self, value: object) -> bool:
+        if not value:
+            self.last = value
+        return bool(value)
 
 
 @overload
@@ -75,20 +85,15 @@ async def eventually(
     ignoring: tuple[type[BaseException], ...] = (),
 ) -> object:
     """The first truthy value of `condition()` (see the module docstring)."""
-    attempts = _Attempts(timeout, what)
-    for _ in attempts:
-        try:
+    wait = _Wait(timeout, what, ignoring)
+    while True:
+        with wait.attempt():
             value = condition()
             if inspect.isawaitable(value):
                 value = await value
-        except ignoring as exc:
-            attempts.last = exc
-        else:
-            if value:
+            if wait.holds(value):
                 return value
-            attempts.last = value
         await asyncio.sleep(interval)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def eventually_sync(
@@ -100,15 +105,11 @@ def eventually_sync(
     ignoring: tuple[type[BaseException], ...] = (),
 ) -> T:
     """`eventually` without an event loop: `condition` is a plain function."""
-    attempts = _Attempts(timeout, what)
-    for _ in attempts:
-        try:
+    wait = _Wait(timeout, what, ignoring)
+    while True:
+        with wait.attempt():
             value = condition()
-        except ignoring as exc:
-            attempts.last = exc
-        else:
             if value:
                 return value
-            attempts.last = value
+            wait.holds(value)
         time.sleep(interval)
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,23 +161,29 @@ def kafka_client_constructions(path: Path) -> Iterator[str]:
             yield f"{node.lineno}: .{node.attr}"
 
 
+def offenders(check: Callable[[Path], Iterator[str]], exempt: Callable[[str], bool]) -> dict[str, list[str]]:
+    """What `check` finds in each module `exempt` does not excuse."""
+    return {name: hits for name, path in MODULES.items() if not exempt(name) and (hits := list(check(path)))}
+
+
 def test_only_the_kafka_package_builds_kafka_clients() -> None:
-    found = {
-        name: hits
-        for name, path in MODULES.items()
-        if not (name == KAFKA_PACKAGE or name.startswith(KAFKA_PACKAGE + "."))
-        and (hits := list(kafka_client_constructions(path)))
-    }
+    found = offenders(kafka_client_constructions, lambda name: name.split(".")[:2] == KAFKA_PACKAGE.split("."))
     assert found == {}, f"build Kafka clients with candleflow.kafka.clients: {found}"
 
 
-def test_the_kafka_check_sees_constructions_and_private_clients(tmp_path: Path) -> None:
+def found_in(tmp_path: Path, text: str, check: Callable[[Path], Iterator[str]]) -> list[str]:
+    """What `check` finds in a module holding `text`, by line."""
     source = tmp_path / "m.py"
-    source.write_text(
+    source.write_text(text)
+    return sorted(check(source), key=lambda hit: int(hit.split(":")[0]))
+
+
+def test_the_kafka_check_sees_constructions_and_private_clients(tmp_path: Path) -> None:
+    text = (
         "import aiokafka\nfrom aiokafka import AIOKafkaConsumer as C\n"
         "def f(c):\n    aiokafka.AIOKafkaProducer(bootstrap_servers='x')\n    return c._client\n"
     )
-    assert sorted(kafka_client_constructions(source)) == [
+    assert found_in(tmp_path, text, kafka_client_constructions) == [
         "2: AIOKafkaConsumer imported as C",
         "4: AIOKafkaProducer(...)",
         "5: ._client",
@@ -215,23 +221,18 @@ def test_importing_a_module_reads_no_settings_or_environment() -> None:
     """Settings are read by entry points and handed down; a module that read them when
     imported could not be built twice with different settings (a test, a second app)."""
     table = layers()
-    found = {
-        name: hits
-        for name, path in MODULES.items()
-        if (layer_of(name, table) or (0, ""))[1] != ENTRY and (hits := list(import_time_reads(path)))
-    }
+    found = offenders(import_time_reads, lambda name: (layer_of(name, table) or (0, ""))[1] == ENTRY)
     assert found == {}, f"read the settings in a function the entry point calls: {found}"
 
 
 def test_the_import_time_check_sees_module_and_class_level_reads(tmp_path: Path) -> None:
-    source = tmp_path / "m.py"
-    source.write_text(
+    text = (
         "import os\nfrom candleflow.core.settings import Settings\n"
         "settings = Settings.from_env()\nPORT = settings.web_port\nHOME = os.environ['HOME']\n"
         "class C:\n    limit = os.getenv('X')\n"
         "def f(level=settings.log_level):\n    return os.environ, Settings.from_env()\n"
     )
-    assert sorted(import_time_reads(source), key=lambda hit: int(hit.split(":")[0])) == [
+    assert found_in(tmp_path, text, import_time_reads) == [
         "3: Settings.from_env()",
         "4: settings.web_port",
         "5: os.environ",

@@ -4,6 +4,8 @@ event ids and the journal that lets a reconnecting client resume."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -337,14 +339,30 @@ def closes(transport: BufferTransport) -> list[float]:
     return [d["close"] for _, _, d in events(transport.body())]
 
 
-async def test_a_round_due_during_an_engine_commit_waits_for_it() -> None:
-    hub = Hub(None, queue_limit=8, commit_wait_s=3600)  # a commit is never waited out here
+def direct_client(hub: Hub) -> BufferTransport:
+    """A connection subscribed to `KEY`, written to directly; its socket."""
     transport = BufferTransport()
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     c.go_direct(transport)
+    return transport
+
+
+@contextlib.asynccontextmanager
+async def fanning_out(hub: Hub) -> AsyncIterator[None]:
+    """The hub's fan-out rounds run for the block."""
     rounds = asyncio.create_task(hub._fan_out())
     try:
+        yield
+    finally:
+        rounds.cancel()
+        await asyncio.gather(rounds, return_exceptions=True)
+
+
+async def test_a_round_due_during_an_engine_commit_waits_for_it() -> None:
+    hub = Hub(None, queue_limit=8, commit_wait_s=3600)  # a commit is never waited out here
+    transport = direct_client(hub)
+    async with fanning_out(hub):
         with hub.committing():
             hub.receive_all([bar(60, 1.0)])
             for _ in range(20):  # the round is due: let the fan-out task run as much as it would
@@ -352,47 +370,28 @@ async def test_a_round_due_during_an_engine_commit_waits_for_it() -> None:
             assert transport.body() == b""  # held while the commit runs
             hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
         await eventually(lambda: closes(transport) == [2.0], 10, what="the round after the commit")
-    finally:
-        rounds.cancel()
-        await asyncio.gather(rounds, return_exceptions=True)
 
 
 async def test_a_stuck_commit_holds_no_round_for_long() -> None:
     hub = Hub(None, queue_limit=8, commit_wait_s=0.01)
-    transport = BufferTransport()
-    c = hub.attach(Connection(8))
-    hub.subscribe(c, KEY)
-    c.go_direct(transport)
-    rounds = asyncio.create_task(hub._fan_out())
-    try:
+    transport = direct_client(hub)
+    async with fanning_out(hub):
         with hub.committing():  # a commit that does not end (database down)
             hub.receive_all([bar(60, 3.0)])
             await eventually(lambda: closes(transport) == [3.0], 10, what="the round, without the commit's end")
-    finally:
-        rounds.cancel()
-        await asyncio.gather(rounds, return_exceptions=True)
 
 
 async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
     short = Hub(None, queue_limit=8, round_wait_s=0.01)
-    c = short.attach(Connection(8))
-    short.subscribe(c, KEY)
-    c.go_direct(BufferTransport())
+    direct_client(short)
     await asyncio.wait_for(short.settled(), 10)  # nothing owed: at once
     short.receive_all([bar(60, 1.0)])
     await asyncio.wait_for(short.settled(), 10)  # owed, and no round runs: waits out its bound, then goes on
     assert not short._settled.is_set(), "the round is still owed: settled() returned on its bound"
 
     hub = Hub(None, queue_limit=8, round_wait_s=3600)  # only the round can end the wait here
-    transport = BufferTransport()
-    c = hub.attach(Connection(8))
-    hub.subscribe(c, KEY)
-    c.go_direct(transport)
-    rounds = asyncio.create_task(hub._fan_out())
-    try:
+    transport = direct_client(hub)
+    async with fanning_out(hub):
         hub.receive_all([bar(60, 2.0)])
         await asyncio.wait_for(hub.settled(), 10)  # the round ran: settled long before the bound
         assert closes(transport) == [2.0]
-    finally:
-        rounds.cancel()
-        await asyncio.gather(rounds, return_exceptions=True)
