@@ -95,7 +95,9 @@ async def test_stopping_the_server_ends_open_streams(stack: StackInfo, database_
 async def test_the_catalogue_lists_the_functions_the_application_was_built_with(
     stack: StackInfo, database_url: str, names: Names
 ) -> None:
-    settings = Settings.from_env(names.env(stack, database_url, functions="rsi(period=14)", ma_periods="5,9", crossover="5,9"))
+    settings = Settings.from_env(
+        names.env(stack, database_url, functions="rsi(period=14)", ma_periods="5,9", crossover="5,9")
+    )
     async with serving(settings, runtime=Runtime()) as server:
         status, headers, body = await get(f"{server.url}/api/functions")
     assert status == 200 and headers["Cache-Control"] == "public, max-age=60"
