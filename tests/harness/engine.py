@@ -17,7 +17,7 @@ from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import parse_tick
 from candleflow.kafka import clients
 from candleflow.kafka.config import KafkaConfig
-from tests.harness.kafka import consume_all, partitions_of
+from tests.harness.kafka import consume_all, existing_partitions, partitions_of
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 from tests.harness.waiting import eventually
 
@@ -46,11 +46,15 @@ async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] |
         await producer.stop()
 
 
-async def highwaters(bootstrap: str, topic: str) -> dict[int, int]:
+async def highwaters(bootstrap: str, topic: str, *, wait: bool = True) -> dict[int, int]:
+    """The end offset of each partition of `topic` (once it exists; with `wait=False`,
+    none while it does not)."""
+    tps = await (partitions_of(bootstrap, topic) if wait else existing_partitions(bootstrap, topic))
+    if not tps:
+        return {}
     consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test")
     await consumer.start()
     try:
-        tps = await partitions_of(bootstrap, topic)
         ends = await consumer.end_offsets(tps)
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:

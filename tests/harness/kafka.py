@@ -50,7 +50,7 @@ async def consume_all(
     """Every record of `topic` from the beginning, with a real consumer and no group.
 
     Reads up to the end offsets seen at the call; with `expect`, keeps reading until at
-    least that many records arrived. Raises TimeoutError when neither happens in time.
+    least that many records arrived. Fails (AssertionError) when neither happens in time.
     Records come sorted by (partition, offset).
     """
     partitions = await partitions_of(bootstrap, topic, timeout)
@@ -82,21 +82,22 @@ async def consume_all(
     return sorted(records, key=lambda r: (r[2], r[3]))
 
 
-async def partitions_of(bootstrap: str, topic: str, timeout: float = 30) -> list[TopicPartition]:  # noqa: ASYNC109
-    """The topic's partitions, once it exists, read with a metadata request (which never
-    creates it)."""
+async def existing_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions now (none while it does not exist), read with a metadata
+    request (which never creates it)."""
     admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
-
-    async def described() -> list[TopicPartition]:
-        (found,) = await admin.describe_topics([topic])
-        if found["error_code"] != 0:
-            return []
-        return [
-            TopicPartition(topic, p["partition"]) for p in sorted(found["partitions"], key=lambda p: p["partition"])
-        ]
-
     try:
-        return await eventually(described, timeout, interval=0.2, what=f"topic {topic} exists")
+        (found,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
+    if found["error_code"] != 0:
+        return []
+    return [TopicPartition(topic, p["partition"]) for p in sorted(found["partitions"], key=lambda p: p["partition"])]
+
+
+async def partitions_of(bootstrap: str, topic: str, timeout: float = 30) -> list[TopicPartition]:  # noqa: ASYNC109
+    """The topic's partitions, once it exists."""
+    return await eventually(
+        lambda: existing_partitions(bootstrap, topic), timeout, interval=0.2, what=f"topic {topic} exists"
+    )
