@@ -18,7 +18,6 @@ one, else from the exception type.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 
 import asyncpg
@@ -58,12 +57,7 @@ def classify(exc: BaseException) -> Failure:
         return Failure.REFUSAL
     if isinstance(
         exc,
-        OSError
-        | TimeoutError
-        | asyncio.TimeoutError
-        | asyncpg.InterfaceError
-        | asyncpg_base.OutdatedSchemaCacheError
-        | KafkaError,
+        OSError | TimeoutError | asyncpg.InterfaceError | asyncpg_base.OutdatedSchemaCacheError | KafkaError,
     ):
         return Failure.OUTAGE
     return Failure.FAULT

@@ -80,9 +80,9 @@ def test_stalled_exactly_when_the_ledger_stood_still_with_work_waiting_for_the_w
     assert got.lag == {0: latest.ends[0] - latest.next[0]}
     run = [r for r in rows if r.at >= latest.at - AFTER]
     still = all(r.next[0] == latest.next[0] and r.ends[0] > r.next[0] for r in run)
-    covered = any(
-        r.at <= latest.at - AFTER and r.next[0] == latest.next[0] and r.ends[0] > r.next[0] for r in rows
-    ) and still
+    covered = (
+        any(r.at <= latest.at - AFTER and r.next[0] == latest.next[0] and r.ends[0] > r.next[0] for r in rows) and still
+    )
     assert got.is_stalled == covered
 
 

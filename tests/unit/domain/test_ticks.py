@@ -1,10 +1,18 @@
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from candleflow.domain.exceptions import InvalidTick
-from candleflow.domain.ticks import MAX_PRICE, MAX_QTY, MIN_PRICE, SHOWN, Tick, parse_tick, price_decimals, validate_tick
+from candleflow.domain.ticks import (
+    MAX_PRICE,
+    MAX_QTY,
+    MIN_PRICE,
+    SHOWN,
+    Tick,
+    parse_tick,
+    price_decimals,
+    validate_tick,
+)
 
 NOW = 1_732_406_400_000
 GOOD = {"symbol": "Coinbase:BTC/USD", "ts": NOW - 1000, "price": 97000.5, "qty": 0.0123, "side": "buy", "id": "81234"}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import decimal
 
 import asyncpg
@@ -27,7 +26,6 @@ def postgres(sqlstate: str, message: str = "failed") -> asyncpg.PostgresError:
         ConnectionRefusedError(111, "refused"),
         OSError("no route"),
         TimeoutError(),
-        asyncio.TimeoutError(),
         asyncpg.InterfaceError("connection is closed"),
         KafkaConnectionError(),
         postgres("08006"),  # connection failure
@@ -74,7 +72,5 @@ def test_anything_else_is_a_fault(error: BaseException) -> None:
 
 
 def test_a_reason_names_the_sqlstate_and_is_bounded() -> None:
-    assert describe(postgres("22003", "value out of range: overflow")).endswith(
-        "(22003): value out of range: overflow"
-    )
+    assert describe(postgres("22003", "value out of range: overflow")).endswith("(22003): value out of range: overflow")
     assert len(describe(ValueError("x" * 10_000))) <= 303
