@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -103,7 +103,7 @@ async def dead_letters(
         await reader.stop()
 
 
-def assert_each_once(letters: Sequence[DeadLetter], expected: dict[Origin, bytes | None]) -> None:
+def assert_each_once(letters: Sequence[DeadLetter], expected: Mapping[Origin, bytes | None]) -> None:
     """Every expected record is dead-lettered exactly once, bounded, with a reason and the
     hash of what it held; nothing else is."""
     origins = [letter.origin for letter in letters]

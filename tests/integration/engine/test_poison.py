@@ -108,8 +108,14 @@ large = st.sampled_from(
         None,  # a tombstone
     ]
 )
-records = st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()), tick_shaped)
-records = records | tick_shaped | invalid_utf8 | large
+records: st.SearchStrategy[bytes | None] = st.one_of(
+    st.binary(max_size=300),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    tick_shaped,
+    tick_shaped,
+    invalid_utf8,
+    large,
+)
 keys = st.sampled_from([None, b"bad", SYMBOL.encode(), b"k" * 2000, b"\xff\x00"])
 
 

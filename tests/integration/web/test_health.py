@@ -106,7 +106,7 @@ async def test_readiness_holds_while_history_reads_hold_every_web_connection(
     try:
 
         async def history() -> int:
-            query = {"symbol": "Coinbase:BTC/USD", "resolution": "1", "from": 0, "to": 4_102_444_800}
+            query = {"symbol": "Coinbase:BTC/USD", "resolution": "1", "from": "0", "to": "4102444800"}
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session,
                 session.get(f"{worker.url}/udf/history", params=query) as response,
