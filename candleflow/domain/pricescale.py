@@ -38,10 +38,14 @@ BUCKETS = 16
 SHARE = 0.95
 #: Ticks a symbol's histogram holds before its old counts are halved.
 KEEP = 10_000
-#: The coarsest tick size accepted (minmov = tick size * pricescale stays an integer <= this).
+#: The coarsest tick size accepted.
 MAX_TICK_SIZE = 1_000_000
 #: The finest tick size accepted: 10^-MAX_TICK_DECIMALS.
 MAX_TICK_DECIMALS = BUCKETS - 1
+#: The largest minmov (the tick size in units of its last decimal place: 0.25 -> 25): no
+#: exchange's increment has more than a few significant digits, and the store's column
+#: is an `integer`.
+MAX_MINMOV = 1_000_000
 
 
 class TickSize(NamedTuple):
@@ -71,6 +75,8 @@ def _parse_text(text: str) -> TickSize:
     if decimals > MAX_TICK_DECIMALS:
         raise InvalidTick(f"tick_size has more than {MAX_TICK_DECIMALS} decimal places: {_shown(text)}")
     minmov = int(value.scaleb(decimals))
+    if minmov > MAX_MINMOV:
+        raise InvalidTick(f"tick_size has more than {len(str(MAX_MINMOV)) - 1} significant digits: {_shown(text)}")
     return TickSize(format(value.normalize(), "f"), decimals, minmov)
 
 

@@ -13,6 +13,7 @@ from candleflow.domain.fold import fold_seconds
 from candleflow.domain.pricescale import (
     BUCKETS,
     KEEP,
+    MAX_MINMOV,
     SHARE,
     TickSize,
     covering_decimals,
@@ -42,10 +43,23 @@ def test_a_tick_size_sets_pricescale_and_minmov(given_: object, expected: TickSi
     assert parse_tick_size(given_) == expected
 
 
-@pytest.mark.parametrize("bad", ["0", "-0.01", "abc", "", "NaN", "Infinity", "1e-16", "2000000", True, None, [1]])
+@pytest.mark.parametrize(
+    "bad", ["0", "-0.01", "abc", "", "NaN", "Infinity", "1e-16", "2000000", "0.123456789", True, None, [1]]
+)
 def test_a_tick_size_that_sets_no_scale_is_refused(bad: object) -> None:
     with pytest.raises(InvalidTick, match="tick_size"):
         parse_tick_size(bad)
+
+
+@given(st.one_of(st.decimals(allow_nan=True, allow_infinity=True).map(str), st.floats(), st.text(max_size=30)))
+def test_an_accepted_tick_size_always_fits_the_store(value: object) -> None:
+    try:
+        size = parse_tick_size(value)
+    except InvalidTick:
+        return
+    assert 0 <= size.decimals <= BUCKETS - 1
+    assert 1 <= size.minmov <= MAX_MINMOV < 2**31
+    assert parse_tick_size(size.text) == size
 
 
 def test_one_outlier_among_many_does_not_move_the_scale() -> None:
