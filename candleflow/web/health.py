@@ -21,10 +21,11 @@ a connection per call) and one PostgreSQL connection kept for them (its answer c
 `DATABASE_CACHE_S`) — never the web layer's pool, so a flood of history reads cannot
 make a healthy worker look unreachable.
 
-`/livez` answers whether the process must be restarted: 503 `{"status": "hung",
-"reason": ...}` only when the engine's loop has not turned for a long time
-(`EngineStatus.liveness`), else 200 `{"status": "alive", "reason": null}`. A dependency
-being down never fails it: restarting would not bring it back.
+`/livez` answers whether the process must be restarted: 503 `{"status": "hung" |
+"dead", "reason": ...}` only when the engine's loop has not turned for a long time
+(`EngineStatus.liveness`) or the engine task ended with an error while the process
+still serves, else 200 `{"status": "alive", "reason": null}`. A dependency being down
+never fails it: restarting would not bring it back.
 """
 
 from __future__ import annotations
@@ -170,10 +171,12 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 @page("/livez")
 async def livez(request: web.Request) -> web.StreamResponse:
-    """Liveness: 503 only when the engine's loop is hung (see the module docstring)."""
-    worker = of(request.app).worker
-    reason = None if worker is None else worker.status.liveness()
-    body = {"status": "hung" if reason else "alive", "reason": reason}
+    """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
+    slot = of(request.app)
+    hung = None if slot.worker is None else slot.worker.status.liveness()
+    reason = f"engine task ended: {slot.ended}" if slot.ended is not None else hung
+    status = "alive" if reason is None else "dead" if slot.ended is not None else "hung"
+    body = {"status": status, "reason": reason}
     return responses.json(body, status=503 if reason else 200, cache=responses.NO_STORE)
 
 

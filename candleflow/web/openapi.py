@@ -268,7 +268,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["status", "reason"],
         "properties": {
-            "status": {"type": "string", "enum": ["alive", "hung"]},
+            "status": {"type": "string", "enum": ["alive", "hung", "dead"]},
             "reason": {"type": "string", "nullable": True},
         },
     },
@@ -345,9 +345,9 @@ PATHS: dict[str, Any] = {
         },
     ),
     "/livez": _get(
-        "Liveness: fails only when the process must be restarted (the engine's loop hung)",
+        "Liveness: fails only when the process must be restarted (the engine's loop hung or its task dead)",
         None,
-        {"200": _json(_ref("Liveness"), "Alive"), "503": _json(_ref("Liveness"), "Hung: restart the process")},
+        {"200": _json(_ref("Liveness"), "Alive"), "503": _json(_ref("Liveness"), "Hung or dead: restart the process")},
     ),
     "/metrics": _get(
         "Prometheus metrics",
