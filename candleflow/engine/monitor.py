@@ -72,7 +72,10 @@ class EngineMonitor:
         """Look every `every` seconds until cancelled (a failed look is a report, not an end)."""
         try:
             while True:
-                await self.look()
+                try:
+                    await self.look()
+                except Exception as exc:  # never expected (each look catches its own failures)
+                    log.exception("engine monitor: a look failed: %r", exc)
                 await asyncio.sleep(self.every)
         finally:
             await self.close()

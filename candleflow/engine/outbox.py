@@ -140,6 +140,8 @@ class DeadLetterOutbox:
 
     async def _publish_locked(self, conn: Any, partition: int) -> int:
         count = await self.sink.dead_partitions()
+        if count < 1:
+            raise LookupError(f"the dead-letter topic {self.dead_topic} has no partitions (does it exist?)")
         target = partition % count
         sent = 0
         while rows := await store.pending(conn, self.consumer, self.topic, partition, CHUNK):
