@@ -56,6 +56,7 @@ def dead_letter(
     """The `ticks.dead` value for `raw`, refused for `reason` by `source` (see the module docstring)."""
     data = b"" if raw is None else raw.encode("utf-8", "replace") if isinstance(raw, str) else raw
     head = data[:HEAD_BYTES]
+    reason = reason.encode("utf-8", "replace").decode("utf-8")  # no lone surrogate, whatever raised
     record: dict[str, object] = {
         "reason": reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "...",
         "raw": head.decode("utf-8", "replace"),

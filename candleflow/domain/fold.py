@@ -195,8 +195,11 @@ class TickFolder:
         return self.records - self.invalid
 
     def seen(self) -> dict[str, SymbolSeen]:
-        """Per symbol: most price decimals, first and last tick time."""
-        return {symbol: SymbolSeen(i.decimals, i.first, i.last) for symbol, i in self._seen.items()}
+        """Per symbol: most price decimals, first and last tick time, decimals histogram, tick size (copies)."""
+        return {
+            symbol: SymbolSeen(i.decimals, i.first, i.last, None if i.counts is None else list(i.counts), i.tick)
+            for symbol, i in self._seen.items()
+        }
 
     def finish(self) -> dict[BarKey, Bar]:
         """Every supported resolution's bars (the 1-second bars are shared, not copied)."""
