@@ -28,6 +28,9 @@ async def run_worker(settings: Settings, functions: FunctionSet) -> None:
         runtime.attach(worker)
         try:
             await worker.run()
+        except Exception as exc:
+            runtime.ended = f"{type(exc).__name__}: {exc}"[:300]
+            raise
         finally:
             runtime.detach()
             await worker.close()

@@ -1,12 +1,13 @@
 """`Worker`: what one `candleflow worker` process runs beside its web application.
 
-A worker owns, for its whole life, the engine's `Database` (a few connections), the Kafka
-sink of the engine's output, the `BarEngine`, the `TickReader`, the engine status
-`/healthz` reports, the SSE hub of its web server and the leader-only feed. `Worker.open`
-connects (waiting for the database) and builds it; the constructor takes the database
-and the sink ready-made, which is the seam for tests that run a worker in-process
-against the real stack. The web views reach the status and the hub through the
-application's `candleflow.web.runtime.Runtime`.
+A worker owns, for its whole life, the engine's `Database` (a few connections), the
+Kafka sink of the engine's output, the `BarEngine` and its runner, the `TickReader`, the
+dead-letter outbox, the monitor that tells whether the engine is stalled, the engine
+status `/healthz` and `/livez` report, the SSE hub of its web server and the
+leader-only feed. `Worker.open` connects (waiting for the database) and builds it; the
+constructor takes the database and the sink ready-made, which is the seam for tests
+that run a worker in-process against the real stack. The web views reach the status
+and the hub through the application's `candleflow.web.runtime.Runtime`.
 
 The feed (`CANDLEFLOW_SOURCE`) runs on the worker that holds partition 0 of the ticks
 topic: exactly one member of the engine's consumer group holds it, the group moves it
@@ -21,15 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate, Key
-from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
+from candleflow.engine.bar_engine import BarEngine, BatchResult
+from candleflow.engine.monitor import EngineMonitor
+from candleflow.engine.outbox import DeadLetterOutbox
 from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
+from candleflow.engine.runner import EngineRunner
 from candleflow.engine.sink import KafkaSink
 from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
@@ -41,8 +44,7 @@ from candleflow.web.updates_feed import UpdatesFeed, current_bars
 
 log = logging.getLogger(__name__)
 
-LAG_INTERVAL_S = 5.0
-#: Connections of the engine's database: one transaction at a time, plus lag and hub reads.
+#: Connections of the engine's database: one transaction at a time, plus the outbox and hub reads.
 ENGINE_CONNECTIONS = 4
 #: The partition whose holder runs the feed.
 LEADER_PARTITION = 0
@@ -109,7 +111,16 @@ class Worker:
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, database, sink, status=self.status, functions=functions)
-        self.runner = EngineRunner(self.engine)
+        self.outbox = DeadLetterOutbox(
+            database,
+            sink,
+            kafka=self.kafka,
+            dead_topic=settings.dead_topic,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            status=self.status,
+        )
+        self.runner = EngineRunner(self.engine, rejected=self.outbox.wake)
         self.feed = Feed(settings)
         self.reader = TickReader(
             settings,
@@ -119,7 +130,17 @@ class Worker:
             revoked=self._revoked,
             assigned_now=self._assigned,
             settled=self.hub.settled,
+            beat=self.status.beat,
             kafka=self.kafka,
+        )
+        self.monitor = EngineMonitor(
+            self.status,
+            lambda: set(self.reader.assigned),
+            kafka=self.kafka,
+            database_url=settings.database_url,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            stall_after=settings.stall_after,
         )
 
     @classmethod
@@ -133,7 +154,7 @@ class Worker:
         return cls(settings, database, KafkaSink(settings, kafka), functions)
 
     async def run(self) -> None:
-        """Read and commit ticks and report lag until cancelled."""
+        """Read and commit ticks, publish dead letters and watch for stalls until cancelled."""
         try:
             await self.engine.republish_current()  # updates a crash lost between commit and publish
         except Exception as exc:  # live clients still get every later update
@@ -141,7 +162,8 @@ class Worker:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.reader.run(), name="candleflow-engine-reader")
-                group.create_task(_every(LAG_INTERVAL_S, self.report_lag), name="candleflow-lag")
+                group.create_task(self.outbox.run(), name="candleflow-dead-letters")
+                group.create_task(self.monitor.run(), name="candleflow-engine-monitor")
         finally:
             await self.feed.follow(False)
 
@@ -162,62 +184,12 @@ class Worker:
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
         with self.hub.committing():
-            result = await self.runner.run_prepared(prepared)
-        self._note_lag(result.next_offsets)
-        return result
+            return await self.runner.run_prepared(prepared)
 
     async def _revoked(self, partitions: frozenset[int]) -> None:
         if LEADER_PARTITION in partitions:
             await self.feed.follow(False)
 
     async def _assigned(self, partitions: frozenset[int]) -> None:
+        self.outbox.wake()  # dead letters a previous holder of these partitions left
         await self.feed.follow(LEADER_PARTITION in partitions)
-
-    # -------------------------------------------------------------------- lag
-
-    def _note_lag(self, next_offsets: dict[int, int]) -> None:
-        for partition, next_offset in next_offsets.items():
-            highwater = self.reader.highwater(partition)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-    def _set_lag(self, partition: int, lag: int) -> None:
-        self.status.lag[partition] = lag
-        metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
-
-    async def report_lag(self) -> None:
-        """Lag of each partition this worker holds: highwater minus the next offset the
-        ledger expects (read from the database for partitions this worker has not
-        written). Partitions it no longer holds leave the report."""
-        assigned = set(self.reader.assigned)
-        for partition in set(self.status.lag) - assigned:
-            del self.status.lag[partition]
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(str(partition))
-        written = self.engine.written
-        unknown = [partition for partition in assigned if partition not in written]
-        ledger = await self._ledger(unknown) if unknown else {}
-        for partition in assigned:
-            highwater = self.reader.highwater(partition)
-            next_offset = written[partition][0] if partition in written else ledger.get(partition, 0)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-
-async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` every `interval` seconds; a failure never ends the loop (lag is a report,
-    never a reason to stop a worker). The first failure of a run of them is a warning, the
-    repeats debug lines, and the recovery says how many runs failed."""
-    name = getattr(job, "__name__", repr(job))
-    failed = 0
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await job()
-        except Exception as exc:
-            failed += 1
-            log.log(logging.WARNING if failed == 1 else logging.DEBUG, "%s failed: %r", name, exc)
-            continue
-        if failed:
-            log.warning("%s works again after %d failed runs", name, failed)
-            failed = 0

@@ -10,7 +10,7 @@
 `role` names the client in its client id (`{client_id}-{role}`), so a broker's logs and
 quotas tell the engine, the SSE hub and a source apart. Keyword `options` are the
 client's own tuning (fetch sizes, linger, batch size), never connection settings: those
-come from the config alone.
+come from the config alone (a probe may shorten its `request_timeout_s`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _CONNECTION = frozenset(
     {
         "bootstrap_servers",
         "client_id",
+        "request_timeout_ms",
         "security_protocol",
         "ssl_context",
         "sasl_mechanism",
@@ -46,18 +47,23 @@ def _tuning(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def producer(config: KafkaConfig, role: str, **options: Any) -> AIOKafkaProducer:
+def producer(
+    config: KafkaConfig, role: str, *, request_timeout_s: float | None = None, **options: Any
+) -> AIOKafkaProducer:
     """An idempotent producer acknowledged by all in-sync replicas (not started)."""
     return AIOKafkaProducer(
-        **config.client_options(role), **{"acks": "all", "enable_idempotence": True, **_tuning(options)}
+        **config.client_options(role, request_timeout_s=request_timeout_s),
+        **{"acks": "all", "enable_idempotence": True, **_tuning(options)},
     )
 
 
-def group_consumer(config: KafkaConfig, role: str, group_id: str, **options: Any) -> AIOKafkaConsumer:
+def group_consumer(
+    config: KafkaConfig, role: str, group_id: str, *, request_timeout_s: float | None = None, **options: Any
+) -> AIOKafkaConsumer:
     """A consumer in `group_id` with the config's session timeouts; offsets are committed
     by the caller, never automatically (not started, not subscribed)."""
     return AIOKafkaConsumer(
-        **config.client_options(role),
+        **config.client_options(role, request_timeout_s=request_timeout_s),
         **config.group_options(),
         group_id=group_id,
         enable_auto_commit=False,
@@ -65,10 +71,17 @@ def group_consumer(config: KafkaConfig, role: str, group_id: str, **options: Any
     )
 
 
-def assigned_reader(config: KafkaConfig, role: str, **options: Any) -> AIOKafkaConsumer:
+def assigned_reader(
+    config: KafkaConfig, role: str, *, request_timeout_s: float | None = None, **options: Any
+) -> AIOKafkaConsumer:
     """A consumer outside any group: the caller assigns and positions its partitions
     (not started)."""
-    return AIOKafkaConsumer(**config.client_options(role), group_id=None, enable_auto_commit=False, **_tuning(options))
+    return AIOKafkaConsumer(
+        **config.client_options(role, request_timeout_s=request_timeout_s),
+        group_id=None,
+        enable_auto_commit=False,
+        **_tuning(options),
+    )
 
 
 def admin(config: KafkaConfig, role: str = "admin", *, request_timeout_s: float | None = None) -> AIOKafkaAdminClient:

@@ -64,9 +64,11 @@ class Connection(Statements, Protocol):
 
 class Lender(Statements, Protocol):
     """Where connections come from (`candleflow.store.database.Database`): one for each
-    statement, or one for a transaction."""
+    statement, one for a transaction, or one for a block of a session's statements."""
 
     def transaction(self, *, readonly: bool = False) -> AbstractAsyncContextManager[Connection]: ...
+
+    def connection(self) -> AbstractAsyncContextManager[Connection]: ...
 
 
 class DatabaseUnavailable(Unavailable):

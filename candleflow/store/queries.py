@@ -61,7 +61,10 @@ class SymbolRow:
     exchange: str
     base: str
     quote: str
+    #: decimals prices are shown with (`candleflow.domain.pricescale`): pricescale = 10^this
     price_decimals: int
+    #: price increments a tick moves by, in units of 10^-price_decimals (TradingView's minmov)
+    minmov: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +162,11 @@ async def marks(db: Statements, symbol: str, resolution: str, start: int, end: i
     return [Mark(r["time"], r["signal"], r["kind"], r["label"], r["text"], r["tone"], r["price"]) for r in rows]
 
 
-_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals"
+_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals, coalesce(tick_minmov, 1) AS minmov"
 
 
 def _symbol(row: Any) -> SymbolRow:
-    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"])
+    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"], row["minmov"])
 
 
 async def all_symbols(db: Statements) -> list[SymbolRow]:
@@ -212,7 +215,7 @@ async def bars_since(db: Statements, symbol: str, resolution: str, start: int, l
 
 
 _QUOTES = f"""
-SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals,
+SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals, coalesce(s.tick_minmov, 1) AS minmov,
        last.close AS last, w.open, w.high, w.low, coalesce(w.volume, 0) AS volume,
        prev.close AS prev_close
 FROM unnest($1::text[]) AS q(name)

@@ -22,6 +22,7 @@ from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
+from candleflow.store.probe import DatabaseProbe
 from candleflow.web import openapi
 from candleflow.web.context import CONTEXT, WebContext
 from candleflow.web.middleware import udf_middleware
@@ -62,12 +63,14 @@ def create_web_app(
         functions=functions or from_settings(settings),
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
+        database_probe=DatabaseProbe(settings.database_url),
         spec=openapi.spec(settings),
     )
     app[CONTEXT] = ctx
     add_routes(app)
     app.on_response_prepare.append(_server_header)
     app.on_shutdown.append(_end_streams)
+    app.on_cleanup.append(_close_probes)
     if owned:
         app.on_cleanup.append(_close_database)
     return app
@@ -96,6 +99,10 @@ async def _end_streams(app: web.Application) -> None:
     worker = app[CONTEXT].runtime.worker
     if worker is not None:
         worker.hub.close_all()
+
+
+async def _close_probes(app: web.Application) -> None:
+    await app[CONTEXT].database_probe.close()
 
 
 async def _close_database(app: web.Application) -> None:

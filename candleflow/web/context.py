@@ -19,6 +19,7 @@ from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
+from candleflow.store.probe import DatabaseProbe
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
 
@@ -31,6 +32,8 @@ class WebContext:
     functions: FunctionSet
     kafka: KafkaConfig
     kafka_probe: KafkaProbe
+    #: `/healthz`'s database probe, on a connection of its own.
+    database_probe: DatabaseProbe
     #: Symbol look-ups of this process (`candleflow.web.symbols_cache`).
     symbols: SymbolCache = field(default_factory=SymbolCache)
     #: `/openapi.json`, rendered once from the settings (`candleflow.web.openapi.spec`).

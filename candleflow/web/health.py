@@ -1,70 +1,88 @@
-"""`/healthz` and `/metrics`: is this worker's world reachable, and what has it done.
+"""`/healthz` (readiness), `/livez` (liveness) and `/metrics`.
 
-`/healthz` answers 200 when both Kafka and PostgreSQL answer, else 503, with::
+`/healthz` answers whether a load balancer should send this worker traffic: 200 when
+Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
 
     {"status": "ok" | "degraded",
+     "reason": null | "database unreachable: ...; engine stalled: ...",
      "kafka": {"reachable": bool, "bootstrap": str, "error": str | null},
      "database": {"reachable": bool, "capability": "timescaledb" | "postgresql" | null,
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
      "engine": {"state": "starting" | "running",
-                "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
+                "partitions": {...}, "total": int,      # lag: log end - ledger, per partition held
+                "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...}}
 
-The Kafka probe (a metadata bootstrap with a short timeout, `candleflow.kafka.probe`) is
-cached for a few seconds so a tight health-check loop does not open a connection per call.
+The engine is stalled when ticks wait and its ledger stands still for
+`CANDLEFLOW_STALL_AFTER` seconds (`candleflow.core.stall`, sampled by
+`candleflow.engine.monitor`). The probes run on connections of their own — a throw-away
+Kafka client (`candleflow.kafka.probe`, its answer cached a few seconds, so a tight
+health-check loop does not open a connection per call) and one PostgreSQL connection
+kept for them (`candleflow.store.probe`) — never the web layer's `Database`, so a flood
+of history reads cannot make a healthy worker look unreachable.
+
+`/livez` answers whether the process must be restarted: 503 `{"status": "hung" |
+"dead", "reason": ...}` only when the engine's loop has not turned for a long time
+(`EngineStatus.liveness`) or the engine task ended with an error while the process
+still serves, else 200 `{"status": "alive", "reason": null}`. A dependency being down
+never fails it: restarting would not bring it back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
 from candleflow.core.metrics import render
-from candleflow.store.connection import DB_ERRORS, DatabaseUnavailable, capability
-from candleflow.store.database import Database
 from candleflow.web import responses
 from candleflow.web.context import WebContext, context
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
 ROUTES = web.RouteTableDef()
 
-PROBE_TIMEOUT = 3.0
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-
-async def database_status(database: Database) -> dict[str, Any]:
-    try:
-        db = await database.connected()
-        found = await asyncio.wait_for(capability(db), PROBE_TIMEOUT)
-        return {"reachable": True, "capability": found, "error": None}
-    except DatabaseUnavailable as exc:
-        cause = exc.__cause__
-        return {"reachable": False, "capability": None, "error": f"database unavailable: {cause!r}"[:300]}
-    except DB_ERRORS as exc:
-        return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
-
-
-def engine_status(ctx: WebContext) -> dict[str, object]:
+def engine_status(ctx: WebContext) -> tuple[dict[str, object], str | None]:
+    """The engine section of `/healthz`, and why the engine is not ready (None: it is)."""
     worker = ctx.runtime.worker
-    return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
+    if worker is None:
+        return {"state": "starting"}, None
+    return {"state": "running", **worker.status.snapshot()}, worker.status.readiness()
 
 
 @ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
-    """Kafka and database reachability, database capability, engine lag."""
+    """Readiness: Kafka and database reachable, engine not stalled (see the module docstring)."""
     ctx = context(request)
-    kafka, db = await asyncio.gather(ctx.kafka_probe.check(), database_status(ctx.database))
-    healthy = kafka.reachable and bool(db["reachable"])
+    kafka, db = await asyncio.gather(ctx.kafka_probe.check(), ctx.database_probe.check())
+    engine, engine_reason = engine_status(ctx)
+    reasons = [
+        *([] if kafka.reachable else [f"kafka unreachable: {kafka.error}"]),
+        *([] if db.reachable else [f"database unreachable: {db.error}"]),
+        *([] if engine_reason is None else [engine_reason]),
+    ]
     body = {
-        "status": "ok" if healthy else "degraded",
+        "status": "degraded" if reasons else "ok",
+        "reason": "; ".join(reasons) if reasons else None,
         "kafka": {"reachable": kafka.reachable, "bootstrap": ctx.kafka.bootstrap, "error": kafka.error},
-        "database": db,
-        "capability": db["capability"],
-        "engine": engine_status(ctx),
+        "database": {"reachable": db.reachable, "capability": db.capability, "error": db.error},
+        "capability": db.capability,
+        "engine": engine,
     }
-    return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
+    return responses.json(body, status=503 if reasons else 200, cache=responses.NO_STORE)
+
+
+@ROUTES.get("/livez")
+async def livez(request: web.Request) -> web.StreamResponse:
+    """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
+    runtime = context(request).runtime
+    hung = None if runtime.worker is None else runtime.worker.status.liveness()
+    reason = f"engine task ended: {runtime.ended}" if runtime.ended is not None else hung
+    status = "alive" if reason is None else "dead" if runtime.ended is not None else "hung"
+    body = {"status": status, "reason": reason}
+    return responses.json(body, status=503 if reason else 200, cache=responses.NO_STORE)
 
 
 @ROUTES.get("/metrics")

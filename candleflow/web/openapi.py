@@ -126,11 +126,19 @@ def paths(settings: Settings) -> dict[str, Any]:
             {"200": json_answer(ref("Functions"), "Catalogue")},
         ),
         "/healthz": _get(
-            "Kafka and database reachability, capability, engine lag",
+            "Readiness: Kafka and database reachability, capability, engine lag and stalls",
             None,
             {
-                "200": json_answer(ref("Health"), "Healthy"),
-                "503": json_answer(ref("Health"), "Kafka or database unreachable"),
+                "200": json_answer(ref("Health"), "Ready"),
+                "503": json_answer(ref("Health"), "Kafka or database unreachable, or the engine stalled (see reason)"),
+            },
+        ),
+        "/livez": _get(
+            "Liveness: fails only when the process must be restarted (the engine's loop hung or its task dead)",
+            None,
+            {
+                "200": json_answer(ref("Liveness"), "Alive"),
+                "503": json_answer(ref("Liveness"), "Hung or dead: restart the process"),
             },
         ),
         "/metrics": _get(

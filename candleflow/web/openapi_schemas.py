@@ -256,13 +256,22 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "kafka", "database", "capability", "engine"],
+        "required": ["status", "reason", "kafka", "database", "capability", "engine"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "reason": {"type": "string", "nullable": True},
             "kafka": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "database": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "capability": {"type": "string", "nullable": True, "enum": ["timescaledb", "postgresql", None]},
             "engine": {"type": "object"},
+        },
+    },
+    "Liveness": {
+        "type": "object",
+        "required": ["status", "reason"],
+        "properties": {
+            "status": {"type": "string", "enum": ["alive", "hung", "dead"]},
+            "reason": {"type": "string", "nullable": True},
         },
     },
 }

@@ -32,7 +32,7 @@ async def build(settings: Settings, database_url: str) -> Worker:
 
 
 async def lag_is(worker: Worker, expected: dict[int, int]) -> bool:
-    await worker.report_lag()
+    await worker.monitor.look()
     return worker.status.lag == expected
 
 
@@ -64,10 +64,10 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
             lambda: bool(second.reader.assigned) and bool(first.reader.assigned), 60, what="both hold partitions"
         )
         assert first.reader.assigned.isdisjoint(second.reader.assigned)
-        # Lag asks for highwaters at any moment: a partition held elsewhere has none here
-        # (aiokafka's own highwater() raises for it, which once crashed workers).
+        # A partition held elsewhere has no highwater here (aiokafka's own highwater()
+        # raises for it, which once crashed workers), and no lag in this worker's report.
         assert all(first.reader.highwater(p) is None for p in second.reader.assigned)
-        await first.report_lag()
+        await first.monitor.look()
         assert set(first.status.lag) <= first.reader.assigned
         await eventually(lambda: second.status.ticks_processed > 0, 60, what="the second worker absorbed ticks")
         await stop(second, second_task)
@@ -76,8 +76,8 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
         await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
         await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
         await eventually(lambda: first.reader.assigned == set(range(PARTITIONS)), 60, what="the first holds all again")
-        # A partition just taken over has no highwater until its first fetch, so it joins
-        # the report a moment later: wait (bounded) until every one is reported caught up.
+        # Lag is the log end minus the ledger, sampled: wait (bounded) until every partition
+        # is reported caught up.
         caught_up = dict.fromkeys(range(PARTITIONS), 0)
         await eventually(lambda: lag_is(first, caught_up), 60, what=f"lag reported as {caught_up}")
         assert first.status.ticks_processed + second.status.ticks_processed == len(ticks)  # each once

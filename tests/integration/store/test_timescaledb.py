@@ -239,6 +239,10 @@ class OneConnection:
         async with self.conn.transaction(readonly=readonly):
             yield self.conn
 
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
 
 class NoSink:
     """Dead letters and bar updates go nowhere: this test reads the tables."""
