@@ -9,7 +9,9 @@
 `ticks.dead` has one partition: dead letters are few (a malformed record is rejected
 once), no consumer group reads them in parallel, and one partition keeps them in the
 order they were rejected for whoever reads them. Workers once created it with as many
-partitions as the ticks topic and sources with one; an existing topic is never changed.
+partitions as the ticks topic and sources with one; an existing topic is never changed,
+and any count works (the engine's outbox sends the dead letters of ticks partition p to
+partition p modulo the count, `candleflow.engine.outbox`).
 Brokers may refuse to create topics on first use, so every writer calls
 `ensure_topics` before it writes.
 """
