@@ -1,8 +1,9 @@
 """The Faust app: `faust -A candleflow.app worker` (or `candleflow worker`).
 
-`create_app(settings)` builds the `faust.App` of a worker: its one task
-(`candleflow.agents.run_worker`: the web application and the engine) and its Faust
-`Worker` class. Faust's web server is off (the worker serves its own application), and
+`create_app(settings)` builds the `faust.App` of a worker: its Faust `Worker` class,
+which serves the web application from the worker's start (`candleflow.agents.Serving`),
+and its one task (`candleflow.agents.run_engine`: the engine, the hub, the feed). Faust's
+web server is off (the worker serves its own application), and
 Faust's own consumer only follows its leader topic (`topic_disable_leader=False`: a Faust
 consumer with no topic at all refuses to start); the engine reads Kafka with its own
 consumer group and the feed follows that group's partition 0 (`candleflow.worker`).
@@ -23,7 +24,7 @@ from typing import Any
 import faust
 from faust.worker import Worker as FaustWorker
 
-from candleflow.agents import run_worker
+from candleflow.agents import Serving, run_engine
 from candleflow.core import event_loop
 from candleflow.core.logs import worker_loglevel
 from candleflow.core.settings import Settings
@@ -32,16 +33,25 @@ from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.config import KafkaConfig
 
 
-def worker_class(settings: Settings) -> type[FaustWorker]:
+def worker_class(settings: Settings, serving: Serving) -> type[FaustWorker]:
     """Faust's worker, logging at `CANDLEFLOW_LOG_LEVEL` unless `-l` says otherwise, and
     without Faust's web server whatever `faust worker --with-web` (its default) says: the
-    worker serves its own application on `CANDLEFLOW_WEB_PORT` (`candleflow.agents`)."""
+    worker serves its own application on `CANDLEFLOW_WEB_PORT` (`serving`), from its first
+    start, before Faust joins its group, to its shutdown."""
 
     class Worker(FaustWorker):
         def __init__(self, app: faust.App, *args: Any, loglevel: str | int | None = None, **kwargs: Any) -> None:
             level = worker_loglevel(loglevel if isinstance(loglevel, str) else None, settings.log_level, sys.argv[1:])
             app.conf.web_enabled = False
             super().__init__(app, *args, loglevel=level, **kwargs)
+
+        async def on_first_start(self) -> None:
+            await super().on_first_start()
+            await serving.start()
+
+        async def on_shutdown(self) -> None:
+            await serving.stop()
+            await super().on_shutdown()
 
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
             """No start-up spinner. At WARNING and above, Faust's spinner sets the root logger to
@@ -58,6 +68,7 @@ def create_app(conf: Settings, functions: FunctionSet | None = None) -> faust.Ap
     """The Faust app of a worker with these settings (the functions built once, here,
     unless given: `FunctionConfigError` names a bad one)."""
     functions = functions if functions is not None else from_settings(conf)
+    serving = Serving(conf, functions)
     datadir = conf.stack_dir / "faust" / conf.app_id
     datadir.mkdir(parents=True, exist_ok=True)
     kafka = KafkaConfig.from_settings(conf)
@@ -86,11 +97,11 @@ def create_app(conf: Settings, functions: FunctionSet | None = None) -> faust.Ap
         consumer_max_fetch_size=4 * 1_048_576,
         datadir=str(datadir),
         loghandlers=[],
-        Worker=worker_class(conf),
+        Worker=worker_class(conf, serving),
     )
 
     async def bar_engine() -> None:
-        await run_worker(conf, functions)
+        await run_engine(conf, functions, serving.runtime)
 
     app.task(bar_engine)
     return app
