@@ -6,7 +6,9 @@ On the wire a tick is a JSON object, the same shape as a line of a replay file::
      "qty": 0.0123, "side": "buy", "id": "81234"}
 
 `ts` is integer milliseconds since the epoch (UTC); `side` is `buy`, `sell` or
-`unknown`; `id` is the source's trade id or absent. The Kafka key is the symbol, so one
+`unknown`; `id` is the source's trade id or absent; `tick_size` (optional) is the
+exchange's price increment from its instrument list, a decimal string such as
+`"0.01"`, which the engine turns into the symbol's price scale. The Kafka key is the symbol, so one
 partition orders each symbol's ticks. `validate_tick` is the single gate: whatever it
 rejects goes to `ticks.dead` with its reason (see `dead_letter`).
 """
@@ -36,6 +38,7 @@ class Tick(NamedTuple):
     qty: float
     side: str = "unknown"
     id: str | None = None
+    tick_size: str | None = None
 
     def to_json(self) -> bytes:
         record: dict[str, Any] = {
@@ -47,6 +50,8 @@ class Tick(NamedTuple):
         }
         if self.id is not None:
             record["id"] = self.id
+        if self.tick_size is not None:
+            record["tick_size"] = self.tick_size
         return orjson.dumps(record)
 
 
@@ -117,7 +122,20 @@ def validate_tick(record: object, *, now_ms: int | None = None, future_tolerance
         if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise InvalidTick(f"id must be a string, got {trade_id!r}")
         trade_id = str(trade_id)
-    return Tick(symbol=symbol, ts=ts, price=price, qty=qty, side=side, id=trade_id)
+    tick_size = record.get("tick_size")
+    if tick_size is not None and not _is_increment(tick_size):
+        raise InvalidTick(f"tick_size must be a positive decimal string such as '0.01', got {tick_size!r}")
+    return Tick(symbol=symbol, ts=ts, price=price, qty=qty, side=side, id=trade_id, tick_size=tick_size)
+
+
+def _is_increment(value: object) -> bool:
+    if type(value) is not str or not 0 < len(value) <= 40:
+        return False
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return math.isfinite(number) and number > 0
 
 
 def parse_tick(raw: bytes | str, *, now_ms: int | None = None, future_tolerance_s: float = 300.0) -> Tick:
