@@ -83,8 +83,9 @@ async def open_gate(settings: Settings, sink: TickSink, symbols: Sequence[str], 
     for tick in tail.ticks:
         dedupe.seen(tick)
         newest[tick.symbol] = max(newest.get(tick.symbol, 0), tick.ts)
-    log.info("feeds start from the log: %d recent trades of %d of %d markets", len(tail.ticks), len(newest),
-             len(wanted))  # fmt: skip
+    log.info(
+        "feeds start from the log: %d recent trades of %d of %d markets", len(tail.ticks), len(newest), len(wanted)
+    )
     return TradeGate(sink, dedupe=dedupe, status=status, newest=newest, unsettled=tail.unsettled)
 
 

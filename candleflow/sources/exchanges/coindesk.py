@@ -113,8 +113,11 @@ class CoinDeskProtocol:
 
     def _native(self, frame: dict[str, Any]) -> str | None:
         market = str(frame.get("MARKET", "")).lower()
-        for instrument in (frame.get("MAPPED_INSTRUMENT"), f"{frame.get('BASE')}-{frame.get('QUOTE')}",
-                           frame.get("INSTRUMENT")):  # fmt: skip
+        for instrument in (
+            frame.get("MAPPED_INSTRUMENT"),
+            f"{frame.get('BASE')}-{frame.get('QUOTE')}",
+            frame.get("INSTRUMENT"),
+        ):
             native = f"{market}:{instrument}"
             if self.spellings.symbol(native) is not None:
                 return native

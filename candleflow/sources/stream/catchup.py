@@ -12,7 +12,9 @@ drops the overlap at `since`.
 
 A REST failure (unreachable, rate limited past its retries, a market without history)
 ends the catch-up with a warning that names the market and the gap; the buffered live
-trades are published all the same. The buffer is bounded: past `MAX_BUFFER` trades the
+trades are published all the same. A catch-up that did not complete (its connection
+ended first, or the REST call failed) is not forgotten: the next connection's catch-up
+starts again from the same `since`. The buffer is bounded: past `MAX_BUFFER` trades the
 catch-up stops and the market goes live.
 """
 
@@ -59,6 +61,8 @@ class CatchUp:
         self.buffer: deque[Tick] = deque()
         self.active = True
         self.fetched = 0
+        #: the REST trades reached the live ones (or the venue had no more): nothing left to fetch
+        self.completed = False
         self._overflow = False
         self._task: asyncio.Task[None] | None = None
 
@@ -71,8 +75,12 @@ class CatchUp:
             return False
         self.buffer.append(tick)
         if len(self.buffer) >= MAX_BUFFER and self._task is not None and not self._overflow:
-            log.warning("%s %s: %d live trades waited for the REST catch-up: going live", self.source, self.symbol,
-                        len(self.buffer))  # fmt: skip
+            log.warning(
+                "%s %s: %d live trades waited for the REST catch-up: going live",
+                self.source,
+                self.symbol,
+                len(self.buffer),
+            )
             self._overflow = True
             self._task.cancel()
         return True
@@ -93,6 +101,7 @@ class CatchUp:
     async def _run(self) -> None:
         try:
             await self._fetch()
+            self.completed = True
         except asyncio.CancelledError:
             if not self._overflow:
                 raise
@@ -126,5 +135,10 @@ class CatchUp:
         if self.active:
             self.active = False
             if self.fetched:
-                log.info("%s %s: %d trades since %s fetched over REST, now live", self.source, self.symbol,
-                         self.fetched, _when(self.since_ms))  # fmt: skip
+                log.info(
+                    "%s %s: %d trades since %s fetched over REST, now live",
+                    self.source,
+                    self.symbol,
+                    self.fetched,
+                    _when(self.since_ms),
+                )

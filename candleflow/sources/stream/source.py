@@ -91,6 +91,8 @@ class StreamSource:
         self._rng = rng if rng is not None else random.Random()
         self._connect_pace = Pace(spec.limits.connects_per_second)
         self.backoffs: list[Backoff] = []
+        #: symbol -> `since` of a catch-up its last connection did not complete
+        self._pending: dict[str, int] = {}
         gate.status.register(self.name, self.wanted)
 
     # ---------------------------------------------------------------- run
@@ -105,8 +107,9 @@ class StreamSource:
             size = self.spec.limits.pairs_per_connection
             groups = [live[i : i + size] for i in range(0, len(live), size)]
             if len(groups) > 1:
-                log.info("%s: %d markets over %d connections (%d each at most)", self.name, len(live), len(groups),
-                         size)  # fmt: skip
+                log.info(
+                    "%s: %d markets over %d connections (%d each at most)", self.name, len(live), len(groups), size
+                )
             links = [_Link(self.spec.venue, group) for group in groups]
             tasks = [asyncio.create_task(self._keep(link), name=f"{self.name}-{i}") for i, link in enumerate(links)]
             waiter = asyncio.create_task((stop or asyncio.Event()).wait())
@@ -133,8 +136,9 @@ class StreamSource:
         try:
             listed = await self.rest.tick_sizes(list(natives.values()))
         except Exception as exc:  # any failure: go on unchecked, the socket will say more
-            log.warning("%s: the instrument list could not be read (%s): markets not checked, no tick sizes",
-                        self.name, exc)  # fmt: skip
+            log.warning(
+                "%s: the instrument list could not be read (%s): markets not checked, no tick sizes", self.name, exc
+            )
             return
         for symbol, native in natives.items():
             if native not in listed:
@@ -147,8 +151,9 @@ class StreamSource:
             return
         self.refused[symbol] = reason
         self.gate.status.refused(self.name, symbol, reason)
-        log.error("%s: %s refused: %s; the other markets go on (remove it from CANDLEFLOW_SOURCE)",
-                  self.name, symbol, reason)  # fmt: skip
+        log.error(
+            "%s: %s refused: %s; the other markets go on (remove it from CANDLEFLOW_SOURCE)", self.name, symbol, reason
+        )
 
     # --------------------------------------------------------- connections
 
@@ -171,8 +176,10 @@ class StreamSource:
             except Ended as exc:
                 ended = exc
             finally:
-                for catchup in link.catchups.values():
+                for symbol, catchup in link.catchups.items():
                     await catchup.finish()
+                    if not catchup.completed:
+                        self._pending[symbol] = min(catchup.since_ms, self._pending.get(symbol, catchup.since_ms))
                 link.catchups.clear()
             live = [s for s in link.symbols if s not in self.refused]
             self.gate.status.disconnected(self.name, live, ended.reason)
@@ -190,12 +197,20 @@ class StreamSource:
         floor = int(self._clock() * 1000) - self.history_ms
         for symbol in link.symbols:
             newest = self.gate.newest.get(symbol)
-            if newest is None and symbol in self.gate.unsettled:
+            pending = self._pending.pop(symbol, None)
+            if pending is not None:
+                newest = max(pending, floor)
+            elif newest is None and symbol in self.gate.unsettled:
                 continue  # the log may hold it: better no history than a second one
             since = floor if newest is None else max(newest, floor)
             if newest is not None and newest < floor:
-                log.warning("%s %s: the log stops at %d, beyond the %g h catch-up window: that stretch stays empty",
-                            self.name, symbol, newest, self.history_ms / 3_600_000)  # fmt: skip
+                log.warning(
+                    "%s %s: the log stops at %d, beyond the %g h catch-up window: that stretch stays empty",
+                    self.name,
+                    symbol,
+                    newest,
+                    self.history_ms / 3_600_000,
+                )
             catchup = CatchUp(self.name, symbol, self.spec.venue.rest(symbol), since, self.rest, self.gate)
             link.catchups[symbol] = catchup
             catchup.start()
@@ -228,8 +243,9 @@ class StreamSource:
             elif isinstance(event, NotUnderstood):
                 self._not_understood(link, event)
             elif isinstance(event, Reconnect):
-                raise Ended(f"the venue asked to reconnect ({event.reason})", event.min_delay,
-                            scheduled=event.min_delay == 0)  # fmt: skip
+                raise Ended(
+                    f"the venue asked to reconnect ({event.reason})", event.min_delay, scheduled=event.min_delay == 0
+                )
             elif isinstance(event, Fatal):
                 raise SourceError(f"{self.name}: {event.reason}")
 
@@ -237,5 +253,6 @@ class StreamSource:
         link.unknown += 1
         self.gate.status.not_understood(self.name, link.symbols)
         if link.unknown <= LOGGED_UNKNOWN or link.unknown % 1000 == 0:
-            log.error("%s: a frame not understood (%s; %d so far): %.300s", self.name, event.reason, link.unknown,
-                      event.raw)  # fmt: skip
+            log.error(
+                "%s: a frame not understood (%s; %d so far): %.300s", self.name, event.reason, link.unknown, event.raw
+            )
