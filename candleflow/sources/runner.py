@@ -31,6 +31,7 @@ from candleflow.sources.gate import GateSink, TradeGate
 from candleflow.sources.history import lay_down_history
 from candleflow.sources.log_tail import SEED_PER_SYMBOL, read_tail, resume_points
 from candleflow.sources.publisher import TickPublisher, TickSink
+from candleflow.sources.stream.backoff import Timing
 from candleflow.sources.stream.source import StreamSource
 from candleflow.sources.synthetic import SyntheticFeed, run_synthetic
 
@@ -89,7 +90,9 @@ async def open_gate(settings: Settings, sink: TickSink, symbols: Sequence[str], 
     return TradeGate(sink, dedupe=dedupe, status=status, newest=newest, unsettled=tail.unsettled)
 
 
-def build_feed(settings: Settings, spec: FeedSpec, gate: TradeGate) -> Awaitable[object] | None:
+def build_feed(
+    settings: Settings, spec: FeedSpec, gate: TradeGate, timing: Timing | None = None
+) -> Awaitable[object] | None:
     """The coroutine that runs one (non-synthetic) feed until cancelled or stopped."""
     symbols = markets(settings, spec)
     if spec.kind == "cryptocompare":
@@ -100,6 +103,7 @@ def build_feed(settings: Settings, spec: FeedSpec, gate: TradeGate) -> Awaitable
             url=settings.cryptocompare_url,
             future_tolerance_s=settings.future_tolerance,
             status=gate.status,
+            timing=timing,
         )
         return client.run()
     if spec.kind == "coindesk":
@@ -115,13 +119,27 @@ def build_feed(settings: Settings, spec: FeedSpec, gate: TradeGate) -> Awaitable
     else:
         return None
     source = StreamSource(
-        exchange, symbols, ws_url=ws_url, rest_url=rest_url, gate=gate, history_hours=settings.market_history
+        exchange,
+        symbols,
+        ws_url=ws_url,
+        rest_url=rest_url,
+        gate=gate,
+        history_hours=settings.market_history,
+        timing=timing,
     )
     return source.run()
 
 
-async def run_feeds(settings: Settings, sink: TickSink, stop: asyncio.Event, status: FeedStatus | None = None) -> None:
-    """Feed `sink` from every feed of `settings.source` until `stop` is set."""
+async def run_feeds(
+    settings: Settings,
+    sink: TickSink,
+    stop: asyncio.Event,
+    status: FeedStatus | None = None,
+    *,
+    timing: Timing | None = None,
+) -> None:
+    """Feed `sink` from every feed of `settings.source` until `stop` is set (`timing`:
+    the streaming clients' delays, production's by default)."""
     status = status if status is not None else FeedStatus(down_after=settings.feed_down_after)
     specs = settings.feeds
     jobs: dict[str, Awaitable[object]] = {}
@@ -129,7 +147,7 @@ async def run_feeds(settings: Settings, sink: TickSink, stop: asyncio.Event, sta
     if streamed:
         gate = await open_gate(settings, sink, [s for spec in streamed for s in markets(settings, spec)], status)
         for spec in streamed:
-            job = build_feed(settings, spec, gate)
+            job = build_feed(settings, spec, gate, timing)
             if job is not None:
                 jobs[spec.kind] = job
     if any(spec.kind == "synthetic" for spec in specs):

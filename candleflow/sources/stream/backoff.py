@@ -29,6 +29,8 @@ class Timing:
     scheduled_reconnect_delay: float = 0.5
     #: scale of every venue liveness window (silence, ping interval); tests shrink it
     liveness_scale: float = 1.0
+    #: scale of the wait between connection attempts the venue's limit asks for; tests shrink it
+    connect_pace_scale: float = 1.0
 
 
 class Backoff:

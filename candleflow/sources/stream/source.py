@@ -89,7 +89,7 @@ class StreamSource:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self._connect_pace = Pace(spec.limits.connects_per_second)
+        self._connect_pace = Pace(spec.limits.connects_per_second / self.timing.connect_pace_scale)
         self.backoffs: list[Backoff] = []
         #: symbol -> `since` of a catch-up its last connection did not complete
         self._pending: dict[str, int] = {}

@@ -189,7 +189,7 @@ async def test_two_missed_heartbeats_reconnect(server: FakeCryptoCompare, start:
 
 
 def test_production_timing_waits_at_least_five_seconds() -> None:
-    delays = []
+    delays: list[float] = []
     for _ in range(20):
         backoff = Backoff(Timing())
         delays.extend(backoff.next() for _ in range(12))
