@@ -125,4 +125,4 @@ def _text(data: str | bytes) -> str:
     return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
-SPEC = ExchangeSpec(OKX, LIMITS, OkxProtocol, OkxRest, DOCS)
+SPEC = ExchangeSpec(OKX, LIMITS, OkxProtocol, OkxRest, DOCS, aggregated_live=True)

@@ -4,7 +4,12 @@ or a double at the seam.
 When a connection opens, each of its markets first catches up: the trades the socket
 delivers meanwhile wait in a buffer, the REST trades from `since` are published up to
 the first buffered one (by time: REST trades at or after it are the socket's to carry),
-then the buffer follows and the market goes live. `since` is where the log stops for
+then the buffer follows and the market goes live. REST trades in the very millisecond of
+the first buffered one are kept too (the duplicate filter drops those the socket also
+carries): venues that stamp trades to the second (Bitstamp's REST) put many trades in
+it. Only a venue whose live messages aggregate several fills under one id (OKX's
+`trades`) cuts before that millisecond, where the REST fills could not be told apart
+from the aggregate. `since` is where the log stops for
 that market (the newest tick the process published or found in the log), or, for a
 market the log holds no tick of, `history` hours ago: a first start lays down recent real
 history, a restart or a reconnect fills exactly its gap, and the shared duplicate filter
@@ -46,12 +51,22 @@ def _when(ms: int) -> str:
 
 
 class CatchUp:
-    """One market's catch-up: `start()` it when its connection opens, `hold(tick)` the
-    live trades meanwhile, `finish()` when the connection ends."""
+    """One market's catch-up: made when its connection opens (from then on `hold(tick)`
+    keeps the live trades), `start()`ed once the venue confirmed the subscription,
+    `finish()`ed when the connection ends."""
 
     def __init__(
-        self, source: str, symbol: str, native: str, since_ms: int, rest: RestMarkets, gate: TradeGate
+        self,
+        source: str,
+        symbol: str,
+        native: str,
+        since_ms: int,
+        rest: RestMarkets,
+        gate: TradeGate,
+        *,
+        aggregated_live: bool = False,
     ) -> None:
+        self.aggregated_live = aggregated_live
         self.source = source
         self.symbol = symbol
         self.native = native
@@ -66,8 +81,14 @@ class CatchUp:
         self._overflow = False
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"catch-up-{self.symbol}")
+        """Fetch now (once the venue confirmed the subscription: live trades are held from creation)."""
+        if self._task is None and self.active:
+            self._task = asyncio.create_task(self._run(), name=f"catch-up-{self.symbol}")
 
     def hold(self, tick: Tick) -> bool:
         """Keep a live trade until the catch-up ends; False when the market is live (publish it)."""
@@ -121,7 +142,7 @@ class CatchUp:
             for tick in batch:
                 if tick.ts < self.since_ms:
                     continue
-                if cut is not None and tick.ts >= cut:
+                if cut is not None and (tick.ts > cut or (self.aggregated_live and tick.ts == cut)):
                     return  # the socket carries the rest
                 await self.gate.publish(self.source, tick)
                 self.fetched += 1

@@ -84,3 +84,6 @@ class ExchangeSpec:
     rest: Callable[[str], RestMarkets] | None
     #: where the protocol is documented (docs/ingest.md repeats it)
     docs: str
+    #: live messages may fold several fills into one trade id (OKX `trades`): the REST
+    #: catch-up then stops before the first live trade's millisecond
+    aggregated_live: bool = False

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Frames not understood that are logged in full per connection; later ones every 1,000th.
 LOGGED_UNKNOWN = 10
+#: Seconds a market's catch-up waits for the venue to confirm its subscription at most.
+SUBSCRIBE_WAIT_S = 10.0
 
 
 class _Link:
@@ -59,6 +61,7 @@ class _Link:
         self.catchups: dict[str, CatchUp] = {}
         self.delivered = False
         self.unknown = 0
+        self.fallback: asyncio.Task[None] | None = None
 
 
 class StreamSource:
@@ -176,6 +179,8 @@ class StreamSource:
             except Ended as exc:
                 ended = exc
             finally:
+                if link.fallback is not None:
+                    link.fallback.cancel()
                 for symbol, catchup in link.catchups.items():
                     await catchup.finish()
                     if not catchup.completed:
@@ -211,9 +216,22 @@ class StreamSource:
                     newest,
                     self.history_ms / 3_600_000,
                 )
-            catchup = CatchUp(self.name, symbol, self.spec.venue.rest(symbol), since, self.rest, self.gate)
+            native = self.spec.venue.rest(symbol)
+            catchup = CatchUp(
+                self.name, symbol, native, since, self.rest, self.gate, aggregated_live=self.spec.aggregated_live
+            )
             link.catchups[symbol] = catchup
-            catchup.start()
+        # The REST fetch waits for the venue to confirm the subscription: fetched earlier,
+        # the trades between its answer and the first live one would be in neither.
+        link.fallback = asyncio.create_task(self._start_unconfirmed(link), name=f"{self.name}-catch-up-wait")
+
+    async def _start_unconfirmed(self, link: _Link) -> None:
+        await asyncio.sleep(SUBSCRIBE_WAIT_S * self.timing.liveness_scale)
+        unconfirmed = [symbol for symbol, catchup in link.catchups.items() if not catchup.started]
+        if unconfirmed:
+            log.warning("%s: no subscription confirmed for %s: catching up anyway", self.name, ", ".join(unconfirmed))
+        for symbol in unconfirmed:
+            link.catchups[symbol].start()
 
     async def _handle(self, link: _Link, events: list[Event]) -> None:
         spellings = link.spellings
@@ -229,15 +247,19 @@ class StreamSource:
             elif isinstance(event, Subscribed):
                 symbols = [s for s in map(spellings.symbol, event.natives) if s is not None]
                 self.gate.status.connected(self.name, symbols)
+                for symbol in symbols:
+                    catchup = link.catchups.get(symbol)
+                    if catchup is not None:
+                        catchup.start()
             elif isinstance(event, BadTrade):
                 await self.gate.reject(event.raw, f"{self.name}: {event.reason}")
             elif isinstance(event, Refused):
-                symbol = spellings.symbol(event.native) if event.native is not None else None
-                if symbol is not None:
-                    self._refuse(symbol, event.reason)
-                    catchup = link.catchups.pop(symbol, None)
-                    if catchup is not None:
-                        await catchup.finish()
+                refused = spellings.symbol(event.native) if event.native is not None else None
+                if refused is not None:
+                    self._refuse(refused, event.reason)
+                    dropped = link.catchups.pop(refused, None)
+                    if dropped is not None:
+                        await dropped.finish()
                 else:
                     log.error("%s: the venue refused a request: %s", self.name, event.reason)
             elif isinstance(event, NotUnderstood):

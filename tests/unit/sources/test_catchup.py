@@ -59,8 +59,22 @@ async def test_rest_up_to_the_first_live_trade_then_the_live_ones() -> None:
     history = [tick(n) for n in range(20)]
     catchup, ids = await run(Rest(history, gate=asyncio.Event()), [tick(n) for n in range(15, 25)], since=tick(2).ts)
     assert ids == [str(n) for n in range(2, 25)]
-    assert catchup.completed and not catchup.active and catchup.fetched == 13
+    assert catchup.completed and not catchup.active and catchup.fetched == 14  # 2..15: the first live ms too
     assert not catchup.hold(tick(30)), "once live, trades are the caller's to publish"
+
+
+async def test_rest_trades_in_the_first_live_millisecond_are_kept_unless_live_aggregates() -> None:
+    same = [Tick(SYMBOL, 1_700_000_000_000, 100.0, 1.0, "buy", str(n)) for n in range(6)]
+    _, ids = await run(Rest(same, gate=asyncio.Event()), [same[4], same[5]])
+    assert ids == ["0", "1", "2", "3", "4", "5"], "a venue stamping to the second puts them all in one ms"
+    sink = CollectingSink()
+    rest = Rest(same, gate=asyncio.Event())
+    catchup = CatchUp("okx", SYMBOL, "BTC-USDT", 0, rest, TradeGate(sink), aggregated_live=True)
+    catchup.start()
+    catchup.hold(same[5]._replace(id="99"))  # one aggregate of fills 0..5
+    rest.gate.set()  # type: ignore[union-attr]
+    await catchup.wait()
+    assert [t.id for t in sink.ticks] == ["99"]
 
 
 async def test_a_quiet_socket_gets_every_rest_trade_and_duplicates_are_dropped() -> None:
