@@ -86,6 +86,7 @@ class CryptoCompareClient:
         future_tolerance_s: float = 300.0,
         status: FeedStatus | None = None,
         name: str = "cryptocompare",
+        drop_known: bool = True,
     ) -> None:
         if not api_key:
             raise Unauthorized(
@@ -102,6 +103,9 @@ class CryptoCompareClient:
         self._api_key = api_key
         self._url = url
         self._dedupe = dedupe if dedupe is not None else RecentTrades()
+        #: False when the sink drops known trades itself (a `TradeGate`): the client's own
+        #: filter would hide the replays from it
+        self._drop_known = drop_known
         self._sleep = sleep
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
@@ -226,7 +230,7 @@ class CryptoCompareClient:
     async def _handle(self, event: events.Event) -> None:
         match event:
             case events.Trade(tick=tick):
-                if self._dedupe.seen(tick):
+                if self._drop_known and self._dedupe.seen(tick):
                     self.stats.duplicates += 1
                     return
                 self.stats.trades += 1

@@ -104,6 +104,7 @@ def build_feed(
             future_tolerance_s=settings.future_tolerance,
             status=gate.status,
             timing=timing,
+            drop_known=False,  # the gate drops them, for every feed of the market
         )
         return client.run()
     if spec.kind == "coindesk":

@@ -18,13 +18,14 @@ import orjson
 import pytest
 
 from candleflow.core.feed_status import FeedStatus
+from candleflow.core.metrics import REGISTRY
 from candleflow.core.settings import Settings
 from candleflow.domain.ticks import parse_tick
 from candleflow.sources.publisher import TickPublisher
 from candleflow.sources.runner import run_feeds
 from candleflow.sources.stream.backoff import Timing
 from candleflow.stack import StackInfo
-from tests.fakes.exchanges.base import FakeExchange
+from tests.fakes.exchanges.base import FakeExchange, FakeTrade
 from tests.fakes.exchanges.cases import CASES, Case
 from tests.harness import Names, consume_all, create_topics
 
@@ -35,8 +36,10 @@ FAST = Timing(backoff_initial=0.2, min_reconnect_delay=0.2, liveness_scale=0.3, 
               scheduled_reconnect_delay=0.1)  # fmt: skip
 
 
-def settings_for(stack: StackInfo, names: Names, case: Case, server: FakeExchange, source: str) -> Settings:
-    env = {**names.env(stack, stack.database_url), **case.env(server), "CANDLEFLOW_SOURCE": source}
+def settings_for(
+    stack: StackInfo, names: Names, case: Case, server: FakeExchange, source: str, **extra: str
+) -> Settings:
+    env = {**names.env(stack, stack.database_url), **case.env(server), "CANDLEFLOW_SOURCE": source, **extra}
     return dataclasses.replace(Settings.from_env(env), ticks_partitions=2, market_history=2.0, feed_down_after=5.0)
 
 
@@ -145,3 +148,57 @@ async def wait_logged(stack: StackInfo, topic: str, want: set[tuple[str, str]]) 
     async with asyncio.timeout(60):
         while not want <= set(await logged(stack, topic)):  # noqa: ASYNC110 (polls the broker)
             await asyncio.sleep(0.3)
+
+
+async def test_two_feeds_of_one_market_count_each_trade_once(stack: StackInfo, names: Names) -> None:
+    """Coinbase's own socket and CryptoCompare's legacy streamer feed `Coinbase:BTC/USD` at
+    once, both with Coinbase's trade ids (CryptoCompare replays its last 20 on subscribe):
+    one series, every trade once, whichever feed brought it first."""
+    from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
+
+    case = dataclasses.replace(CASES["coinbase"], markets={"BTC-USD": ("Coinbase:BTC/USD", 97000.0)})
+    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2, names.dead_topic: 1})
+    async with case.server(history=50, beat=0.2) as coinbase, FakeCryptoCompare(replay_last=20) as streamer:
+        for trade in coinbase.book.trades["BTC-USD"]:
+            streamer.add_history(cc_frame(trade))
+        settings = settings_for(
+            stack,
+            names,
+            case,
+            coinbase,
+            "coinbase:BTC/USD,cryptocompare:Coinbase:BTC/USD",
+            CANDLEFLOW_CRYPTOCOMPARE_API_KEY=VALID_KEY,
+            CANDLEFLOW_CRYPTOCOMPARE_URL=streamer.ws_url,
+        )
+        async with TickPublisher.from_settings(settings, source="both") as publisher:
+            feed = Feed(settings, publisher)
+            await coinbase.wait(lambda: coinbase.subscribed("BTC-USD"), 30)
+            await streamer.wait_until(lambda: streamer.subscribed("0~Coinbase~BTC~USD", connection=1))
+            for n in range(40):
+                trades = await coinbase.trade("BTC-USD", 2)
+                for trade in trades if n % 3 else reversed(trades):  # either feed may be first
+                    await streamer.trade(cc_frame(trade))
+            before = dropped()
+            await streamer.disconnect_all()  # its reconnect replays the last 20 trades
+            await coinbase.trade("BTC-USD", 3)
+            want = expected(case, coinbase)
+            await wait_logged(stack, names.ticks_topic, want)
+            # the replay of the 20 newest trades after the reconnect, all dropped as known
+            await coinbase.wait(lambda: dropped() >= before + 20, 30)
+            await feed.end()
+            await publisher.flush()
+    got = await logged(stack, names.ticks_topic)
+    assert len(got) == len(set(got)), f"{len(got) - len(set(got))} trades counted twice"
+    assert set(got) == want
+
+
+def dropped() -> float:
+    """Trades the process's gate dropped as already published, from the CryptoCompare feed."""
+    return float(REGISTRY.get_sample_value("candleflow_feed_duplicates_total", {"source": "cryptocompare"}) or 0.0)
+
+
+def cc_frame(trade: FakeTrade) -> dict[str, Any]:
+    from tests.fakes.cryptocompare_server import trade_frame
+
+    return trade_frame("Coinbase", "BTC", "USD", trade_id=str(trade.id), ts_ms=trade.ts, price=float(trade.price),
+                       qty=float(trade.qty), flags=2 if trade.side == "buy" else 1)  # fmt: skip
