@@ -8,7 +8,14 @@
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
      "engine": {"state": "starting" | "running",
-                "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
+                "partitions": {...}, "total": int, ...},   # consumer lag on ticks.raw
+     "feeds": {"status": "up" | "down" | "none", "down": [[source, symbol, reason]],
+               "sources": {source: {symbol: {"connected", "down_for_s", "reason",
+                           "last_trade_age_s", "reconnects", "not_understood"}}}}}
+
+A feed this worker runs that has been down for longer than CANDLEFLOW_FEED_DOWN_AFTER
+makes the status "degraded" with the client's reason, still with 200: the worker serves
+its charts, only their data has stopped (503 stays for Kafka or PostgreSQL unreachable).
 
 The Kafka probe (a metadata bootstrap with a short timeout) is cached for a few
 seconds so a tight health-check loop does not open a connection per call.
@@ -97,17 +104,28 @@ def engine_status(request: web.Request) -> dict[str, object]:
     return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
 
 
+def feeds_status(request: web.Request) -> dict[str, object]:
+    """The feeds this worker runs (none on a worker that does not lead its group)."""
+    feed = getattr(of(request.app).worker, "feed", None)
+    if feed is None or not feed.leading:
+        return {"status": "none", "down": [], "sources": {}}
+    snapshot: dict[str, object] = feed.status.snapshot()
+    return snapshot
+
+
 @page("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Kafka and database reachability, database capability, engine lag."""
     kafka, db = await asyncio.gather(_kafka.check(), database_status())
     healthy = kafka.reachable and bool(db["reachable"])
+    feeds = feeds_status(request)
     body = {
-        "status": "ok" if healthy else "degraded",
+        "status": "ok" if healthy and feeds["status"] != "down" else "degraded",
         "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
         "database": db,
         "capability": db["capability"],
         "engine": engine_status(request),
+        "feeds": feeds,
     }
     return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -63,6 +66,44 @@ async def until(predicate: object, what: str, within: float = 90.0) -> None:
         await asyncio.sleep(0.2)
 
 
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+async def feeds_report_a_venue_going_away(worker: WorkerProcess, server: FakeExchange) -> None:
+    """/healthz and /metrics of the leading worker: every feed up, then Bitstamp down with
+    the client's reason once its server is gone for longer than CANDLEFLOW_FEED_DOWN_AFTER."""
+    status, text = await asyncio.to_thread(get, f"{worker.url}/healthz")
+    health = json.loads(text)
+    assert status == 200 and health["status"] == "ok" and health["feeds"]["status"] == "up", health["feeds"]
+    markets = health["feeds"]["sources"]
+    assert set(markets) == set(VENUES)
+    assert all(m["connected"] and m["last_trade_age_s"] is not None for v in markets.values() for m in v.values())
+    _, metrics = await asyncio.to_thread(get, f"{worker.url}/metrics")
+    assert 'candleflow_feed_connected{source="bitstamp",symbol="Bitstamp:BTC/USD"} 1.0' in metrics
+    assert "candleflow_feed_last_trade_timestamp_seconds{" in metrics
+    await server.stop()
+    deadline = time.monotonic() + 60
+    while True:
+        status, text = await asyncio.to_thread(get, f"{worker.url}/healthz")
+        health = json.loads(text)
+        reasons = " ".join(reason for _, _, reason in health["feeds"]["down"])
+        if (health["status"] == "degraded" and "cannot connect" in reasons.lower()) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert status == 200 and health["status"] == "degraded", health
+    down = {(source, symbol) for source, symbol, _ in health["feeds"]["down"]}
+    assert down == {("bitstamp", "Bitstamp:BTC/USD"), ("bitstamp", "Bitstamp:ETH/USD")}
+    assert "cannot connect" in reasons.lower(), reasons  # the client's own words, after its retry failed
+    _, metrics = await asyncio.to_thread(get, f"{worker.url}/metrics")
+    assert 'candleflow_feed_connected{source="bitstamp",symbol="Bitstamp:BTC/USD"} 0.0' in metrics
+    assert 'candleflow_feed_connected{source="kraken",symbol="Kraken:BTC/USD"} 1.0' in metrics
+
+
 async def test_a_sigkilled_leaders_successor_counts_nothing_twice(
     stack: StackInfo, names: Names, database_url: str, worker_factory: WorkerFactory
 ) -> None:
@@ -78,6 +119,7 @@ async def test_a_sigkilled_leaders_successor_counts_nothing_twice(
             CANDLEFLOW_TICKS_PARTITIONS="2",
             CANDLEFLOW_SOURCE=",".join(case.source() for case, _ in servers.values()),
             CANDLEFLOW_MARKET_HISTORY="1",
+            CANDLEFLOW_FEED_DOWN_AFTER="3",
         )
         for case, server in servers.values():
             env.update(case.env(server))
@@ -114,6 +156,7 @@ async def test_a_sigkilled_leaders_successor_counts_nothing_twice(
             if want <= set(got) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+        await feeds_report_a_venue_going_away(follower, servers["bitstamp"][1])
     missing = want - set(got)
     assert not missing, f"{len(missing)} trades never reached the log, e.g. {sorted(missing)[:3]}"
     assert len(got) == len(set(got)) == len(want), f"{len(got) - len(set(got))} trades published twice"
