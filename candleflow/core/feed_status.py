@@ -28,6 +28,8 @@ class MarketState:
     down_since: float | None = None
     reason: str | None = "connecting"
     last_trade_at: float | None = None
+    #: when the last-trade gauge was last set (it follows at most once a second)
+    reported_at: float = 0.0
     reconnects: int = 0
     not_understood: int = 0
 
@@ -74,10 +76,14 @@ class FeedStatus:
         self.disconnected(source, [symbol], reason)
 
     def traded(self, source: str, symbol: str, at: float | None = None) -> None:
+        """A trade of the market went out (this runs per trade: the gauge is set at most
+        once a second per market)."""
         when = self.clock() if at is None else at
-        state = self._state(source, symbol)
+        state = self.markets.get((source, symbol)) or self._state(source, symbol)
         state.last_trade_at = when
-        FEED_LAST_TRADE.labels(source=source, symbol=symbol).set(when)
+        if when - state.reported_at >= 1.0:
+            state.reported_at = when
+            FEED_LAST_TRADE.labels(source=source, symbol=symbol).set(when)
 
     def not_understood(self, source: str, symbols: Iterable[str] = ()) -> None:
         """A frame the client could not read; counted on each market it may concern."""

@@ -51,20 +51,33 @@ class TradeGate:
 
     async def publish(self, source: str, tick: Tick) -> bool:
         """Publish `tick` unless it was published already; True when it went out."""
-        if self.dedupe.seen(tick):
-            self.duplicates += 1
-            FEED_DUPLICATES.labels(source=source).inc()
-            return False
-        symbol = tick.symbol
-        if symbol not in self._sized and symbol in self._tick_sizes:
-            tick = tick._replace(tick_size=self._tick_sizes[symbol])
-            self._sized.add(symbol)
-        await self.sink.publish(tick)
-        self.published += 1
-        if tick.ts > self.newest.get(symbol, 0):
-            self.newest[symbol] = tick.ts
-        self.status.traded(source, symbol)
-        return True
+        return await self.publish_all(source, (tick,)) == 1
+
+    async def publish_all(self, source: str, ticks: Iterable[Tick]) -> int:
+        """Publish each of `ticks` not published already, in order; how many went out
+        (one call per frame: this is every trade's path)."""
+        seen, publish, newest = self.dedupe.seen, self.sink.publish, self.newest
+        sent = 0
+        symbols: set[str] = set()
+        for tick in ticks:
+            if seen(tick):
+                self.duplicates += 1
+                FEED_DUPLICATES.labels(source=source).inc()
+                continue
+            symbol = tick.symbol
+            if symbol not in self._sized and symbol in self._tick_sizes:
+                self._sized.add(symbol)
+                await publish(tick._replace(tick_size=self._tick_sizes[symbol]))
+            else:
+                await publish(tick)
+            sent += 1
+            if tick.ts > newest.get(symbol, 0):
+                newest[symbol] = tick.ts
+            symbols.add(symbol)
+        for symbol in symbols:
+            self.status.traded(source, symbol)
+        self.published += sent
+        return sent
 
     async def reject(self, raw: bytes | str, reason: str) -> None:
         await self.sink.reject(raw, reason)

@@ -19,12 +19,16 @@ https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-trades-channel
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.ticks import EARLIEST_MS, Tick
 from candleflow.domain.venues import OKX, Spellings
+from candleflow.sources.exchanges.fields import FUTURE_MS
 from candleflow.sources.exchanges.okx_rest import OkxRest, trade
 from candleflow.sources.stream.events import (
     Alive,
@@ -47,6 +51,30 @@ LIMITS = Limits(
     ping_interval=20.0,  # under the venue's 30 s idle cut
     pairs_per_message=100,
 )
+
+
+class _Arg(msgspec.Struct, gc=False):
+    channel: Literal["trades"]
+    instId: str
+
+
+class _Row(msgspec.Struct, gc=False):
+    instId: str
+    tradeId: str
+    px: Annotated[float, msgspec.Meta(gt=0.0)]
+    sz: Annotated[float, msgspec.Meta(ge=0.0)]
+    side: Literal["buy", "sell"]
+    ts: Annotated[int, msgspec.Meta(ge=EARLIEST_MS)]
+
+
+class _Push(msgspec.Struct, gc=False):
+    """A well-formed `trades` push: the fast path (anything else takes `_parse`)."""
+
+    arg: _Arg
+    data: list[_Row]
+
+
+_PUSH = msgspec.json.Decoder(_Push, strict=False).decode
 
 
 class OkxProtocol:
@@ -76,6 +104,21 @@ class OkxProtocol:
     def parse(self, data: str | bytes) -> list[Event]:
         if data in ("pong", b"pong"):
             return [Alive()]
+        try:
+            push = _PUSH(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return self._parse(data)
+        latest = time.time() * 1000 + FUTURE_MS
+        ticks = []
+        for row in push.data:
+            symbol = self.spellings.symbol(row.instId)
+            if symbol is None or row.ts > latest:
+                return self._parse(data)
+            ticks.append(Tick(symbol, row.ts, row.px, row.sz, row.side, row.tradeId))
+        return [Trades(ticks)] if ticks else [Alive()]
+
+    def _parse(self, data: str | bytes) -> list[Event]:
+        """Every frame the fast path does not take, with the reasons when it is not a trade."""
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError:

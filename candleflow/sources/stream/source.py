@@ -237,10 +237,13 @@ class StreamSource:
         spellings = link.spellings
         for event in events:
             if type(event) is Trades:
-                for tick in event.ticks:
-                    catchup = link.catchups.get(tick.symbol)
-                    if catchup is None or not catchup.hold(tick):
-                        await self.gate.publish(self.name, tick)
+                if link.catchups and any(c.active for c in link.catchups.values()):
+                    live = [
+                        t for t in event.ticks if t.symbol not in link.catchups or not link.catchups[t.symbol].hold(t)
+                    ]
+                else:
+                    live = event.ticks
+                await self.gate.publish_all(self.name, live)
                 link.delivered = True
             elif type(event) is Alive:
                 continue

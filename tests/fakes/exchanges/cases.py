@@ -44,6 +44,18 @@ class Case:
         server.unknown.add(self.unknown[0])
         return server
 
+    def frames(self, trades: int, batch: int = 1) -> list[str]:
+        """The frames that carry `trades` new trades of this case's markets, `batch` a frame."""
+        server = self.server()
+        natives = list(self.markets)
+        now = int(time.time() * 1000) - trades
+        out: list[str] = []
+        for i in range(0, trades, batch):
+            native = natives[(i // batch) % len(natives)]
+            made = [server.book.make(native, now + i + k) for k in range(min(batch, trades - i))]
+            out.extend(server.dialect.trade_frames(server, made))
+        return out
+
     def env(self, server: FakeExchange) -> dict[str, str]:
         prefix = f"CANDLEFLOW_{self.kind.upper()}"
         env = {f"{prefix}_WS_URL": server.ws_url, f"{prefix}_REST_URL": server.rest_url}
