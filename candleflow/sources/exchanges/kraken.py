@@ -1,7 +1,7 @@
 """Kraken spot websocket v2: the `trade` channel.
 
-Documented at https://docs.kraken.com/api/docs/websocket-v2/trade (and the `ping`,
-`heartbeat` and `status` pages beside it; endpoint `wss://ws.kraken.com/v2`):
+Documented at https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade
+(and the `ping`, `heartbeat` and `status` pages beside it; endpoint `wss://ws.kraken.com/v2`):
 
 * `{"method": "subscribe", "params": {"channel": "trade", "symbol": ["BTC/USD"],
   "snapshot": true}, "req_id": 1}`, acknowledged once per symbol: `{"method":
@@ -34,7 +34,7 @@ from candleflow.sources.exchanges.kraken_rest import KrakenRest
 from candleflow.sources.stream.events import Alive, BadTrade, Event, NotUnderstood, Refused, Subscribed, Trades
 from candleflow.sources.stream.protocol import ExchangeSpec, Limits
 
-DOCS = "https://docs.kraken.com/api/docs/websocket-v2/trade"
+DOCS = "https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade"
 LIMITS = Limits(
     pairs_per_connection=200,
     messages_per_second=2.0,

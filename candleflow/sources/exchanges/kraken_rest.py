@@ -1,7 +1,7 @@
 """Kraken spot REST: asset pairs and trades since a moment, without a key.
 
-From https://docs.kraken.com/api/docs/rest-api/get-tradable-asset-pairs and
-.../get-recent-trades: `GET /0/public/AssetPairs?pair=XBTUSD,ETHUSD` lists pairs (keyed
+From Kraken's spot REST reference (https://docs.kraken.com, "Get Tradable Asset Pairs"
+and "Get Recent Trades"): `GET /0/public/AssetPairs?pair=XBTUSD,ETHUSD` lists pairs (keyed
 by Kraken's own name, e.g. `XXBTZUSD`, with `altname` `XBTUSD` and `tick_size`; an
 unknown pair fails the whole request, so the client then asks one by one);
 `GET /0/public/Trades?pair=XBTUSD&since=<seconds>&count=1000` gives trades oldest first as
