@@ -38,7 +38,7 @@ class NullSink:
 
 
 async def decode(case: Case, batch: list[str]) -> tuple[int, float]:
-    protocol = case.spec().protocol("ws://127.0.0.1:1/", Spellings(case.spec().venue, case.symbols))
+    protocol = case.spec().protocol("ws://127.0.0.1:1/", Spellings(case.spec().venue, case.symbols), case.spec().limits)
     gate = TradeGate(NullSink())
     published = 0
     started = time.perf_counter()

@@ -79,7 +79,8 @@ _TRADE = msgspec.json.Decoder(TradeEvent, strict=False).decode
 
 
 class BinanceProtocol:
-    def __init__(self, base_url: str, spellings: Spellings) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
+        self.limits = limits
         self._url = stream_url(base_url)
         self.spellings = spellings
         self._requests: dict[int, tuple[str, ...]] = {}
@@ -93,7 +94,7 @@ class BinanceProtocol:
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
-        size = LIMITS.pairs_per_message
+        size = self.limits.pairs_per_message
         messages = []
         for number, start in enumerate(range(0, len(natives), size), start=1):
             batch = tuple(natives[start : start + size])

@@ -71,7 +71,8 @@ _TRADE = msgspec.json.Decoder(_Trade, strict=False).decode
 
 
 class BitstampProtocol:
-    def __init__(self, base_url: str, spellings: Spellings) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
+        self.limits = limits
         self._url = base_url
         self.spellings = spellings
 

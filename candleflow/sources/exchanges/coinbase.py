@@ -71,7 +71,8 @@ _MESSAGE = msgspec.json.Decoder(_Message, strict=False).decode
 
 
 class CoinbaseProtocol:
-    def __init__(self, base_url: str, spellings: Spellings) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
+        self.limits = limits
         self._url = base_url
         self.spellings = spellings
         self._symbols = {native: spellings.symbol(native) for native in spellings}

@@ -88,7 +88,8 @@ _SIDES = {"BUY": "buy", "SELL": "sell"}
 
 
 class CoinDeskProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, *, key: str, stream: str) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS, *, key: str, stream: str) -> None:
+        self.limits = limits
         self._base = base_url
         self.spellings = spellings
         self.key = key
@@ -106,7 +107,7 @@ class CoinDeskProtocol:
         for native in self.spellings:
             market, _, instrument = native.partition(":")
             by_market.setdefault(market, []).append(instrument)
-        size = LIMITS.pairs_per_message
+        size = self.limits.pairs_per_message
         return [
             orjson.dumps(
                 {"action": "SUBSCRIBE", "type": self.stream, "market": market, "instruments": items[i : i + size]}
@@ -192,8 +193,8 @@ def _text(data: str | bytes) -> str:
 def coindesk_spec(key: str, stream: str) -> ExchangeSpec:
     """The CoinDesk Data streamer with this API key and trade stream name."""
 
-    def protocol(url: str, spellings: Spellings) -> ConnectionProtocol:
-        return CoinDeskProtocol(url, spellings, key=key, stream=stream)
+    def protocol(url: str, spellings: Spellings, limits: Limits) -> ConnectionProtocol:
+        return CoinDeskProtocol(url, spellings, limits, key=key, stream=stream)
 
     rest: Callable[[str], RestMarkets] = lambda url: CoinDeskRest(url, key=key)  # noqa: E731
     return ExchangeSpec(COINDESK, LIMITS, protocol, rest, DOCS)

@@ -67,7 +67,8 @@ _MESSAGE = msgspec.json.Decoder(_Message).decode
 
 
 class KrakenProtocol:
-    def __init__(self, base_url: str, spellings: Spellings) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
+        self.limits = limits
         self._url = base_url
         self.spellings = spellings
         self._pings = 0
@@ -80,7 +81,7 @@ class KrakenProtocol:
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
-        size = LIMITS.pairs_per_message
+        size = self.limits.pairs_per_message
         return [
             orjson.dumps(
                 {

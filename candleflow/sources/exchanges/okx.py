@@ -78,7 +78,8 @@ _PUSH = msgspec.json.Decoder(_Push, strict=False).decode
 
 
 class OkxProtocol:
-    def __init__(self, base_url: str, spellings: Spellings) -> None:
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
+        self.limits = limits
         self._url = base_url
         self.spellings = spellings
 
@@ -90,7 +91,7 @@ class OkxProtocol:
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
-        size = LIMITS.pairs_per_message
+        size = self.limits.pairs_per_message
         return [
             orjson.dumps(
                 {"op": "subscribe", "args": [{"channel": "trades", "instId": n} for n in natives[i : i + size]]}

@@ -78,8 +78,8 @@ class ExchangeSpec:
 
     venue: Venue
     limits: Limits
-    #: (websocket URL, the connection's pairs) -> its protocol
-    protocol: Callable[[str, Spellings], ConnectionProtocol]
+    #: (websocket URL, the connection's pairs, the limits it keeps) -> its protocol
+    protocol: Callable[[str, Spellings, Limits], ConnectionProtocol]
     #: REST base URL -> the venue's REST client
     rest: Callable[[str], RestMarkets] | None
     #: where the protocol is documented (docs/ingest.md repeats it)

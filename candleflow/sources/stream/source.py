@@ -169,7 +169,8 @@ class StreamSource:
             if not link.symbols:
                 return
             link.spellings = Spellings(self.spec.venue, link.symbols)
-            connection = Connection(self.spec.protocol(self.ws_url, link.spellings), self.spec.limits, self.timing)
+            protocol = self.spec.protocol(self.ws_url, link.spellings, self.spec.limits)
+            connection = Connection(protocol, self.spec.limits, self.timing)
             link.delivered = False
             try:
                 await self._connect_pace.wait()

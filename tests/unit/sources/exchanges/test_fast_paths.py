@@ -24,7 +24,7 @@ SPOILERS = [
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_the_fast_path_reads_like_the_full_parse(kind: str) -> None:
     case = CASES[kind]
-    protocol = case.spec().protocol("ws://127.0.0.1:1/", Spellings(case.spec().venue, case.symbols))
+    protocol = case.spec().protocol("ws://127.0.0.1:1/", Spellings(case.spec().venue, case.symbols), case.spec().limits)
     frames = case.frames(60, batch=3)
     for frame in frames:
         fast = protocol.parse(frame)
