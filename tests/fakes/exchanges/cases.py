@@ -22,6 +22,8 @@ class Case:
     markets: dict[str, tuple[str, float]]
     #: a pair written like the others that the venue does not list
     unknown: tuple[str, str]
+    #: the price increment the fake's instrument list gives every market, as a tick carries it
+    tick_size: str | None
     whole_seconds: bool = False
 
     @property
@@ -76,21 +78,21 @@ CASES = {
     for case in (
         Case("binance", binance.BinanceDialect,
              {"btcusdt": ("Binance:BTC/USDT", 97000.0), "ethusdt": ("Binance:ETH/USDT", 3400.0)},
-             ("dogeusdx", "Binance:DOGE/USDX")),
+             ("dogeusdx", "Binance:DOGE/USDX"), "0.01"),
         Case("coinbase", coinbase.CoinbaseDialect,
              {"BTC-USD": ("Coinbase:BTC/USD", 97000.0), "ETH-USD": ("Coinbase:ETH/USD", 3400.0)},
-             ("DOGE-USDX", "Coinbase:DOGE/USDX")),
+             ("DOGE-USDX", "Coinbase:DOGE/USDX"), "0.01"),
         Case("kraken", kraken.KrakenDialect,
              {"BTC/USD": ("Kraken:BTC/USD", 97000.0), "ETH/USD": ("Kraken:ETH/USD", 3400.0)},
-             ("DOGE/USD", "Kraken:DOGE/USD")),
+             ("DOGE/USD", "Kraken:DOGE/USD"), "0.1"),
         Case("okx", okx.OkxDialect,
              {"BTC-USDT": ("OKX:BTC/USDT", 97000.0), "ETH-USDT": ("OKX:ETH/USDT", 3400.0)},
-             ("DOGE-USDX", "OKX:DOGE/USDX")),
+             ("DOGE-USDX", "OKX:DOGE/USDX"), "0.1"),
         Case("bitstamp", bitstamp.BitstampDialect,
              {"btcusd": ("Bitstamp:BTC/USD", 97000.0), "ethusd": ("Bitstamp:ETH/USD", 3400.0)},
-             ("dogeusdx", "Bitstamp:DOGE/USDX"), whole_seconds=True),
+             ("dogeusdx", "Bitstamp:DOGE/USDX"), "1", whole_seconds=True),
         Case("coindesk", coindesk.CoinDeskDialect,
              {"coinbase:BTC-USD": ("Coinbase:BTC/USD", 97000.0), "kraken:ETH-USD": ("Kraken:ETH/USD", 3400.0)},
-             ("coinbase:DOGE-USDX", "Coinbase:DOGE/USDX")),
+             ("coinbase:DOGE-USDX", "Coinbase:DOGE/USDX"), None),
     )
 }  # fmt: skip

@@ -133,6 +133,9 @@ async def test_the_topic_holds_every_trade_once(kind: str, stack: StackInfo, nam
     got = await logged(stack, names.ticks_topic)
     assert len(got) == len(set(got)), f"{len(got) - len(set(got))} trades published twice"
     assert set(got) == want
+    records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=60)
+    sizes = {parse_tick(value).tick_size for _, value, _, _ in records} - {None}
+    assert sizes == ({case.tick_size} if case.tick_size else set()), "the instrument list's increment rides on ticks"
     dead = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30)
     reasons = [orjson.loads(value)["reason"] for _, value, _, _ in dead]
     assert any("price must be > 0" in reason for reason in reasons), reasons
