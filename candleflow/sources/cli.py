@@ -1,4 +1,5 @@
-"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed or CryptoCompare.
+"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed, an exchange
+(binance, coinbase, kraken, okx, bitstamp) or an aggregator (cryptocompare, coindesk).
 
 Kafka bootstrap, topic names, partitions, the API key and URLs come from the
 `CANDLEFLOW_*` settings; options only choose what to send. Each runs through
@@ -13,8 +14,10 @@ import click
 
 from candleflow.core import command
 from candleflow.core.cli_options import SYMBOLS
-from candleflow.core.settings import CC_KEY
+from candleflow.core.settings import CC_KEY, variable
 from candleflow.domain.exceptions import ConfigError
+from candleflow.domain.feeds import canonical
+from candleflow.domain.venues import VENUES, Venue
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file
 
@@ -148,34 +151,62 @@ def synthetic(
     command.run(main, graceful=True, name="candleflow ingest synthetic")
 
 
-@ingest.command()
-@click.option(
-    "--pairs",
-    type=SYMBOLS,
-    default=None,
-    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
-)
-def cryptocompare(pairs: tuple[str, ...] | None) -> None:
-    """Stream live trades from the CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
-    from candleflow.sources.cryptocompare import CryptoCompareClient
-    from candleflow.sources.log_tail import seeded_dedupe
+def _run_feed(kind: str, pairs: str | None, needs: tuple[str, str] | None = None) -> None:
+    """Run one feed of `CANDLEFLOW_SOURCE`'s grammar (`kind:PAIR+PAIR`) until Ctrl-C;
+    `needs`: the key (a `Settings` attribute) the feed cannot run without, and what to set."""
+    import dataclasses
+
+    from candleflow.sources.runner import run_feeds
 
     async def main(run: command.Invocation) -> None:
         settings = run.settings
-        if not settings.cryptocompare_api_key:
-            raise ConfigError(f"set {CC_KEY} to your CryptoCompare API key")
-        async with TickPublisher.from_settings(settings, source="cryptocompare") as publisher:
-            symbols = pairs or settings.cryptocompare_pairs
-            client = CryptoCompareClient(
-                publisher,
-                symbols,
-                api_key=settings.cryptocompare_api_key,
-                url=settings.cryptocompare_url,
-                future_tolerance_s=settings.future_tolerance,
-                dedupe=await seeded_dedupe(settings, symbols),
-            )
-            await client.run(run.stop)
+        if needs is not None and not getattr(settings, needs[0]):
+            raise ConfigError(needs[1])
+        listed = "+".join(p.strip() for p in (pairs or "").replace("+", ",").split(",") if p.strip())
+        settings = dataclasses.replace(settings, source=canonical(f"{kind}:{listed}" if listed else kind))
+        async with TickPublisher.from_settings(settings, source=kind) as publisher:
+            await run_feeds(settings, publisher, run.stop)
             counts = await publisher.flush()
-        click.echo(f"cryptocompare: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
+        click.echo(f"{kind}: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
 
-    command.run(main, graceful=True, name="candleflow ingest cryptocompare")
+    command.run(main, graceful=True, name=f"candleflow ingest {kind}")
+
+
+@ingest.command()
+@click.option(
+    "--pairs",
+    default=None,
+    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
+)
+def cryptocompare(pairs: str | None) -> None:
+    """Stream live trades from the legacy CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
+    _run_feed("cryptocompare", pairs, ("cryptocompare_api_key", f"set {CC_KEY} to your CryptoCompare API key"))
+
+
+@ingest.command()
+@click.option(
+    "--pairs",
+    default=None,
+    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
+)
+def coindesk(pairs: str | None) -> None:
+    """Stream live trades from the CoinDesk Data streamer (needs CANDLEFLOW_COINDESK_API_KEY), after its REST
+    trades since the newest tick held (or CANDLEFLOW_MARKET_HISTORY hours of them on an empty topic)."""
+    _run_feed("coindesk", pairs, ("coindesk_key", f"set {variable('coindesk_api_key')} to your CoinDesk Data API key"))
+
+
+def _venue_command(venue: Venue) -> click.Command:
+    def command(pairs: str | None) -> None:
+        _run_feed(venue.key, pairs)
+
+    defaults = ",".join(venue.default_pairs)
+    command.__doc__ = (
+        f"Stream {venue.exchange}'s public trades (no key): first its REST trades since the newest tick held "
+        f"(CANDLEFLOW_MARKET_HISTORY hours on an empty topic), then live."
+    )
+    option = click.option("--pairs", default=None, help=f"Comma-separated BASE/QUOTE pairs (default: {defaults}).")
+    return click.command(name=venue.key)(option(command))
+
+
+for _venue in VENUES.values():
+    ingest.add_command(_venue_command(_venue))
