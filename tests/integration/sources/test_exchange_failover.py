@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -24,7 +24,8 @@ from candleflow.stack import StackInfo
 from tests.fakes.exchanges.base import FakeExchange
 from tests.fakes.exchanges.cases import CASES, Case
 from tests.harness import Names, WorkerFactory, WorkerProcess, consume_all, create_topics
-from tests.harness.engine import assert_matches_log, wait_absorbed
+from tests.harness.engine import assert_matches_log, highwaters, wait_absorbed
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -59,11 +60,12 @@ def all_subscribed(servers: dict[str, tuple[Case, FakeExchange]], after: dict[st
     )
 
 
-async def until(predicate: object, what: str, within: float = 90.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.2)
+async def published(stack: StackInfo, topic: str) -> int:
+    return sum((await highwaters(stack.kafka_bootstrap, topic, wait=False)).values())
+
+
+async def more_than(stack: StackInfo, topic: str, count: int) -> bool:
+    return await published(stack, topic) > count
 
 
 def get(url: str) -> tuple[int, str]:
@@ -87,14 +89,18 @@ async def feeds_report_a_venue_going_away(worker: WorkerProcess, server: FakeExc
     assert 'candleflow_feed_connected{source="bitstamp",symbol="Bitstamp:BTC/USD"} 1.0' in metrics
     assert "candleflow_feed_last_trade_timestamp_seconds{" in metrics
     await server.stop()
-    deadline = time.monotonic() + 60
-    while True:
+
+    async def degraded() -> tuple[int, dict[str, Any], str] | None:
         status, text = await asyncio.to_thread(get, f"{worker.url}/healthz")
         health = json.loads(text)
         reasons = " ".join(reason for _, _, reason in health["feeds"]["down"])
-        if (health["status"] == "degraded" and "cannot connect" in reasons.lower()) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.5)
+        return (
+            (status, health, reasons)
+            if health["status"] == "degraded" and "cannot connect" in reasons.lower()
+            else None
+        )
+
+    status, health, reasons = await eventually(degraded, 60, interval=0.5, what="/healthz degraded by the lost venue")
     assert status == 200 and health["status"] == "degraded", health
     down = {(source, symbol) for source, symbol, _ in health["feeds"]["down"]}
     assert down == {("bitstamp", "Bitstamp:BTC/USD"), ("bitstamp", "Bitstamp:ETH/USD")}
@@ -127,17 +133,25 @@ async def test_a_sigkilled_leaders_successor_counts_nothing_twice(
         try:
             first = worker_factory.start(env)
             await asyncio.to_thread(first.wait_ready, 120)
-            await until(lambda: all_subscribed(servers), "every venue's feed subscribes")
+            await eventually(lambda: all_subscribed(servers), 90, what="every venue's feed subscribes")
             second = worker_factory.start(env)
             await asyncio.to_thread(second.wait_ready, 120)
-            await until(lambda: leads(first) != leads(second), "one worker leads")
-            await asyncio.sleep(2)  # trades flow through the first leader's feeds
+            await eventually(lambda: leads(first) != leads(second), 90, what="one worker leads")
+            at_start = await published(stack, names.ticks_topic)
+            await eventually(  # trades flow through the first leader's feeds
+                lambda: more_than(stack, names.ticks_topic, at_start + 50), 60, what="the leader's feeds publish"
+            )
             leader, follower = (first, second) if leads(first) else (second, first)
             connects = {kind: server.connects for kind, (_, server) in servers.items()}
             leader.kill()
-            await until(lambda: leads(follower), "the surviving worker takes the feeds over")
-            await until(lambda: all_subscribed(servers, connects), "every venue's feed reconnects from the successor")
-            await asyncio.sleep(2)
+            await eventually(lambda: leads(follower), 90, what="the surviving worker takes the feeds over")
+            await eventually(
+                lambda: all_subscribed(servers, connects), 90, what="every venue's feed reconnects from the successor"
+            )
+            at_handover = await published(stack, names.ticks_topic)
+            await eventually(
+                lambda: more_than(stack, names.ticks_topic, at_handover + 50), 60, what="the successor's feeds publish"
+            )
         finally:
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,14 +162,14 @@ async def test_a_sigkilled_leaders_successor_counts_nothing_twice(
             for native, (symbol, _) in case.markets.items()
             for t in server.book.trades[native]
         }
-        deadline = time.monotonic() + 60
-        while True:
+
+        async def logged() -> list[tuple[str, str, int, float, float]] | None:
             records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=60)
             ticks = [parse_tick(value) for _, value, _, _ in records]
-            got = [(t.symbol, t.id or "", t.ts, t.price, t.qty) for t in ticks]
-            if want <= set(got) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
+            found = [(t.symbol, t.id or "", t.ts, t.price, t.qty) for t in ticks]
+            return found if want <= set(found) else None
+
+        got = await eventually(logged, 60, interval=0.5, what="every trade the venues sent is in the log")
         await feeds_report_a_venue_going_away(follower, servers["bitstamp"][1])
     missing = want - set(got)
     assert not missing, f"{len(missing)} trades never reached the log, e.g. {sorted(missing)[:3]}"

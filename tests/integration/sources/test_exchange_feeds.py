@@ -28,6 +28,7 @@ from candleflow.stack import StackInfo
 from tests.fakes.exchanges.base import FakeExchange, FakeTrade
 from tests.fakes.exchanges.cases import CASES, Case
 from tests.harness import Names, consume_all, create_topics
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -148,9 +149,10 @@ async def test_the_topic_holds_every_trade_once(kind: str, stack: StackInfo, nam
 
 
 async def wait_logged(stack: StackInfo, topic: str, want: set[tuple[str, str]]) -> None:
-    async with asyncio.timeout(60):
-        while not want <= set(await logged(stack, topic)):  # noqa: ASYNC110 (polls the broker)
-            await asyncio.sleep(0.3)
+    async def all_logged() -> bool:
+        return want <= set(await logged(stack, topic))
+
+    await eventually(all_logged, 60, interval=0.3, what=f"{len(want)} trades in {topic}")
 
 
 async def test_two_feeds_of_one_market_count_each_trade_once(stack: StackInfo, names: Names) -> None:
