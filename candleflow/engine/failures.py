@@ -2,8 +2,9 @@
 
 * **outage**: the database or the broker cannot answer now (connection refused or lost,
   a timeout, the server shutting down or out of resources, a deadlock or serialisation
-  failure), or the store itself is broken for every record alike (a missing table or
-  function, a permission): nothing about the batch is wrong. Retried with backoff for as
+  failure, candleflow's own `Unavailable`: a connection that could not be opened), or
+  the store itself is broken for every record alike (a missing table or function, a
+  permission): nothing about the batch is wrong. Retried with backoff for as
   long as it lasts; readiness says so meanwhile.
 * **refusal**: the database (or the engine's own code on the way to it) refused the
   data: a value out of range, an invalid encoding, a constraint, a program limit, a
@@ -23,6 +24,8 @@ import enum
 import asyncpg
 from aiokafka.errors import KafkaError
 from asyncpg.exceptions import _base as asyncpg_base
+
+from candleflow.domain.exceptions import Unavailable
 
 #: Attempts of a batch that fails with a fault before it is split like a refused one.
 FAULT_RETRIES = 3
@@ -57,7 +60,12 @@ def classify(exc: BaseException) -> Failure:
         return Failure.REFUSAL
     if isinstance(
         exc,
-        OSError | TimeoutError | asyncpg.InterfaceError | asyncpg_base.OutdatedSchemaCacheError | KafkaError,
+        Unavailable
+        | OSError
+        | TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg_base.OutdatedSchemaCacheError
+        | KafkaError,
     ):
         return Failure.OUTAGE
     return Failure.FAULT

@@ -12,6 +12,8 @@ from asyncpg.exceptions import _base as asyncpg_base
 
 from candleflow.domain.exceptions import InvalidTick
 from candleflow.engine.failures import Failure, classify, describe
+from candleflow.kafka.exceptions import LogUnavailable
+from candleflow.store.connection import DatabaseUnavailable
 
 
 def postgres(sqlstate: str, message: str = "failed") -> asyncpg.PostgresError:
@@ -28,6 +30,8 @@ def postgres(sqlstate: str, message: str = "failed") -> asyncpg.PostgresError:
         TimeoutError(),
         asyncpg.InterfaceError("connection is closed"),
         KafkaConnectionError(),
+        DatabaseUnavailable("cannot reach PostgreSQL"),  # the engine's Database could not connect
+        LogUnavailable("cannot reach Kafka"),
         postgres("08006"),  # connection failure
         postgres("57P01"),  # admin shutdown
         postgres("57P03"),  # cannot connect now
