@@ -10,12 +10,12 @@ import shlex
 
 import click
 
+from candleflow.core import command
 from candleflow.core.settings import Settings
 from candleflow.stack.stack import Stack
 
 
-def _stack() -> Stack:
-    settings = Settings.from_env()
+def _stack(settings: Settings) -> Stack:
     return Stack(settings.stack_dir, settings.stack_kafka_port, settings.stack_pg_port)
 
 
@@ -27,20 +27,28 @@ def stack() -> None:
 @stack.command()
 def up() -> None:
     """Start the stack (if needed) and print `export` lines: eval "$(candleflow stack up)"."""
-    info = _stack().up()
-    for name, value in info.env().items():
-        click.echo(f"export {name}={shlex.quote(value)}")
+
+    def main(run: command.Invocation) -> None:
+        info = _stack(run.settings).up()
+        for name, value in info.env().items():
+            click.echo(f"export {name}={shlex.quote(value)}")
+
+    command.run(main, name="candleflow stack up")
 
 
 @stack.command()
 def down() -> None:
     """Stop Kafka and PostgreSQL; no process of the stack is left."""
-    target = _stack()
-    target.down()
-    click.echo(f"stack in {target.stack_dir} stopped", err=True)
+
+    def main(run: command.Invocation) -> None:
+        target = _stack(run.settings)
+        target.down()
+        click.echo(f"stack in {target.stack_dir} stopped", err=True)
+
+    command.run(main, name="candleflow stack down")
 
 
 @stack.command()
 def status() -> None:
     """Say what runs where."""
-    click.echo(_stack().status())
+    command.run(lambda run: click.echo(_stack(run.settings).status()), name="candleflow stack status")
