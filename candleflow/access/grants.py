@@ -74,3 +74,5 @@ class Grant:
 
 #: What every request holds when access control is off.
 OPEN = Grant(holder="", symbols=("*",), expires=None, admin=True)
+#: What a request holds that no guard has seen: nothing.
+NOTHING = Grant(holder="", symbols=(), expires=0.0, admin=False)

@@ -67,16 +67,17 @@ class Counts:
         self._max_keys = max_keys
         self._held: dict[str, int] = {}
 
-    def acquire(self, key: str) -> bool:
-        """Take one for `key` unless it holds `cap` already (or the table is full)."""
+    def acquire(self, key: str, n: int = 1) -> bool:
+        """Take `n` for `key` unless that makes more than `cap` (or the table is full)."""
         held = self._held.get(key, 0)
-        if held >= self.cap or (held == 0 and len(self._held) >= self._max_keys):
+        if held + n > self.cap or (held == 0 and len(self._held) >= self._max_keys):
             return False
-        self._held[key] = held + 1
+        if n:
+            self._held[key] = held + n
         return True
 
-    def release(self, key: str) -> None:
-        held = self._held.get(key, 0) - 1
+    def release(self, key: str, n: int = 1) -> None:
+        held = self._held.get(key, 0) - n
         if held > 0:
             self._held[key] = held
         else:

@@ -131,6 +131,13 @@ DEAD_LETTERS_FOUND = Counter(
     registry=REGISTRY,
 )
 HTTP_REQUESTS = Counter("candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY)
+HTTP_REJECTED = Counter(
+    "candleflow_http_rejected",
+    "Requests refused (bad request, unauthorized, forbidden, rate limited, busy, ...) and SSE clients dropped "
+    "(slow, idle, token expired), by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
 HTTP_SECONDS = Histogram(
     "candleflow_http_request_seconds",
     "HTTP request latency",

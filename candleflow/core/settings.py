@@ -14,12 +14,45 @@ changes a setting after start. To add a setting, add one field line.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from candleflow.core.setting_fields import (
+    ANY_PORT,
+    BOOLEAN,
+    BOOTSTRAP,
+    BYTES,
+    DATABASE_URL,
+    DIRECTORY,
+    FEEDS,
+    FILE,
+    HOST,
+    HTTP_URL,
+    IDENTIFIER,
+    INTEGER,
+    NON_NEGATIVE_FLOAT,
+    NON_NEGATIVE_HOURS,
+    NON_NEGATIVE_INT,
+    NON_NEGATIVE_SECONDS,
+    ORIGINS,
+    PAIR,
+    PERIODS,
+    PORT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    SECONDS,
+    SYMBOLS,
+    TEXT,
+    TOPIC,
+    WS_URL,
+    Cast,
+    choice,
+    setting,
+)
+from candleflow.core.setting_fields import default_stack_dir as default_stack_dir  # noqa: PLC0414 (re-exported)
+from candleflow.core.setting_fields import variable as variable  # noqa: PLC0414 (re-exported)
 from candleflow.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -27,132 +60,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PREFIX = "CANDLEFLOW_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVENT_LOOPS = ("uvloop", "asyncio")
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-@dataclass(frozen=True)
-class Cast(Generic[T]):
-    """How one variable's text becomes its value; `expect` tells a user what to write."""
-
-    parse: Callable[[str], T]
-    expect: str
-
-
-def _checked(convert: Callable[[str], T], ok: Callable[[T], bool]) -> Callable[[str], T]:
-    def parse(raw: str) -> T:
-        value = convert(raw)
-        if not ok(value):
-            raise ValueError(raw)
-        return value
-
-    return parse
-
-
-def _matching(pattern: str, *, full: bool = True) -> Callable[[str], str]:
-    match = re.fullmatch if full else re.match
-    return _checked(str, lambda raw: match(pattern, raw) is not None)
-
-
-def _periods(raw: str) -> tuple[int, ...]:
-    values = tuple(sorted({POSITIVE_INT.parse(p) for p in raw.split(",") if p.strip()}))
-    if not values:
-        raise ValueError(raw)
-    return values
-
-
-def _pair(raw: str) -> tuple[int, int]:
-    fast, slow = (POSITIVE_INT.parse(p) for p in raw.split(","))
-    if fast >= slow:
-        raise ValueError(raw)
-    return fast, slow
-
-
-def _choice(options: tuple[str, ...], normalise: Callable[[str], str] = str.lower) -> Cast[str]:
-    return Cast(_checked(normalise, lambda value: value in options), "one of " + ", ".join(options))
-
-
-def _bootstrap(raw: str) -> str:
-    for server in raw.split(","):
-        if not re.fullmatch(r"[\w.\-]+:\d{1,5}", server.strip()):
-            raise ValueError(raw)
-    return raw
-
-
-def _boolean(raw: str) -> bool:
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ValueError(raw)
-
-
-def _feeds(raw: str) -> str:
-    from candleflow.domain.feeds import canonical
-
-    return canonical(raw)  # a ConfigError names the variable and what to fix
-
-
-def _symbols(raw: str) -> tuple[str, ...]:
-    from candleflow.domain.symbols import parse_symbol
-
-    values = tuple(p.strip() for p in raw.split(",") if p.strip())
-    for value in values:
-        parse_symbol(value)
-    return values
-
-
-TEXT = Cast(str, "any text")
-PORT = Cast(_checked(int, lambda v: 0 <= v <= 65535), "a port number 0-65535")
-ANY_PORT = Cast(PORT.parse, "a port number (0 = any free port)")
-POSITIVE_INT = Cast(_checked(int, lambda v: v > 0), "a positive integer")
-INTEGER = Cast(int, "an integer")
-POSITIVE_FLOAT = Cast(_checked(float, lambda v: v > 0), "a positive number")
-SECONDS = Cast(POSITIVE_FLOAT.parse, "a positive number of seconds")
-NON_NEGATIVE_SECONDS = Cast(_checked(float, lambda v: v >= 0), "seconds >= 0")
-NON_NEGATIVE_HOURS = Cast(_checked(float, lambda v: v >= 0), "hours >= 0")
-PERIODS = Cast(_periods, "comma-separated positive integers")
-PAIR = Cast(_pair, "two integers 'fast,slow' with fast < slow")
-BOOTSTRAP = Cast(_bootstrap, "host:port[,host:port...]")
-DATABASE_URL = Cast(_matching(r"postgres(ql)?://", full=False), "a postgresql:// URL")
-IDENTIFIER = Cast(_matching(r"[A-Za-z0-9._\-]{1,200}"), "letters, digits, '.', '_' or '-'")
-TOPIC = Cast(IDENTIFIER.parse, "a Kafka topic name")
-HOST = Cast(_checked(str, bool), "a host name or address")
-WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
-HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
-SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
-FEEDS = Cast(_feeds, "none, synthetic, or feeds such as binance:BTC/USDT+ETH/USDT,kraken:BTC/USD")
-DIRECTORY = Cast(Path, "a directory path")
-BOOLEAN = Cast(_boolean, "true or false (also 1/0, yes/no, on/off)")
-FILE = Cast(str, "a file path, or empty")
-
-
-def setting(
-    default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None, secret: bool = False
-) -> Any:
-    """A `Settings` field: `default` is the text of an unset variable (or a function
-    giving it), `shown` what the README says when that text depends on the machine;
-    a `secret` never appears in the settings' repr (logs, tracebacks)."""
-    if callable(default) and shown is None:
-        raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
-    metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
-    if callable(default):
-        make = default
-        return field(default_factory=lambda: cast.parse(make()), metadata=metadata, repr=not secret)
-    return field(default=cast.parse(default), metadata=metadata, repr=not secret)
-
-
-def default_stack_dir() -> Path:
-    """`.stack/` at the root of the clone this package lives in, else in the current directory."""
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").exists():
-        return root / ".stack"
-    return Path.cwd() / ".stack"
+ACCESS_MODES = ("open", "tokens")
 
 
 @dataclass(frozen=True)
@@ -166,7 +78,7 @@ class Settings:
     )
     kafka_security_protocol: str = setting(
         "PLAINTEXT",
-        _choice(KAFKA_PROTOCOLS, str.upper),
+        choice(KAFKA_PROTOCOLS, str.upper),
         "how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     )
     kafka_ssl_cafile: str = setting(
@@ -181,7 +93,7 @@ class Settings:
         "true", BOOLEAN, "check that a broker's certificate names the host connected to (off only for test setups)"
     )
     kafka_sasl_mechanism: str = setting(
-        "PLAIN", _choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+        "PLAIN", choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
     )
     kafka_sasl_username: str = setting("", TEXT, "SASL user name (SASL_PLAINTEXT, SASL_SSL)")
     kafka_sasl_password: str = setting("", TEXT, "SASL password (SASL_PLAINTEXT, SASL_SSL)", secret=True)
@@ -279,12 +191,68 @@ class Settings:
     sse_max_clients: int = setting("5000", POSITIVE_INT, "SSE connections per web process; more get 503")
     sse_queue: int = setting("64", POSITIVE_INT, "pending bars per SSE client before it is dropped")
     sse_heartbeat: float = setting("15", SECONDS, "seconds between SSE heartbeat comments")
+    sse_max_per_client: int = setting(
+        "100", POSITIVE_INT, "SSE connections one client (token holder, else address) may hold; more get 429"
+    )
+    sse_max_subs_per_client: int = setting(
+        "1000", POSITIVE_INT, "subscriptions one client may hold over all its SSE connections; more get 429"
+    )
+    sse_idle: float = setting("60", SECONDS, "seconds an SSE connection may hold no subscription before it is closed")
+    sse_max_unread: int = setting(
+        "262144",
+        BYTES,
+        "bytes an SSE client may leave unread (written, not yet taken by its socket) before it is dropped",
+    )
+    access: str = setting(
+        "open", choice(ACCESS_MODES), "who may read: open (anyone), or tokens (a signed access token, SECURITY.md)"
+    )
+    token_secret: str = setting(
+        "", TEXT, "HMAC secret (at least 32 bytes) that signs and verifies access tokens (access=tokens)", secret=True
+    )
+    token_public_keys: str = setting(
+        "", FILE, "PEM or JWKS file of an identity provider's public keys that verify access tokens (access=tokens)"
+    )
+    token_issuer: str = setting("", TEXT, "the `iss` every access token must carry; empty: not checked")
+    token_audience: str = setting("", TEXT, "the `aud` every access token must carry; empty: not checked")
+    admin_port: int = setting(
+        "0", PORT, "port of the admin surface (/metrics, detailed /healthz); 0: served on the web port to admin tokens"
+    )
+    admin_host: str = setting("127.0.0.1", HOST, "address the admin port binds")
+    cors_origins: tuple[str, ...] = setting(
+        "",
+        ORIGINS,
+        "origins whose pages may read the datafeed (`*`: any, never with cookies); empty: `*` while access is open, "
+        "none with tokens",
+    )
+    rate_limit: float = setting(
+        "100",
+        NON_NEGATIVE_FLOAT,
+        "requests per second one client may make (bursts of rate_burst); more get 429; 0: no limit",
+    )
+    rate_burst: int = setting("200", POSITIVE_INT, "requests one client may make at once before rate_limit applies")
+    proxy_hops: int = setting(
+        "0",
+        NON_NEGATIVE_INT,
+        "reverse proxies in front that append to X-Forwarded-For: the client address is that many entries from its "
+        "end (0: the peer's address)",
+    )
+    web_idle_timeout: float = setting(
+        "15",
+        SECONDS,
+        "seconds a connection may stay idle between requests, and the longest a client may take to send a request "
+        "head, before it is closed",
+    )
+    web_max_reads: int = setting(
+        "30",
+        POSITIVE_INT,
+        "requests reading the database at once per web process (they share its connections); more get 503 at once",
+    )
     max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
     max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
     event_loop: str = setting(
-        "uvloop", _choice(EVENT_LOOPS), "event loop of the worker: uvloop, or asyncio (the standard library's)"
+        "uvloop", choice(EVENT_LOOPS), "event loop of the worker: uvloop, or asyncio (the standard library's)"
     )
-    log_level: str = setting("INFO", _choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
+    log_level: str = setting("INFO", choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
     stack_dir: Path = setting(
         lambda: str(default_stack_dir()),
         DIRECTORY,
@@ -295,7 +263,7 @@ class Settings:
     stack_pg_port: int = setting("0", ANY_PORT, "port of the local PostgreSQL; 0 picks a free one")
 
     def __post_init__(self) -> None:
-        problems = kafka_security_problems(self)
+        problems = kafka_security_problems(self) + access_problems(self)
         if problems:
             raise ConfigError("; ".join(problems))
         kinds = {spec.kind for spec in self.feeds}
@@ -348,11 +316,6 @@ class Settings:
         return cls(**values)
 
 
-def variable(field_name: str) -> str:
-    """The environment variable of a `Settings` field."""
-    return PREFIX + field_name.upper()
-
-
 def _parse(name: str, raw: str, cast: Cast[T]) -> T:
     try:
         return cast.parse(raw.strip())
@@ -386,6 +349,36 @@ def kafka_security_problems(settings: Settings) -> list[str]:
         problems.append(
             f"{' and '.join(account)} set but {chosen} does not log in: choose SASL_PLAINTEXT or SASL_SSL, or unset"
         )
+    return problems
+
+
+MIN_TOKEN_SECRET_BYTES = 32
+
+
+def access_problems(settings: Settings) -> list[str]:
+    """What is wrong with the access settings, each saying what to fix."""
+    mode = f"{variable('access')}={settings.access}"
+    secret, keys = variable("token_secret"), variable("token_public_keys")
+    given = [variable(n) for n in ("token_secret", "token_public_keys", "token_issuer", "token_audience")
+             if getattr(settings, n)]  # fmt: skip
+    if settings.access == "open":
+        if given:
+            return [f"{' and '.join(given)} set but {mode}: set {variable('access')}=tokens, or unset them"]
+        return []
+    problems = []
+    if not settings.token_secret and not settings.token_public_keys:
+        problems.append(
+            f"{mode} needs {secret} (at least {MIN_TOKEN_SECRET_BYTES} bytes) or {keys} (a PEM or JWKS file)"
+        )
+    elif settings.token_secret and settings.token_public_keys:
+        problems.append(f"{secret} and {keys} are both set: tokens are verified with one of them, unset the other")
+    elif settings.token_secret and len(settings.token_secret.encode()) < MIN_TOKEN_SECRET_BYTES:
+        problems.append(
+            f"{secret} is {len(settings.token_secret.encode())} bytes: use at least {MIN_TOKEN_SECRET_BYTES} "
+            "random bytes (e.g. `openssl rand -base64 48`)"
+        )
+    elif settings.token_public_keys and not Path(settings.token_public_keys).is_file():
+        problems.append(f"{keys}={settings.token_public_keys}: no such file (give a PEM or JWKS file)")
     return problems
 
 

@@ -75,6 +75,11 @@ class DatabaseUnavailable(Unavailable):
     """PostgreSQL cannot be reached or refuses the login."""
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every connection is lent and the most statements that may wait for one already do
+    (`Database(max_waiting=...)`): answered at once instead of queueing for seconds."""
+
+
 #: Errors that mean "the database cannot answer right now" (down, unreachable, too slow).
 DB_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUnavailable,

@@ -15,6 +15,9 @@ A connection whose statement failed with anything but PostgreSQL's own error ans
 (a timeout, a cancelled request, a dropped socket) may be out of step with its server,
 so it is closed instead of lent again; one found closed is replaced. A failed connect
 raises `DatabaseUnavailable` and is not remembered: the next statement tries again.
+With `max_waiting`, a statement that finds every connection lent and that many
+statements already waiting raises `DatabaseBusy` at once (a web process answers 503
+instead of queueing requests for seconds).
 
 `open_database` is the worker's start: migrate and connect, waiting for the database
 as long as it takes.
@@ -30,7 +33,15 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from candleflow.store.connection import DB_ERRORS, Connection, DatabaseUnavailable, Row, connect, redacted
+from candleflow.store.connection import (
+    DB_ERRORS,
+    Connection,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    Row,
+    connect,
+    redacted,
+)
 from candleflow.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -48,10 +59,17 @@ class Database:
     """See the module docstring. `command_timeout` bounds each statement (None: unbounded)."""
 
     def __init__(
-        self, url: str, max_connections: int = MAX_CONNECTIONS, *, command_timeout: float | None = None
+        self,
+        url: str,
+        max_connections: int = MAX_CONNECTIONS,
+        *,
+        command_timeout: float | None = None,
+        max_waiting: int | None = None,
     ) -> None:
         self.url = url
         self.command_timeout = command_timeout
+        self.max_waiting = max_waiting
+        self._waiting = 0
         self._idle: list[Connection] = []
         self._open = 0
         self._slots = asyncio.Semaphore(max_connections)
@@ -129,7 +147,10 @@ class Database:
             self._drop(connection)
 
     async def _lend(self) -> Connection:
-        await self._slots.acquire()  # no wait while fewer than the maximum are lent
+        if self._slots.locked():
+            await self._wait_for_slot()
+        else:
+            await self._slots.acquire()  # no wait while fewer than the maximum are lent
         try:
             while self._idle:
                 connection = self._idle.pop()
@@ -140,6 +161,15 @@ class Database:
         except BaseException:
             self._slots.release()
             raise
+
+    async def _wait_for_slot(self) -> None:
+        if self.max_waiting is not None and self._waiting >= self.max_waiting:
+            raise DatabaseBusy(f"every connection is in use and {self._waiting} statements wait for one")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
 
     async def _connect(self) -> Connection:
         if self._closed:

@@ -9,11 +9,17 @@ an application from its own settings and serves it in-process.
 
 `serve` runs an application on the settings' host and port with aiohttp's runner (a
 worker serves it from its task, beside the engine; `SO_REUSEPORT` when
-`CANDLEFLOW_WEB_REUSE_PORT` asks for it). Answers carry a `Server` header without
-versions.
+`CANDLEFLOW_WEB_REUSE_PORT` asks for it), and the admin surface on its own port when
+`CANDLEFLOW_ADMIN_PORT` is set (`candleflow.web.admin`). Its connections are closed
+after `CANDLEFLOW_WEB_IDLE_TIMEOUT` idle seconds, a connection that has not sent a
+whole request head by then included (aiohttp's keep-alive timer runs from the moment a
+connection is made). Answers carry a `Server` header without versions, and the CORS
+headers of `CANDLEFLOW_CORS_ORIGINS` (`candleflow.web.cors`), streams included.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -23,9 +29,14 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
-from candleflow.web import openapi
-from candleflow.web.context import CONTEXT, WebContext
+from candleflow.web import openapi, responses
+from candleflow.web.admin import serve_admin
+from candleflow.web.context import CONTEXT, WebContext, context
+from candleflow.web.cors import Cors
+from candleflow.web.guard import GUARD, Guard, guard_middleware
+from candleflow.web.limits import WebLimits
 from candleflow.web.middleware import udf_middleware
+from candleflow.web.rejections import Rejections, ServerLog
 from candleflow.web.routes import add_routes
 from candleflow.web.runtime import Runtime
 
@@ -35,7 +46,6 @@ WEB_CONNECTIONS = 10
 STATEMENT_TIMEOUT_S = 15.0
 #: How long a stopping server waits for requests still in flight.
 SHUTDOWN_TIMEOUT_S = 5.0
-SERVER = "candleflow"
 
 
 def create_web_app(
@@ -53,22 +63,27 @@ def create_web_app(
     from `settings.database_url` and closes at cleanup; `functions` to those the settings
     configure (`FunctionConfigError` names a bad one); `kafka` to the settings' Kafka.
     """
-    app = web.Application(middlewares=[udf_middleware])
+    app = web.Application(middlewares=[udf_middleware, guard_middleware])
     kafka = kafka or KafkaConfig.from_settings(settings)
     owned = database is None
+    limits = WebLimits.from_settings(settings)
+    app[GUARD] = Guard.from_settings(settings, limits)
     ctx = WebContext(
         settings=settings,
-        database=database or Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S),
+        database=database or web_database(settings),
         runtime=runtime or Runtime(),
         functions=functions or from_settings(settings),
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
         database_probe=DatabaseProbe(settings.database_url),
         spec=openapi.spec(settings),
+        limits=limits,
+        cors=Cors.from_settings(settings),
+        rejections=Rejections(),
     )
     app[CONTEXT] = ctx
     add_routes(app)
-    app.on_response_prepare.append(_server_header)
+    app.on_response_prepare.append(_server_headers)
     app.on_shutdown.append(_end_streams)
     app.on_cleanup.append(_close_probes)
     if owned:
@@ -76,10 +91,31 @@ def create_web_app(
     return app
 
 
+def web_database(settings: Settings) -> Database:
+    """The database of the web views: a few connections, statements bounded in time, and
+    a statement that would wait behind `CANDLEFLOW_WEB_MAX_READS` others refused (503)."""
+    waiting = max(0, settings.web_max_reads - WEB_CONNECTIONS)
+    return Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S, max_waiting=waiting)
+
+
+def server_options(app: web.Application) -> dict[str, Any]:
+    """aiohttp's server options for `app` (its runner's, or a test server's)."""
+    ctx = app[CONTEXT]
+    return {
+        "access_log": None,
+        "shutdown_timeout": SHUTDOWN_TIMEOUT_S,
+        "keepalive_timeout": ctx.settings.web_idle_timeout,
+        "logger": ServerLog(ctx.rejections),
+    }
+
+
 async def serve(app: web.Application, settings: Settings) -> web.AppRunner:
-    """Serve `app` on `CANDLEFLOW_WEB_HOST`:`CANDLEFLOW_WEB_PORT` until the returned
-    runner's `cleanup()`."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    """Serve `app` on `CANDLEFLOW_WEB_HOST`:`CANDLEFLOW_WEB_PORT`, and its admin surface on
+    `CANDLEFLOW_ADMIN_PORT` when set, until the returned runner's `cleanup()`."""
+    runner = web.AppRunner(app, **server_options(app))
+    if settings.admin_port:
+        admin = await serve_admin(app, settings)
+        app.on_cleanup.insert(0, lambda _: admin.cleanup())
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.web_host, settings.web_port, reuse_port=settings.web_reuse_port or None)
@@ -90,8 +126,9 @@ async def serve(app: web.Application, settings: Settings) -> web.AppRunner:
     return runner
 
 
-async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Server"] = SERVER
+async def _server_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = responses.SERVER
+    context(request).cors.add_to(request, response)
 
 
 async def _end_streams(app: web.Application) -> None:
@@ -103,6 +140,7 @@ async def _end_streams(app: web.Application) -> None:
 
 async def _close_probes(app: web.Application) -> None:
     await app[CONTEXT].database_probe.close()
+    app[CONTEXT].rejections.close()
 
 
 async def _close_database(app: web.Application) -> None:

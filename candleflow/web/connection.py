@@ -10,8 +10,16 @@ Writing. While the client keeps up (nothing queued, the socket's write buffer un
 no task switch per client. Otherwise it joins the queue, which the connection's writer
 task (`candleflow.web.event_stream.pump`) drains with flow control. The queue is keyed by bar
 — an update to a bar already queued replaces it (latest wins) — and holds at most
-`limit` entries per subscription; past that the connection is closed as too slow
-(`candleflow_sse_clients_dropped`).
+`limit` entries per subscription; past that, or once the client leaves more than
+`max_unread` bytes unread in the socket's write buffer (`CANDLEFLOW_SSE_MAX_UNREAD`:
+written, not yet taken by the kernel), the connection is closed as too slow
+(`candleflow_sse_clients_dropped`). So what one client can make the process hold is
+bounded: its queue and `max_unread` bytes, given back when it is dropped.
+
+Owner and limits. A connection records the client the limits count it against, the
+holder of the token that opened it (`owner`: only that holder may change it) and when
+that token expires; `idle_since` says since when it holds no subscription (a stream
+idle for `CANDLEFLOW_SSE_IDLE` seconds is closed).
 
 Classifying. An update of a bar at or after the newest one the client has (or will
 get) is a `bar`; anything older, or flagged `correction` by the engine, is a
@@ -145,7 +153,18 @@ class Connection:
     closed: str | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     last_id: int = 0
+    #: Bytes the client may leave unread in the socket's write buffer before it is dropped.
+    max_unread: int = 256 * 1024
+    #: Who the limits count this stream against, and the token holder it belongs to.
+    client: str = ""
+    owner: str = ""
+    #: When the token that opened it expires (unix seconds; None: never).
+    expires: float | None = None
+    #: Since when (monotonic) it holds no subscription; None while it holds one.
+    idle_since: float | None = field(default_factory=time.monotonic)
     _transport: asyncio.BaseTransport | None = None
+    #: Bytes of one large write (a catch-up) the socket may still hold beyond `max_unread`.
+    _allowance: int = 0
     #: Chunks of the round `offer_all` is offering, written together when it ends.
     _corked: list[bytes] | None = None
     _controls: itertools.count[int] = field(default_factory=itertools.count)
@@ -165,12 +184,36 @@ class Connection:
         if key in self.subscriptions:
             return False
         self.subscriptions[key] = _Subscription()
+        self.idle_since = None
         return True
 
-    def remove(self, key: Key) -> None:
-        self.subscriptions.pop(key, None)
+    def remove(self, key: Key) -> bool:
+        """Unsubscribe from `key`; False when it was not subscribed."""
+        if self.subscriptions.pop(key, None) is None:
+            return False
         for slot in [slot for slot in self.pending if slot[0] == key]:
             del self.pending[slot]
+        if not self.subscriptions:
+            self.idle_since = time.monotonic()
+            self.wakeup.set()  # the writer now watches the idle time
+        return True
+
+    def unread(self) -> int:
+        """Bytes written to the client's socket that it has not taken yet."""
+        transport = self._transport
+        return 0 if transport is None else transport.get_write_buffer_size()  # type: ignore[attr-defined]
+
+    def too_slow(self, unread: int) -> bool:
+        """Whether `unread` bytes waiting in the socket's buffer make this client too slow
+        (more than `max_unread`, beyond a large write it was just given)."""
+        if unread <= self.max_unread:
+            self._allowance = 0
+            return False
+        return unread > self.max_unread + self._allowance
+
+    def allow(self, size: int) -> None:
+        """A write of `size` bytes (a catch-up) goes out at once: let the socket hold it."""
+        self._allowance = max(self._allowance, size)
 
     def offer(self, bodies: Bodies, stamp: int, received: float) -> bool:
         """Queue or write one update; False when that makes this connection too slow.
@@ -214,12 +257,10 @@ class Connection:
 
     def _put(self, slot: Slot, body: bytes, stamp: int, received: float, shared: Bodies | None = None) -> bool:
         transport = self._transport
-        if (
-            transport is not None
-            and not self.pending
-            and transport.get_write_buffer_size() < HIGH_WATER  # type: ignore[attr-defined]
-            and not transport.is_closing()
-        ):
+        unread = 0 if transport is None else transport.get_write_buffer_size()  # type: ignore[attr-defined]
+        if self.too_slow(unread):
+            return self._drop()
+        if transport is not None and not self.pending and unread < HIGH_WATER and not transport.is_closing():
             if shared is not None and stamp >= self.last_id:  # the common case: the same bytes for all
                 self.last_id = stamp
                 chunk = shared.framed(body, stamp)
@@ -235,11 +276,15 @@ class Connection:
         self.pending.pop(slot, None)  # re-inserted last: the queue stays in stamp order
         self.pending[slot] = _Queued(body, stamp, received)
         if len(self.pending) > self.limit * max(1, len(self.subscriptions)):
-            self.close("slow")
-            self.on_drop()
-            return False
+            return self._drop()
         self.wakeup.set()
         return True
+
+    def _drop(self) -> bool:
+        """Close as too slow (the caller's `on_drop` cuts the connection); False."""
+        self.close("slow")
+        self.on_drop()
+        return False
 
     def take(self) -> tuple[bytes, float | None]:
         """Everything queued, as one chunk of events with ids, and the oldest receipt time."""

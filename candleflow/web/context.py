@@ -20,6 +20,9 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
+from candleflow.web.cors import Cors
+from candleflow.web.limits import WebLimits
+from candleflow.web.rejections import Rejections
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
 
@@ -34,10 +37,16 @@ class WebContext:
     kafka_probe: KafkaProbe
     #: `/healthz`'s database probe, on a connection of its own.
     database_probe: DatabaseProbe
+    #: Per-client limits of this process (`candleflow.web.limits`).
+    limits: WebLimits
     #: Symbol look-ups of this process (`candleflow.web.symbols_cache`).
     symbols: SymbolCache = field(default_factory=SymbolCache)
     #: `/openapi.json`, rendered once from the settings (`candleflow.web.openapi.spec`).
     spec: dict[str, Any] = field(default_factory=dict)
+    #: Which other origins' pages may read (`candleflow.web.cors`).
+    cors: Cors = field(default_factory=lambda: Cors(("*",)))
+    #: Refused requests and dropped clients, counted and logged sparingly.
+    rejections: Rejections = field(default_factory=Rejections)
 
 
 CONTEXT = web.AppKey("candleflow.context", WebContext)

@@ -16,6 +16,14 @@ Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
                "sources": {source: {symbol: {"connected", "down_for_s", "reason",
                            "last_trade_age_s", "reconnects", "not_understood"}}}}}
 
+That is the admin's view: on the admin port (`candleflow.web.admin`), or without one for
+an admin token (anyone while access is open). Anyone else gets what a load balancer
+needs, the same status code with the status and a reason free of addresses and raw
+errors, and which feeds are down::
+
+    {"status": "ok" | "degraded", "reason": null | "database unreachable; engine stalled",
+     "feeds": {"status": ..., "down": [[source, symbol, "down"]]}}
+
 A feed this worker runs that has been down for longer than CANDLEFLOW_FEED_DOWN_AFTER
 makes the status "degraded" with the client's reason, still with 200: the worker serves
 its charts, only their data has stopped (503 stays for what makes the worker unready).
@@ -42,8 +50,9 @@ import asyncio
 from aiohttp import web
 
 from candleflow.core.metrics import render
-from candleflow.web import responses
+from candleflow.web import responses, rules
 from candleflow.web.context import WebContext, context
+from candleflow.web.guard import admin_view
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -69,6 +78,7 @@ def feeds_status(ctx: WebContext) -> dict[str, object]:
 
 
 @ROUTES.get("/healthz")
+@rules.public
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Readiness: Kafka and database reachable, engine not stalled (see the module docstring)."""
     ctx = context(request)
@@ -81,6 +91,9 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     ]
     feeds = feeds_status(ctx)
     down = [f"feed {source} {symbol} down: {why}" for source, symbol, why in feeds["down"]]  # type: ignore[attr-defined]
+    status = 503 if reasons else 200
+    if not admin_view(request):
+        return responses.json(_summary(reasons, feeds), status=status, cache=responses.NO_STORE)
     body = {
         "status": "degraded" if reasons or down else "ok",
         "reason": "; ".join(reasons + down) if reasons or down else None,
@@ -90,10 +103,23 @@ async def healthz(request: web.Request) -> web.StreamResponse:
         "engine": engine,
         "feeds": feeds,
     }
-    return responses.json(body, status=503 if reasons else 200, cache=responses.NO_STORE)
+    return responses.json(body, status=status, cache=responses.NO_STORE)
+
+
+def _summary(reasons: list[str], feeds: dict[str, object]) -> dict[str, object]:
+    """`/healthz` for anyone but the admin: each reason cut at its first colon (what is
+    wrong, not the address or the raw error), the feeds that are down without theirs."""
+    down = [[source, symbol, "down"] for source, symbol, _ in feeds["down"]]  # type: ignore[attr-defined]
+    short = [*dict.fromkeys(reason.split(":", 1)[0] for reason in reasons), *(f"feed {s} {m} down" for s, m, _ in down)]
+    return {
+        "status": "degraded" if short else "ok",
+        "reason": "; ".join(short) if short else None,
+        "feeds": {"status": feeds["status"], "down": down},
+    }
 
 
 @ROUTES.get("/livez")
+@rules.public
 async def livez(request: web.Request) -> web.StreamResponse:
     """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
     runtime = context(request).runtime
@@ -105,6 +131,7 @@ async def livez(request: web.Request) -> web.StreamResponse:
 
 
 @ROUTES.get("/metrics")
+@rules.admin
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus text format of this process's registry."""
     response = web.Response(body=render())

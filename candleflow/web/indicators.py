@@ -20,7 +20,7 @@ from aiohttp import web
 from candleflow.functions.api import Function, FunctionConfigError, Indicator, Signal
 from candleflow.functions.registry import FunctionSet
 from candleflow.store import queries
-from candleflow.web import params, responses
+from candleflow.web import params, responses, rules
 from candleflow.web.context import context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, RESOLUTION, SYMBOL, TO, Param, Query, Values
@@ -88,11 +88,12 @@ def indicator_of(functions: FunctionSet, arguments: dict[str, str], values: Valu
 
 
 @ROUTES.get("/api/indicators")
+@rules.read
 async def indicators(request: web.Request) -> web.StreamResponse:
     """One line of a registered indicator for a symbol and resolution, with the rules of `/udf/history`."""
     ctx = context(request)
     q = indicators_query(ctx.settings.max_countback).read(request.query)
-    row = await resolve(ctx, q.text("symbol"))
+    row = await resolve(request, q.text("symbol"))
     res = q.resolution()
     indicator, output = indicator_of(
         ctx.functions, params.extras(request.query, REQUEST_PARAMETERS, MAX_VALUE_LENGTH), q
@@ -142,6 +143,7 @@ def describe(function: Function) -> dict[str, Any]:
 
 
 @ROUTES.get("/api/functions")
+@rules.read
 async def catalogue(request: web.Request) -> web.StreamResponse:
     """The indicators and signals this worker computes, with their parameters."""
     functions = context(request).functions

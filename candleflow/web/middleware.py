@@ -1,32 +1,37 @@
-"""The aiohttp middleware every answer of the web port passes through.
+"""The aiohttp middleware every answer of the web port passes through first.
 
 It owns the cross-cutting rules so views do not repeat them:
 
-* CORS: `Access-Control-Allow-Origin: *` on every answer (no credentials) and an
-  answer to every `OPTIONS` preflight;
-* errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; aiohttp's
-  own 404/405 get the same body; a database outage is a 503; anything unexpected is
-  logged with its traceback and answered 500 with a body that carries no trace;
+* errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; so does
+  `AccessDenied` (401 with `WWW-Authenticate: Bearer`, or 403); aiohttp's own 404/405
+  get the same body; a database that is down or busy is a 503; anything unexpected is
+  answered 500 with a body that carries no trace;
+* rejections: every 4xx and 503 is counted by kind and logged sparingly
+  (`candleflow.web.rejections`), naming the route pattern, never the URL or its query
+  string; an unexpected error's traceback is logged at most once a minute;
 * metrics: a request counter (by endpoint and status) and a latency histogram per
   endpoint, the endpoint being the route pattern (bounded cardinality).
+
+The guard (`candleflow.web.guard`: tokens, rate, rules) runs inside it, so its refusals
+are counted and shaped like any other; CORS headers are put on every answer, streams
+included, when it is sent (`candleflow.web.application`).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
+from candleflow.access.exceptions import AccessDenied
 from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from candleflow.store.connection import DB_ERRORS
+from candleflow.store.connection import DB_ERRORS, DatabaseBusy
 from candleflow.web import responses
+from candleflow.web.context import context
 from candleflow.web.errors import UdfError, unavailable
-
-log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -44,11 +49,11 @@ def endpoint_of(request: web.Request) -> str:
 async def udf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     endpoint = endpoint_of(request)
-    response = await _answer(request, handler)
-    if not response.prepared:
-        for name, value in responses.CORS_HEADERS.items():
-            response.headers.setdefault(name, value)
-    _requests(endpoint, response.status).inc()
+    response, reason = await _answer(request, handler, endpoint)
+    status = response.status
+    if status >= 400 and (status < 500 or status == 503):
+        context(request).rejections.note_status(status, endpoint, reason)
+    _requests(endpoint, status).inc()
     _seconds(endpoint).observe(time.perf_counter() - started)
     return response
 
@@ -64,24 +69,31 @@ def _seconds(endpoint: str) -> Histogram:
     return HTTP_SECONDS.labels(endpoint)
 
 
-async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers=responses.PREFLIGHT_HEADERS)
+async def _answer(request: web.Request, handler: Handler, endpoint: str) -> tuple[web.StreamResponse, str]:
+    """The answer, and the reason told to the client when it is an error."""
     try:
-        return await handler(request)
+        return await handler(request), ""
     except UdfError as exc:
-        return responses.udf_error(exc.message, exc.status, exc.headers)
+        return responses.udf_error(exc.message, exc.status, exc.headers), exc.message
+    except AccessDenied as exc:
+        return responses.udf_error(exc.message, exc.status, CHALLENGE if exc.status == 401 else None), exc.message
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return responses.udf_error(exc.reason.lower(), exc.status, _keep(exc))
+        return responses.udf_error(exc.reason.lower(), exc.status, _keep(exc)), exc.reason
+    except DatabaseBusy:
+        error = UdfError("database busy, retry in a moment", 503, {"Retry-After": "1"})
+        return responses.udf_error(error.message, error.status, error.headers), "database busy"
     except DB_ERRORS as exc:
-        log.warning("%s %s: database error: %r", request.method, request.path, exc)
         error = unavailable("database")
-        return responses.udf_error(error.message, error.status, error.headers)
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path_qs)
-        return responses.udf_error("internal error", 500)
+        return responses.udf_error(error.message, error.status, error.headers), f"database error: {exc!r}"
+    except Exception as exc:
+        context(request).rejections.note("internal error", endpoint, repr(exc), exc_info=exc)
+        return responses.udf_error("internal error", 500), ""
+
+
+#: The `WWW-Authenticate` header of a 401 (RFC 6750).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="candleflow"'}
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from candleflow import __version__
 from candleflow.core.settings import Settings
-from candleflow.web import responses, sse, streams, udf
+from candleflow.web import responses, rules, sse, streams, udf
 from candleflow.web.context import context
 from candleflow.web.indicators import indicators_query
 from candleflow.web.openapi_schemas import SCHEMAS, UNAVAILABLE, errors, json_answer, ref
@@ -179,6 +179,7 @@ def spec(settings: Settings) -> dict[str, Any]:
 
 
 @ROUTES.get("/openapi.json")
+@rules.public
 async def openapi(request: web.Request) -> web.StreamResponse:
     """This service's OpenAPI 3.0 description."""
     return responses.json(context(request).spec, cache="public, max-age=300")

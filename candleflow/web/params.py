@@ -10,7 +10,8 @@ Failures are `UdfError` 400 naming the parameter and what it expects. A paramete
 `max_items` is a list: it may be given up to that many times, each value checked.
 
 Integers follow JSON Schema: `12`, `-3`, `12.0` and `1.2e1` are the integer 12, `1.5`
-and `012` are not integers. Strings are taken as sent (no trimming) and never hold NUL.
+and `012` are not integers; a value longer than `MAX_INTEGER_TEXT` characters is refused
+unread (400, never a 4,300-digit conversion). Strings are taken as sent (no trimming) and never hold NUL.
 A parameter given twice is refused.
 """
 
@@ -31,6 +32,8 @@ MIN_TIME = 0
 MAX_TIME = 253_402_300_799
 #: Longest accepted string parameter (symbols, search queries).
 MAX_TEXT = 200
+#: Longest text read as an integer parameter (every accepted value is far shorter).
+MAX_INTEGER_TEXT = 40
 #: Strings never hold NUL (PostgreSQL text cannot); written for Python and ECMA regexes alike.
 NO_NUL = r"[^\u0000]*"
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -148,6 +151,8 @@ class Param:
         return raw
 
     def _integer(self, raw: str) -> int:
+        if len(raw) > MAX_INTEGER_TEXT:  # also keeps int() below Python's 4,300-digit limit
+            raise UdfError(f"parameter {self.name} is longer than {MAX_INTEGER_TEXT} characters: not an integer we take")
         number: int | Decimal | None
         if _JSON_DIGITS.fullmatch(raw):
             number = int(raw)

@@ -1,4 +1,4 @@
-"""Response helpers: orjson bodies, the UDF error body, CORS and caching headers.
+"""Response helpers: orjson bodies, the UDF error body, caching headers.
 
 Caching policy (`Cache-Control`):
 
@@ -19,16 +19,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-CORS_HEADERS: Mapping[str, str] = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "Retry-After",
-}
-PREFLIGHT_HEADERS: Mapping[str, str] = {
-    **CORS_HEADERS,
-    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-    "Access-Control-Allow-Headers": "*",
-    "Access-Control-Max-Age": "86400",
-}
+#: The `Server` header of every answer: no versions.
+SERVER = "candleflow"
 
 CLOSED_RANGE = "public, max-age=60"
 LIVE = "no-cache"

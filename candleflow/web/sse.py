@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from candleflow.web import event_stream
+from candleflow.web import event_stream, rules
 from candleflow.web.connection import SINGLE_SERIES
 from candleflow.web.context import context
 from candleflow.web.params import RESOLUTION, SYMBOL, Param, Query
@@ -48,19 +48,17 @@ STREAM = Query(SYMBOL, RESOLUTION, LAST_EVENT_ID)
 
 
 @ROUTES.get("/udf/stream", allow_head=False)
+@rules.read
 async def stream(request: web.Request) -> web.StreamResponse:
     """Live bars of one symbol and resolution (see the module docstring)."""
     ctx = context(request)
     q = STREAM.read(request.query)
-    row = await resolve(ctx, q.text("symbol"))
+    row = await resolve(request, q.text("symbol"))
     key = (row.symbol, q.resolution().code)
-    hub = await event_stream.admit(ctx)
-    connection = event_stream.new_connection(ctx, hub, request, SINGLE_SERIES)
-    try:
+    async with event_stream.opened(ctx, request, SINGLE_SERIES) as (hub, connection):
         last_id = event_stream.last_event_id(request, q.text("last_event_id"))
+        event_stream.reserve(ctx, connection, [key])
         await event_stream.catch_up(ctx, hub, connection, key, last_id)
         response = await event_stream.open_stream(request, connection)
         await event_stream.pump(ctx, request, response, connection)
         return response
-    finally:
-        hub.detach(connection)

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from candleflow.core.bundled import bundled
-from candleflow.web import responses
+from candleflow.web import responses, rules
 from candleflow.web.errors import UdfError
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
@@ -45,6 +45,7 @@ def _file(root: Path, relative: str) -> Path:
 
 
 @ROUTES.get("/")
+@rules.page
 async def index(request: web.Request) -> web.StreamResponse:
     """The chart page."""
     index_html = DIST / "index.html"
@@ -54,12 +55,14 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 @ROUTES.get("/grid")
+@rules.page
 async def grid(request: web.Request) -> web.StreamResponse:
     """Several charts on one page (`?charts=<symbol>|<resolution>,…`), one stream connection."""
     return web.FileResponse(_file(DIST, "grid.html"), headers={"Cache-Control": responses.LIVE})
 
 
 @ROUTES.get("/assets/{path:.+}")
+@rules.public
 async def assets(request: web.Request) -> web.StreamResponse:
     """Hashed bundles of the frontend build."""
     found = _file(DIST / "assets", request.match_info["path"])
@@ -67,6 +70,7 @@ async def assets(request: web.Request) -> web.StreamResponse:
 
 
 @ROUTES.get(ROOT_FILE)
+@rules.public
 async def root_file(request: web.Request) -> web.StreamResponse:
     """Files Vite copies to the root of the build (favicon and the like)."""
     found = _file(DIST, request.match_info["name"])

@@ -28,9 +28,10 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from candleflow.access.exceptions import AccessDenied
 from candleflow.domain import symbols
 from candleflow.domain.updates import Key
-from candleflow.web import event_stream, params, responses
+from candleflow.web import event_stream, params, responses, rules
 from candleflow.web.connection import MULTIPLEXED, Connection, event
 from candleflow.web.context import WebContext, context
 from candleflow.web.errors import UdfError
@@ -62,12 +63,13 @@ OPEN = Query(SUB, LAST_EVENT_ID)
 CHANGE = Query(SUB)
 
 
-async def resolve_subs(ctx: WebContext, asked: list[str]) -> list[tuple[str, Key]]:
-    """Each `sub=` as asked and as the canonical series key (unknown symbol: 404)."""
+async def resolve_subs(request: web.Request, asked: list[str]) -> list[tuple[str, Key]]:
+    """Each `sub=` as asked and as the canonical series key (unknown symbol: 404; one the
+    request's token does not allow: 403)."""
     subs = []
     for sub in asked:
         symbol, _, resolution = sub.rpartition("|")
-        row = await resolve(ctx, symbol)
+        row = await resolve(request, symbol)
         subs.append((sub, (row.symbol, params.resolution_of(resolution).code)))
     return subs
 
@@ -77,6 +79,7 @@ async def _subscribe(
 ) -> None:
     if len(connection.subscriptions) + len(subs) > MAX_SUBS:
         raise UdfError(f"a stream holds at most {MAX_SUBS} subscriptions")
+    event_stream.reserve(ctx, connection, [key for _, key in subs])
     for asked, key in subs:
         data = orjson.dumps({"sub": asked, "symbol": key[0], "resolution": key[1]})
         connection.control(event(b"subscribed", data), hub.now)
@@ -85,48 +88,50 @@ async def _subscribe(
 
 
 @ROUTES.get("/udf/streams", allow_head=False)
+@rules.read
 async def open_streams(request: web.Request) -> web.StreamResponse:
     """Open a multiplexed stream (see the module docstring)."""
     ctx = context(request)
     q = OPEN.read(request.query)
-    subs = await resolve_subs(ctx, q.texts("sub"))
-    hub = await event_stream.admit(ctx)
-    connection = event_stream.new_connection(ctx, hub, request, MULTIPLEXED)
-    try:
+    subs = await resolve_subs(request, q.texts("sub"))
+    async with event_stream.opened(ctx, request, MULTIPLEXED) as (hub, connection):
         connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
         await _subscribe(ctx, hub, connection, subs, event_stream.last_event_id(request, q.text("last_event_id")))
         response = await event_stream.open_stream(request, connection)
         await event_stream.pump(ctx, request, response, connection)
         return response
-    finally:
-        hub.detach(connection)
 
 
 def _connection(hub: Hub, request: web.Request) -> Connection:
+    """The open stream the path names; 403 when it belongs to another token holder."""
     connection = hub.connections.get(request.match_info["stream"])
     if connection is None or connection.closed is not None or connection.wire is not MULTIPLEXED:
         raise UdfError(UNKNOWN_STREAM, 404)
+    if connection.owner != rules.grant(request).holder:
+        raise AccessDenied("this stream belongs to another token holder", 403)
     return connection
 
 
 @ROUTES.post("/udf/streams/{stream}/subscribe")
+@rules.read
 async def subscribe(request: web.Request) -> web.StreamResponse:
     """Add subscriptions to an open stream; their current bars follow on it."""
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    subs = await resolve_subs(ctx, CHANGE.read(request.query).texts("sub"))
+    subs = await resolve_subs(request, CHANGE.read(request.query).texts("sub"))
     await _subscribe(ctx, hub, connection, subs, None)
     answer = [{"sub": asked, "symbol": key[0], "resolution": key[1]} for asked, key in subs]
     return responses.json({"s": "ok", "subscribed": answer})
 
 
 @ROUTES.post("/udf/streams/{stream}/unsubscribe")
+@rules.read
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
     """Remove subscriptions from an open stream (unknown ones are ignored)."""
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    for _, key in await resolve_subs(ctx, CHANGE.read(request.query).texts("sub")):
-        hub.unsubscribe(connection, key)
+    for _, key in await resolve_subs(request, CHANGE.read(request.query).texts("sub")):
+        event_stream.unsubscribe(ctx, hub, connection, key)
     return responses.json({"s": "ok"})

@@ -13,12 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from candleflow.access.grants import Grant
 from candleflow.domain.resolution import Resolution
 from candleflow.domain.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.store import queries
 from candleflow.store.queries import Mark, Quote, SymbolRow
-from candleflow.web import params, responses, symbol_info
-from candleflow.web.context import WebContext, context
+from candleflow.web import params, responses, rules, symbol_info
+from candleflow.web.context import context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
 
@@ -70,11 +71,15 @@ MARKS = Query(SYMBOL, RESOLUTION, MARKS_FROM, MARKS_TO)
 UNKNOWN_SYMBOL = "unknown_symbol"
 
 
-async def resolve(ctx: WebContext, name: str) -> SymbolRow:
-    """The stored symbol `name` refers to, or `unknown_symbol` (404)."""
+async def resolve(request: web.Request, name: str) -> SymbolRow:
+    """The stored symbol `name` refers to, or `unknown_symbol` (404); `AccessDenied` (403)
+    when the request's token does not allow it (checked on the canonical symbol, so no
+    alias reaches a market the token does not name)."""
+    ctx = context(request)
     row = await ctx.symbols.find(await ctx.database.connected(), name)
     if row is None:
         raise UdfError(UNKNOWN_SYMBOL, 404)
+    rules.grant(request).require(row.symbol)
     return row
 
 
@@ -84,6 +89,7 @@ def current_bucket_s(res: Resolution) -> int:
 
 
 @ROUTES.get("/udf/config")
+@rules.read
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
     exchanges = await queries.exchanges(await context(request).database.connected())
@@ -91,38 +97,43 @@ async def config(request: web.Request) -> web.StreamResponse:
 
 
 @ROUTES.get("/udf/time")
+@rules.public
 async def server_time(request: web.Request) -> web.StreamResponse:
     """Server time: a bare number of unix seconds (UTC)."""
     return responses.json(int(time.time()), cache=responses.NO_STORE)
 
 
 @ROUTES.get("/udf/symbols")
+@rules.read
 async def symbols(request: web.Request) -> web.StreamResponse:
     """LibrarySymbolInfo of one symbol; `unknown_symbol` (404) otherwise."""
-    row = await resolve(context(request), SYMBOLS.read(request.query).text("symbol"))
+    row = await resolve(request, SYMBOLS.read(request.query).text("symbol"))
     return responses.json(symbol_info.library_symbol_info(row))
 
 
 @ROUTES.get("/udf/search")
+@rules.read
 async def search(request: web.Request) -> web.StreamResponse:
     """Symbols whose name or description contains `query` (any case); empty lists all."""
     q = SEARCH.read(request.query)
     query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
     limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
     rows = await queries.all_symbols(await context(request).database.connected())
-    found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
+    grant = rules.grant(request)
+    found = [r for r in rows if grant.allows(r.symbol) and symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
     return responses.json([symbol_info.search_item(r) for r in found[:limit]])
 
 
 @ROUTES.get("/udf/history")
+@rules.read
 async def history(request: web.Request) -> web.StreamResponse:
     """Bars of `[from, to)` or the `countback` bars before `to`, whichever is more;
     `no_data` with `nextTime`. Without countback, a range holding more bars than
     `CANDLEFLOW_MAX_SPAN_BARS` is refused; with it, the newest that many are served."""
     ctx = context(request)
     q = history_query(ctx.settings.max_countback).read(request.query)
-    row = await resolve(ctx, q.text("symbol"))
+    row = await resolve(request, q.text("symbol"))
     res = q.resolution()
     rng = params.time_range(q)
     cap = ctx.settings.max_span_bars
@@ -143,13 +154,16 @@ def no_data(next_time: int | None) -> dict[str, Any]:
 
 
 @ROUTES.get("/udf/quotes")
+@rules.read
 async def quotes(request: web.Request) -> web.StreamResponse:
-    """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
+    """Last price, 24 h change and volume per symbol, from the 1-minute bars; a symbol
+    unknown, or one the request's token does not allow, is an item with `"s": "error"`."""
     ctx = context(request)
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
     db = await ctx.database.connected()
-    resolved = {name: await ctx.symbols.find(db, name) for name in names}
+    grant = rules.grant(request)
+    resolved = {name: _allowed(await ctx.symbols.find(db, name), grant) for name in names}
     found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
     items = []
     for name, row in resolved.items():
@@ -159,6 +173,10 @@ async def quotes(request: web.Request) -> web.StreamResponse:
         else:
             items.append({"s": "ok", "n": name, "v": quote_values(quote)})
     return responses.json({"s": "ok", "d": items})
+
+
+def _allowed(row: SymbolRow | None, grant: Grant) -> SymbolRow | None:
+    return row if row is not None and grant.allows(row.symbol) else None
 
 
 def quote_values(quote: Quote) -> dict[str, Any]:
@@ -189,7 +207,7 @@ async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     more than `CANDLEFLOW_MAX_SPAN_BARS` marks is refused."""
     ctx = context(request)
     q = MARKS.read(request.query)
-    row = await resolve(ctx, q.text("symbol"))
+    row = await resolve(request, q.text("symbol"))
     res = q.resolution()
     end = q.integer("to", 0)
     start = q.integer("from", end)
@@ -207,6 +225,7 @@ def _style(mark: Mark) -> tuple[str, str]:
 
 
 @ROUTES.get("/udf/marks")
+@rules.read
 async def marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as bar marks (column table), `from <= time <= to`.
 
@@ -232,6 +251,7 @@ async def marks(request: web.Request) -> web.StreamResponse:
 
 
 @ROUTES.get("/udf/timescale_marks")
+@rules.read
 async def timescale_marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as time-scale marks, `from <= time <= to`."""
     found, cache = await _marks_of(request)

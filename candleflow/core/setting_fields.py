@@ -1,0 +1,163 @@
+"""How a setting is declared (`candleflow.core.settings` declares every one with these):
+`setting(default, cast, doc)` makes a field, `variable` names its environment variable,
+and a `Cast` per kind of value turns the variable's text into the value, with the words
+that tell a user what to write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+PREFIX = "CANDLEFLOW_"
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Cast(Generic[T]):
+    """How one variable's text becomes its value; `expect` tells a user what to write."""
+
+    parse: Callable[[str], T]
+    expect: str
+
+
+def _checked(convert: Callable[[str], T], ok: Callable[[T], bool]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        value = convert(raw)
+        if not ok(value):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _matching(pattern: str, *, full: bool = True) -> Callable[[str], str]:
+    match = re.fullmatch if full else re.match
+    return _checked(str, lambda raw: match(pattern, raw) is not None)
+
+
+def _periods(raw: str) -> tuple[int, ...]:
+    values = tuple(sorted({POSITIVE_INT.parse(p) for p in raw.split(",") if p.strip()}))
+    if not values:
+        raise ValueError(raw)
+    return values
+
+
+def _pair(raw: str) -> tuple[int, int]:
+    fast, slow = (POSITIVE_INT.parse(p) for p in raw.split(","))
+    if fast >= slow:
+        raise ValueError(raw)
+    return fast, slow
+
+
+def choice(options: tuple[str, ...], normalise: Callable[[str], str] = str.lower) -> Cast[str]:
+    return Cast(_checked(normalise, lambda value: value in options), "one of " + ", ".join(options))
+
+
+def _bootstrap(raw: str) -> str:
+    for server in raw.split(","):
+        if not re.fullmatch(r"[\w.\-]+:\d{1,5}", server.strip()):
+            raise ValueError(raw)
+    return raw
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def _feeds(raw: str) -> str:
+    from candleflow.domain.feeds import canonical
+
+    return canonical(raw)  # a ConfigError names the variable and what to fix
+
+
+def _symbols(raw: str) -> tuple[str, ...]:
+    from candleflow.domain.symbols import parse_symbol
+
+    values = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for value in values:
+        parse_symbol(value)
+    return values
+
+
+TEXT = Cast(str, "any text")
+PORT = Cast(_checked(int, lambda v: 0 <= v <= 65535), "a port number 0-65535")
+ANY_PORT = Cast(PORT.parse, "a port number (0 = any free port)")
+POSITIVE_INT = Cast(_checked(int, lambda v: v > 0), "a positive integer")
+INTEGER = Cast(int, "an integer")
+POSITIVE_FLOAT = Cast(_checked(float, lambda v: v > 0), "a positive number")
+SECONDS = Cast(POSITIVE_FLOAT.parse, "a positive number of seconds")
+NON_NEGATIVE_SECONDS = Cast(_checked(float, lambda v: v >= 0), "seconds >= 0")
+NON_NEGATIVE_HOURS = Cast(_checked(float, lambda v: v >= 0), "hours >= 0")
+PERIODS = Cast(_periods, "comma-separated positive integers")
+PAIR = Cast(_pair, "two integers 'fast,slow' with fast < slow")
+BOOTSTRAP = Cast(_bootstrap, "host:port[,host:port...]")
+DATABASE_URL = Cast(_matching(r"postgres(ql)?://", full=False), "a postgresql:// URL")
+IDENTIFIER = Cast(_matching(r"[A-Za-z0-9._\-]{1,200}"), "letters, digits, '.', '_' or '-'")
+TOPIC = Cast(IDENTIFIER.parse, "a Kafka topic name")
+HOST = Cast(_checked(str, bool), "a host name or address")
+WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
+HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
+SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
+FEEDS = Cast(_feeds, "none, synthetic, or feeds such as binance:BTC/USDT+ETH/USDT,kraken:BTC/USD")
+DIRECTORY = Cast(Path, "a directory path")
+BOOLEAN = Cast(_boolean, "true or false (also 1/0, yes/no, on/off)")
+FILE = Cast(str, "a file path, or empty")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """`*`, or web origins (`https://charts.example.com`, `http://localhost:5173`)."""
+    values = tuple(dict.fromkeys(p.strip().rstrip("/") for p in raw.split(",") if p.strip()))
+    for value in values:
+        if value != "*" and not re.fullmatch(
+            r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9a-fA-F:.]+\](:\d{1,5})?", value
+        ):
+            raise ValueError(raw)
+    if "*" in values and len(values) > 1:
+        raise ValueError(raw)
+    return values
+
+
+NON_NEGATIVE_INT = Cast(_checked(int, lambda v: v >= 0), "an integer >= 0")
+NON_NEGATIVE_FLOAT = Cast(_checked(float, lambda v: v >= 0), "a number >= 0")
+BYTES = Cast(_checked(int, lambda v: v >= 1024), "a number of bytes, at least 1024")
+ORIGINS = Cast(_origins, "empty, * (any origin), or comma-separated origins such as https://charts.example.com")
+
+
+def setting(
+    default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None, secret: bool = False
+) -> Any:
+    """A `Settings` field: `default` is the text of an unset variable (or a function
+    giving it), `shown` what the README says when that text depends on the machine;
+    a `secret` never appears in the settings' repr (logs, tracebacks)."""
+    if callable(default) and shown is None:
+        raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
+    metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
+    if callable(default):
+        make = default
+        return field(default_factory=lambda: cast.parse(make()), metadata=metadata, repr=not secret)
+    return field(default=cast.parse(default), metadata=metadata, repr=not secret)
+
+
+def variable(field_name: str) -> str:
+    """The environment variable of a `Settings` field."""
+    return PREFIX + field_name.upper()
+
+
+def default_stack_dir() -> Path:
+    """`.stack/` at the root of the clone this package lives in, else in the current directory."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists():
+        return root / ".stack"
+    return Path.cwd() / ".stack"
