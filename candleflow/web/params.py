@@ -33,7 +33,7 @@ MAX_TIME = 253_402_300_799
 #: Longest accepted string parameter (symbols, search queries).
 MAX_TEXT = 200
 #: Longest text read as an integer parameter (every accepted value is far shorter).
-MAX_INTEGER_TEXT = 40
+MAX_INTEGER_TEXT = 64
 #: Strings never hold NUL (PostgreSQL text cannot); written for Python and ECMA regexes alike.
 NO_NUL = r"[^\u0000]*"
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -152,7 +152,7 @@ class Param:
 
     def _integer(self, raw: str) -> int:
         if len(raw) > MAX_INTEGER_TEXT:  # also keeps int() below Python's 4,300-digit limit
-            raise UdfError(f"parameter {self.name} is longer than {MAX_INTEGER_TEXT} characters: not an integer we take")
+            raise UdfError(f"parameter {self.name} is longer than {MAX_INTEGER_TEXT} characters")
         number: int | Decimal | None
         if _JSON_DIGITS.fullmatch(raw):
             number = int(raw)
