@@ -37,7 +37,7 @@ from candleflow.web.guard import GUARD, Guard, guard_middleware
 from candleflow.web.limits import WebLimits
 from candleflow.web.middleware import udf_middleware
 from candleflow.web.rejections import Rejections, ServerLog
-from candleflow.web.routes import add_routes
+from candleflow.web.routes import add_routes, route_rules
 from candleflow.web.runtime import Runtime
 
 #: Connections the web views of one process read with at most.
@@ -76,7 +76,7 @@ def create_web_app(
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
         database_probe=DatabaseProbe(settings.database_url),
-        spec=openapi.spec(settings),
+        spec=openapi.spec(settings, {k: r for k, r in route_rules().items() if r is not None}),
         limits=limits,
         cors=Cors.from_settings(settings),
         rejections=Rejections(),

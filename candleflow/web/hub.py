@@ -241,7 +241,7 @@ class Hub:
         for connection in connections:
             if not connection.offer_all(batch):
                 SSE_DROPPED.inc()
-                log.info("dropping SSE client of %s|%s: too many bars pending", *key)
+                log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
 
     async def _round(self, pending: list[tuple[BarUpdate, float]]) -> None:
         """One fan-out round (`_stamped`, then `_deliver` per series), yielding to the event

@@ -12,6 +12,7 @@ server refuses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -21,8 +22,19 @@ from candleflow.core.settings import Settings
 from candleflow.web import responses, rules, sse, streams, udf
 from candleflow.web.context import context
 from candleflow.web.indicators import indicators_query
-from candleflow.web.openapi_schemas import SCHEMAS, UNAVAILABLE, errors, json_answer, ref
+from candleflow.web.openapi_schemas import (
+    FORBIDDEN,
+    RATE_LIMITED,
+    SCHEMAS,
+    SECURITY_SCHEMES,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    errors,
+    json_answer,
+    ref,
+)
 from candleflow.web.params import Query
+from candleflow.web.rules import Rule
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
 ROUTES = web.RouteTableDef()
@@ -160,21 +172,37 @@ def paths(settings: Settings) -> dict[str, Any]:
     }
 
 
-def spec(settings: Settings) -> dict[str, Any]:
-    """The OpenAPI document of a web application built from `settings`."""
+def spec(settings: Settings, route_rules: Mapping[tuple[str, str], Rule]) -> dict[str, Any]:
+    """The OpenAPI document of a web application built from `settings`, whose routes
+    carry `route_rules` ((method, path) -> rule): a route that reads market data or is
+    for the admin answers 401 and 403, every route 429; with access tokens, the routes
+    that need one say how to send it (`security`)."""
+    documented = paths(settings)
+    tokens = settings.access == "tokens"
+    for path, operations in documented.items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            answers.setdefault("429", RATE_LIMITED)
+            if route_rules.get((method.upper(), path)) in (Rule.READ, Rule.ADMIN):
+                answers |= {"401": UNAUTHORIZED, "403": FORBIDDEN}
+                if tokens:
+                    operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    components: dict[str, Any] = {"schemas": SCHEMAS}
+    if tokens:
+        components["securitySchemes"] = SECURITY_SCHEMES
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "candleflow",
             "version": __version__,
             "description": (
-                "TradingView UDF datafeed with Server-Sent Events live bars. Every answer carries "
-                '`Access-Control-Allow-Origin: *`; errors are `{"s": "error", "errmsg": ...}`.'
+                "TradingView UDF datafeed with Server-Sent Events live bars. Errors are "
+                '`{"s": "error", "errmsg": ...}`; cross-origin pages may read as CANDLEFLOW_CORS_ORIGINS allows.'
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": paths(settings),
-        "components": {"schemas": SCHEMAS},
+        "paths": documented,
+        "components": components,
     }
 
 

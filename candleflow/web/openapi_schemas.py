@@ -19,7 +19,18 @@ def json_answer(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 ERROR = json_answer(ref("UdfError"), 'Bad parameter: `{"s": "error", "errmsg": ...}`')
 NOT_FOUND = json_answer(ref("UdfError"), "Unknown symbol (`errmsg: unknown_symbol`)")
-UNAVAILABLE = json_answer(ref("UdfError"), "Database or Kafka unreachable; see `Retry-After`")
+UNAVAILABLE = json_answer(ref("UdfError"), "Database or Kafka unreachable, or busy; see `Retry-After`")
+RATE_LIMITED = json_answer(
+    ref("UdfError"), "Too many requests, streams or subscriptions for this client; see `Retry-After`"
+)
+UNAUTHORIZED = json_answer(ref("UdfError"), "No access token, or an expired or forged one")
+FORBIDDEN = json_answer(ref("UdfError"), "The access token does not allow this symbol, stream or route")
+#: How a client sends its access token (`CANDLEFLOW_ACCESS=tokens`; docs/web.md).
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "cookie": {"type": "apiKey", "in": "cookie", "name": "candleflow_token"},
+    "query": {"type": "apiKey", "in": "query", "name": "token"},
+}
 
 
 def errors(*, not_found: bool = False) -> dict[str, Any]:

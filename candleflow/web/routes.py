@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from candleflow.web import health, indicators, openapi, sse, static, streams, udf
+from candleflow.web.rules import Rule, rule_of
 
 TABLES: tuple[web.RouteTableDef, ...] = (
     udf.ROUTES,
@@ -29,6 +30,16 @@ UNDOCUMENTED = frozenset({"/grid", "/assets/{path:.+}", static.ROOT_FILE})
 def routes() -> list[tuple[str, str]]:
     """(method, path) of every route."""
     return [(route.method, route.path) for table in TABLES for route in table if isinstance(route, web.RouteDef)]
+
+
+def route_rules() -> dict[tuple[str, str], Rule | None]:
+    """(method, path) -> the access rule its view carries (`candleflow.web.rules`; None: none)."""
+    return {
+        (route.method, route.path): rule_of(route.handler)
+        for table in TABLES
+        for route in table
+        if isinstance(route, web.RouteDef)
+    }
 
 
 def add_routes(app: web.Application) -> None:

@@ -16,7 +16,8 @@ from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.kafka.config import KafkaConfig
 from candleflow.store.database import Database
-from candleflow.web.application import create_web_app
+from candleflow.web.admin import create_admin_app
+from candleflow.web.application import create_web_app, server_options
 from candleflow.web.context import CONTEXT, WebContext
 from candleflow.web.hub import Hub
 from candleflow.web.runtime import Runtime
@@ -25,10 +26,12 @@ from candleflow.web.updates_feed import UpdatesFeed, current_bars
 
 @dataclass
 class Served:
-    """An application being served: `url` is its root, without a trailing slash."""
+    """An application being served: `url` is its root, without a trailing slash;
+    `admin_url` the root of its admin surface, when it is served apart."""
 
     url: str
     app: web.Application
+    admin_url: str = ""
 
     @property
     def context(self) -> WebContext:
@@ -51,12 +54,21 @@ class LiveHub:
 
 @contextlib.asynccontextmanager
 async def serving(settings: Settings, *, runtime: Runtime | None = None) -> AsyncIterator[Served]:
-    """`settings`' application, served until the block ends."""
-    server = TestServer(create_web_app(settings, runtime=runtime), host="127.0.0.1")
-    await server.start_server()
+    """`settings`' application, served until the block ends, with aiohttp's server options
+    of a worker's (`server_options`); its admin surface on a free port of its own when
+    `settings.admin_port` is set (any non-zero value: the test picks the port)."""
+    app = create_web_app(settings, runtime=runtime)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(**server_options(app))
+    admin = TestServer(create_admin_app(app), host="127.0.0.1") if settings.admin_port else None
     try:
-        yield Served(str(server.make_url("")).rstrip("/"), server.app)
+        if admin is not None:
+            await admin.start_server()
+        admin_url = str(admin.make_url("")).rstrip("/") if admin is not None else ""
+        yield Served(str(server.make_url("")).rstrip("/"), server.app, admin_url)
     finally:
+        if admin is not None:
+            await admin.close()
         await server.close()
 
 

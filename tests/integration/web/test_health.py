@@ -114,7 +114,8 @@ async def test_readiness_holds_while_history_reads_hold_every_web_connection(
                 return response.status
 
         await holder.execute("LOCK TABLE bars IN ACCESS EXCLUSIVE MODE")  # every history read waits
-        reads = [asyncio.ensure_future(history()) for _ in range(3 * WEB_CONNECTIONS)]
+        # more than the connections, fewer than CANDLEFLOW_WEB_MAX_READS (the rest would be 503 at once)
+        reads = [asyncio.ensure_future(history()) for _ in range(2 * WEB_CONNECTIONS)]
 
         async def pool_full() -> bool:
             # not on `holder`: in a transaction, pg_stat_activity is read once

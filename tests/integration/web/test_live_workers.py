@@ -53,7 +53,16 @@ async def test_hundreds_of_clients_readers_served_silent_dropped(
     stack: StackInfo, database_url: str, names: Names, worker_factory: WorkerFactory
 ) -> None:
     readers_n, silent_n, queue = 300, 100, 16
-    worker = await started(stack, database_url, names, worker_factory, sse_queue=queue, sse_max_clients=1000)
+    worker = await started(
+        stack,
+        database_url,
+        names,
+        worker_factory,
+        sse_queue=queue,
+        sse_max_clients=1000,
+        sse_max_per_client=1000,  # every client is 127.0.0.1 here
+        rate_limit=0,
+    )
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session, contextlib.AsyncExitStack() as opened:
         readers = [
