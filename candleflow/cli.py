@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("candleflow.sources.cli", "ingest"),
     "replay": ("candleflow.maintenance.rebuild.cli", "replay"),
     "backfill": ("candleflow.maintenance.backfill.cli", "backfill"),
+    "token": ("candleflow.access.cli", "token"),
 }
 
 

@@ -1,10 +1,12 @@
-"""Option types shared by the maintenance commands (`db verify`, `replay`, `backfill`).
+"""Option types shared by the commands (`db verify`, `replay`, `backfill`, `token issue`).
 
 Each is a `click.ParamType`, so a bad value fails at parse time with click's usage
 error ("Invalid value for '--since': ...") and exit status 2.
 """
 
 from __future__ import annotations
+
+import re
 
 import click
 
@@ -54,6 +56,24 @@ class SymbolList(click.ParamType):
         return names
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class Duration(click.ParamType):
+    """`90` or `90s`, `15m`, `12h`, `1d`, `2w` -> seconds (a positive number)."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value).lower())
+        if match is None or float(match.group(1)) <= 0:
+            self.fail(f"{value!r} is not a duration: write e.g. 3600, 90s, 15m, 12h, 1d or 2w", param, ctx)
+        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
 INSTANT = Instant()
 INSTANT_OR_EARLIEST = Instant(earliest=True)
 SYMBOLS = SymbolList()
+DURATION = Duration()
