@@ -87,9 +87,8 @@ class Rejections:
 
     def _log(self, kind: str, held: _Held, now: float, exc_info: BaseException | None = None) -> None:
         since = "" if held.logged_at == float("-inf") else f" in the last {now - held.logged_at:.0f} s"
-        where = f" at {held.where}" if held.where else ""
-        reason = f" (last: {held.reason[:MAX_REASON]})" if held.reason else ""
-        log.warning("%d refused (%s)%s%s%s", held.count, kind, where, since, reason, exc_info=exc_info)
+        last = ", ".join(part for part in (f"at {held.where}" if held.where else "", held.reason[:MAX_REASON]) if part)
+        log.warning("%d refused (%s)%s%s", held.count, kind, since, f"; last {last}" if last else "", exc_info=exc_info)
         held.count = 0
         held.logged_at = now
 

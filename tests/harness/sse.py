@@ -106,10 +106,14 @@ async def stream(
 
 @contextlib.asynccontextmanager
 async def streams(
-    session: aiohttp.ClientSession, url: str, subs: Sequence[str], last_id: int | None = None
+    session: aiohttp.ClientSession,
+    url: str,
+    subs: Sequence[str],
+    last_id: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[aiohttp.ClientResponse, Reader]]:
     """`/udf/streams` of the server at `url` with `subs`, resuming after `last_id`."""
-    headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
+    headers = {**(headers or {}), **({} if last_id is None else {"Last-Event-ID": str(last_id)})}
     async with reading(session, f"{url}/udf/streams", [("sub", sub) for sub in subs], headers) as opened:
         yield opened
 
