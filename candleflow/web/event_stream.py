@@ -230,7 +230,7 @@ async def pump(ctx: WebContext, request: web.Request, response: web.StreamRespon
     except (ConnectionError, RuntimeError) as exc:  # client went away mid-write
         log.debug("SSE client %s gone: %r", connection.stream_id, exc)
         connection.close("gone")
-    if connection.closed in ("slow", "stalled", "gone", "idle", "expired"):
+    if connection.closed in ("slow", "stalled", "gone"):
         _abort(request)  # do not wait for a non-reading client to take the final chunk
 
 

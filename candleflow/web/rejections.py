@@ -68,7 +68,7 @@ class Rejections:
         if held is None:
             held = self._held[kind] = _Held()
         held.count += 1
-        held.where, held.reason = where, reason
+        held.where, held.reason = where, " ".join(reason.split())[:MAX_REASON]
         now = self.clock()
         if now - held.logged_at >= self.interval:
             self._log(kind, held, now, exc_info)
@@ -87,7 +87,7 @@ class Rejections:
 
     def _log(self, kind: str, held: _Held, now: float, exc_info: BaseException | None = None) -> None:
         since = "" if held.logged_at == float("-inf") else f" in the last {now - held.logged_at:.0f} s"
-        last = ", ".join(part for part in (f"at {held.where}" if held.where else "", held.reason[:MAX_REASON]) if part)
+        last = ", ".join(part for part in (f"at {held.where}" if held.where else "", held.reason) if part)
         log.warning("%d refused (%s)%s%s", held.count, kind, since, f"; last {last}" if last else "", exc_info=exc_info)
         held.count = 0
         held.logged_at = now
