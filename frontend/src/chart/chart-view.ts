@@ -33,7 +33,12 @@ export interface ChartView {
   /** Seconds on the time axis, for second resolutions. */
   setSecondsVisible(visible: boolean): void;
   setTheme(theme: Theme): void;
-  scrollToRealTime(): void;
+  /**
+   * Frames a freshly loaded history of `count` bars: the newest bars at the right edge,
+   * or, when they would fill only part of the width, all of them spread over it (never
+   * three candles pressed against the right edge of an empty canvas).
+   */
+  frame(count: number): void;
   /** Scrolls `bars` bars into the past (negative: towards now). */
   scrollBack(bars: number): void;
   /** Calls `listener` with the logical index of the leftmost visible bar whenever the view scrolls. */

@@ -24,6 +24,7 @@ import type { MarkDirection, PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
+import { framing } from './framing';
 import { PALETTES, type ChartPalette, type Theme } from './theme';
 
 const asTime = (seconds: number): UTCTimestamp => seconds as UTCTimestamp;
@@ -163,8 +164,12 @@ export class LightweightChartView implements ChartView {
     this.applyPalette();
   }
 
-  scrollToRealTime(): void {
-    this.chart.timeScale().scrollToRealTime();
+  frame(count: number): void {
+    const timeScale = this.chart.timeScale();
+    const frame = framing(count, timeScale.width());
+    timeScale.applyOptions({ barSpacing: frame.barSpacing });
+    if (frame.kind === 'newest') timeScale.scrollToRealTime();
+    else timeScale.setVisibleLogicalRange({ from: frame.from, to: frame.to });
   }
 
   scrollBack(bars: number): void {

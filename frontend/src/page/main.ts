@@ -1,24 +1,27 @@
 /**
- * Entry point of index.html: wires the toolbar (symbol search, resolution and
- * moving-average buttons, theme toggle, connection state, last price) to a
- * `ChartApp`, and keeps `?symbol=…&resolution=…` in the URL.
+ * Entry point of index.html: wires the toolbar (symbol search, resolution buttons,
+ * the indicator menu, theme toggle, connection state, last price) to a `ChartApp`,
+ * and keeps `?symbol=…&resolution=…` and the toggles in the URL.
  */
 import './styles.css';
 import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/chart-app';
 import { LightweightChartView } from '../chart/lightweight-view';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { createDebugHook } from './debug-hook';
-import { lineLabel, linesOfFunctions, MOVING_AVERAGES, type MovingAverageLine } from '../model/indicators';
-import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from '../model/resolution';
-import type { ConnectionState } from '../datafeed/streaming';
+import { lineLabel, linesOfFunctions, MOVING_AVERAGES } from '../model/indicators';
+import { resolutionName, toSupportedResolution } from '../model/resolution';
 import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
 import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types';
 import type { WireBar } from '../wire/answers';
 import { priceFormatOf } from '../model/price-format';
-import { readLocation, writeLocation } from './url-state';
+import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type StatusAction } from './status';
+import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
+import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
+/** Symbols an unknown one's message offers instead. */
+const SUGGESTIONS = 5;
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -32,6 +35,7 @@ const ui = {
   input: element('symbol-input', HTMLInputElement),
   options: element('symbol-options', HTMLDataListElement),
   resolutions: element('resolutions', HTMLElement),
+  indicatorButton: element('indicator-button', HTMLButtonElement),
   indicators: element('indicators', HTMLElement),
   lastPrice: element('last-price', HTMLElement),
   conn: element('conn', HTMLElement),
@@ -41,14 +45,27 @@ const ui = {
 };
 
 let theme: Theme = initialTheme(location.search);
-let connection: ConnectionState = 'connecting';
+let connection: Exclude<ChartConnection, 'loading'> = 'connecting';
 let currentLoad: Promise<unknown> = Promise.resolve();
+/** What the page itself has to say (a link's resolution it could not use), above the chart's own messages. */
+let notice: string | undefined;
+let chartStatus: string | undefined;
+let statusActions: StatusAction[] = [];
+
+const CONNECTION_TITLES: Record<Exclude<ChartConnection, 'loading'>, string> = {
+  connecting: 'Opening the live stream',
+  live: 'Live: new trades move the chart as they are stored',
+  reconnecting: 'The live stream dropped: reconnecting',
+  offline: 'The server cannot be reached: retrying',
+  idle: 'The server answered; this chart has nothing to stream',
+};
 
 /** `loading` is shown as `connecting`: the stream opens once history is in. */
 function showConnection(state: ChartConnection): void {
   connection = state === 'loading' ? 'connecting' : state;
   ui.conn.dataset.state = connection;
   ui.conn.textContent = connection;
+  ui.conn.title = CONNECTION_TITLES[connection];
   ui.chart.dataset.connection = connection;
 }
 
@@ -56,22 +73,42 @@ function symbolOf(item: SearchSymbolResultItem): string {
   return item.ticker ?? item.full_name;
 }
 
+/** Symbol, resolution, the newest bar's OHLCV, and a row naming the lines drawn. */
 function showLegend(bar: WireBar | undefined, digits: number): void {
   const title = document.createElement('strong');
-  title.textContent = `${app.symbol} · ${resolutionLabel(app.resolution)} · UTC`;
-  const values = bar
+  title.textContent = `${app.symbol} · ${resolutionName(app.resolution)} · UTC`;
+  const values = document.createElement('span');
+  values.className = 'legend-values';
+  values.textContent = bar
     ? `O ${bar.open.toFixed(digits)}  H ${bar.high.toFixed(digits)}  L ${bar.low.toFixed(digits)}  C ${bar.close.toFixed(digits)}  V ${bar.volume}`
     : '';
-  ui.legend.replaceChildren(title, values);
+  const lines = document.createElement('div');
+  lines.className = 'legend-lines';
+  for (const line of app.lines.visibleDefinitions()) {
+    const item = document.createElement('span');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = line.color;
+    item.append(swatch, lineLabel(line));
+    lines.append(item);
+  }
+  if (!app.marksShown) lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
+  ui.legend.replaceChildren(title, values, lines);
 }
+
+let legendBar: WireBar | undefined;
+let legendDigits = 2;
 
 function showLastBar(bar: WireBar | undefined, info: LibrarySymbolInfo | undefined): void {
   const digits = info ? priceFormatOf(info).precision : 2;
+  legendBar = bar;
+  legendDigits = digits;
   showLegend(bar, digits);
   if (!bar) {
     ui.lastPrice.textContent = '';
     delete ui.lastPrice.dataset.price;
     delete ui.lastPrice.dataset.time;
+    delete ui.lastPrice.dataset.direction;
     document.title = `${app.symbol || 'candleflow'} · candleflow`;
     return;
   }
@@ -80,7 +117,7 @@ function showLastBar(bar: WireBar | undefined, info: LibrarySymbolInfo | undefin
   ui.lastPrice.dataset.price = String(bar.close);
   ui.lastPrice.dataset.time = String(bar.time);
   ui.lastPrice.dataset.direction = bar.close >= bar.open ? 'up' : 'down';
-  document.title = `${price} ${app.symbol} ${resolutionLabel(app.resolution)} · candleflow`;
+  document.title = `${price} ${app.symbol} ${resolutionName(app.resolution)} · candleflow`;
 }
 
 /** Mirrors the chart's state on the container, for tests that read the DOM only. */
@@ -92,9 +129,29 @@ function showChange(snapshot: ChartSnapshot): void {
   ui.chart.dataset.historyExhausted = String(snapshot.historyExhausted);
 }
 
-function showStatus(text: string | undefined): void {
-  ui.status.hidden = text === undefined;
-  ui.status.textContent = text ?? '';
+/** The chart's message (undefined clears it), below the page's `notice`. */
+function showStatus(text: string | undefined, actions: StatusAction[] = []): void {
+  chartStatus = text;
+  statusActions = actions;
+  const parts = [notice, chartStatus].filter((part) => part !== undefined);
+  renderStatus(ui.status, parts.length > 0 ? parts.join(' — ') : undefined, statusActions);
+}
+
+function chartHref(symbol: string, resolution: string): string {
+  return writeLocation(location.search, symbol, resolution);
+}
+
+/** After "unknown symbol": offer the symbols whose name is closest, or else the first ones listed. */
+async function suggestFor(symbol: string): Promise<void> {
+  const resolution = app.resolution;
+  const found = await datafeed.client.search(searchTextOf(symbol), '', '', SUGGESTIONS).catch(() => []);
+  const items = found.length > 0 ? found : await datafeed.client.search('', '', '', SUGGESTIONS).catch(() => []);
+  if (app.symbol !== symbol || items.length === 0) return;
+  const actions = items.map((item) => ({
+    label: symbolOf(item),
+    href: chartHref(symbolOf(item), resolution),
+  }));
+  showStatus(`${chartStatus ?? `unknown symbol ${symbol}`}. Try:`, actions);
 }
 
 const datafeed = new CandleflowDatafeed({
@@ -106,9 +163,48 @@ const view = new LightweightChartView(ui.chart, MOVING_AVERAGES, theme);
 const app = new ChartApp(view, datafeed, {
   onConnection: showConnection,
   onLastBar: showLastBar,
-  onStatus: showStatus,
+  onStatus: (text) => {
+    showStatus(text);
+  },
   onChange: showChange,
+  onUnknownSymbol: (symbol) => void suggestFor(symbol),
 });
+
+const defaultLines = new Set(MOVING_AVERAGES.filter((line) => line.defaultVisible).map((line) => line.id));
+
+/** The toggles into the URL (replacing the entry: toggling is no navigation); defaults stay out of it. */
+function keepTogglesInUrl(): void {
+  const visible = app.lines.visibleDefinitions().map((line) => line.id);
+  const same = visible.length === defaultLines.size && visible.every((id) => defaultLines.has(id));
+  const search = writeToggles(location.search, { lines: same ? undefined : visible, marks: app.marksShown });
+  if (search !== location.search) history.replaceState(null, '', search);
+  showLegend(legendBar, legendDigits);
+}
+
+const menu = new IndicatorMenu(ui.indicatorButton, ui.indicators, {
+  lines: () => app.lines.definitions,
+  lineVisible: (id) => app.lineVisible(id),
+  setLineVisible: (id, visible) => {
+    app.setLineVisible(id, visible);
+    keepTogglesInUrl();
+  },
+  marksVisible: () => app.marksShown,
+  setMarksVisible: (visible) => {
+    app.setMarksVisible(visible);
+    keepTogglesInUrl();
+  },
+});
+
+/** The toggles a link carries: its lines (those the page knows) and marks. */
+function applyToggles(search: string): void {
+  const toggles = readToggles(search);
+  if (toggles.lines !== undefined) {
+    const wanted = new Set(toggles.lines);
+    for (const line of app.lines.definitions) app.setLineVisible(line.id, wanted.has(line.id));
+  }
+  app.setMarksVisible(toggles.marks);
+  menu.refresh();
+}
 
 function applyTheme(next: Theme): void {
   theme = next;
@@ -117,19 +213,6 @@ function applyTheme(next: Theme): void {
   ui.theme.title = next === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme';
   ui.theme.dataset.theme = next;
   app.setTheme(next);
-}
-
-function renderResolutionButtons(): void {
-  for (const resolution of SUPPORTED_RESOLUTIONS) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.textContent = resolutionLabel(resolution);
-    button.title = `Resolution ${resolution}`;
-    button.dataset.resolution = resolution;
-    button.dataset.testid = `resolution-${resolution}`;
-    button.addEventListener('click', () => void navigate(app.symbol, resolution, true));
-    ui.resolutions.append(button);
-  }
 }
 
 /** Adds the lines of every indicator the server registers beyond the moving averages. */
@@ -143,49 +226,8 @@ async function loadFunctions(): Promise<void> {
   }
 }
 
-function buttonText(line: MovingAverageLine): string {
-  if (!line.group) return String(line.period);
-  return line.output ?? (Object.values(line.params ?? {}).join(',') || line.kind);
-}
-
-/** One group per function name ("SMA 20 50 200", "RSI 14", ...), a toggle per line. */
-function renderIndicatorButtons(): void {
-  const kinds = [...new Set(app.lines.definitions.map((line) => line.kind))];
-  for (const kind of kinds) {
-    const group = document.createElement('div');
-    group.className = 'group';
-    group.setAttribute('role', 'group');
-    group.setAttribute('aria-label', kind.toUpperCase());
-    const label = document.createElement('span');
-    label.className = 'group-label';
-    label.textContent = kind.toUpperCase();
-    group.append(label);
-    for (const line of app.lines.definitions.filter((candidate) => candidate.kind === kind)) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      const swatch = document.createElement('span');
-      swatch.className = 'swatch';
-      swatch.style.background = line.color;
-      button.append(swatch, buttonText(line));
-      button.title = lineLabel(line);
-      button.dataset.indicator = line.id;
-      button.dataset.testid = `indicator-${line.id}`;
-      button.setAttribute('aria-pressed', String(line.defaultVisible));
-      button.addEventListener('click', () => {
-        const visible = !app.lineVisible(line.id);
-        app.setLineVisible(line.id, visible);
-        button.setAttribute('aria-pressed', String(visible));
-      });
-      group.append(button);
-    }
-    ui.indicators.append(group);
-  }
-}
-
 function markSelection(symbol: string, resolution: string): void {
-  for (const button of ui.resolutions.querySelectorAll<HTMLButtonElement>('button')) {
-    button.setAttribute('aria-pressed', String(button.dataset.resolution === resolution));
-  }
+  markResolution(ui.resolutions, resolution);
   if (document.activeElement !== ui.input) ui.input.value = symbol;
   ui.chart.dataset.symbol = symbol;
   ui.chart.dataset.resolution = resolution;
@@ -194,6 +236,7 @@ function markSelection(symbol: string, resolution: string): void {
 /** Opens a chart and records it in the URL (a new history entry when `push`). */
 async function navigate(symbol: string, resolution: string, push: boolean): Promise<boolean> {
   const canonical = toSupportedResolution(resolution);
+  if (push) notice = undefined; // the user moved on from the link's problem
   const search = writeLocation(location.search, symbol, canonical);
   if (search !== location.search) {
     if (push) history.pushState(null, '', search);
@@ -247,19 +290,28 @@ async function openTyped(): Promise<void> {
 /** With no symbol in the URL: the first symbol the server lists, once there is one. */
 async function firstSymbol(): Promise<string> {
   for (;;) {
-    const items = await search('');
-    const first = items[0];
-    if (first) return symbolOf(first);
-    showStatus('No symbols yet: waiting for the first ticks (is the feed running? `make run`)');
-    showConnection('offline');
+    try {
+      const first = (await datafeed.client.search('', '', '', 1))[0];
+      if (first) {
+        showStatus(undefined);
+        return symbolOf(first);
+      }
+      // The server answered, with nothing yet: how to feed it, not "offline".
+      showStatus(NO_SYMBOLS_HINT);
+      showConnection('idle');
+    } catch (error) {
+      showStatus(unreachableHint(error instanceof Error ? error.message : String(error)));
+      showConnection('offline');
+    }
     await new Promise((resolve) => setTimeout(resolve, NO_SYMBOLS_RETRY_MS));
   }
 }
 
 async function start(): Promise<void> {
-  renderResolutionButtons();
+  renderResolutionButtons(ui.resolutions, (resolution) => void navigate(app.symbol, resolution, true));
   await loadFunctions();
-  renderIndicatorButtons();
+  menu.render();
+  applyToggles(location.search);
   wireSymbolSearch();
   applyTheme(theme);
   ui.theme.addEventListener('click', () => {
@@ -277,6 +329,7 @@ async function start(): Promise<void> {
   window.addEventListener('online', () => datafeed.reconnectNow());
   window.addEventListener('popstate', () => {
     const { symbol, resolution } = readLocation(location.search);
+    applyToggles(location.search);
     if (symbol) void navigate(symbol, resolution, false);
   });
   window.__candleflow = createDebugHook({
@@ -290,6 +343,10 @@ async function start(): Promise<void> {
   });
 
   const requested = readLocation(location.search);
+  if (requested.problem !== undefined) {
+    notice = `${requested.problem}; showing ${requested.resolution} (${resolutionName(requested.resolution)})`;
+    showStatus(undefined);
+  }
   markSelection(requested.symbol ?? '', requested.resolution);
   const symbol = requested.symbol ?? (await firstSymbol());
   await navigate(symbol, requested.resolution, false);

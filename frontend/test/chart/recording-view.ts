@@ -87,8 +87,11 @@ export class RecordingView implements ChartView {
     this.theme = theme;
   }
 
-  scrollToRealTime(): void {
-    this.calls.push('scrollToRealTime');
+  framed: number[] = [];
+
+  frame(count: number): void {
+    this.calls.push('frame');
+    this.framed.push(count);
   }
 
   scrollBack(bars: number): void {
