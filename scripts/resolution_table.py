@@ -25,7 +25,7 @@ TYPED = (
     *("h", "1h", "4h", "2h", "1H", "4H", "hour", "2 hours", "1hr"),
     *("s", "1s", "sec", "1 second", "d", "1d", "day", "1 day", "w", "1w", "week", "1wk"),
     *("mo", "1mo", "month", "1 month", "3M", "12M", "2D", "2W", "7", "0", "1000000"),
-    *("1Y", "abc", "", "-5", "5.5", "1SS", "1 ", " 1", "1\t", "D1", "１"),
+    *("1Y", "abc", "", "-5", "5.5", "1SS", "1 ", " 1", "1\t", "D1", "\uff11"),  # the last: a full-width digit one
 )
 
 
@@ -38,6 +38,10 @@ def answer(text: str) -> dict[str, str]:
 
 def _js(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _entry(answer: dict[str, str]) -> str:
+    return "{ " + ", ".join(f"{key}: {_js(value)}" for key, value in answer.items()) + " }"
 
 
 def table() -> str:
@@ -69,7 +73,7 @@ def table() -> str:
         "",
         "/** What the API answers for each of these spellings: the code it means, or the refusal. */",
         "export const RESOLUTION_EXAMPLES: readonly (readonly [string, { code: string } | { error: string }])[] = [",
-        *(f"  [{_js(text)}, {{ {', '.join(f'{k}: {_js(v)}' for k, v in answer(text).items())} }}]," for text in examples),
+        *(f"  [{_js(text)}, {_entry(answer(text))}]," for text in examples),
         "];",
     ]
     return "\n".join(lines) + "\n"
