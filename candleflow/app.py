@@ -18,7 +18,7 @@ import faust
 from faust.worker import Worker as FaustWorker
 
 from candleflow.core import event_loop
-from candleflow.core.logs import worker_loglevel
+from candleflow.core.logs import quiet_libraries, worker_loglevel
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import ConfigError
 from candleflow.functions.registry import from_settings
@@ -49,6 +49,7 @@ class Worker(FaustWorker):
         tenth of a quiet worker's busy time while it answers history requests)."""
         self.spinner = None
         super().on_setup_root_logger(logger, level)
+        quiet_libraries()
 
 
 def create_app(conf: Settings) -> faust.App:

@@ -1,4 +1,4 @@
-"""`candleflow stack up|down|status`.
+"""`candleflow stack up|down|status|run`.
 
 `up` prints only `export` lines on stdout (progress goes to stderr), so that
 `eval "$(candleflow stack up)"` configures the calling shell.
@@ -44,3 +44,12 @@ def down() -> None:
 def status() -> None:
     """Say what runs where."""
     click.echo(_stack().status())
+
+
+@stack.command("run")
+def run_all() -> None:
+    """What `make run` runs: the stack, migrations, a worker with the demo feed and the chart
+    on :6066, until Ctrl-C (the configuration is checked before anything starts)."""
+    from candleflow.stack import run
+
+    raise SystemExit(run.main([]))
