@@ -6,9 +6,9 @@ worker (`candleflow worker` or `faust -A candleflow.app worker`) sets up its own
 logging, so the app hands it the same level through `worker_loglevel` unless
 `-l/--loglevel` was given on its command line.
 
-Client libraries log some routine events above their weight: aiokafka logs at ERROR a
-group coordinator still being elected on a fresh broker, or a partition leader moving,
-both of which it retries by itself; mode (Faust's service library) logs at INFO that a
+Client libraries log some routine events above their weight: aiokafka logs at ERROR
+(or WARNING) a group coordinator still being elected on a fresh broker, or a partition
+leader moving, all of which it retries by itself; mode (Faust's service library) logs at INFO that a
 timer woke late whenever the loop was busy for a second. `quiet_libraries` demotes
 exactly those messages to DEBUG, so every ERROR at the default level is a real error.
 A retried condition that lasts longer than `PERSISTENT_S` is a real problem again and
@@ -67,6 +67,7 @@ class Demotion:
 def demotions() -> list[Demotion]:
     return [
         Demotion("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed", _retriable, transient=True),
+        Demotion("aiokafka.consumer.group_coordinator", "Marking the coordinator dead", transient=True),
         Demotion("aiokafka.consumer.fetcher", "Failed fetch offsets from", _retriable, transient=True),
         Demotion("aiokafka.producer.sender", "FindCoordinator Request failed", _retriable, transient=True),
         Demotion("mode.timers", "Timer %s woke up too"),

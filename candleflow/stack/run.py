@@ -130,9 +130,10 @@ def wait_first_chart(base: str, process: subprocess.Popen[bytes], timeout: float
 
 @dataclass(frozen=True)
 class CaughtUp:
-    """The engine absorbed the ticks log up to its end: `behind` records were left when
-    the wait began, `seconds` it took."""
+    """The engine absorbed the ticks log up to its end, `records` in all: `behind` of them
+    were left when the wait began, `seconds` it took."""
 
+    records: int
     behind: int
     seconds: float
 
@@ -158,7 +159,7 @@ async def wait_caught_up(
                         left = await engine_lag(database_url, app_id, topic, previous)
                         behind = sum(left.values()) if behind is None else behind
                         if not left:
-                            return CaughtUp(behind, time.monotonic() - started)
+                            return CaughtUp(sum(previous.values()), behind, time.monotonic() - started)
                     previous = ends
                     await asyncio.sleep(CATCH_UP_POLL_S)
         except LogUnavailable:  # the worker has not created the topic yet
@@ -187,10 +188,8 @@ def announce_when_ready(env: dict[str, str], info: StackInfo, base: str, worker:
     if caught is None:
         _say(f"the engine is still working through {settings.ticks_topic}: charts and indicators fill in as it does")
     else:
-        _say(
-            f"the engine has absorbed {settings.ticks_topic} up to its end "
-            f"({caught.behind:,} ticks to go when it started, {caught.seconds:.0f} s)"
-        )
+        caught_up = f"{caught.behind:,} of them caught up in {caught.seconds:.0f} s" if caught.behind else "no backlog"
+        _say(f"the engine has absorbed {settings.ticks_topic} up to its end: {caught.records:,} ticks, {caught_up}")
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
