@@ -39,6 +39,8 @@ export interface ChartView {
    * three candles pressed against the right edge of an empty canvas).
    */
   frame(count: number): void;
+  /** The logical range shown (0 is the first bar held) and the bar spacing, for the debug hook. */
+  visibleRange(): { from: number; to: number; barSpacing: number } | undefined;
   /** Scrolls `bars` bars into the past (negative: towards now). */
   scrollBack(bars: number): void;
   /** Calls `listener` with the logical index of the leftmost visible bar whenever the view scrolls. */

@@ -172,6 +172,12 @@ export class LightweightChartView implements ChartView {
     else timeScale.setVisibleLogicalRange({ from: frame.from, to: frame.to });
   }
 
+  visibleRange(): { from: number; to: number; barSpacing: number } | undefined {
+    const range = this.chart.timeScale().getVisibleLogicalRange();
+    if (range === null) return undefined;
+    return { from: range.from, to: range.to, barSpacing: this.chart.timeScale().options().barSpacing };
+  }
+
   scrollBack(bars: number): void {
     const timeScale = this.chart.timeScale();
     timeScale.scrollToPosition(timeScale.scrollPosition() - bars, false);

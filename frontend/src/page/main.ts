@@ -42,7 +42,11 @@ const ui = {
   theme: element('theme-toggle', HTMLButtonElement),
   status: element('status', HTMLElement),
   legend: element('legend', HTMLElement),
+  gridLink: element('grid-link', HTMLAnchorElement),
 };
+
+/** The grid page's resolutions for "this symbol on one page". */
+const GRID_RESOLUTIONS = ['1', '5', '60', '1D'] as const;
 
 let theme: Theme = initialTheme(location.search);
 let connection: Exclude<ChartConnection, 'loading'> = 'connecting';
@@ -84,7 +88,8 @@ function showLegend(bar: WireBar | undefined, digits: number): void {
     : '';
   const lines = document.createElement('div');
   lines.className = 'legend-lines';
-  for (const line of app.lines.visibleDefinitions()) {
+  // Without bars (an unknown symbol, an empty resolution) the lines have nothing to name.
+  for (const line of bar ? app.lines.visibleDefinitions() : []) {
     const item = document.createElement('span');
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
@@ -92,7 +97,7 @@ function showLegend(bar: WireBar | undefined, digits: number): void {
     item.append(swatch, lineLabel(line));
     lines.append(item);
   }
-  if (!app.marksShown) lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
+  if (bar && !app.marksShown) lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
   ui.legend.replaceChildren(title, values, lines);
 }
 
@@ -228,6 +233,10 @@ async function loadFunctions(): Promise<void> {
 
 function markSelection(symbol: string, resolution: string): void {
   markResolution(ui.resolutions, resolution);
+  if (symbol !== '') {
+    const charts = GRID_RESOLUTIONS.map((each) => `${symbol}|${each}`).join(',');
+    ui.gridLink.href = `./grid?${new URLSearchParams({ charts }).toString()}`;
+  }
   if (document.activeElement !== ui.input) ui.input.value = symbol;
   ui.chart.dataset.symbol = symbol;
   ui.chart.dataset.resolution = resolution;

@@ -94,6 +94,10 @@ export class RecordingView implements ChartView {
     this.framed.push(count);
   }
 
+  visibleRange(): undefined {
+    return undefined;
+  }
+
   scrollBack(bars: number): void {
     this.scrolledBack += bars;
   }
