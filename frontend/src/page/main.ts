@@ -97,7 +97,8 @@ function showLegend(bar: WireBar | undefined, digits: number): void {
     item.append(swatch, lineLabel(line));
     lines.append(item);
   }
-  if (bar && !app.marksShown) lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
+  if (bar && !app.marksShown)
+    lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
   ui.legend.replaceChildren(title, values, lines);
 }
 

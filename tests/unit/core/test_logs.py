@@ -49,13 +49,21 @@ def test_configure_sets_the_root_level_and_keeps_kafka_clients_quiet() -> None:
         client.setLevel(before[1])
 
 
+class Keep(logging.Handler):
+    def __init__(self, seen: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record)
+
+
 @pytest.fixture
 def info_log() -> Iterator[list[logging.LogRecord]]:
     """Records that reach a root handler while the root logger is at INFO (the default)."""
     root = logging.getLogger()
     seen: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = seen.append  # type: ignore[method-assign]
+    handler = Keep(seen)
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
