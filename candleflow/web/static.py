@@ -67,6 +67,13 @@ async def html_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(found, headers={"Cache-Control": responses.LIVE})
 
 
+@page("/charting-library.json")
+async def charting_library_manifest(request: web.Request) -> web.StreamResponse:
+    """Whether the build holds the Charting Library (`{"present": …}`): tv.html asks this
+    rather than the library itself, whose absence would be a 404 in the console."""
+    return web.FileResponse(_file(DIST, "charting-library.json"), headers={"Cache-Control": responses.LIVE})
+
+
 @page("/charting_library/{path:.+}")
 async def charting_library(request: web.Request) -> web.StreamResponse:
     """TradingView's Charting Library, when its owner dropped it into `frontend/charting_library/`."""

@@ -139,7 +139,7 @@ export class ChartApp {
     this.showMarks();
     this.setConnection('loading');
     this.hooks.onChange(this.snapshot());
-    this.view.setSecondsVisible(parseResolution(resolution).unit === 'second');
+    this.view.setTimeAxis(parseResolution(resolution).unit);
     try {
       const info = await this.history.resolve(symbol);
       if (generation !== this.generation) return false;

@@ -22,6 +22,7 @@ import {
 import { lineLabel, type MovingAverageLine } from '../model/indicators';
 import type { MarkDirection, PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
+import type { ResolutionUnit } from '../model/resolution';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
 import { framing } from './framing';
@@ -154,8 +155,9 @@ export class LightweightChartView implements ChartView {
     for (const series of this.lines.values()) series.applyOptions({ priceFormat: format });
   }
 
-  setSecondsVisible(visible: boolean): void {
-    this.chart.applyOptions({ timeScale: { secondsVisible: visible } });
+  setTimeAxis(unit: ResolutionUnit): void {
+    const intraday = unit === 'second' || unit === 'minute';
+    this.chart.applyOptions({ timeScale: { timeVisible: intraday, secondsVisible: unit === 'second' } });
   }
 
   /** New colours for the chart and candles; the caller redraws bars and marks, which carry colours of their own. */

@@ -84,7 +84,8 @@ function makeCell(index: number, title: string): { cell: HTMLElement; host: HTML
 
 /** A spec the page cannot read: its cell says why, with a fix when the message names one. */
 function showProblem(index: number, cell: Extract<GridCell, { problem: string }>): void {
-  const { note } = makeCell(index, cell.spec);
+  const { cell: section, note } = makeCell(index, cell.spec);
+  section.dataset.failed = 'true';
   const actions: StatusAction[] = [];
   const cut = cell.spec.lastIndexOf('|');
   const suggested = /`([^`]+)`/.exec(cell.problem)?.[1];
@@ -97,6 +98,7 @@ function showProblem(index: number, cell: Extract<GridCell, { problem: string }>
 }
 
 async function suggestFor(index: number, symbol: string, resolution: string, note: HTMLElement): Promise<void> {
+  note.parentElement?.setAttribute('data-failed', 'true'); // no empty canvas beside the message
   const found = await datafeed.client.search(searchTextOf(symbol), '', '', SUGGESTIONS).catch(() => []);
   const items = found.length > 0 ? found : await datafeed.client.search('', '', '', SUGGESTIONS).catch(() => []);
   const actions = items.map((item) => ({

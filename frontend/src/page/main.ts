@@ -13,7 +13,7 @@ import { resolutionName, toSupportedResolution } from '../model/resolution';
 import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
 import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types';
 import type { WireBar } from '../wire/answers';
-import { priceFormatOf } from '../model/price-format';
+import { formatVolume, priceFormatOf } from '../model/price-format';
 import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type StatusAction } from './status';
 import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
 import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
@@ -83,8 +83,16 @@ function showLegend(bar: WireBar | undefined, digits: number): void {
   title.textContent = `${app.symbol} · ${resolutionName(app.resolution)} · UTC`;
   const values = document.createElement('span');
   values.className = 'legend-values';
+  // A label and its value never part at a line break (a narrow window wraps between pairs).
+  const pair = (label: string, value: string): string => `${label}\u00a0${value}`;
   values.textContent = bar
-    ? `O ${bar.open.toFixed(digits)}  H ${bar.high.toFixed(digits)}  L ${bar.low.toFixed(digits)}  C ${bar.close.toFixed(digits)}  V ${bar.volume}`
+    ? [
+        pair('O', bar.open.toFixed(digits)),
+        pair('H', bar.high.toFixed(digits)),
+        pair('L', bar.low.toFixed(digits)),
+        pair('C', bar.close.toFixed(digits)),
+        pair('V', formatVolume(bar.volume)),
+      ].join('  ')
     : '';
   const lines = document.createElement('div');
   lines.className = 'legend-lines';

@@ -135,6 +135,7 @@ describe('ChartApp.open', () => {
     const { view, app } = setup(minutes(LAST, 3));
     await app.open(BTC, '1D');
     expect(view.framed.at(-1)).toBe(3);
+    expect(view.timeAxis).toBe('day');
   });
 
   it('retries a load that failed after RETRY_LOAD_MS', async () => {
