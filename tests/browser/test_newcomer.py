@@ -327,3 +327,37 @@ async def test_an_empty_server_says_how_to_feed_it_and_opens_the_first_symbol(
         assert await status.is_hidden()
     finally:
         await context.close()
+
+
+async def test_a_phone_sized_window_has_no_sideways_scroll_and_every_control_in_reach(
+    browser: Browser, market: Market
+) -> None:
+    context = await new_context(browser, 390, 844)
+    try:
+        chart = ChartPage(await context.new_page(), market.worker.url)
+        await chart.open(SYMBOL, "1")
+        page = chart.page
+        assert await page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        boxes = await page.eval_on_selector_all(
+            "header.toolbar button, header.toolbar a, header.toolbar input",
+            "(els) => els.filter((e) => e.offsetParent !== null).map((e) => { const r = e.getBoundingClientRect();"
+            " return [e.dataset.testid || e.textContent, r.left, r.right, r.width]; })",
+        )
+        outside = [box for box in boxes if box[1] < 0 or box[2] > 390 or box[3] < 16]
+        assert len(boxes) >= 14 and not outside, f"controls out of reach or squeezed: {outside}"
+        await page.click('[data-testid="indicator-menu"]')
+        panel = await page.eval_on_selector(
+            '[data-testid="indicator-toggles"]',
+            "(e) => { const r = e.getBoundingClientRect(); return [r.left, r.right]; }",
+        )
+        assert panel[0] >= 0 and panel[1] <= 390, f"the indicator menu leaves the screen: {panel}"
+        await chart.screenshot("phone-390-menu.png")
+        await page.keyboard.press("Escape")
+        toolbar = await page.eval_on_selector("header.toolbar", "(e) => e.getBoundingClientRect().height")
+        assert toolbar < 130, f"the toolbar takes {toolbar:.0f} px of a phone's height"
+        legend = await page.eval_on_selector('[data-testid="legend"]', "(e) => e.getBoundingClientRect().right")
+        assert legend < 390 - 60, "the legend runs into the price scale"
+        await chart.screenshot("phone-390.png")
+        chart.assert_clean()
+    finally:
+        await context.close()
