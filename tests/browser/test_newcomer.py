@@ -131,6 +131,7 @@ async def test_a_grid_says_in_each_cell_what_is_wrong_and_how_to_fix_it(browser:
         await notes[0].locator("a").first.wait_for()
         assert "unknown symbol Bogus:X/Y" in (await notes[0].text_content() or "")
         assert "resolution '7' is not supported; supported: 1S, 1, 5" in (await notes[1].text_content() or "")
+        assert await notes[1].get_by_role("link", name=f"use {SYMBOL}|5").count() == 1, "the nearest served"
         ambiguous = await notes[2].text_content() or ""
         assert "resolution '1m' is ambiguous: minutes are plain numbers, 1; a month is 1M" in ambiguous
         assert await notes[3].is_hidden()

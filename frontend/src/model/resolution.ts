@@ -140,3 +140,15 @@ export function resolutionSeconds(resolution: string): number {
 export function resolutionName(resolution: string): string {
   return Object.hasOwn(SPELLINGS, resolution) ? nameOf(SPELLINGS[resolution] ?? resolution) : resolution;
 }
+
+/** The supported resolution nearest to `resolution` in bar length (`7` → `5`, `2D` → `1D`); `1` when it is no resolution at all. */
+export function nearestSupported(resolution: string): SupportedResolution {
+  let seconds: number;
+  try {
+    seconds = resolutionSeconds(resolution);
+  } catch {
+    return '1';
+  }
+  const distance = (code: SupportedResolution): number => Math.abs(Math.log(resolutionSeconds(code) / seconds));
+  return SUPPORTED_RESOLUTIONS.reduce((best, code) => (distance(code) < distance(best) ? code : best));
+}

@@ -15,7 +15,7 @@ import { initialTheme } from '../chart/theme';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { MOVING_AVERAGES } from '../model/indicators';
 import { priceFormatOf } from '../model/price-format';
-import { resolutionName } from '../model/resolution';
+import { nearestSupported, resolutionName } from '../model/resolution';
 import type { WireBar } from '../wire/answers';
 import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, type StatusAction } from './status';
 import { readGrid, type GridCell } from './url-state';
@@ -88,8 +88,9 @@ function showProblem(index: number, cell: Extract<GridCell, { problem: string }>
   section.dataset.failed = 'true';
   const actions: StatusAction[] = [];
   const cut = cell.spec.lastIndexOf('|');
-  const suggested = /`([^`]+)`/.exec(cell.problem)?.[1];
-  if (cut > 0 && suggested !== undefined) {
+  // The message's own advice (`1D` for `1d`), else the nearest resolution served (`5` for `7`).
+  const suggested = /`([^`]+)`/.exec(cell.problem)?.[1] ?? nearestSupported(cell.spec.slice(cut + 1));
+  if (cut > 0) {
     const fixed = `${cell.spec.slice(0, cut)}|${suggested}`;
     actions.push({ label: `use ${fixed}`, href: gridHref(index, fixed) });
   }

@@ -7,6 +7,7 @@ import {
   resolutionAdvice,
   resolutionName,
   resolutionSeconds,
+  nearestSupported,
   SUPPORTED_RESOLUTIONS,
   toSupportedResolution,
 } from '../../src/model/resolution';
@@ -113,5 +114,19 @@ describe('the spellings a user types (URL, toolbar)', () => {
     expect(new Set(Object.keys(SPELLINGS))).toEqual(
       new Set(['1S', 'S', '1', '5', '15', '30', '60', '240', '1D', 'D', '1W', 'W', '1M', 'M']),
     );
+  });
+});
+
+describe('nearestSupported', () => {
+  it('offers the closest bar length for a resolution the server does not serve', () => {
+    expect(['7', '2D', '3M', '120', '2S', 'abc', '60'].map(nearestSupported)).toEqual([
+      '5',
+      '1D',
+      '1M',
+      '60',
+      '1S',
+      '1',
+      '60',
+    ]);
   });
 });
