@@ -22,6 +22,9 @@ async def bar_engine() -> None:
     slot.attach(worker)
     try:
         await worker.run()
+    except Exception as exc:
+        slot.ended = f"{type(exc).__name__}: {exc}"[:300]
+        raise
     finally:
         slot.detach()
         await worker.close()

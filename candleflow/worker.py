@@ -1,8 +1,9 @@
 """`Worker`: what one `candleflow worker` process runs beside Faust's web server.
 
 A worker owns, for its whole life, the database pool, the Kafka sink of the engine's
-output, the `BarEngine`, the `TickReader`, the engine status `/healthz` reports, the SSE
-hub of its web server and the leader-only feed. `Worker.open` connects (waiting for the
+output, the `BarEngine` and its runner, the `TickReader`, the dead-letter outbox, the
+monitor that tells whether the engine is stalled, the engine status `/healthz` and
+`/livez` report, the SSE hub of its web server and the leader-only feed. `Worker.open` connects (waiting for the
 database) and builds it; the constructor takes the pool and the sink ready-made, which
 is the seam for tests that run a worker in-process against the real stack. The web
 views reach the status and the hub through `candleflow.web.runtime`.
@@ -20,18 +21,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate, Key
-from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
+from candleflow.engine.bar_engine import BarEngine, BatchResult
+from candleflow.engine.monitor import EngineMonitor
+from candleflow.engine.outbox import DeadLetterOutbox
 from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
+from candleflow.engine.runner import EngineRunner
 from candleflow.engine.sink import KafkaSink
 from candleflow.sources.publisher import ensure_topics
 from candleflow.store.bars import read_ledger
@@ -40,7 +43,6 @@ from candleflow.web.hub import Hub, current_bars
 
 log = logging.getLogger(__name__)
 
-LAG_INTERVAL_S = 5.0
 #: The partition whose holder runs the feed.
 LEADER_PARTITION = 0
 FEED_STOP_TIMEOUT_S = 10.0
@@ -107,7 +109,16 @@ class Worker:
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, pool, sink, status=self.status)
-        self.runner = EngineRunner(self.engine)
+        self.outbox = DeadLetterOutbox(
+            pool,
+            sink,
+            bootstrap=settings.kafka_bootstrap,
+            dead_topic=settings.dead_topic,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            status=self.status,
+        )
+        self.runner = EngineRunner(self.engine, rejected=self.outbox.wake)
         self.feed = Feed(settings)
         self.reader = TickReader(
             settings,
@@ -117,6 +128,16 @@ class Worker:
             revoked=self._revoked,
             assigned_now=self._assigned,
             settled=self.hub.settled,
+            beat=self.status.beat,
+        )
+        self.monitor = EngineMonitor(
+            self.status,
+            lambda: set(self.reader.assigned),
+            bootstrap=settings.kafka_bootstrap,
+            database_url=settings.database_url,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            stall_after=settings.stall_after,
         )
 
     @classmethod
@@ -130,7 +151,7 @@ class Worker:
         return cls(settings, pool, KafkaSink(settings))
 
     async def run(self) -> None:
-        """Read and commit ticks and report lag until cancelled."""
+        """Read and commit ticks, publish dead letters and watch for stalls until cancelled."""
         try:
             await self.engine.republish_current()  # updates a crash lost between commit and publish
         except Exception as exc:  # live clients still get every later update
@@ -138,7 +159,8 @@ class Worker:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.reader.run(), name="candleflow-engine-reader")
-                group.create_task(_every(LAG_INTERVAL_S, self.report_lag), name="candleflow-lag")
+                group.create_task(self.outbox.run(), name="candleflow-dead-letters")
+                group.create_task(self.monitor.run(), name="candleflow-engine-monitor")
         finally:
             await self.feed.follow(False)
 
@@ -160,57 +182,15 @@ class Worker:
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
         with self.hub.committing():
-            result = await self.runner.run_prepared(prepared)
-        self._note_lag(result.next_offsets)
-        return result
+            return await self.runner.run_prepared(prepared)
 
     async def _revoked(self, partitions: frozenset[int]) -> None:
         if LEADER_PARTITION in partitions:
             await self.feed.follow(False)
 
     async def _assigned(self, partitions: frozenset[int]) -> None:
+        self.outbox.wake()  # dead letters a previous holder of these partitions left
         await self.feed.follow(LEADER_PARTITION in partitions)
-
-    # -------------------------------------------------------------------- lag
-
-    def _note_lag(self, next_offsets: dict[int, int]) -> None:
-        for partition, next_offset in next_offsets.items():
-            highwater = self.reader.highwater(partition)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-    def _set_lag(self, partition: int, lag: int) -> None:
-        self.status.lag[partition] = lag
-        metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
-
-    async def report_lag(self) -> None:
-        """Lag of each partition this worker holds: highwater minus the next offset the
-        ledger expects (read from the database for partitions this worker has not
-        written). Partitions it no longer holds leave the report."""
-        assigned = set(self.reader.assigned)
-        for partition in set(self.status.lag) - assigned:
-            del self.status.lag[partition]
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(str(partition))
-        written = self.engine.written
-        unknown = [partition for partition in assigned if partition not in written]
-        ledger = await self._ledger(unknown) if unknown else {}
-        for partition in assigned:
-            highwater = self.reader.highwater(partition)
-            next_offset = written[partition][0] if partition in written else ledger.get(partition, 0)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-
-async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` every `interval` seconds; a failure is logged and never ends the loop
-    (lag is a report, never a reason to stop a worker)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await job()
-        except Exception as exc:
-            log.debug("%s failed: %r", getattr(job, "__name__", job), exc)
 
 
 async def _open_pool(settings: Settings) -> Any:

@@ -49,8 +49,55 @@ FUNCTION_ERRORS = Counter(
 )
 CONSUMER_LAG = Gauge(
     "candleflow_engine_consumer_lag",
-    "Messages in ticks.raw not yet absorbed, per assigned partition",
+    "Messages in ticks.raw not yet absorbed (log end offset - ledger next offset), per partition held",
     ["partition"],
+    registry=REGISTRY,
+)
+ENGINE_STALLED = Gauge(
+    "candleflow_engine_stalled",
+    "1 while the engine is stalled (ticks waiting, the ledger not moving; /healthz says why)",
+    registry=REGISTRY,
+)
+ENGINE_STALLED_SECONDS = Gauge(
+    "candleflow_engine_stalled_seconds",
+    "How long the longest-stalled partition has made no progress with ticks waiting (0: none stalled)",
+    registry=REGISTRY,
+)
+ENGINE_STALLS = Counter(
+    "candleflow_engine_stalls",
+    "Times the engine became stalled, by cause: outage (database or broker down), error (commits "
+    "failing otherwise), unknown (no error: a lock or a hung connection)",
+    ["cause"],
+    registry=REGISTRY,
+)
+ENGINE_OUTAGE = Gauge(
+    "candleflow_engine_outage", "1 while the engine's commits fail for an outage and are retried", registry=REGISTRY
+)
+DEPENDENCY_UP = Gauge(
+    "candleflow_dependency_up",
+    "1 when the engine monitor's last look at the dependency (kafka, database) succeeded",
+    ["dependency"],
+    registry=REGISTRY,
+)
+STORE_REFUSED = Counter(
+    "candleflow_engine_store_refused",
+    "Records dead-lettered because the database refused them (found by splitting the batch)",
+    registry=REGISTRY,
+)
+BATCH_SPLITS = Counter(
+    "candleflow_engine_batch_splits", "Refused batches split in two to find the refused records", registry=REGISTRY
+)
+DEAD_LETTERS_PENDING = Gauge(
+    "candleflow_engine_dead_letters_pending",
+    "Dead letters committed to the outbox and not yet acknowledged by the broker",
+    registry=REGISTRY,
+)
+DEAD_LETTERS_PUBLISHED = Counter(
+    "candleflow_engine_dead_letters_published", "Dead letters the engine published to ticks.dead", registry=REGISTRY
+)
+DEAD_LETTERS_FOUND = Counter(
+    "candleflow_engine_dead_letters_found",
+    "Outbox dead letters found already on ticks.dead after a crash between send and mark (not sent again)",
     registry=REGISTRY,
 )
 HTTP_REQUESTS = Counter("candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY)

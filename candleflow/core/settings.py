@@ -178,6 +178,11 @@ class Settings:
     future_tolerance: float = setting(
         "300", NON_NEGATIVE_SECONDS, "seconds a tick may lie in the future before it is rejected"
     )
+    stall_after: float = setting(
+        "15",
+        SECONDS,
+        "seconds a partition may have ticks waiting with its ledger standing still before /healthz says stalled",
+    )
     sse_max_clients: int = setting("5000", POSITIVE_INT, "SSE connections per web process; more get 503")
     sse_queue: int = setting("64", POSITIVE_INT, "pending bars per SSE client before it is dropped")
     sse_heartbeat: float = setting("15", SECONDS, "seconds between SSE heartbeat comments")

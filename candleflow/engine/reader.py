@@ -93,6 +93,7 @@ class TickReader:
         revoked: Rebalanced = _nothing,
         assigned_now: Rebalanced = _nothing,
         settled: Callable[[], Awaitable[None]] | None = None,
+        beat: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = settings.ticks_topic
@@ -103,6 +104,8 @@ class TickReader:
         self.assigned_now = assigned_now
         #: Awaited after each commit, before the next batch may close (see `_commit_batch`).
         self.settled = settled
+        #: Called every time round the gathering loop (liveness: `EngineStatus.beat`).
+        self.beat = beat
         #: The partitions this reader holds now (empty during a rebalance).
         self.assigned: set[int] = set()
         #: Kafka offsets of committed batches not yet committed to Kafka, and that commit.
@@ -152,6 +155,8 @@ class TickReader:
     async def _gather(self, inflight: asyncio.Task[None] | None) -> list[LogRecord]:
         gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
         while not gathering.closed(previous_done := inflight is None or inflight.done()):
+            if self.beat is not None:
+                self.beat()
             try:
                 fetched = await self._fetch(gathering.wait_ms(previous_done), gathering.room, inflight)
             except KafkaError as exc:

@@ -3,7 +3,8 @@
 Faust's `topic.send` costs a coroutine and a future per message; the engine sends a
 whole batch at once, so it drives an `AIOKafkaProducer` directly.
 
-Dead letters are awaited (they are part of the batch's transaction). Bar updates are
+Dead letters are awaited (the outbox, `candleflow.engine.outbox`, marks them sent only
+once the broker acknowledged them), each to the partition the outbox names. Bar updates are
 handed to the producer and their acknowledgements awaited in the background, so the
 next batch never waits for the broker; one producer keeps them in order per series,
 and `close` flushes what is still in flight. `linger_ms=0`: an update goes out at
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaProducer
 
 from candleflow.core.settings import Settings
+from candleflow.domain.dead_letters import Headers
 from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, encode
 
 log = logging.getLogger(__name__)
@@ -57,15 +59,23 @@ class KafkaSink:
                 self._producer = producer
             return self._producer
 
-    async def _send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def dead_letters(self, records: Sequence[tuple[int, bytes | None, bytes, Headers]]) -> None:
+        """Send `(partition, key, value, headers)` to the dead-letter topic and wait for
+        every acknowledgement (raises if any is refused)."""
         if not records:
             return
         producer = await self.producer()
-        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        topic = self.settings.dead_topic
+        futures = [
+            await producer.send(topic, value=value, key=key, partition=partition, headers=headers)
+            for partition, key, value, headers in records
+        ]
         await asyncio.gather(*futures)
 
-    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        await self._send_all(self.settings.dead_topic, records)
+    async def dead_partitions(self) -> int:
+        """How many partitions the dead-letter topic has."""
+        producer = await self.producer()
+        return len(await producer.partitions_for(self.settings.dead_topic))
 
     async def bar_updates(self, updates: Sequence[BarUpdate]) -> None:
         if not updates:

@@ -30,7 +30,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
 from candleflow.core.settings import Settings
-from candleflow.domain.ticks import Tick, dead_letter
+from candleflow.domain.dead_letters import dead_letter
+from candleflow.domain.ticks import Tick
 from candleflow.sources.exceptions import PublishError
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,10 @@ class SymbolRow:
     exchange: str
     base: str
     quote: str
+    #: decimals prices are shown with (`candleflow.domain.pricescale`): pricescale = 10^this
     price_decimals: int
+    #: price increments a tick moves by, in units of 10^-price_decimals (TradingView's minmov)
+    minmov: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +165,11 @@ async def marks(db: Any, symbol: str, resolution: str, start: int, end: int, lim
     return [Mark(r["time"], r["signal"], r["kind"], r["label"], r["text"], r["tone"], r["price"]) for r in rows]
 
 
-_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals"
+_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals, coalesce(tick_minmov, 1) AS minmov"
 
 
 def _symbol(row: Any) -> SymbolRow:
-    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"])
+    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"], row["minmov"])
 
 
 async def all_symbols(db: Any) -> list[SymbolRow]:
@@ -235,7 +238,7 @@ async def bars_since(db: Any, symbol: str, resolution: str, start: int, limit: i
 
 
 _QUOTES = f"""
-SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals,
+SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals, coalesce(s.tick_minmov, 1) AS minmov,
        last.close AS last, w.open, w.high, w.low, coalesce(w.volume, 0) AS volume,
        prev.close AS prev_close
 FROM unnest($1::text[]) AS q(name)

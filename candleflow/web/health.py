@@ -1,17 +1,31 @@
-"""`/healthz` and `/metrics`: is this worker's world reachable, and what has it done.
+"""`/healthz` (readiness), `/livez` (liveness) and `/metrics`.
 
-`/healthz` answers 200 when both Kafka and PostgreSQL answer, else 503, with::
+`/healthz` answers whether a load balancer should send this worker traffic: 200 when
+Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
 
     {"status": "ok" | "degraded",
+     "reason": null | "database unreachable: ...; engine stalled: ...",
      "kafka": {"reachable": bool, "bootstrap": str, "error": str | null},
      "database": {"reachable": bool, "capability": "timescaledb" | "postgresql" | null,
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
      "engine": {"state": "starting" | "running",
-                "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
+                "partitions": {...}, "total": int,      # lag: log end - ledger, per partition held
+                "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...}}
 
-The Kafka probe (a metadata bootstrap with a short timeout) is cached for a few
-seconds so a tight health-check loop does not open a connection per call.
+The engine is stalled when ticks wait and its ledger stands still for
+`CANDLEFLOW_STALL_AFTER` seconds (`candleflow.core.stall`, sampled by
+`candleflow.engine.monitor`). The probes run on connections of their own — a throw-away
+Kafka client (its answer cached a few seconds, so a tight health-check loop does not open
+a connection per call) and one PostgreSQL connection kept for them (its answer cached
+`DATABASE_CACHE_S`) — never the web layer's pool, so a flood of history reads cannot
+make a healthy worker look unreachable.
+
+`/livez` answers whether the process must be restarted: 503 `{"status": "hung" |
+"dead", "reason": ...}` only when the engine's loop has not turned for a long time
+(`EngineStatus.liveness`) or the engine task ended with an error while the process
+still serves, else 200 `{"status": "alive", "reason": null}`. A dependency being down
+never fails it: restarting would not bring it back.
 """
 
 from __future__ import annotations
@@ -22,19 +36,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from aiokafka.client import AIOKafkaClient
 
 from candleflow.core.metrics import render
 from candleflow.store import queries
 from candleflow.web import responses
-from candleflow.web.context import DB_ERRORS
-from candleflow.web.errors import UdfError
-from candleflow.web.routing import database, page, settings
+from candleflow.web.routing import aiohttp_app, page, settings
 from candleflow.web.runtime import of
 
 PROBE_TIMEOUT = 3.0
 KAFKA_CACHE_S = 5.0
+DATABASE_CACHE_S = 2.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -43,6 +57,11 @@ class Probe:
     reachable: bool
     error: str | None
     at: float
+    capability: str | None = None
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 class KafkaProbe:
@@ -70,46 +89,95 @@ class KafkaProbe:
             await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT)
             return Probe(True, None, time.monotonic())
         except Exception as exc:  # any failure means "not reachable", reported as text
-            return Probe(False, f"{type(exc).__name__}: {exc}"[:300], time.monotonic())
+            return Probe(False, _error(exc), time.monotonic())
         finally:
             # closing a half-open client may fail; there is nothing left to do then
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.close(), PROBE_TIMEOUT)
 
 
+class DatabaseProbe:
+    """Asks PostgreSQL for its capability on a connection of its own (opened again after a
+    failure); the answer is cached briefly."""
+
+    def __init__(self, url: str, ttl: float = DATABASE_CACHE_S) -> None:
+        self.url = url
+        self.ttl = ttl
+        self._last: Probe | None = None
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def check(self) -> Probe:
+        async with self._lock:
+            if self._last is None or time.monotonic() - self._last.at > self.ttl:
+                self._last = await self._probe()
+            return self._last
+
+    async def _probe(self) -> Probe:
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.url, timeout=PROBE_TIMEOUT)
+            capability = await asyncio.wait_for(queries.capability(self._conn), PROBE_TIMEOUT)
+            return Probe(True, None, time.monotonic(), capability)
+        except Exception as exc:  # any failure means "not reachable", reported as text
+            await self.close()
+            return Probe(False, _error(exc), time.monotonic())
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+
 _kafka = KafkaProbe(settings.kafka_bootstrap)
+_database = DatabaseProbe(settings.database_url)
 
 
-async def database_status() -> dict[str, Any]:
-    try:
-        db = await database.connected()
-        capability = await asyncio.wait_for(queries.capability(db), PROBE_TIMEOUT)
-        return {"reachable": True, "capability": capability, "error": None}
-    except UdfError as exc:
-        cause = exc.__cause__
-        return {"reachable": False, "capability": None, "error": f"{exc.message}: {cause!r}"[:300]}
-    except DB_ERRORS as exc:
-        return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
+async def _close_probes(_: web.Application) -> None:
+    await _database.close()
 
 
-def engine_status(request: web.Request) -> dict[str, object]:
+aiohttp_app.on_cleanup.append(_close_probes)
+
+
+def engine_status(request: web.Request) -> tuple[dict[str, object], str | None]:
+    """The engine section of `/healthz`, and why the engine is not ready (None: it is)."""
     worker = of(request.app).worker
-    return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
+    if worker is None:
+        return {"state": "starting"}, None
+    return {"state": "running", **worker.status.snapshot()}, worker.status.readiness()
 
 
 @page("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
-    """Kafka and database reachability, database capability, engine lag."""
-    kafka, db = await asyncio.gather(_kafka.check(), database_status())
-    healthy = kafka.reachable and bool(db["reachable"])
+    """Readiness: Kafka and database reachable, engine not stalled (see the module docstring)."""
+    kafka, db = await asyncio.gather(_kafka.check(), _database.check())
+    engine, engine_reason = engine_status(request)
+    reasons = [
+        *([] if kafka.reachable else [f"kafka unreachable: {kafka.error}"]),
+        *([] if db.reachable else [f"database unreachable: {db.error}"]),
+        *([] if engine_reason is None else [engine_reason]),
+    ]
     body = {
-        "status": "ok" if healthy else "degraded",
+        "status": "degraded" if reasons else "ok",
+        "reason": "; ".join(reasons) if reasons else None,
         "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
-        "database": db,
-        "capability": db["capability"],
-        "engine": engine_status(request),
+        "database": {"reachable": db.reachable, "capability": db.capability, "error": db.error},
+        "capability": db.capability,
+        "engine": engine,
     }
-    return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
+    return responses.json(body, status=503 if reasons else 200, cache=responses.NO_STORE)
+
+
+@page("/livez")
+async def livez(request: web.Request) -> web.StreamResponse:
+    """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
+    slot = of(request.app)
+    hung = None if slot.worker is None else slot.worker.status.liveness()
+    reason = f"engine task ended: {slot.ended}" if slot.ended is not None else hung
+    status = "alive" if reason is None else "dead" if slot.ended is not None else "hung"
+    body = {"status": status, "reason": reason}
+    return responses.json(body, status=503 if reason else 200, cache=responses.NO_STORE)
 
 
 @page("/metrics")

@@ -254,13 +254,22 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "kafka", "database", "capability", "engine"],
+        "required": ["status", "reason", "kafka", "database", "capability", "engine"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "reason": {"type": "string", "nullable": True},
             "kafka": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "database": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "capability": {"type": "string", "nullable": True, "enum": ["timescaledb", "postgresql", None]},
             "engine": {"type": "object"},
+        },
+    },
+    "Liveness": {
+        "type": "object",
+        "required": ["status", "reason"],
+        "properties": {
+            "status": {"type": "string", "enum": ["alive", "hung", "dead"]},
+            "reason": {"type": "string", "nullable": True},
         },
     },
 }
@@ -328,9 +337,17 @@ PATHS: dict[str, Any] = {
         {"200": _json(_ref("Functions"), "Catalogue")},
     ),
     "/healthz": _get(
-        "Kafka and database reachability, capability, engine lag",
+        "Readiness: Kafka and database reachability, capability, engine lag and stalls",
         None,
-        {"200": _json(_ref("Health"), "Healthy"), "503": _json(_ref("Health"), "Kafka or database unreachable")},
+        {
+            "200": _json(_ref("Health"), "Ready"),
+            "503": _json(_ref("Health"), "Kafka or database unreachable, or the engine stalled (see reason)"),
+        },
+    ),
+    "/livez": _get(
+        "Liveness: fails only when the process must be restarted (the engine's loop hung or its task dead)",
+        None,
+        {"200": _json(_ref("Liveness"), "Alive"), "503": _json(_ref("Liveness"), "Hung or dead: restart the process")},
     ),
     "/metrics": _get(
         "Prometheus metrics",

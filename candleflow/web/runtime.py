@@ -34,6 +34,8 @@ class Live(Protocol):
 class Runtime:
     worker: Live | None = None
     attached: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Why the worker's engine task ended, when it ended by an error (`/livez` fails then).
+    ended: str | None = None
 
     def attach(self, worker: Live) -> None:
         self.worker = worker

@@ -41,7 +41,7 @@ async def lag_settles(worker: Worker, expected: dict[int, int], within: float = 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        await worker.report_lag()
+        await worker.monitor.look()
         if worker.status.lag == expected:
             return
         assert loop.time() < deadline, f"lag {worker.status.lag}, expected {expected}"
@@ -74,10 +74,10 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
         )
         await until(lambda: bool(second.reader.assigned) and bool(first.reader.assigned))
         assert first.reader.assigned.isdisjoint(second.reader.assigned)
-        # Lag asks for highwaters at any moment: a partition held elsewhere has none here
-        # (aiokafka's own highwater() raises for it, which once crashed workers).
+        # A partition held elsewhere has no highwater here (aiokafka's own highwater()
+        # raises for it, which once crashed workers), and no lag in this worker's report.
         assert all(first.reader.highwater(p) is None for p in second.reader.assigned)
-        await first.report_lag()
+        await first.monitor.look()
         assert set(first.status.lag) <= first.reader.assigned
         await asyncio.sleep(1)
         await stop(second, second_task)
@@ -86,8 +86,8 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
         await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
         await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
         await until(lambda: first.reader.assigned == set(range(PARTITIONS)))
-        # A partition just taken over has no highwater until its first fetch, so it joins
-        # the report a moment later: wait (bounded) until every one is reported caught up.
+        # Lag is the log end minus the ledger, sampled: wait (bounded) until every partition
+        # is reported caught up.
         await lag_settles(first, dict.fromkeys(range(PARTITIONS), 0))
         assert first.status.ticks_processed + second.status.ticks_processed == len(ticks)  # each once
     finally:

@@ -82,11 +82,11 @@ async def swap(conn: Connection, plan: SwapPlan, read: ReadSpans) -> SwapResult:
             for symbol, info in late.seen().items():
                 if symbol in seen:
                     known = seen[symbol]
-                    seen[symbol] = SymbolSeen(
-                        max(known.decimals, info.decimals), min(known.first, info.first), max(known.last, info.last)
-                    )
+                    merged = SymbolSeen(known.decimals, known.first, known.last, known.counts, known.tick)
+                    merged.widen(info)
+                    seen[symbol] = merged
                 else:
-                    seen[symbol] = SymbolSeen(info.decimals, info.first, info.last)
+                    seen[symbol] = info
         if seen:
             await store.upsert_symbols(conn, seen)
         result.final = final_offsets(plan.targets, result.locked)

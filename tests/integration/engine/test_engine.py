@@ -17,6 +17,8 @@ import pytest
 from candleflow.stack import Stack, StackInfo
 from tests.harness import Names
 from tests.harness import engine as harness
+from tests.harness.health import probe
+from tests.harness.inprocess import eventually
 from tests.harness.tickgen import generate
 
 pytestmark = pytest.mark.integration
@@ -102,12 +104,24 @@ async def test_sigkill_at_random_moments_changes_nothing(
     await assert_matches_reference(stack, names, database_url)
 
 
+async def not_ready_but_alive(worker: Any, reason: str) -> None:
+    """`/healthz` answers 503 saying `reason` within 30 s, and `/livez` still 200."""
+
+    async def not_ready() -> bool:
+        status, body = await probe(f"{worker.url}/healthz")
+        return status == 503 and reason in (body["reason"] or "")
+
+    await eventually(not_ready, within=30, what=f"/healthz answering 503 for {reason}", every=0.5)
+    assert (await probe(f"{worker.url}/livez"))[0] == 200
+
+
 async def test_broker_and_database_outages_lose_nothing(
     stack: Any, stack_control: Stack, names: Any, database_url: str, worker_factory: Any
 ) -> None:
     """The broker is killed and restarted, then PostgreSQL is stopped (immediate mode)
     for a while and started again, while ticks stream: the worker waits, retries and
-    ends with exactly the reference bars."""
+    ends with exactly the reference bars. Meanwhile readiness fails, saying what is
+    down, and liveness does not."""
     from tests.harness.kafka import create_topics
 
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
@@ -119,6 +133,7 @@ async def test_broker_and_database_outages_lose_nothing(
     await asyncio.to_thread(stack_control.kill_kafka)
     assert "kafka: stopped" in stack_control.status()
     await wait_for_log(worker, BROKER_OUTAGE_SEEN, before)
+    await not_ready_but_alive(worker, "kafka unreachable")
     await asyncio.to_thread(stack_control.start_kafka)
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:20_000], pace=0.1)
     before = log_size(worker)
@@ -126,9 +141,15 @@ async def test_broker_and_database_outages_lose_nothing(
     assert "postgresql: stopped" in stack_control.status()
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[20_000:])
     await wait_for_log(worker, DATABASE_OUTAGE_SEEN, before)
+    await not_ready_but_alive(worker, "database unreachable")
     await asyncio.to_thread(stack_control.start_postgres)
     assert worker.running
     await assert_matches_reference(stack, names, database_url)
+
+    async def ready() -> bool:
+        return (await probe(f"{worker.url}/healthz"))[0] == 200
+
+    await eventually(ready, within=30, what="/healthz ready again", every=0.5)
 
 
 async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebalance(

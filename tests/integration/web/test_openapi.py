@@ -46,7 +46,7 @@ async def test_openapi_lists_every_endpoint_and_schemathesis_finds_nothing(
         assert spec["openapi"].startswith("3.0")
         expected = {
             "/udf/config", "/udf/symbols", "/udf/search", "/udf/history", "/udf/time", "/udf/quotes",
-            "/udf/marks", "/udf/timescale_marks", "/udf/stream", "/api/indicators", "/healthz", "/metrics",
+            "/udf/marks", "/udf/timescale_marks", "/udf/stream", "/api/indicators", "/healthz", "/livez", "/metrics",
             "/openapi.json", "/",
         }  # fmt: skip
         assert expected <= set(spec["paths"])
