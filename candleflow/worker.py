@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 
 from candleflow.core.engine_status import EngineStatus
+from candleflow.core.feed_status import FeedStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate, Key
 from candleflow.engine.bar_engine import BarEngine, BatchResult
@@ -55,8 +56,9 @@ class Feed:
     is not restarted: its error says what to fix.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, status: FeedStatus | None = None) -> None:
         self.settings = settings
+        self.status = status if status is not None else FeedStatus(down_after=settings.feed_down_after)
         self.task: asyncio.Task[None] | None = None
         self.stop = asyncio.Event()
 
@@ -72,7 +74,7 @@ class Feed:
 
             log.info("this worker leads the group: starting the %s feed", self.settings.source)
             self.stop = asyncio.Event()
-            self.task = asyncio.ensure_future(run_source(self.settings, self.stop))
+            self.task = asyncio.ensure_future(run_source(self.settings, self.stop, self.status))
             self.task.add_done_callback(self._ended)
         else:
             log.info("this worker no longer leads the group: stopping the %s feed", self.settings.source)

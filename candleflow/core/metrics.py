@@ -12,6 +12,36 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 TICKS_ACCEPTED = Counter("candleflow_ticks_accepted", "Ticks published to ticks.raw", ["source"], registry=REGISTRY)
 TICKS_REJECTED = Counter("candleflow_ticks_rejected", "Ticks sent to ticks.dead", ["source"], registry=REGISTRY)
+FEED_CONNECTED = Gauge(
+    "candleflow_feed_connected",
+    "1 while a feed's connection for a market is up, 0 while it is down",
+    ["source", "symbol"],
+    registry=REGISTRY,
+)
+FEED_LAST_TRADE = Gauge(
+    "candleflow_feed_last_trade_timestamp_seconds",
+    "Unix time of the last trade a feed published for a market",
+    ["source", "symbol"],
+    registry=REGISTRY,
+)
+FEED_RECONNECTS = Counter(
+    "candleflow_feed_reconnects",
+    "Connections of a feed lost or refused (each is reopened)",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_NOT_UNDERSTOOD = Counter(
+    "candleflow_feed_frames_not_understood",
+    "Frames a feed's client could not read (logged with their start)",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_DUPLICATES = Counter(
+    "candleflow_feed_duplicates",
+    "Trades dropped because the process had published them already (replays, snapshots, two feeds of a market)",
+    ["source"],
+    registry=REGISTRY,
+)
 TICKS_PROCESSED = Counter(
     "candleflow_engine_ticks_processed", "Ticks absorbed into bars by the engine", registry=REGISTRY
 )

@@ -18,14 +18,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from candleflow.domain.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from candleflow.domain.feeds import FeedSpec
 
 T = TypeVar("T")
 
 PREFIX = "CANDLEFLOW_"
-SOURCES = ("none", "synthetic", "cryptocompare")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVENT_LOOPS = ("uvloop", "asyncio")
 
@@ -78,6 +80,12 @@ def _bootstrap(raw: str) -> str:
     return raw
 
 
+def _feeds(raw: str) -> str:
+    from candleflow.domain.feeds import canonical
+
+    return canonical(raw)  # a ConfigError names the variable and what to fix
+
+
 def _symbols(raw: str) -> tuple[str, ...]:
     from candleflow.domain.symbols import parse_symbol
 
@@ -106,6 +114,7 @@ HOST = Cast(_checked(str, bool), "a host name or address")
 WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
 HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
 SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
+FEEDS = Cast(_feeds, "none, synthetic, or feeds such as binance:BTC/USDT+ETH/USDT,kraken:BTC/USD")
 DIRECTORY = Cast(Path, "a directory path")
 
 
@@ -146,7 +155,11 @@ class Settings:
     updates_topic: str = setting("bars.updates", TOPIC, "topic of bar changes for live fan-out")
     ticks_partitions: int = setting("8", POSITIVE_INT, "partitions of the ticks topic (the scale-out limit)")
     source: str = setting(
-        "none", _choice(SOURCES), "feed a worker runs as a leader-only task: none, synthetic or cryptocompare"
+        "none",
+        FEEDS,
+        "feeds a worker runs as a leader-only task, comma-separated: none, synthetic, cryptocompare, coindesk, "
+        "or an exchange (binance, coinbase, kraken, okx, bitstamp) with optional markets, e.g. "
+        "binance:BTC/USDT+ETH/USDT,kraken:BTC/USD (docs/ingest.md)",
     )
     synthetic_symbols: tuple[str, ...] = setting(
         "Coinbase:BTC/USD,Coinbase:ETH/USD,Kraken:SOL/USD,Binance:DOGE/USDT", SYMBOLS, "symbols of the synthetic feed"
@@ -165,6 +178,39 @@ class Settings:
     )
     cryptocompare_pairs: tuple[str, ...] = setting(
         "Coinbase:BTC/USD,Coinbase:ETH/USD", SYMBOLS, "symbols the live client subscribes to"
+    )
+    coindesk_api_key: str = setting(
+        "", TEXT, "CoinDesk Data API key (the coindesk feed; CANDLEFLOW_CRYPTOCOMPARE_API_KEY when unset)"
+    )
+    coindesk_ws_url: str = setting("wss://data-streamer.coindesk.com", WS_URL, "CoinDesk Data streamer URL")
+    coindesk_rest_url: str = setting(
+        "https://data-api.coindesk.com", HTTP_URL, "CoinDesk Data REST base URL (trades a coindesk feed fetches)"
+    )
+    coindesk_trade_stream: str = setting(
+        "spot_v1_trades",
+        IDENTIFIER,
+        "`type` of the CoinDesk Data streamer's spot trade stream (its public documentation leaves the name open)",
+    )
+    binance_ws_url: str = setting("wss://stream.binance.com:9443", WS_URL, "Binance spot market streams URL")
+    binance_rest_url: str = setting("https://api.binance.com", HTTP_URL, "Binance spot REST base URL")
+    coinbase_ws_url: str = setting(
+        "wss://advanced-trade-ws.coinbase.com", WS_URL, "Coinbase Advanced Trade market data websocket URL"
+    )
+    coinbase_rest_url: str = setting("https://api.coinbase.com", HTTP_URL, "Coinbase Advanced Trade REST base URL")
+    kraken_ws_url: str = setting("wss://ws.kraken.com/v2", WS_URL, "Kraken spot websocket v2 URL")
+    kraken_rest_url: str = setting("https://api.kraken.com", HTTP_URL, "Kraken spot REST base URL")
+    okx_ws_url: str = setting("wss://ws.okx.com:8443/ws/v5/public", WS_URL, "OKX v5 public websocket URL")
+    okx_rest_url: str = setting("https://www.okx.com", HTTP_URL, "OKX v5 REST base URL")
+    bitstamp_ws_url: str = setting("wss://ws.bitstamp.net", WS_URL, "Bitstamp websocket v2 URL")
+    bitstamp_rest_url: str = setting("https://www.bitstamp.net", HTTP_URL, "Bitstamp REST base URL")
+    market_history: float = setting(
+        "6",
+        NON_NEGATIVE_HOURS,
+        "hours of real trades an exchange or coindesk feed fetches over REST first for markets the ticks topic "
+        "holds no tick of; later starts and reconnects fill their gap from the newest tick held (0: none)",
+    )
+    feed_down_after: float = setting(
+        "60", SECONDS, "seconds a configured feed may stay disconnected before /healthz reports it down"
     )
     ma_periods: tuple[int, ...] = setting("20,50,200", PERIODS, "SMA and EMA periods kept per series")
     crossover: tuple[int, int] = setting("20,50", PAIR, "fast,slow SMA periods whose crossings become marks")
@@ -202,10 +248,16 @@ class Settings:
     stack_pg_port: int = setting("0", ANY_PORT, "port of the local PostgreSQL; 0 picks a free one")
 
     def __post_init__(self) -> None:
-        if self.source == "cryptocompare" and not self.cryptocompare_api_key:
+        kinds = {spec.kind for spec in self.feeds}
+        if "cryptocompare" in kinds and not self.cryptocompare_api_key:
             raise ConfigError(
-                f"{SOURCE}=cryptocompare needs {CC_KEY}: set it to your CryptoCompare API key "
-                f"or choose {SOURCE}=synthetic"
+                f"{SOURCE}={self.source} needs {CC_KEY}: set it to your CryptoCompare API key "
+                f"or choose a keyless feed ({SOURCE}=synthetic or an exchange such as binance)"
+            )
+        if "coindesk" in kinds and not self.coindesk_key:
+            raise ConfigError(
+                f"{SOURCE}={self.source} needs {variable('coindesk_api_key')} (or {CC_KEY}): set it to your "
+                f"CoinDesk Data API key or choose a keyless feed such as binance"
             )
         missing = [p for p in self.crossover if p not in self.ma_periods]
         if missing:
@@ -213,6 +265,21 @@ class Settings:
                 f"{variable('crossover')}={','.join(map(str, self.crossover))} uses periods {missing} that "
                 f"{variable('ma_periods')}={','.join(map(str, self.ma_periods))} does not keep: add them there"
             )
+
+    @property
+    def feeds(self) -> tuple[FeedSpec, ...]:
+        """The parsed `source`: one `FeedSpec` per feed."""
+        from candleflow.domain.feeds import parse_feeds
+
+        return parse_feeds(self.source)
+
+    @property
+    def coindesk_key(self) -> str:
+        return self.coindesk_api_key or self.cryptocompare_api_key
+
+    def venue_urls(self, key: str) -> tuple[str, str]:
+        """(websocket URL, REST base URL) of the exchange `key` (`binance`, ...)."""
+        return getattr(self, f"{key}_ws_url"), getattr(self, f"{key}_rest_url")
 
     @property
     def kafka_url(self) -> str:

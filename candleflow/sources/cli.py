@@ -1,4 +1,5 @@
-"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed or CryptoCompare.
+"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed, an exchange
+(binance, coinbase, kraken, okx, bitstamp) or an aggregator (cryptocompare, coindesk).
 
 Kafka bootstrap, topic names, partitions, the API key and URLs come from
 `Settings.from_env()` (the `CANDLEFLOW_*` variables); options only choose what to send.
@@ -18,7 +19,9 @@ import click
 
 from candleflow.core.cli_options import SYMBOLS
 from candleflow.core.progress import Progress
-from candleflow.core.settings import CC_KEY, Settings
+from candleflow.core.settings import CC_KEY, Settings, variable
+from candleflow.domain.feeds import canonical
+from candleflow.domain.venues import VENUES, Venue
 from candleflow.sources.exceptions import PublishError, SourceError
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file
@@ -183,38 +186,71 @@ def synthetic(
         sys.exit(1)
 
 
-@ingest.command()
-@click.option(
-    "--pairs",
-    type=SYMBOLS,
-    default=None,
-    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
-)
-def cryptocompare(pairs: tuple[str, ...] | None) -> None:
-    """Stream live trades from the CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
-    from candleflow.sources.cryptocompare import CryptoCompareClient
-    from candleflow.sources.log_tail import seeded_dedupe
+def _run_feed(kind: str, pairs: str | None) -> None:
+    """Run one feed of `CANDLEFLOW_SOURCE`'s grammar (`kind:PAIR+PAIR`) until Ctrl-C."""
+    import dataclasses
+
+    from candleflow.domain.exceptions import ConfigError
+    from candleflow.sources.runner import run_feeds
 
     settings = _settings()
-    if not settings.cryptocompare_api_key:
-        raise click.UsageError(f"set {CC_KEY} to your CryptoCompare API key")
+    listed = "+".join(p.strip() for p in (pairs or "").replace("+", ",").split(",") if p.strip())
+    try:
+        settings = dataclasses.replace(settings, source=canonical(f"{kind}:{listed}" if listed else kind))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
 
     async def main(stop: asyncio.Event) -> PublishCounts:
-        async with TickPublisher.from_settings(settings, source="cryptocompare") as publisher:
-            symbols = pairs or settings.cryptocompare_pairs
-            client = CryptoCompareClient(
-                publisher,
-                symbols,
-                api_key=settings.cryptocompare_api_key,
-                url=settings.cryptocompare_url,
-                future_tolerance_s=settings.future_tolerance,
-                dedupe=await seeded_dedupe(settings, symbols),
-            )
-            await client.run(stop)
+        async with TickPublisher.from_settings(settings, source=kind) as publisher:
+            await run_feeds(settings, publisher, stop)
             return await publisher.flush()
 
     try:
         counts = _run(main)
     except (SourceError, PublishError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"cryptocompare: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
+    click.echo(f"{kind}: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
+
+
+@ingest.command()
+@click.option(
+    "--pairs",
+    default=None,
+    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
+)
+def cryptocompare(pairs: str | None) -> None:
+    """Stream live trades from the legacy CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
+    if not Settings.from_env().cryptocompare_api_key:
+        raise click.UsageError(f"set {CC_KEY} to your CryptoCompare API key")
+    _run_feed("cryptocompare", pairs)
+
+
+@ingest.command()
+@click.option(
+    "--pairs",
+    default=None,
+    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
+)
+def coindesk(pairs: str | None) -> None:
+    """Stream live trades from the CoinDesk Data streamer (needs CANDLEFLOW_COINDESK_API_KEY), after its REST
+    trades since the newest tick held (or CANDLEFLOW_MARKET_HISTORY hours of them on an empty topic)."""
+    if not Settings.from_env().coindesk_key:
+        raise click.UsageError(f"set {variable('coindesk_api_key')} to your CoinDesk Data API key")
+    _run_feed("coindesk", pairs)
+
+
+def _venue_command(venue: Venue) -> click.Command:
+    def command(pairs: str | None) -> None:
+        _run_feed(venue.key, pairs)
+
+    defaults = ",".join(venue.default_pairs)
+    command.__doc__ = (
+        f"Stream {venue.exchange}'s public trades (no key): first its REST trades since the newest tick held "
+        f"(CANDLEFLOW_MARKET_HISTORY hours on an empty topic), then live."
+    )
+    option = click.option("--pairs", default=None, help=f"Comma-separated BASE/QUOTE pairs (default: {defaults}).")
+    return click.command(name=venue.key)(option(command))
+
+
+for _venue in VENUES.values():
+    ingest.add_command(_venue_command(_venue))

@@ -3,15 +3,15 @@
 Checks the configuration first (every setting, every function of
 `CANDLEFLOW_FUNCTIONS`, the chart's port), so a mistake is the first line of output,
 before anything starts. Then brings the stack up, migrates the database, runs
-`candleflow worker` in the foreground with a demo feed (synthetic, or CryptoCompare
-when an API key is set) on port 6066, and on Ctrl-C (or SIGTERM/SIGHUP) stops the
-worker and every service it started itself. A stack that was already running before is
-left running. The synthetic demo starts with two days of past ticks on an empty topic
-(`candleflow.sources.history`).
+`candleflow worker` in the foreground with a demo feed (synthetic, CryptoCompare when
+an API key is set, or the `CANDLEFLOW_SOURCE` you give, e.g. `binance:BTC/USDT`) on
+port 6066, and on Ctrl-C (or SIGTERM/SIGHUP) stops the worker and every service it
+started itself. A stack that was already running before is left running. The synthetic
+demo starts with two days of past ticks on an empty topic (`candleflow.sources.history`).
 
-The chart's URL is printed once it shows what the log holds: the demo's first chart is
-full, and the engine has absorbed the ticks log up to its end (a restarted worker may
-have a backlog to work through first; until then its indicators answer `no_data`).
+The chart's URL is printed once it shows what the log holds: the first chart is full,
+and the engine has absorbed the ticks log up to its end (a restarted worker may have a
+backlog to work through first; until then its indicators answer `no_data`).
 """
 
 from __future__ import annotations
@@ -168,16 +168,17 @@ async def wait_caught_up(
 
 
 def announce_when_ready(env: dict[str, str], info: StackInfo, base: str, worker: subprocess.Popen[bytes]) -> None:
-    """Wait for the demo's first chart (synthetic feed) and for the engine to reach the log's
-    end, saying what was waited for; the caller prints the URL afterwards."""
-    if env[SOURCE] == "synthetic":
-        _say("waiting for the demo's first chart (history through Kafka into the engine)")
+    """Wait for the first chart (a feed that lays down history: synthetic, an exchange) and
+    for the engine to reach the log's end, saying what was waited for; the caller prints
+    the URL afterwards."""
+    if env[SOURCE] not in ("none", "cryptocompare"):
+        _say("waiting for the first chart (history through Kafka into the engine)")
         waited = time.monotonic()
         if wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
             took = time.monotonic() - waited
-            _say(f"the demo chart holds its first {FIRST_CHART_BARS} one-minute bars after {took:.0f} s")
+            _say(f"the chart holds its first {FIRST_CHART_BARS} one-minute bars after {took:.0f} s")
         else:
-            _say("the demo chart is still filling: it will complete while you watch")
+            _say("the chart is still filling: it will complete while you watch")
     settings = Settings.from_env(env)
     _say(f"waiting for the engine to absorb {settings.ticks_topic} up to its end")
     caught = aio.run(

@@ -11,7 +11,14 @@ Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
      "capability": "timescaledb" | "postgresql" | null,
      "engine": {"state": "starting" | "running",
                 "partitions": {...}, "total": int,      # lag: log end - ledger, per partition held
-                "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...}}
+                "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...},
+     "feeds": {"status": "up" | "down" | "none", "down": [[source, symbol, reason]],
+               "sources": {source: {symbol: {"connected", "down_for_s", "reason",
+                           "last_trade_age_s", "reconnects", "not_understood"}}}}}
+
+A feed this worker runs that has been down for longer than CANDLEFLOW_FEED_DOWN_AFTER
+makes the status "degraded" with the client's reason, still with 200: the worker serves
+its charts, only their data has stopped (503 stays for what makes the worker unready).
 
 The engine is stalled when ticks wait and its ledger stands still for
 `CANDLEFLOW_STALL_AFTER` seconds (`candleflow.core.stall`, sampled by
@@ -148,6 +155,15 @@ def engine_status(request: web.Request) -> tuple[dict[str, object], str | None]:
     return {"state": "running", **worker.status.snapshot()}, worker.status.readiness()
 
 
+def feeds_status(request: web.Request) -> dict[str, object]:
+    """The feeds this worker runs (none on a worker that does not lead its group)."""
+    feed = getattr(of(request.app).worker, "feed", None)
+    if feed is None or not feed.leading:
+        return {"status": "none", "down": [], "sources": {}}
+    snapshot: dict[str, object] = feed.status.snapshot()
+    return snapshot
+
+
 @page("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
     """Readiness: Kafka and database reachable, engine not stalled (see the module docstring)."""
@@ -158,13 +174,16 @@ async def healthz(request: web.Request) -> web.StreamResponse:
         *([] if db.reachable else [f"database unreachable: {db.error}"]),
         *([] if engine_reason is None else [engine_reason]),
     ]
+    feeds = feeds_status(request)
+    down = [f"feed {source} {symbol} down: {why}" for source, symbol, why in feeds["down"]]  # type: ignore[attr-defined]
     body = {
-        "status": "degraded" if reasons else "ok",
-        "reason": "; ".join(reasons) if reasons else None,
+        "status": "degraded" if reasons or down else "ok",
+        "reason": "; ".join(reasons + down) if reasons or down else None,
         "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
         "database": {"reachable": db.reachable, "capability": db.capability, "error": db.error},
         "capability": db.capability,
         "engine": engine,
+        "feeds": feeds,
     }
     return responses.json(body, status=503 if reasons else 200, cache=responses.NO_STORE)
 

@@ -17,6 +17,7 @@ import { formatVolume, priceFormatOf } from '../model/price-format';
 import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type StatusAction } from './status';
 import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
 import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
+import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
@@ -64,12 +65,16 @@ const CONNECTION_TITLES: Record<Exclude<ChartConnection, 'loading'>, string> = {
   idle: 'The server answered; this chart has nothing to stream',
 };
 
-/** `loading` is shown as `connecting`: the stream opens once history is in. */
+let feeds: FeedHealth = FEEDS_UP;
+
+/** `loading` is shown as `connecting`: the stream opens once history is in; a live
+ * stream whose feeds are down is shown as `feed down`. */
 function showConnection(state: ChartConnection): void {
   connection = state === 'loading' ? 'connecting' : state;
-  ui.conn.dataset.state = connection;
-  ui.conn.textContent = connection;
-  ui.conn.title = CONNECTION_TITLES[connection];
+  const feedDown = connection === 'live' && feeds.down;
+  ui.conn.dataset.state = feedDown ? 'feed-down' : connection;
+  ui.conn.textContent = feedDown ? 'feed down' : connection;
+  ui.conn.title = feedDown ? feeds.reason : CONNECTION_TITLES[connection];
   ui.chart.dataset.connection = connection;
 }
 
@@ -345,6 +350,13 @@ async function start(): Promise<void> {
   });
   followSystemTheme(applyTheme);
   window.addEventListener('online', () => datafeed.reconnectNow());
+  watchFeedHealth(
+    () => fetch('/healthz').then((response) => response.json()),
+    (health) => {
+      feeds = health;
+      showConnection(connection);
+    },
+  );
   window.addEventListener('popstate', () => {
     const { symbol, resolution } = readLocation(location.search);
     applyToggles(location.search);

@@ -147,3 +147,40 @@ async def test_cryptocompare_cli_streams_live_trades_into_kafka(stack: StackInfo
     (dead,) = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30, expect=1)
     assert "price must be > 0" in orjson.loads(dead[1])["reason"]
     assert b"4 trades published, 1 dead-lettered" in out
+
+
+async def test_exchange_cli_runs_one_feed_by_hand(stack: StackInfo, names: Names) -> None:
+    """`candleflow ingest kraken --pairs XBT/USD` against the local Kraken: its history,
+    then live trades, in the topic; Ctrl-C ends it with a summary; a misspelt pair is a
+    usage error that says what to write."""
+    from tests.fakes.exchanges.cases import CASES
+
+    case = CASES["kraken"]
+    async with case.server(history=40, minutes=30) as server:
+        env = {
+            **os.environ,
+            **names.env(stack, stack.database_url, ticks_partitions=2, market_history=1),
+            **case.env(server),
+        }
+        process = await asyncio.create_subprocess_exec(
+            candleflow(), "ingest", "kraken", "--pairs", "XBT/USD",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await server.wait(lambda: server.subscribed("BTC/USD"), 30)
+            await server.trade("BTC/USD", 5)
+            records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=30, expect=45)
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-3000:]
+    ids = sorted(int(orjson.loads(v)["id"]) for _, v, _, _ in records)
+    assert ids == [t.id for t in server.book.trades["BTC/USD"]]
+    assert {orjson.loads(v)["symbol"] for _, v, _, _ in records} == {"Kraken:BTC/USD"}
+    assert "kraken: 45 trades published" in out.decode()
+    wrong = await asyncio.create_subprocess_exec(
+        candleflow(), "ingest", "kraken", "--pairs", "XBTUSD", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(wrong.communicate(), 30)
+    assert wrong.returncode == 2
+    assert "kraken market 'XBTUSD' is not BASE/QUOTE" in err.decode()

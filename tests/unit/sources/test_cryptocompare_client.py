@@ -17,6 +17,7 @@ import pytest
 from candleflow.domain.ticks import Tick
 from candleflow.sources.cryptocompare import CryptoCompareClient, Timing
 from candleflow.sources.exceptions import Unauthorized
+from candleflow.sources.stream.backoff import Backoff
 from tests.fakes.collecting_sink import CollectingSink
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
 
@@ -188,11 +189,13 @@ async def test_two_missed_heartbeats_reconnect(server: FakeCryptoCompare, start:
 
 
 def test_production_timing_waits_at_least_five_seconds() -> None:
-    client = CryptoCompareClient(CollectingSink(), ["Coinbase:BTC/USD"], api_key="k")
-    delays = [client._delay(attempt, 0.0) for attempt in range(12) for _ in range(20)]
+    delays: list[float] = []
+    for _ in range(20):
+        backoff = Backoff(Timing())
+        delays.extend(backoff.next() for _ in range(12))
     assert min(delays) >= 5.0
     assert max(delays) <= 120.0 * 1.25
-    assert client._delay(0, 60.0) >= 60.0
+    assert Backoff(Timing()).next(60.0) >= 60.0
 
 
 async def test_unauthorized_stops_with_a_message_about_the_key(
