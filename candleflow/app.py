@@ -26,7 +26,7 @@ from faust.worker import Worker as FaustWorker
 
 from candleflow.agents import Serving, run_engine
 from candleflow.core import event_loop
-from candleflow.core.logs import worker_loglevel
+from candleflow.core.logs import quiet_libraries, worker_loglevel
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import ConfigError
 from candleflow.functions.registry import FunctionSet, from_settings
@@ -60,6 +60,7 @@ def worker_class(settings: Settings, serving: Serving) -> type[FaustWorker]:
             part of a quiet worker's time answering history: `bench/bench_history.py`)."""
             self.spinner = None
             super().on_setup_root_logger(logger, level)
+            quiet_libraries()
 
     return Worker
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from candleflow.core.setting_fields import (
+from candleflow.core.access_checks import access_problems
+from candleflow.core.casts import (
     ANY_PORT,
     BOOLEAN,
     BOOTSTRAP,
@@ -51,8 +52,8 @@ from candleflow.core.setting_fields import (
     choice,
     setting,
 )
-from candleflow.core.setting_fields import default_stack_dir as default_stack_dir  # noqa: PLC0414 (re-exported)
-from candleflow.core.setting_fields import variable as variable  # noqa: PLC0414 (re-exported)
+from candleflow.core.casts import default_stack_dir as default_stack_dir  # noqa: PLC0414 (re-exported)
+from candleflow.core.casts import variable as variable  # noqa: PLC0414 (re-exported)
 from candleflow.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -309,10 +310,18 @@ class Settings:
         """Settings from `env` (default `os.environ`); unset variables keep their defaults."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        wrong: list[str] = []
         for spec in fields(cls):
             name = variable(spec.name)
             if name in env:
-                values[spec.name] = _parse(name, env[name], spec.metadata["cast"])
+                try:
+                    values[spec.name] = _parse(name, env[name], spec.metadata["cast"])
+                except ConfigError as exc:
+                    wrong.append(str(exc))
+        if len(wrong) > 1:  # every malformed variable at once, not one per attempt
+            raise ConfigError(f"{len(wrong)} settings need fixing: " + "; ".join(wrong))
+        if wrong:
+            raise ConfigError(wrong[0])
         return cls(**values)
 
 
@@ -349,36 +358,6 @@ def kafka_security_problems(settings: Settings) -> list[str]:
         problems.append(
             f"{' and '.join(account)} set but {chosen} does not log in: choose SASL_PLAINTEXT or SASL_SSL, or unset"
         )
-    return problems
-
-
-MIN_TOKEN_SECRET_BYTES = 32
-
-
-def access_problems(settings: Settings) -> list[str]:
-    """What is wrong with the access settings, each saying what to fix."""
-    mode = f"{variable('access')}={settings.access}"
-    secret, keys = variable("token_secret"), variable("token_public_keys")
-    given = [variable(n) for n in ("token_secret", "token_public_keys", "token_issuer", "token_audience")
-             if getattr(settings, n)]  # fmt: skip
-    if settings.access == "open":
-        if given:
-            return [f"{' and '.join(given)} set but {mode}: set {variable('access')}=tokens, or unset them"]
-        return []
-    problems = []
-    if not settings.token_secret and not settings.token_public_keys:
-        problems.append(
-            f"{mode} needs {secret} (at least {MIN_TOKEN_SECRET_BYTES} bytes) or {keys} (a PEM or JWKS file)"
-        )
-    elif settings.token_secret and settings.token_public_keys:
-        problems.append(f"{secret} and {keys} are both set: tokens are verified with one of them, unset the other")
-    elif settings.token_secret and len(settings.token_secret.encode()) < MIN_TOKEN_SECRET_BYTES:
-        problems.append(
-            f"{secret} is {len(settings.token_secret.encode())} bytes: use at least {MIN_TOKEN_SECRET_BYTES} "
-            "random bytes (e.g. `openssl rand -base64 48`)"
-        )
-    elif settings.token_public_keys and not Path(settings.token_public_keys).is_file():
-        problems.append(f"{keys}={settings.token_public_keys}: no such file (give a PEM or JWKS file)")
     return problems
 
 

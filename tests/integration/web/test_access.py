@@ -88,16 +88,19 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/"): Example("/", _none, symbol_bound=False),
     ("GET", "/grid"): Example("/grid", _none, symbol_bound=False),
     ("GET", "/assets/{path:.+}"): Example("/assets/missing.js", _none, symbol_bound=False),
+    ("GET", "/charting-library.json"): Example("/charting-library.json", _none, symbol_bound=False),
+    ("GET", "/charting_library/{path:.+}"): Example("/charting_library/missing.js", _none, symbol_bound=False),
 }
-#: The root files' route (a pattern): any name of the build's root.
+#: The pattern routes of the build's root: its pages by file name, and its other files.
+HTML_PAGE_EXAMPLE = Example("/tv.html", _none, symbol_bound=False)
 ROOT_FILE_EXAMPLE = Example("/favicon.ico", _none, symbol_bound=False)
 #: Routes of the frontend's build: 404 where it is not built (or the file does not exist).
-BUILT = ("/grid", "/assets", "/{name")
+BUILT = ("/grid", "/assets", "/{name", "/charting")
 
 
 def example(method: str, path: str) -> Example:
     if path.startswith("/{name:"):
-        return ROOT_FILE_EXAMPLE
+        return HTML_PAGE_EXAMPLE if path.endswith(r"\.html}") else ROOT_FILE_EXAMPLE
     found = EXAMPLES.get((method, path))
     assert found is not None, f"{method} {path}: add an example request to EXAMPLES (and a rule to its view)"
     return found

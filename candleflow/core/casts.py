@@ -1,7 +1,10 @@
-"""How a setting is declared (`candleflow.core.settings` declares every one with these):
-`setting(default, cast, doc)` makes a field, `variable` names its environment variable,
-and a `Cast` per kind of value turns the variable's text into the value, with the words
-that tell a user what to write.
+"""How a setting is declared and how its text becomes its value: `setting(default,
+cast, doc)` makes a `Settings` field, `variable` names its environment variable, and a
+`Cast` (a parser and the words that tell a user what to write) per kind of value, the
+casts `candleflow.core.settings` declares its fields with.
+
+A parser raises `ValueError` (or `TypeError`) on a malformed value; `Settings.from_env`
+turns that into a `ConfigError` naming the variable and `Cast.expect`.
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ PERIODS = Cast(_periods, "comma-separated positive integers")
 PAIR = Cast(_pair, "two integers 'fast,slow' with fast < slow")
 BOOTSTRAP = Cast(_bootstrap, "host:port[,host:port...]")
 DATABASE_URL = Cast(_matching(r"postgres(ql)?://", full=False), "a postgresql:// URL")
+DATABASE_URL_OR_EMPTY = Cast(_matching(r"(postgres(ql)?://.*)?"), "a postgresql:// URL, or empty")
 IDENTIFIER = Cast(_matching(r"[A-Za-z0-9._\-]{1,200}"), "letters, digits, '.', '_' or '-'")
 TOPIC = Cast(IDENTIFIER.parse, "a Kafka topic name")
 HOST = Cast(_checked(str, bool), "a host name or address")
