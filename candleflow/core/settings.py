@@ -202,7 +202,8 @@ class Settings:
     sse_max_unread: int = setting(
         "262144",
         BYTES,
-        "bytes an SSE client may leave unread (written, not yet taken by its socket) before it is dropped",
+        "bytes an SSE client may leave unread in the process (written, not yet taken by its socket) before it is "
+        "dropped; its socket's kernel send buffer is capped near as much",
     )
     access: str = setting(
         "open", choice(ACCESS_MODES), "who may read: open (anyone), or tokens (a signed access token, SECURITY.md)"

@@ -46,6 +46,10 @@ WEB_CONNECTIONS = 10
 STATEMENT_TIMEOUT_S = 15.0
 #: How long a stopping server waits for requests still in flight.
 SHUTDOWN_TIMEOUT_S = 5.0
+#: Connections the kernel queues for the web port before the server accepts them (capped
+#: by net.core.somaxconn): charts reconnecting all at once after a restart are queued,
+#: not refused and left to retry a second later (aiohttp's default is 128).
+LISTEN_BACKLOG = 1024
 
 
 def create_web_app(
@@ -118,7 +122,13 @@ async def serve(app: web.Application, settings: Settings) -> web.AppRunner:
         app.on_cleanup.insert(0, lambda _: admin.cleanup())
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.web_host, settings.web_port, reuse_port=settings.web_reuse_port or None)
+        site = web.TCPSite(
+            runner,
+            settings.web_host,
+            settings.web_port,
+            reuse_port=settings.web_reuse_port or None,
+            backlog=LISTEN_BACKLOG,
+        )
         await site.start()
     except BaseException:
         await runner.cleanup()

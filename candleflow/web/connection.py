@@ -14,7 +14,8 @@ task (`candleflow.web.event_stream.pump`) drains with flow control. The queue is
 `max_unread` bytes unread in the socket's write buffer (`CANDLEFLOW_SSE_MAX_UNREAD`:
 written, not yet taken by the kernel), the connection is closed as too slow
 (`candleflow_sse_clients_dropped`). So what one client can make the process hold is
-bounded: its queue and `max_unread` bytes, given back when it is dropped.
+bounded: its queue and `max_unread` bytes, given back when it is dropped (and the
+kernel's send buffer of its socket is capped near `max_unread` too, `event_stream`).
 
 Owner and limits. A connection records the client the limits count it against, the
 holder of the token that opened it (`owner`: only that holder may change it) and when
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from candleflow.core.metrics import LIVE_STAGE_SECONDS
+from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_DROPPED
 from candleflow.domain.updates import BarUpdate, Key
 
 #: Bytes in a socket's write buffer past which updates queue instead of going out at once.
@@ -281,7 +282,8 @@ class Connection:
         return True
 
     def _drop(self) -> bool:
-        """Close as too slow (the caller's `on_drop` cuts the connection); False."""
+        """Close as too slow, counted (the caller's `on_drop` cuts the connection); False."""
+        SSE_DROPPED.inc()
         self.close("slow")
         self.on_drop()
         return False

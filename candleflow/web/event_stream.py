@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -186,6 +187,7 @@ def _offer(connection: Connection, update: BarUpdate, stamp: int) -> None:
 async def open_stream(request: web.Request, connection: Connection) -> web.StreamResponse:
     """Send the response head, then let the hub write to this client directly."""
     response = web.StreamResponse(headers=STREAM_HEADERS)
+    _bound_kernel_buffer(request, connection.max_unread)
     direct = request.version >= HttpVersion11
     if direct:
         response.enable_chunked_encoding()
@@ -193,6 +195,18 @@ async def open_stream(request: web.Request, connection: Connection) -> web.Strea
     await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
     connection.go_direct(request.transport if direct else None)
     return response
+
+
+def _bound_kernel_buffer(request: web.Request, size: int) -> None:
+    """Cap the kernel's send buffer of the stream's socket near `size`. Left alone, the
+    kernel grows it to megabytes for a client that does not read (its own memory, not
+    the process's: 2,500 such clients pushed a host's TCP memory past its pressure
+    threshold), and the process sees nothing unread until that is full."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 async def pump(ctx: WebContext, request: web.Request, response: web.StreamResponse, connection: Connection) -> None:

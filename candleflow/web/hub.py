@@ -34,7 +34,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
+from candleflow.core.memory import Departures
+from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS
 from candleflow.domain.updates import BarUpdate, Key
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 SWEEP_S = 1.0
 #: Seconds a series' journal outlives its last subscriber (a reconnect resumes in that time).
 JOURNAL_KEEP_S = 300.0
+#: Connections that leave (since the most there were) before the freed memory is returned
+#: to the system (`candleflow.core.memory`).
+GIVE_BACK_AFTER = 256
 #: Connections a fan-out round writes to before it lets the event loop run other work.
 FAN_OUT_SLICE = 256
 #: How long a fan-out round due during an engine commit waits for that commit at most.
@@ -117,6 +121,7 @@ class Hub:
         #: The newest stamp given (the hub's time, in stamp units).
         self.now = self.clock.wall_us()
         self.updates_seen = 0
+        self._departures = Departures(GIVE_BACK_AFTER)
 
     @property
     def clients(self) -> int:
@@ -240,7 +245,6 @@ class Hub:
         """A series' updates of one round offered to connections together (one write each)."""
         for connection in connections:
             if not connection.offer_all(batch):
-                SSE_DROPPED.inc()
                 log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
 
     async def _round(self, pending: list[tuple[BarUpdate, float]]) -> None:
@@ -287,8 +291,7 @@ class Hub:
                         await self._engine_idle.wait()
             self._arrived.clear()
             started = self.cadence.clock()
-            pending = self._pending.take()
-            await self._round(pending)
+            await self._round(self._pending.take())  # not kept once the round is done
             self.cadence.ran(started)
             if not len(self._pending):
                 self._settled.set()
@@ -299,11 +302,13 @@ class Hub:
             self.sweep()
 
     def sweep(self) -> None:
-        """Close connections that went away (so their writers notice at once); forget the
-        journals idle for `JOURNAL_KEEP_S` (run every `SWEEP_S` while the hub runs)."""
+        """Close connections that went away (so their writers notice at once); give the
+        memory back once many have left; forget the journals idle for `JOURNAL_KEEP_S`
+        (run every `SWEEP_S` while the hub runs)."""
         for connection in tuple(self.connections.values()):
             if connection.closed is None and not connection.alive():
                 connection.close("gone")
+        self._departures.count(len(self.connections))
         expired = self.clock.monotonic() - JOURNAL_KEEP_S
         for key, journal in tuple(self._journals.items()):
             if journal.idle_since is not None and journal.idle_since < expired:

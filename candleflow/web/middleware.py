@@ -4,7 +4,8 @@ It owns the cross-cutting rules so views do not repeat them:
 
 * errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; so does
   `AccessDenied` (401 with `WWW-Authenticate: Bearer`, or 403); aiohttp's own 404/405
-  get the same body; a database that is down or busy is a 503; anything unexpected is
+  get the same body; a database that is down or busy is a 503 (a client that went away
+  mid-answer is none of that: recorded as 499, not logged); anything unexpected is
   answered 500 with a body that carries no trace;
 * rejections: every 4xx and 503 is counted by kind and logged sparingly
   (`candleflow.web.rejections`), naming the route pattern, never the URL or its query
@@ -51,7 +52,7 @@ async def udf_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     endpoint = endpoint_of(request)
     response, reason = await _answer(request, handler, endpoint)
     status = response.status
-    if status >= 400 and (status < 500 or status == 503):
+    if status >= 400 and (status < 500 or status == 503) and status != CLIENT_GONE:
         context(request).rejections.note_status(status, endpoint, reason)
     _requests(endpoint, status).inc()
     _seconds(endpoint).observe(time.perf_counter() - started)
@@ -85,11 +86,22 @@ async def _answer(request: web.Request, handler: Handler, endpoint: str) -> tupl
         error = UdfError("database busy, retry in a moment", 503, {"Retry-After": "1"})
         return responses.udf_error(error.message, error.status, error.headers), "database busy"
     except DB_ERRORS as exc:
+        if isinstance(exc, ConnectionResetError) and not _client_present(request):
+            return web.Response(status=CLIENT_GONE), ""  # the client's connection, not the database's
         error = unavailable("database")
         return responses.udf_error(error.message, error.status, error.headers), f"database error: {exc!r}"
     except Exception as exc:
         context(request).rejections.note("internal error", endpoint, repr(exc), exc_info=exc)
         return responses.udf_error("internal error", 500), ""
+
+
+#: The status recorded (never sent) for a request whose client went away before its
+#: answer was written (as nginx's 499): not an error of the server's.
+CLIENT_GONE = 499
+
+
+def _client_present(request: web.Request) -> bool:
+    return request.transport is not None and not request.transport.is_closing()
 
 
 #: The `WWW-Authenticate` header of a 401 (RFC 6750).

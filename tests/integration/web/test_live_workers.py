@@ -62,6 +62,7 @@ async def test_hundreds_of_clients_readers_served_silent_dropped(
         sse_max_clients=1000,
         sse_max_per_client=1000,  # every client is 127.0.0.1 here
         rate_limit=0,
+        web_max_reads=1000,  # the silent clients open at once: their catch-up reads wait instead of a 503
     )
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session, contextlib.AsyncExitStack() as opened:
