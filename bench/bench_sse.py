@@ -40,7 +40,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone, for `bench.*`
-from bench.bench_history import EnvStack, StackLike, create_database, drop_database, percentiles, worker
+from bench.bench_history import (
+    LOAD_FROM_ONE_ADDRESS,
+    EnvStack,
+    StackLike,
+    create_database,
+    drop_database,
+    percentiles,
+    worker,
+)
 
 SYMBOL = "Bench:SSE/USD"
 REPO = Path(__file__).resolve().parents[1]
@@ -152,9 +160,11 @@ def worker_rss_mb(port: int) -> float:
 
 
 async def scenario(
-    url: str, producer: AIOKafkaProducer, ticks_topic: str, spec: Scenario, seconds: float, base: float
-) -> dict[str, Any]:
-    path = f"/udf/streams?sub={quote(f'{SYMBOL}|1S')}"
+    url: str, producer: AIOKafkaProducer, ticks_topic: str, spec: Scenario, seconds: float, base: float,
+    *, symbol: str = SYMBOL, query: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """`spec`'s clients on `/udf/streams?sub=<symbol>|1S` (`query` appended: `&token=…`)."""
+    path = f"/udf/streams?sub={quote(f'{symbol}|1S')}{query}"
     readers = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.sse_readers", "--url", url, "--path", path,
         "--clients", str(spec.clients), "--sample", str(min(spec.clients, 100)),
@@ -177,9 +187,9 @@ async def scenario(
                     n += 1
                     price = round(base + n / 100, 2)
                     now = time.time()
-                    record = {"symbol": SYMBOL, "ts": int(now * 1000), "price": price, "qty": 0.1}
+                    record = {"symbol": symbol, "ts": int(now * 1000), "price": price, "qty": 0.1}
                     sent[price] = now
-                    await producer.send(ticks_topic, orjson.dumps(record), key=SYMBOL.encode())
+                    await producer.send(ticks_topic, orjson.dumps(record), key=symbol.encode())
                 await asyncio.sleep(0.005)
             await producer.flush()
             await asyncio.sleep(2.0)
@@ -259,6 +269,7 @@ def run(stack_info: StackLike, *, seconds: float = 5.0, only: int | None = None)
         "CANDLEFLOW_TICKS_TOPIC": topics["ticks"],
         "CANDLEFLOW_DEAD_TOPIC": topics["dead"],
         "CANDLEFLOW_UPDATES_TOPIC": topics["updates"],
+        **LOAD_FROM_ONE_ADDRESS,
         "CANDLEFLOW_SSE_MAX_CLIENTS": str(max(s.clients for s in SCENARIOS) + 100),
     }
     log_path = Path("/tmp") / f"bench-sse-{tag}.log"

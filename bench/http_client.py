@@ -41,10 +41,11 @@ class KeepAliveClient:
             self._writer.close()
             await self._writer.wait_closed()
 
-    async def get(self, path: str, params: dict[str, str | int]) -> Answer:
+    async def get(self, path: str, params: dict[str, str | int], headers: dict[str, str] | None = None) -> Answer:
         assert self._reader is not None and self._writer is not None, "use `async with`"
         target = f"{path}?{urlencode(params)}" if params else path
-        self._writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self._writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode())
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])

@@ -102,6 +102,12 @@ def memory(info: StackInfo, quick: bool) -> list[Figure]:
     return asyncio.run(bench_memory.run(info, minutes=bench_memory.soak_minutes(default=2.0 if quick else 10.0)))
 
 
+def access(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_access
+
+    return bench_access.run(info, quick)
+
+
 def sources(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_sources
 
@@ -114,6 +120,7 @@ SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
     "replay": replay,
     "history": history,
     "latency": live_latency,
+    "access": access,
     "memory": memory,
     "functions": bench_functions.scenario,
     "sources": sources,
