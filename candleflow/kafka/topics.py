@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.admin import NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from candleflow.core.settings import Settings
 from candleflow.kafka import clients
@@ -109,3 +110,9 @@ async def topic_partitions(config: KafkaConfig, topic: str) -> list[int]:
     if described["error_code"] != 0 or not described["partitions"]:
         raise TopicError(f"topic {topic!r} does not exist on {config.bootstrap}: check its name in the settings")
     return sorted(p["partition"] for p in described["partitions"])
+
+
+def partition_of(key: str, partitions: list[int]) -> int:
+    """The partition of `partitions` (sorted) a record keyed `key` goes to: the producer's
+    default partitioner (murmur2, as Java's), which every producer of the ticks topic uses."""
+    return int(DefaultPartitioner()(key.encode(), partitions, partitions))
