@@ -4,6 +4,7 @@
  * and keeps `?symbol=…&resolution=…` and the toggles in the URL.
  */
 import './styles.css';
+import './panels.css';
 import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/chart-app';
 import { LightweightChartView } from '../chart/lightweight-view';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
@@ -18,6 +19,10 @@ import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type Stat
 import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
 import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
 import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
+import { ReplayChart, type ReplayState } from '../chart/replay-chart';
+import { browserEventSource } from '../wire/transport';
+import { mountReplayPanel } from './replay-panel';
+import { mountWatchlist } from './watchlist-panel';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
@@ -205,11 +210,13 @@ const menu = new IndicatorMenu(ui.indicatorButton, ui.indicators, {
   lineVisible: (id) => app.lineVisible(id),
   setLineVisible: (id, visible) => {
     app.setLineVisible(id, visible);
+    replay.lineToggled(id, visible);
     keepTogglesInUrl();
   },
   marksVisible: () => app.marksShown,
   setMarksVisible: (visible) => {
     app.setMarksVisible(visible);
+    replay.marksToggled();
     keepTogglesInUrl();
   },
 });
@@ -225,6 +232,40 @@ function applyToggles(search: string): void {
   menu.refresh();
 }
 
+/** Bar Replay (`chart/replay-chart.ts`) on the same view, and its controls under the toolbar. */
+const toolbar = element('symbol-form', HTMLFormElement).parentElement ?? document.body;
+const replay = new ReplayChart(app, view, datafeed, browserEventSource, showReplay);
+const replayPanel = mountReplayPanel(toolbar, replay, view, () => app.store.last?.time);
+
+function showReplay(state: ReplayState): void {
+  replayPanel.render(state);
+  ui.chart.dataset.replay = state.active ? (state.caughtUp ? 'caught-up' : 'on') : 'off';
+  if (state.active) {
+    ui.conn.dataset.state = 'replay';
+    ui.conn.textContent = 'replay';
+  }
+}
+
+/** The watchlist beside the chart, toggled from the toolbar. */
+const workspace = document.createElement('div');
+workspace.className = 'workspace';
+ui.chart.before(workspace);
+workspace.append(ui.chart);
+const watchlist = mountWatchlist(workspace, datafeed, (symbol) => void navigate(symbol, app.resolution, true));
+const watchToggle = document.createElement('button');
+watchToggle.type = 'button';
+watchToggle.className = 'tool-button';
+watchToggle.textContent = '☆ List';
+watchToggle.title = 'Watchlist';
+watchToggle.dataset.testid = 'watchlist-toggle';
+watchToggle.setAttribute('aria-pressed', 'true');
+watchToggle.addEventListener('click', () => {
+  const visible = watchlist.element.hidden;
+  watchlist.setVisible(visible);
+  watchToggle.setAttribute('aria-pressed', String(visible));
+});
+toolbar.insertBefore(watchToggle, toolbar.querySelector('.spacer'));
+
 function applyTheme(next: Theme): void {
   theme = next;
   document.documentElement.dataset.theme = next;
@@ -232,6 +273,7 @@ function applyTheme(next: Theme): void {
   ui.theme.title = next === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme';
   ui.theme.dataset.theme = next;
   app.setTheme(next);
+  if (replay.state.active) replay.redraw();
 }
 
 /** Adds the lines of every indicator the server registers beyond the moving averages. */
@@ -266,6 +308,7 @@ async function navigate(symbol: string, resolution: string, push: boolean): Prom
     else history.replaceState(null, '', search);
   }
   markSelection(symbol, canonical);
+  replay.leave(); // another chart: the replay of this one ends
   const load = app.open(symbol, canonical);
   currentLoad = load;
   return load;
@@ -370,6 +413,8 @@ async function start(): Promise<void> {
     state: () => connection,
     currentLoad: () => currentLoad,
     navigate: (symbol, resolution) => navigate(symbol, resolution, true),
+    replay,
+    watchlist,
   });
 
   const requested = readLocation(location.search);
