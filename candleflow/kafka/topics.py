@@ -13,7 +13,8 @@ partitions as the ticks topic and sources with one; an existing topic is never c
 and any count works (the engine's outbox sends the dead letters of ticks partition p to
 partition p modulo the count, `candleflow.engine.outbox`).
 Brokers may refuse to create topics on first use, so every writer calls
-`ensure_topics` before it writes.
+`ensure_topics` before it writes. `partition_of` says which partition of a topic a key
+lands in (the producers' default partitioner): a Bar Replay reads only its symbols'.
 """
 
 from __future__ import annotations
