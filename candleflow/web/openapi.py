@@ -18,6 +18,7 @@ from aiohttp import web
 
 from candleflow import __version__
 from candleflow.core.settings import Settings
+from candleflow.replay.events import KINDS
 from candleflow.web import replay, replay_controls, responses, sse, streams, udf
 from candleflow.web.context import context
 from candleflow.web.indicators import indicators_query
@@ -58,6 +59,7 @@ _STREAM_EVENTS = (
     '`quote` a `quote` event, an item of `/udf/quotes` (`{"s", "n", "v"}`), at once and then at most every '
     "0.5 s while the symbol's 1-minute bar changes; `: hb` heartbeats. Events carry ids; `Last-Event-ID` resumes."
 )
+STREAM_KINDS = ("hello", "subscribed", "bar", "correction", "reset", "quote")
 _REPLAY_EVENTS = (
     "Server-Sent Events, each with the replay clock `clock_ms` (unix ms): `hello` {replay, series [{symbol, "
     "resolution, history_to}], speed, paused} (the bars before come from `/udf/history` with `to=history_to`); "
@@ -68,8 +70,20 @@ _REPLAY_EVENTS = (
 )
 
 
-def _events(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+def _events(description: str, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """An event stream; the `schema` of `text/event-stream` describes one of its events
+    (its `data` is JSON, described in words: OpenAPI 3.0 has no schema for a stream)."""
+    event = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(kinds)},
+            "data": {"type": "string", "description": "JSON"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+    }
+    return {"description": description, "content": {"text/event-stream": {"schema": event}}}
 
 
 def _stream_change(summary: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +156,7 @@ def paths(settings: Settings) -> dict[str, Any]:
         "/udf/streams": _get(
             "Live bars of any number of series and quotes of any number of symbols on one connection",
             streams.OPEN,
-            {"200": _events(_STREAM_EVENTS), **errors(not_found=True)},
+            {"200": _events(_STREAM_EVENTS, STREAM_KINDS), **errors(not_found=True)},
         ),
         "/udf/streams/{stream}/subscribe": _stream_change(
             "Add series or quotes to an open stream; their current bars and quotes follow on it",
@@ -156,7 +170,7 @@ def paths(settings: Settings) -> dict[str, Any]:
             "Bar Replay: the market of one or several series from a past time, paced, controllable",
             replay.REPLAY,
             {
-                "200": _events(_REPLAY_EVENTS),
+                "200": _events(_REPLAY_EVENTS, KINDS),
                 **errors(not_found=True),
                 "503": json_answer(
                     ref("UdfError"),
