@@ -19,10 +19,8 @@ import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type Stat
 import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
 import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
 import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
-import { ReplayChart, type ReplayState } from '../chart/replay-chart';
-import { browserEventSource } from '../wire/transport';
-import { mountReplayPanel } from './replay-panel';
-import { mountWatchlist } from './watchlist-panel';
+import { mountReplay } from './replay-panel';
+import { mountWatchlistBeside } from './watchlist-panel';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
@@ -232,39 +230,10 @@ function applyToggles(search: string): void {
   menu.refresh();
 }
 
-/** Bar Replay (`chart/replay-chart.ts`) on the same view, and its controls under the toolbar. */
-const toolbar = element('symbol-form', HTMLFormElement).parentElement ?? document.body;
-const replay = new ReplayChart(app, view, datafeed, browserEventSource, showReplay);
-const replayPanel = mountReplayPanel(toolbar, replay, view, () => app.store.last?.time);
-
-function showReplay(state: ReplayState): void {
-  replayPanel.render(state);
-  ui.chart.dataset.replay = state.active ? (state.caughtUp ? 'caught-up' : 'on') : 'off';
-  if (state.active) {
-    ui.conn.dataset.state = 'replay';
-    ui.conn.textContent = 'replay';
-  }
-}
-
-/** The watchlist beside the chart, toggled from the toolbar. */
-const workspace = document.createElement('div');
-workspace.className = 'workspace';
-ui.chart.before(workspace);
-workspace.append(ui.chart);
-const watchlist = mountWatchlist(workspace, datafeed, (symbol) => void navigate(symbol, app.resolution, true));
-const watchToggle = document.createElement('button');
-watchToggle.type = 'button';
-watchToggle.className = 'tool-button';
-watchToggle.textContent = '☆ List';
-watchToggle.title = 'Watchlist';
-watchToggle.dataset.testid = 'watchlist-toggle';
-watchToggle.setAttribute('aria-pressed', 'true');
-watchToggle.addEventListener('click', () => {
-  const visible = watchlist.element.hidden;
-  watchlist.setVisible(visible);
-  watchToggle.setAttribute('aria-pressed', String(visible));
-});
-toolbar.insertBefore(watchToggle, toolbar.querySelector('.spacer'));
+/** Bar Replay on the same view (its bar under the toolbar), and the watchlist beside the chart. */
+const toolbar = ui.form.parentElement ?? document.body;
+const replay = mountReplay(app, view, datafeed, toolbar, { chart: ui.chart, conn: ui.conn });
+const watchlist = mountWatchlistBeside(ui.chart, toolbar, datafeed, (s) => void navigate(s, app.resolution, true));
 
 function applyTheme(next: Theme): void {
   theme = next;

@@ -4,9 +4,11 @@
  * step, the speeds 1×, 10×, 60×, 600× and max, the replay clock and `Live`, which
  * leaves the replay for the live chart.
  */
+import type { ChartApp } from '../chart/chart-app';
 import type { ChartView } from '../chart/chart-view';
-import type { ReplayChart, ReplayState } from '../chart/replay-chart';
+import { ReplayChart, type ReplayChartDatafeed, type ReplayState } from '../chart/replay-chart';
 import { REPLAY_SPEEDS, type ReplaySpeed } from '../chart/replay-stream';
+import { browserEventSource } from '../wire/transport';
 
 /** Bars before the newest one a replay starts at when no start was chosen. */
 const DEFAULT_BARS_BACK = 60;
@@ -161,3 +163,27 @@ export function mountReplayPanel(
 }
 
 export type { ReplaySpeed };
+
+/**
+ * Bar Replay of `app`'s chart on its `view`, its bar under `toolbar`; while it runs the
+ * chart says so (`data-replay` on `chart`) and so does the connection badge `conn`.
+ */
+export function mountReplay(
+  app: ChartApp,
+  view: ChartView,
+  datafeed: ReplayChartDatafeed,
+  toolbar: HTMLElement,
+  page: { chart: HTMLElement; conn: HTMLElement },
+): ReplayChart {
+  const show = (state: ReplayState): void => {
+    panel.render(state);
+    page.chart.dataset.replay = state.active ? (state.caughtUp ? 'caught-up' : 'on') : 'off';
+    if (state.active) {
+      page.conn.dataset.state = 'replay';
+      page.conn.textContent = 'replay';
+    }
+  };
+  const replay = new ReplayChart(app, view, datafeed, browserEventSource, show);
+  const panel = mountReplayPanel(toolbar, replay, view, () => app.store.last?.time);
+  return replay;
+}

@@ -174,3 +174,30 @@ export function mountWatchlist(
   }
   return panel;
 }
+
+/**
+ * The watchlist beside `chart` (both wrapped in a `.workspace`), and its `☆ List` toggle
+ * on `toolbar` before the spacer.
+ */
+export function mountWatchlistBeside(
+  chart: HTMLElement,
+  toolbar: HTMLElement,
+  datafeed: CandleflowDatafeed,
+  open: (symbol: string) => void,
+): WatchlistPanel {
+  const workspace = document.createElement('div');
+  workspace.className = 'workspace';
+  chart.before(workspace);
+  workspace.append(chart);
+  const panel = mountWatchlist(workspace, datafeed, open);
+  const toggle = button('☆ List', 'watchlist-toggle', 'Watchlist');
+  toggle.className = 'tool-button';
+  toggle.setAttribute('aria-pressed', 'true');
+  toggle.addEventListener('click', () => {
+    const visible = panel.element.hidden;
+    panel.setVisible(visible);
+    toggle.setAttribute('aria-pressed', String(visible));
+  });
+  toolbar.insertBefore(toggle, toolbar.querySelector('.spacer'));
+  return panel;
+}
