@@ -249,6 +249,10 @@ class Settings:
         POSITIVE_INT,
         "requests reading the database at once per web process (they share its connections); more get 503 at once",
     )
+    replay_max: int = setting("64", POSITIVE_INT, "Bar Replays running at once per web process; more get 503")
+    replay_window: int = setting(
+        "2000", POSITIVE_INT, "bars a replayed series keeps in memory (older late ticks: the client refetches)"
+    )
     max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
     max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
     event_loop: str = setting(

@@ -2,10 +2,11 @@
 
 `create_web_app(settings, ...)` builds the aiohttp application of a process: the routes
 (`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
-`WebContext` (settings, database, runtime, functions, the Kafka probe, the OpenAPI
-document), and what happens at shutdown (open streams are ended, the database it opened
-is closed). Nothing is read from the environment or a module global, so a test builds
-an application from its own settings and serves it in-process.
+`WebContext` (settings, database, runtime, functions, the Kafka probe, the Bar Replays
+and streamed quotes, the OpenAPI document), and what happens at shutdown (open streams
+and replays are ended, the database it opened is closed). Nothing is read from the
+environment or a module global, so a test builds an application from its own settings
+and serves it in-process.
 
 `serve` runs an application on the settings' host and port with aiohttp's runner (a
 worker serves it from its task, beside the engine; `SO_REUSEPORT` when
@@ -27,6 +28,7 @@ from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
+from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
 from candleflow.web import openapi, responses
@@ -36,9 +38,11 @@ from candleflow.web.cors import Cors
 from candleflow.web.guard import GUARD, Guard, guard_middleware
 from candleflow.web.limits import WebLimits
 from candleflow.web.middleware import udf_middleware
+from candleflow.web.quote_board import QuoteBoard
 from candleflow.web.rejections import Rejections, ServerLog
 from candleflow.web.routes import add_routes, route_rules
 from candleflow.web.runtime import Runtime
+from candleflow.web.symbols_cache import SymbolCache
 
 #: Connections the web views of one process read with at most.
 WEB_CONNECTIONS = 10
@@ -72,14 +76,19 @@ def create_web_app(
     owned = database is None
     limits = WebLimits.from_settings(settings)
     app[GUARD] = Guard.from_settings(settings, limits)
+    database = database or web_database(settings)
+    symbols = SymbolCache()
     ctx = WebContext(
         settings=settings,
-        database=database or web_database(settings),
+        database=database,
         runtime=runtime or Runtime(),
         functions=functions or from_settings(settings),
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
         database_probe=DatabaseProbe(settings.database_url),
+        replays=Replays(settings.replay_max),
+        quotes=QuoteBoard(database, symbols),
+        symbols=symbols,
         spec=openapi.spec(settings, {k: r for k, r in route_rules().items() if r is not None}),
         limits=limits,
         cors=Cors.from_settings(settings),
@@ -142,13 +151,16 @@ async def _server_headers(request: web.Request, response: web.StreamResponse) ->
 
 
 async def _end_streams(app: web.Application) -> None:
-    """End every open stream, so that the server's shutdown does not wait for them."""
-    worker = app[CONTEXT].runtime.worker
+    """End every open stream and replay, so that the server's shutdown does not wait for them."""
+    ctx = app[CONTEXT]
+    ctx.replays.stop_all()
+    worker = ctx.runtime.worker
     if worker is not None:
         worker.hub.close_all()
 
 
 async def _close_probes(app: web.Application) -> None:
+    await app[CONTEXT].quotes.close()
     await app[CONTEXT].database_probe.close()
     app[CONTEXT].rejections.close()
 

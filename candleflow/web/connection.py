@@ -10,17 +10,18 @@ Writing. While the client keeps up (nothing queued, the socket's write buffer un
 no task switch per client. Otherwise it joins the queue, which the connection's writer
 task (`candleflow.web.event_stream.pump`) drains with flow control. The queue is keyed by bar
 — an update to a bar already queued replaces it (latest wins) — and holds at most
-`limit` entries per subscription; past that, or once the client leaves more than
-`max_unread` bytes unread in the socket's write buffer (`CANDLEFLOW_SSE_MAX_UNREAD`:
-written, not yet taken by the kernel), the connection is closed as too slow
-(`candleflow_sse_clients_dropped`). So what one client can make the process hold is
-bounded: its queue and `max_unread` bytes, given back when it is dropped (and the
-kernel's send buffer of its socket is capped near `max_unread` too, `event_stream`).
+`limit` entries per subscription (and per quote followed, latest quote per symbol);
+past that, or once the client leaves more than `max_unread` bytes unread in the
+socket's write buffer (`CANDLEFLOW_SSE_MAX_UNREAD`: written, not yet taken by the
+kernel), the connection is closed as too slow (`candleflow_sse_clients_dropped`). So
+what one client can make the process hold is bounded: its queue and `max_unread`
+bytes, given back when it is dropped (and the kernel's send buffer of its socket is
+capped near `max_unread` too, `event_stream`).
 
 Owner and limits. A connection records the client the limits count it against, the
 holder of the token that opened it (`owner`: only that holder may change it) and when
-that token expires; `idle_since` says since when it holds no subscription (a stream
-idle for `CANDLEFLOW_SSE_IDLE` seconds is closed).
+that token expires; `idle_since` says since when it carries nothing, no subscription
+and no quote (a stream idle for `CANDLEFLOW_SSE_IDLE` seconds is closed).
 
 Classifying. An update of a bar at or after the newest one the client has (or will
 get) is a `bar`; anything older, or flagged `correction` by the engine, is a
@@ -150,6 +151,9 @@ class Connection:
     on_drop: Callable[[], None] = lambda: None
     stream_id: str = ""
     subscriptions: dict[Key, _Subscription] = field(default_factory=dict)
+    #: Symbols whose quotes this connection follows: symbol -> the name it asked for
+    #: (`candleflow.web.quote_board`).
+    quoted: dict[str, str] = field(default_factory=dict)
     pending: dict[Slot, _Queued] = field(default_factory=dict)
     closed: str | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -194,10 +198,23 @@ class Connection:
             return False
         for slot in [slot for slot in self.pending if slot[0] == key]:
             del self.pending[slot]
-        if not self.subscriptions:
+        self._maybe_idle()
+        return True
+
+    def follow_quote(self, symbol: str, name: str) -> None:
+        """Carry `symbol`'s quote, as the client named it (`candleflow.web.quote_board`)."""
+        self.quoted[symbol] = name
+        self.idle_since = None
+
+    def drop_quote(self, symbol: str) -> None:
+        if self.quoted.pop(symbol, None) is not None:
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        """Idle from now if it carries nothing any more (no series, no quote)."""
+        if not self.subscriptions and not self.quoted and self.idle_since is None:
             self.idle_since = time.monotonic()
             self.wakeup.set()  # the writer now watches the idle time
-        return True
 
     def unread(self) -> int:
         """Bytes written to the client's socket that it has not taken yet."""
@@ -252,6 +269,10 @@ class Connection:
             return True
         return self._put((key, "reset"), self.wire.reset(key), stamp, time.monotonic())
 
+    def quote(self, symbol: str, body: bytes, stamp: int) -> bool:
+        """Queue or write a symbol's quote; a quote still queued is replaced (latest wins)."""
+        return self._put(("quote", symbol), body, stamp, time.monotonic())
+
     def control(self, body: bytes, stamp: int) -> bool:
         """Queue a protocol event (`hello`, `subscribed`) in order with the bars."""
         return self._put(("control", next(self._controls)), body, stamp, time.monotonic())
@@ -276,7 +297,7 @@ class Connection:
             return True
         self.pending.pop(slot, None)  # re-inserted last: the queue stays in stamp order
         self.pending[slot] = _Queued(body, stamp, received)
-        if len(self.pending) > self.limit * max(1, len(self.subscriptions)):
+        if len(self.pending) > self.limit * max(1, len(self.subscriptions) + len(self.quoted)):
             return self._drop()
         self.wakeup.set()
         return True

@@ -1,8 +1,9 @@
 """What the views of one web application share, built once by its factory.
 
 `create_web_app` (`candleflow.web.application`) builds one `WebContext` from the settings,
-the database, the runtime (where the running worker's status and SSE hub are found) and
-the functions this process computes, and stores it under `CONTEXT`. A view reads it with
+the database, the runtime (where the running worker's status and SSE hub are found), the
+functions this process computes, its Bar Replays and its streamed quotes, and stores it
+under `CONTEXT`. A view reads it with
 `context(request)`; nothing a view needs lives in a module global, so each view can be
 served in-process by an application built for a test.
 """
@@ -18,10 +19,12 @@ from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
+from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
 from candleflow.web.cors import Cors
 from candleflow.web.limits import WebLimits
+from candleflow.web.quote_board import QuoteBoard
 from candleflow.web.rejections import Rejections
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
@@ -37,6 +40,10 @@ class WebContext:
     kafka_probe: KafkaProbe
     #: `/healthz`'s database probe, on a connection of its own.
     database_probe: DatabaseProbe
+    #: The Bar Replays this process runs, capped (`candleflow.replay.registry`).
+    replays: Replays
+    #: The quotes streams follow (`candleflow.web.quote_board`).
+    quotes: QuoteBoard
     #: Per-client limits of this process (`candleflow.web.limits`).
     limits: WebLimits
     #: Symbol look-ups of this process (`candleflow.web.symbols_cache`).

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import HttpVersion11, web
 
@@ -90,10 +90,11 @@ async def admit(ctx: WebContext) -> Hub:
     return hub
 
 
-@contextlib.asynccontextmanager
-async def opened(ctx: WebContext, request: web.Request, wire: Wire) -> AsyncIterator[tuple[Hub, Connection]]:
-    """A new stream of the request's client, and what it held given back when it ends."""
-    hub = await admit(ctx)
+@contextlib.contextmanager
+def client_stream(ctx: WebContext, request: web.Request) -> Iterator[str]:
+    """One of the streams the request's client may hold (`CANDLEFLOW_SSE_MAX_PER_CLIENT`,
+    live streams and Bar Replays together; 429 past it), given back when the block ends;
+    the client's key."""
     client = rules.client(request)
     streams = ctx.limits.streams
     if not streams.acquire(client):
@@ -103,13 +104,23 @@ async def opened(ctx: WebContext, request: web.Request, wire: Wire) -> AsyncIter
             429,
             {"Retry-After": str(RETRY_AFTER_S)},
         )
-    connection = new_connection(ctx, hub, request, wire)
     try:
-        yield hub, connection
+        yield client
     finally:
-        ctx.limits.subscriptions.release(client, len(connection.subscriptions))
-        hub.detach(connection)
         streams.release(client)
+
+
+@contextlib.asynccontextmanager
+async def opened(ctx: WebContext, request: web.Request, wire: Wire) -> AsyncIterator[tuple[Hub, Connection]]:
+    """A new stream of the request's client, and what it held given back when it ends."""
+    hub = await admit(ctx)
+    with client_stream(ctx, request) as client:
+        connection = new_connection(ctx, hub, request, wire)
+        try:
+            yield hub, connection
+        finally:
+            ctx.limits.subscriptions.release(client, len(connection.subscriptions))
+            hub.detach(connection)
 
 
 def new_connection(ctx: WebContext, hub: Hub, request: web.Request, wire: Wire) -> Connection:

@@ -1,8 +1,8 @@
-"""`/udf/streams`: one Server-Sent Events connection for any number of series.
+"""`/udf/streams`: one Server-Sent Events connection for any number of series and quotes.
 
-    GET  /udf/streams?sub=<symbol>|<resolution>&sub=…        open (zero or more subs)
-    POST /udf/streams/<stream>/subscribe?sub=…&sub=…          add subs to an open stream
-    POST /udf/streams/<stream>/unsubscribe?sub=…              remove subs
+    GET  /udf/streams?sub=<symbol>|<resolution>&sub=…&quote=<symbol>…   open (zero or more of each)
+    POST /udf/streams/<stream>/subscribe?sub=…&quote=…                  add subs or quotes
+    POST /udf/streams/<stream>/unsubscribe?sub=…&quote=…                remove them
 
 A sub is the series' `bars.updates` key: symbol and resolution joined by the last
 `|`. The stream starts with `hello` naming its id (the `<stream>` of the POSTs), then
@@ -14,13 +14,16 @@ that its events carry) and its current bar. Events, each with an `id:`::
     event: bar         data: {"symbol": …, "resolution": …, "time": …, "open": …, …}
     event: correction  data: <a bar, as `bar`>: an older bar changed; apply it in place
     event: reset       data: {"symbol": …, "resolution": …}: refetch that series' history
+    event: quote       data: {"s": "ok", "n": <symbol as asked>, "v": {…}}: see `quote_board`
     : hb
 
 A client that reopens the stream (same subs, `Last-Event-ID` header or
 `last_event_id=`) gets, per sub, the bars that changed since that id — `reset` only
-when the hub cannot tell (see `candleflow.web.event_stream.catch_up`). The POSTs answer
-`{"s": "ok", "subscribed": [{"sub", "symbol", "resolution"}]}`; an unknown stream is
-404, a malformed or unknown sub 400/404, all as UDF error bodies.
+when the hub cannot tell (see `candleflow.web.event_stream.catch_up`). The subscribe POST
+answers `{"s": "ok", "subscribed": [{"sub", "symbol", "resolution"}], "quotes": [<quote as
+asked>]}`, the unsubscribe POST `{"s": "ok"}`; an unknown stream is 404, a malformed or
+unknown sub 400/404, all as UDF error bodies. A quote of a name no symbol has is answered
+on the stream, as `/udf/quotes` answers it.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ ROUTES = web.RouteTableDef()
 
 #: Subscriptions one stream may hold.
 MAX_SUBS = 64
+#: Symbols whose quotes one stream may follow, and one request may add (a URL holds ~8 KB).
+MAX_QUOTES = 1000
+QUOTES_PER_REQUEST = 40
 #: The `errmsg` of a stream id no open stream has.
 UNKNOWN_STREAM = "unknown_stream"
 
@@ -57,10 +63,20 @@ SUB = Param(
     max_items=MAX_SUBS,
     example="Coinbase:BTC/USD|1",
 )
-#: `GET /udf/streams`: the subs to open with, and the resume id.
-OPEN = Query(SUB, LAST_EVENT_ID)
+QUOTE = Param(
+    "quote",
+    "A symbol whose quote the stream carries (`quote` events, items of `/udf/quotes`); repeat for more "
+    f"(a stream follows up to {MAX_QUOTES})",
+    min_length=1,
+    max_length=symbols.MAX_LENGTH,
+    pattern=f"{symbols.CHARACTERS}{{1,{symbols.MAX_LENGTH}}}",
+    max_items=QUOTES_PER_REQUEST,
+    example="Coinbase:BTC/USD",
+)
+#: `GET /udf/streams`: the subs and quotes to open with, and the resume id.
+OPEN = Query(SUB, QUOTE, LAST_EVENT_ID)
 #: The subscribe and unsubscribe POSTs.
-CHANGE = Query(SUB)
+CHANGE = Query(SUB, QUOTE)
 
 
 async def resolve_subs(request: web.Request, asked: list[str]) -> list[tuple[str, Key]]:
@@ -87,6 +103,23 @@ async def _subscribe(
             await event_stream.catch_up(ctx, hub, connection, key, last_id)
 
 
+async def _follow(request: web.Request, hub: Hub, connection: Connection, quotes: list[str]) -> None:
+    """Follow `quotes` on `connection`; 403 for a symbol the request's token does not allow
+    (an unknown name gets its error item, as from `/udf/quotes`)."""
+    if len(connection.quoted) + len(quotes) > MAX_QUOTES:
+        raise UdfError(f"a stream follows at most {MAX_QUOTES} quotes")
+    if not quotes:
+        return
+    ctx, grant = context(request), rules.grant(request)
+    db = await ctx.database.connected()
+    for name in quotes:
+        row = await ctx.symbols.find(db, name)
+        if row is not None:
+            grant.require(row.symbol)
+    ctx.quotes.attach(hub)
+    await ctx.quotes.follow(connection, quotes, hub.now)
+
+
 @ROUTES.get("/udf/streams", allow_head=False)
 @rules.read
 async def open_streams(request: web.Request) -> web.StreamResponse:
@@ -95,11 +128,16 @@ async def open_streams(request: web.Request) -> web.StreamResponse:
     q = OPEN.read(request.query)
     subs = await resolve_subs(request, q.texts("sub"))
     async with event_stream.opened(ctx, request, MULTIPLEXED) as (hub, connection):
-        connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
-        await _subscribe(ctx, hub, connection, subs, event_stream.last_event_id(request, q.text("last_event_id")))
-        response = await event_stream.open_stream(request, connection)
-        await event_stream.pump(ctx, request, response, connection)
-        return response
+        try:
+            connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
+            last_id = event_stream.last_event_id(request, q.text("last_event_id"))
+            await _subscribe(ctx, hub, connection, subs, last_id)
+            await _follow(request, hub, connection, q.texts("quote"))
+            response = await event_stream.open_stream(request, connection)
+            await event_stream.pump(ctx, request, response, connection)
+            return response
+        finally:
+            ctx.quotes.unfollow(connection, list(connection.quoted.values()))
 
 
 def _connection(hub: Hub, request: web.Request) -> Connection:
@@ -119,19 +157,23 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    subs = await resolve_subs(request, CHANGE.read(request.query).texts("sub"))
+    q = CHANGE.read(request.query)
+    subs = await resolve_subs(request, q.texts("sub"))
     await _subscribe(ctx, hub, connection, subs, None)
+    await _follow(request, hub, connection, q.texts("quote"))
     answer = [{"sub": asked, "symbol": key[0], "resolution": key[1]} for asked, key in subs]
-    return responses.json({"s": "ok", "subscribed": answer})
+    return responses.json({"s": "ok", "subscribed": answer, "quotes": q.texts("quote")})
 
 
 @ROUTES.post("/udf/streams/{stream}/unsubscribe")
 @rules.read
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
-    """Remove subscriptions from an open stream (unknown ones are ignored)."""
+    """Remove subscriptions and quotes from an open stream (unknown ones are ignored)."""
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    for _, key in await resolve_subs(request, CHANGE.read(request.query).texts("sub")):
+    q = CHANGE.read(request.query)
+    for _, key in await resolve_subs(request, q.texts("sub")):
         event_stream.unsubscribe(ctx, hub, connection, key)
+    ctx.quotes.unfollow(connection, q.texts("quote"))
     return responses.json({"s": "ok"})

@@ -13,15 +13,15 @@ from typing import Any
 
 from aiohttp import web
 
-from candleflow.access.grants import Grant
 from candleflow.domain.resolution import Resolution
 from candleflow.domain.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.store import queries
-from candleflow.store.queries import Mark, Quote, SymbolRow
+from candleflow.store.queries import Mark, SymbolRow
 from candleflow.web import params, responses, rules, symbol_info
 from candleflow.web.context import context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
+from candleflow.web.quotes import quote_items
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
 ROUTES = web.RouteTableDef()
@@ -158,48 +158,11 @@ def no_data(next_time: int | None) -> dict[str, Any]:
 async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars; a symbol
     unknown, or one the request's token does not allow, is an item with `"s": "error"`."""
-    ctx = context(request)
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
+    ctx = context(request)
     db = await ctx.database.connected()
-    grant = rules.grant(request)
-    resolved = {name: _allowed(await ctx.symbols.find(db, name), grant) for name in names}
-    found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
-    items = []
-    for name, row in resolved.items():
-        quote = found.get(row.symbol) if row else None
-        if quote is None or quote.last is None:
-            items.append({"s": "error", "n": name, "v": {}})
-        else:
-            items.append({"s": "ok", "n": name, "v": quote_values(quote)})
-    return responses.json({"s": "ok", "d": items})
-
-
-def _allowed(row: SymbolRow | None, grant: Grant) -> SymbolRow | None:
-    return row if row is not None and grant.allows(row.symbol) else None
-
-
-def quote_values(quote: Quote) -> dict[str, Any]:
-    last = quote.last if quote.last is not None else 0.0
-    reference = quote.prev_close if quote.prev_close is not None else quote.open
-    row = quote.symbol
-    change = round(last - reference, max(row.price_decimals, 0)) if reference is not None else 0.0
-    percent = round(change / reference * 100, 4) if reference else 0.0
-    return {
-        "ch": change,
-        "chp": percent,
-        "short_name": symbol_info.short_name(row),
-        "exchange": row.exchange,
-        "description": symbol_info.description(row),
-        "lp": last,
-        "ask": last,
-        "bid": last,
-        "open_price": quote.open if quote.open is not None else last,
-        "high_price": quote.high if quote.high is not None else last,
-        "low_price": quote.low if quote.low is not None else last,
-        "prev_close_price": reference if reference is not None else last,
-        "volume": quote.volume,
-    }
+    return responses.json({"s": "ok", "d": await quote_items(db, ctx.symbols, names, rules.grant(request).allows)})
 
 
 async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:

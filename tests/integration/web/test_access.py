@@ -10,6 +10,7 @@ metric and error body."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -26,7 +27,8 @@ from candleflow.stack import StackInfo
 from candleflow.web.routes import route_rules, routes
 from candleflow.web.rules import Rule
 from tests.harness import Names
-from tests.harness.sse import OTHER, SYMBOL, T, stream_id, streams, two_series
+from tests.harness.engine import publish
+from tests.harness.sse import OTHER, SYMBOL, T, reading, stream_id, streams, two_series
 from tests.harness.web import LiveHub, Served, serving, serving_live
 
 pytestmark = pytest.mark.integration
@@ -79,6 +81,19 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/udf/streams/{stream}/unsubscribe"): Example(
         "/udf/streams/{stream}/unsubscribe", lambda s: [("sub", f"{s}|5")]
     ),
+    ("GET", "/udf/replay"): Example(
+        "/udf/replay", lambda s: [*_series(s)[:2], ("from", str(T - 3600)), ("speed", "max")]
+    ),
+    **{
+        ("POST", f"/udf/replay/{{replay}}/{action}"): Example(f"/udf/replay/{{replay}}/{action}", params, False)
+        for action, params in (
+            ("pause", _none),
+            ("resume", _none),
+            ("speed", lambda _: [("speed", "2")]),
+            ("step", _none),
+            ("jump", lambda _: [("to", str(T - 1800))]),
+        )
+    },
     ("GET", "/api/indicators"): Example("/api/indicators", lambda s: [*_series(s), ("kind", "sma"), ("period", "20")]),
     ("GET", "/api/functions"): Example("/api/functions", _none, symbol_bound=False),
     ("GET", "/healthz"): Example("/healthz", _none, symbol_bound=False),
@@ -106,20 +121,46 @@ def example(method: str, path: str) -> Example:
     return found
 
 
+async def logged(stack: StackInfo, database_url: str, names: Names) -> None:
+    """`two_series`, and ticks of `SYMBOL` at `T` in the log: a replay from `T - 3600`
+    (at 1x, or paused) runs until it is closed."""
+    await two_series(stack, database_url, names)
+    await publish(
+        stack.kafka_bootstrap, names.ticks_topic, [{"symbol": SYMBOL, "ts": T * 1000 + 5, "price": 100.0, "qty": 1.0}]
+    )
+
+
+@contextlib.asynccontextmanager
+async def paused_replay(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> AsyncIterator[str]:
+    """A paused replay of `SYMBOL` from `T - 3600`, running while the block lasts; its id."""
+    asked = {"symbol": SYMBOL, "resolution": "1", "from": T - 3600, "paused": "true"}
+    async with reading(session, f"{url}/udf/replay", asked, headers) as (response, reader):
+        assert response.status == 200
+        await reader.wait_for(lambda r: any(e.kind == "hello" for e in r.events))
+        yield str(next(e.data["replay"] for e in reader.events if e.kind == "hello"))
+
+
 @pytest.fixture
 async def guarded(stack: StackInfo, database_url: str, names: Names) -> AsyncIterator[tuple[Served, LiveHub]]:
-    await two_series(stack, database_url, names)
+    await logged(stack, database_url, names)
     env = names.env(stack, database_url, sse_heartbeat=1, access="tokens", token_secret=SECRET)
     async with serving_live(Settings.from_env(env)) as served:
         yield served
 
 
+#: The placeholders of paths that name a running stream or replay.
+OWNED = ("{stream}", "{replay}")
+
+
 async def call(
-    session: aiohttp.ClientSession, url: str, method: str, ex: Example, symbol: str, headers: dict[str, str], sid: str
-) -> tuple[int, Any]:
-    """Status and body (JSON when it is JSON) of `ex` for `symbol`; a stream is closed once
-    its head is in."""
-    target = url + ex.path.replace("{stream}", sid)
+    session: aiohttp.ClientSession, url: str, method: str, ex: Example, symbol: str, headers: dict[str, str],
+    ids: dict[str, str],
+) -> tuple[int, Any]:  # fmt: skip
+    """Status and body (JSON when it is JSON) of `ex` for `symbol`, its path's `{stream}` or
+    `{replay}` filled from `ids`; a stream is closed once its head is in."""
+    target = url + ex.path
+    for placeholder, found in ids.items():
+        target = target.replace(placeholder, found)
     async with session.request(
         method, target, params=ex.params(symbol), headers=headers, allow_redirects=False
     ) as response:
@@ -143,17 +184,20 @@ async def test_the_auth_matrix_of_every_route(guarded: tuple[Served, LiveHub]) -
     rules = route_rules()
     expired = token(ttl=1, now=time.time() - 3600)
     forged = issue(b"f" * 40, "alice", ALICE, 600)
-    async with aiohttp.ClientSession() as session, streams(session, server.url, [], headers=bearer(token())) as opened:
-        response, reader = opened
+    async with (
+        aiohttp.ClientSession() as session,
+        streams(session, server.url, [], headers=bearer(token())) as (response, reader),
+        paused_replay(session, server.url, bearer(token())) as replay,
+    ):
         assert response.status == 200
         await reader.wait_for(lambda r: any(e.kind == "hello" for e in r.events))
-        sid = stream_id(reader)
+        ids = {"{stream}": stream_id(reader), "{replay}": replay}
         for method, path in routes():
             rule, ex = rules[(method, path)], example(method, path)
             where = f"{method} {path}"
 
             async def status(symbol: str, headers: dict[str, str], ex: Example = ex, method: str = method) -> int:
-                return (await call(session, server.url, method, ex, symbol, headers, sid))[0]
+                return (await call(session, server.url, method, ex, symbol, headers, ids))[0]
 
             good = await status(SYMBOL, bearer(token(admin=rule is Rule.ADMIN)))
             assert good in (200, 404) if path.startswith(BUILT) else good == 200, where
@@ -161,17 +205,19 @@ async def test_the_auth_matrix_of_every_route(guarded: tuple[Served, LiveHub]) -
                 assert await status(SYMBOL, {}) == good, where
                 continue
             for name, headers in (("none", {}), ("expired", bearer(expired)), ("forged", bearer(forged))):
-                code, body = await call(session, server.url, method, ex, SYMBOL, headers, sid)
+                code, body = await call(session, server.url, method, ex, SYMBOL, headers, ids)
                 assert code == 401, (where, name, body)
                 assert body["s"] == "error" and ("expired" if name == "expired" else "") in body["errmsg"], body
             if rule is Rule.ADMIN:
                 assert await status(SYMBOL, bearer(token())) == 403, where
             elif ex.symbol_bound:
-                code, body = await call(session, server.url, method, ex, OTHER, bearer(token()), sid)
+                code, body = await call(session, server.url, method, ex, OTHER, bearer(token()), ids)
                 assert (code, body["errmsg"]) == (403, f"your access token does not allow {OTHER}"), where
-            if "{stream}" in path:
-                code, body = await call(session, server.url, method, ex, SYMBOL, bearer(token("bob")), sid)
-                assert (code, body["errmsg"]) == (403, "this stream belongs to another token holder"), where
+            for placeholder in OWNED:
+                if placeholder in path:
+                    code, body = await call(session, server.url, method, ex, SYMBOL, bearer(token("bob")), ids)
+                    what = placeholder.strip("{}")
+                    assert (code, body["errmsg"]) == (403, f"this {what} belongs to another token holder"), where
 
 
 async def test_what_a_token_does_not_allow_is_left_out_of_search_and_quotes(guarded: tuple[Served, LiveHub]) -> None:
@@ -184,6 +230,15 @@ async def test_what_a_token_does_not_allow_is_left_out_of_search_and_quotes(guar
         assert [(item["n"], item["s"]) for item in items] == [(SYMBOL, "ok"), (OTHER, "error"), ("ETH/USD", "error")]
         async with session.get(f"{url}/udf/symbols", params={"symbol": "eth/usd"}) as response:
             assert response.status == 403  # an alias is checked as the market it resolves to
+        async with session.get(f"{url}/udf/streams", params={"quote": OTHER}) as response:
+            assert response.status == 403  # a streamed quote as much as a series
+        async with reading(session, f"{url}/udf/streams", {"quote": SYMBOL}) as (response, reader):
+            assert response.status == 200
+            await reader.wait_for(lambda r: any(e.kind == "quote" for e in r.events))
+            async with session.post(
+                f"{url}/udf/streams/{stream_id(reader)}/subscribe", params={"quote": "eth/usd"}
+            ) as refused:
+                assert refused.status == 403
 
 
 async def test_a_token_by_header_cookie_or_query_and_never_seen_again(
@@ -262,18 +317,20 @@ async def test_admin_surface_on_its_own_port(stack: StackInfo, database_url: str
 
 
 async def test_open_access_serves_every_route_as_before(stack: StackInfo, database_url: str, names: Names) -> None:
-    await two_series(stack, database_url, names)
+    await logged(stack, database_url, names)
     settings = Settings.from_env(names.env(stack, database_url, sse_heartbeat=1))
     async with (
         serving_live(settings) as (server, _),
         aiohttp.ClientSession() as session,
         streams(session, server.url, []) as (_, reader),
+        paused_replay(session, server.url, {}) as replay,
     ):
         await reader.wait_for(lambda r: any(e.kind == "hello" for e in r.events))
         sid = stream_id(reader)
         assert re.fullmatch(r"[0-9a-f]{32}", sid)  # uuid4: 122 random bits, the stream's only key
+        ids = {"{stream}": sid, "{replay}": replay}
         for method, path in routes():
-            code, _ = await call(session, server.url, method, example(method, path), OTHER, {}, sid)
+            code, _ = await call(session, server.url, method, example(method, path), OTHER, {}, ids)
             assert code in (200, 404) if path.startswith(BUILT) else code == 200, (method, path)
         async with session.get(f"{server.url}/?token=anything", allow_redirects=False) as page:
             assert (page.status, page.headers["Location"]) == (303, "/")

@@ -24,7 +24,7 @@ from candleflow.core.metrics import REGISTRY
 from candleflow.core.settings import Settings
 from candleflow.stack import StackInfo
 from tests.harness import Names
-from tests.harness.sse import OTHER, SYMBOL, T, produce, stream, stream_id, streams, two_series, update
+from tests.harness.sse import OTHER, SYMBOL, T, produce, reading, stream, stream_id, streams, two_series, update
 from tests.harness.waiting import eventually
 from tests.harness.web import Served, serving, serving_live
 
@@ -114,17 +114,17 @@ async def test_idle_streams_are_closed_and_held_ones_are_not(stack: StackInfo, d
         session_from() as session,
         streams(session, server.url, []) as (_, empty),
         streams(session, server.url, [f"{SYMBOL}|1"]) as (_, holding),
+        reading(session, f"{server.url}/udf/streams", [("quote", SYMBOL)]) as (_, quoting),  # a watchlist's stream
     ):
         closed_before = rejected("stream closed: no subscription")
         await empty.wait_for(lambda r: r.ended, timeout=30)
         await holding.wait_for(lambda r: len([e for e in r.events if e.kind == "comment"]) >= 3, timeout=30)
-        assert not holding.ended
-        async with session.post(
-            f"{server.url}/udf/streams/{stream_id(holding)}/unsubscribe", params={"sub": f"{SYMBOL}|1"}
-        ) as answer:
-            assert answer.status == 200
-        await holding.wait_for(lambda r: r.ended, timeout=30)
-        assert rejected("stream closed: no subscription") == closed_before + 2
+        assert not holding.ended and not quoting.ended
+        for reader, held in ((holding, {"sub": f"{SYMBOL}|1"}), (quoting, {"quote": SYMBOL})):
+            async with session.post(f"{server.url}/udf/streams/{stream_id(reader)}/unsubscribe", params=held) as answer:
+                assert answer.status == 200
+            await reader.wait_for(lambda r: r.ended, timeout=30)
+        assert rejected("stream closed: no subscription") == closed_before + 3
 
 
 async def test_a_stream_ends_when_its_token_expires(stack: StackInfo, database_url: str, names: Names) -> None:
