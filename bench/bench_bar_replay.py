@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench import bench_sse
 from bench.bench_engine import fresh_database, ledger_progress, publish, tick_records
-from bench.bench_history import drop_database, worker
+from bench.bench_history import LOAD_FROM_ONE_ADDRESS, drop_database, worker
 from bench.common import Figure, median
 from candleflow.stack import StackInfo
 
@@ -192,6 +192,7 @@ def run(info: StackInfo, *, burst: int = 200_000, seconds: float = 8.0, repeats:
     database_url = asyncio.run(_setup(info, topic))
     env = {
         **info.env(),
+        **LOAD_FROM_ONE_ADDRESS,
         "CANDLEFLOW_DATABASE_URL": database_url,
         "CANDLEFLOW_APP_ID": app_id,
         "CANDLEFLOW_TICKS_TOPIC": topic,
