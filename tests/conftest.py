@@ -12,7 +12,7 @@ from types import FrameType
 import pytest
 from hypothesis import settings
 
-from candleflow.stack import Stack, StackInfo, aio
+from candleflow.stack import KafkaSecurity, Stack, StackInfo, aio
 from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, jar_cache, temporary_stack_dir
 from tests.harness.databases import fresh_database, prepare_template
@@ -55,6 +55,40 @@ def stack(stack_control: Stack) -> StackInfo:
     """Where the session's stack answers; its `candleflow` database is migrated, and so is
     the template every per-test database is copied from."""
     return stack_control.up()
+
+
+@pytest.fixture(scope="session")
+def secured_stack_control() -> Iterator[Stack]:
+    """A second stack, started only for the tests that ask for it: Kafka with SSL
+    (client certificates required), SASL_SSL and SASL_PLAINTEXT listeners beside its
+    PLAINTEXT one, PostgreSQL with TLS, and a streaming replica. Its `candleflow`
+    database is migrated. At the end no process of it may be left."""
+    directory = temporary_stack_dir("candleflow-test-secured-")
+    control = Stack(
+        directory,
+        jar_dir=jar_cache(),
+        quiet=True,
+        kafka_security=KafkaSecurity(("SASL_SSL", "SSL", "SASL_PLAINTEXT"), client_auth="required"),
+        pg_tls=True,
+        replica=True,
+    )
+    try:
+        info = control.up()
+        aio.run(lambda: migrate(info.database_url))
+        yield control
+    finally:
+        try:
+            control.down()
+            left = control.processes()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        assert left == [], f"processes {left} of the secured stack survived `down`"
+
+
+@pytest.fixture(scope="session")
+def secured_stack(secured_stack_control: Stack) -> StackInfo:
+    """Where the secured stack answers (see `secured_stack_control`)."""
+    return secured_stack_control.up()
 
 
 @pytest.fixture
