@@ -174,7 +174,8 @@ class KafkaServer:
                 "stop the stack and remove that directory (its topics go with it), or use another "
                 "CANDLEFLOW_STACK_DIR"
             )
-        self.config.touch(mode=0o600)  # it holds the PLAIN user's password
+        self.config.touch(mode=0o600)
+        self.config.chmod(0o600)  # it holds the PLAIN user's password
         self.config.write_text(self._properties(port, controller_port, security, secure_ports or {}, tls))
         self.log4j.write_text(LOG4J2)
         if not formatted:
