@@ -156,7 +156,7 @@ class Settings:
     synthetic_history: float = setting(
         "0",
         NON_NEGATIVE_HOURS,
-        "hours of past synthetic ticks the feed lays down first when the ticks topic is empty (`make run`: 48)",
+        "hours of past synthetic ticks laid down first for symbols the ticks topic holds none of (`make run`: 48)",
     )
     cryptocompare_api_key: str = setting("", TEXT, "CryptoCompare API key (live feed)")
     cryptocompare_url: str = setting("wss://streamer.cryptocompare.com/v2", WS_URL, "CryptoCompare streamer URL")

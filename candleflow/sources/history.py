@@ -2,10 +2,12 @@
 before the live ones, so a fresh `make run` opens on a chart with history, moving
 averages and crossover marks instead of two bars at the right edge.
 
-Only an empty ticks topic gets history (the log is the truth: a topic with records
-already has its chart). The past trades continue into the live feed's random walk,
-stamped from `hours` ago up to now (densest over the last hours), and are published as fast
-as the producer takes them: they reach the engine like any other ticks.
+History goes only to symbols the ticks topic holds no tick of, as the log itself says
+(`candleflow.sources.log_tail.symbols_without_ticks`): a restarted feed finds its
+earlier history and live ticks there and lays down nothing, so a chart never counts
+two histories. The past trades continue into the live feed's random walk, stamped from
+`hours` ago up to now (densest over the last hours), and are published as fast as the
+producer takes them: they reach the engine like any other ticks.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from candleflow.domain.ticks import Tick
+from candleflow.sources.log_tail import symbols_without_ticks
 from candleflow.sources.publisher import TickSink
 from candleflow.sources.synthetic import SyntheticFeed, SyntheticTrade
 
@@ -30,22 +33,6 @@ log = logging.getLogger(__name__)
 RECENT_HOURS = 8.0
 RECENT_PER_MINUTE = 20.0
 EARLIER_PER_MINUTE = 3.0
-
-
-async def topic_is_empty(bootstrap: str, topic: str) -> bool:
-    """True when no partition of `topic` holds a record (retention included)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not tps:
-            return True
-        ends = await consumer.end_offsets(tps)
-        starts = await consumer.beginning_offsets(tps)
-        return all(ends[tp] <= starts[tp] for tp in tps)
-    finally:
-        await consumer.stop()
 
 
 def past_ticks(trades: Iterator[SyntheticTrade], feed: SyntheticFeed, *, start_ms: int, end_ms: int) -> Iterator[Tick]:
@@ -63,32 +50,50 @@ def past_ticks(trades: Iterator[SyntheticTrade], feed: SyntheticFeed, *, start_m
 
 
 async def lay_down_history(
-    trades: Iterator[SyntheticTrade],
     feed: SyntheticFeed,
     sink: TickSink,
     *,
     hours: float,
     bootstrap: str,
     topic: str,
-) -> int:
-    """Publish `hours` of past trades when `topic` is empty; returns how many."""
+    resume: Mapping[str, tuple[float, int]],
+) -> Iterator[SyntheticTrade]:
+    """Publish `hours` of past trades of those of the feed's symbols the topic holds no
+    tick of; return the trades the live feed goes on with: the same walk, or, when the
+    log held some of the symbols already, a walk resumed from the newest trade of each.
+
+    When what the topic holds cannot be read, no history is laid down: a chart without
+    history is better than one with two."""
+    trades = feed.trades(resume)
     if hours <= 0:
-        return 0
-    if not await topic_is_empty(bootstrap, topic):
-        log.info("synthetic history: %s already holds ticks, none laid down", topic)
-        return 0
+        return trades
+    try:
+        empty = await symbols_without_ticks(bootstrap, topic, feed.symbols)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("synthetic history: cannot tell what %s holds (%r): none laid down", topic, exc)
+        return trades
+    if not empty:
+        log.info("synthetic history: %s already holds ticks of every symbol, none laid down", topic)
+        return trades
     end_ms = int(time.time() * 1000)
     started = time.monotonic()
+    last: dict[str, tuple[float, int]] = {}
     sent = 0
     for tick in past_ticks(trades, feed, start_ms=end_ms - int(hours * 3_600_000), end_ms=end_ms):
+        if tick.symbol not in empty:
+            continue
         await sink.publish(tick)
+        last[tick.symbol] = (tick.price, int(tick.id or 0))
         sent += 1
         if sent & 0x3FF == 0:
             await asyncio.sleep(0)  # let the worker's other tasks run
     log.info(
-        "synthetic history: %d ticks over the past %g hours published in %.1f s",
+        "synthetic history: %d ticks of %s over the past %g hours published in %.1f s",
         sent,
+        ", ".join(sorted(empty)),
         hours,
         time.monotonic() - started,
     )
-    return sent
+    if empty == set(feed.symbols):
+        return trades
+    return feed.trades({**resume, **last})

@@ -9,6 +9,12 @@ is recognised and nothing is counted twice. The synthetic feed, whose trade ids 
 1, 2, ... per symbol, likewise resumes from the log (`resume_points`) instead of
 numbering its trades afresh on the worker that takes it over.
 
+Before a feed lays down history, `symbols_without_ticks` asks the same tail which of its
+symbols the log holds no tick of at all: partitions come from the admin's description of
+the topic and each one's extent from its beginning and end offsets, never from a
+consumer's metadata cache (which may not have arrived yet), so a topic that holds records
+is never taken for an empty one.
+
 Ticks are keyed by symbol, so each symbol lives in one partition: only those partitions
 are read, in growing windows from their end until every symbol has `per_symbol` ticks
 (or the partition's start, or `max_records` per partition, is reached).
@@ -20,6 +26,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -80,17 +87,46 @@ async def resume_points(settings: Settings, symbols: Iterable[str]) -> dict[str,
     return points
 
 
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """What a backwards read of the log found: `ticks` oldest first per partition, and
+    the wanted symbols it could not settle (too few ticks found before `max_records`
+    records of their partition were read, the partition's start not reached)."""
+
+    ticks: list[Tick]
+    unsettled: frozenset[str]
+
+
 async def recent_ticks(
     bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
 ) -> list[Tick]:
     """At least the newest `per_symbol` valid ticks of each symbol (fewer when the log
     holds fewer), oldest first per partition."""
+    return (await read_tail(bootstrap, topic, symbols, per_symbol, max_records)).ticks
+
+
+async def symbols_without_ticks(
+    bootstrap: str, topic: str, symbols: Iterable[str], max_records: int = 500_000
+) -> set[str]:
+    """Those of `symbols` of which `topic` holds no valid tick (a missing topic holds none;
+    records deleted by retention are not held). A symbol whose partition is too long to
+    read back to its start within `max_records` counts as held: history laid twice is
+    worse than none. Kafka errors propagate."""
+    wanted = set(symbols)
+    tail = await read_tail(bootstrap, topic, wanted, 1, max_records)
+    return wanted - {tick.symbol for tick in tail.ticks} - tail.unsettled
+
+
+async def read_tail(
+    bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
+) -> Tail:
+    """`recent_ticks`, telling also which symbols the read could not settle."""
     wanted = set(symbols)
     try:
         all_partitions = await topic_partitions(bootstrap, topic)
     except LogUnavailable:
-        log.warning("topic %s does not exist yet: nothing to seed from", topic)
-        return []
+        log.info("topic %s does not exist yet: it holds no ticks", topic)
+        return Tail([], frozenset())
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -100,24 +136,29 @@ async def recent_ticks(
             partition = partitioner(symbol.encode(), all_partitions, all_partitions)
             by_partition.setdefault(partition, set()).add(symbol)
         ticks: list[Tick] = []
+        unsettled: set[str] = set()
         for partition, members in sorted(by_partition.items()):
-            ticks.extend(
-                await _partition_tail(consumer, TopicPartition(topic, partition), members, per_symbol, max_records)
+            found, short = await _partition_tail(
+                consumer, TopicPartition(topic, partition), members, per_symbol, max_records
             )
-        return ticks
+            ticks.extend(found)
+            unsettled.update(short)
+        return Tail(ticks, frozenset(unsettled))
     finally:
         await consumer.stop()
 
 
 async def _partition_tail(
     consumer: AIOKafkaConsumer, tp: TopicPartition, members: set[str], per_symbol: int, max_records: int
-) -> list[Tick]:
+) -> tuple[list[Tick], set[str]]:
+    """The partition's newest ticks of `members`, and the members left short of
+    `per_symbol` before the partition's start was reached."""
     begin = (await consumer.beginning_offsets([tp]))[tp]
     end = (await consumer.end_offsets([tp]))[tp]
     if end <= begin:
         # Never assign a partition without seeking it: aiokafka's `stop()` then waits
         # for a position that nobody asked for.
-        return []
+        return [], set()
     consumer.assign([tp])
     consumer.seek(tp, max(begin, end - 1))
     windows: list[list[Tick]] = []
@@ -130,7 +171,8 @@ async def _partition_tail(
         counts.update(tick.symbol for tick in window)
         windows.append(window)
         high, step = low, step * 2
-    return [tick for window in reversed(windows) for tick in window]
+    short = {s for s in members if counts[s] < per_symbol} if high > begin else set()
+    return [tick for window in reversed(windows) for tick in window], short
 
 
 async def _read_range(

@@ -31,15 +31,14 @@ async def run_synthetic_feed(
     duration: float | None = None,
 ) -> int:
     """The synthetic feed as every entry point runs it: go on from the newest trades the
-    log holds, lay down the demo history when the topic is empty, then publish live."""
-    trades = feed.trades(await resume_points(settings, feed.symbols))
-    await lay_down_history(
-        trades,
+    log holds, lay down the demo history for symbols the log holds no tick of, then publish live."""
+    trades = await lay_down_history(
         feed,
         sink,
         hours=settings.synthetic_history,
         bootstrap=settings.kafka_bootstrap,
         topic=settings.ticks_topic,
+        resume=await resume_points(settings, feed.symbols),
     )
     return await run_synthetic(feed, sink, stop=stop, count=count, duration=duration, trades=trades)
 
