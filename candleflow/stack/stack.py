@@ -176,7 +176,9 @@ class Stack:
         taken.add(state.kafka_controller_port)
         ports: dict[str, int] = {}
         for protocol in state.kafka_security:
-            ports[protocol] = choose(0, state.kafka_secure_ports.get(protocol), "", taken, wait=self._port_wait)
+            previous = state.kafka_secure_ports.get(protocol)
+            again = previous if self._port_wait and previous else 0  # a restart keeps its ports
+            ports[protocol] = choose(again, previous, "", taken, wait=self._port_wait)
             taken.add(ports[protocol])
         state.kafka_secure_ports = ports
         security = self._security(state)
