@@ -18,8 +18,6 @@ import time
 import zlib
 from collections.abc import Sequence
 
-import asyncpg
-
 from bench.bench_engine import fresh_database, tick_records
 from bench.common import Figure, median
 from candleflow.core import collector
@@ -29,6 +27,7 @@ from candleflow.engine.bar_engine import BarEngine
 from candleflow.functions.registry import FunctionSet, load
 from candleflow.kafka.log_reader import Record
 from candleflow.stack import StackInfo
+from candleflow.store.database import Database
 
 PARTITIONS = 4
 BATCH = Settings().batch_max
@@ -57,16 +56,16 @@ def as_records(count: int) -> list[Record]:
 async def engine_seconds(info: StackInfo, records: Sequence[Record], functions: FunctionSet) -> float:
     """Seconds for one engine to absorb `records` in batches, on a fresh database."""
     url = await fresh_database(info)
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    database = await Database(url, 2).connected()
     try:
         settings = Settings(database_url=url, future_tolerance=1e9)
-        engine = BarEngine(settings, pool, NullSink(), functions=functions)
+        engine = BarEngine(settings, database, NullSink(), functions=functions)
         started = time.perf_counter()
         for start in range(0, len(records), BATCH):
             await engine.process(records[start : start + BATCH])
         return time.perf_counter() - started
     finally:
-        await pool.close()
+        await database.close()
 
 
 async def run(info: StackInfo, ticks: int = 500_000, repeats: int = 3) -> list[Figure]:

@@ -25,7 +25,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from candleflow.sources.publisher import TickPublisher, ensure_topics
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.topics import Topic, ensure_topics
+from candleflow.sources.publisher import TickPublisher
 from candleflow.sources.replay import open_lines, replay_file
 
 SYMBOLS = ("Coinbase:BTC/USD", "Coinbase:ETH/USD", "Kraken:SOL/USD", "Binance:DOGE/USDT", "Kraken:XRP/EUR")
@@ -49,7 +51,9 @@ def write_ticks(path: Path, lines: int, *, bad_every: int = 10_000, seed: int = 
 
 
 async def _replay(bootstrap: str, path: Path, topic: str, dead: str, partitions: int) -> tuple[float, int]:
-    publisher = TickPublisher(bootstrap, source="bench", ticks_topic=topic, dead_topic=dead, partitions=partitions)
+    publisher = TickPublisher(
+        KafkaConfig(bootstrap), source="bench", ticks_topic=topic, dead_topic=dead, partitions=partitions
+    )
     await publisher.start()
     try:
         started = time.perf_counter()
@@ -83,7 +87,7 @@ async def _bare(bootstrap: str, path: Path, topic: str) -> tuple[float, int]:
 async def _run(bootstrap: str, lines: int, partitions: int, path: Path | None) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     topic, dead, bare = f"bench.ingest.{run_id}", f"bench.ingest.{run_id}.dead", f"bench.bare.{run_id}"
-    await ensure_topics(bootstrap, {topic: partitions, dead: 1, bare: partitions})
+    await ensure_topics(KafkaConfig(bootstrap), [Topic(topic, partitions), Topic(dead, 1), Topic(bare, partitions)])
     with tempfile.TemporaryDirectory() as tmp:
         if path is None:
             path = Path(tmp) / "ticks.ndjson"

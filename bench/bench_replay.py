@@ -19,6 +19,7 @@ from bench.bench_engine import bare_consumer, fresh_database, publish, tick_reco
 from bench.common import Figure, median
 from candleflow.core.settings import Settings
 from candleflow.domain.fold import TickFolder
+from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogReader, Span
 from candleflow.maintenance.rebuild.run import Options, replay
 from candleflow.stack import StackInfo
@@ -27,7 +28,7 @@ from candleflow.stack import StackInfo
 async def fast_path(bootstrap: str, topic: str) -> tuple[float, int]:
     """(seconds, records) of reading the whole topic into 1-second bars and rolling them up."""
     builder = TickFolder(future_tolerance_s=1e9)
-    async with LogReader(bootstrap, topic) as reader:
+    async with LogReader(KafkaConfig(bootstrap), topic) as reader:
         begins, ends = await reader.bounds()
         started = time.perf_counter()
         count = await reader.read({p: Span(begins[p], ends[p]) for p in ends}, lambda _p, records: builder.add(records))

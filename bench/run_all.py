@@ -102,6 +102,12 @@ def memory(info: StackInfo, quick: bool) -> list[Figure]:
     return asyncio.run(bench_memory.run(info, minutes=bench_memory.soak_minutes(default=2.0 if quick else 10.0)))
 
 
+def sources(info: StackInfo, quick: bool) -> list[Figure]:
+    from bench import bench_sources
+
+    return bench_sources.run(trades=50_000 if quick else 200_000)
+
+
 SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
     "ingest": ingest,
     "engine": engine,
@@ -110,6 +116,7 @@ SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
     "latency": live_latency,
     "memory": memory,
     "functions": bench_functions.scenario,
+    "sources": sources,
 }
 
 

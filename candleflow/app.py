@@ -1,15 +1,22 @@
 """The Faust app: `faust -A candleflow.app worker` (or `candleflow worker`).
 
-This module only builds the `faust.App` from the settings; the engine task
-(`candleflow.agents`) and the web views import it and are found by autodiscovery when a
-worker starts. The engine reads Kafka with its own consumer group and the feed follows
-that group's partition 0 (`candleflow.worker`); Faust's own consumer only follows its
-leader topic (`topic_disable_leader=False`: a Faust consumer with no topic at all
-refuses to start).
+`create_app(settings)` builds the `faust.App` of a worker: its Faust `Worker` class,
+which serves the web application from the worker's start (`candleflow.agents.Serving`),
+and its one task (`candleflow.agents.run_engine`: the engine, the hub, the feed). Faust's
+web server is off (the worker serves its own application), and
+Faust's own consumer only follows its leader topic (`topic_disable_leader=False`: a Faust
+consumer with no topic at all refuses to start); the engine reads Kafka with its own
+consumer group and the feed follows that group's partition 0 (`candleflow.worker`).
+
+Importing this module reads nothing and opens nothing. The attribute `app` — what
+`faust -A candleflow.app` asks for — is the entry point: the first access reads the
+settings from the environment, installs the event loop and builds the app (a bad
+setting ends the process with exit code 2 and a message that says what to fix).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import Any
@@ -17,54 +24,63 @@ from typing import Any
 import faust
 from faust.worker import Worker as FaustWorker
 
+from candleflow.agents import Serving, run_engine
 from candleflow.core import event_loop
 from candleflow.core.logs import worker_loglevel
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import ConfigError
-from candleflow.functions.registry import from_settings
-
-try:
-    settings = Settings.from_env()
-    #: The indicators and signals this worker computes and serves (checked here, at start).
-    functions = from_settings(settings)
-except ConfigError as exc:
-    print(f"candleflow: {exc}", file=sys.stderr)
-    raise SystemExit(2) from None
-
-#: Before Faust builds the worker's loop (it does so after importing this module).
-event_loop.install(settings.event_loop)
+from candleflow.functions.registry import FunctionSet, from_settings
+from candleflow.kafka.config import KafkaConfig
 
 
-class Worker(FaustWorker):
-    """Faust's worker, logging at `CANDLEFLOW_LOG_LEVEL` unless `-l` says otherwise."""
+def worker_class(settings: Settings, serving: Serving) -> type[FaustWorker]:
+    """Faust's worker, logging at `CANDLEFLOW_LOG_LEVEL` unless `-l` says otherwise, and
+    without Faust's web server whatever `faust worker --with-web` (its default) says: the
+    worker serves its own application on `CANDLEFLOW_WEB_PORT` (`serving`), from its first
+    start, before Faust joins its group, to its shutdown."""
 
-    def __init__(self, *args: Any, loglevel: str | int | None = None, **kwargs: Any) -> None:
-        level = worker_loglevel(loglevel if isinstance(loglevel, str) else None, settings.log_level, sys.argv[1:])
-        super().__init__(*args, loglevel=level, **kwargs)
+    class Worker(FaustWorker):
+        def __init__(self, app: faust.App, *args: Any, loglevel: str | int | None = None, **kwargs: Any) -> None:
+            level = worker_loglevel(loglevel if isinstance(loglevel, str) else None, settings.log_level, sys.argv[1:])
+            app.conf.web_enabled = False
+            super().__init__(app, *args, loglevel=level, **kwargs)
 
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        """No start-up spinner. At WARNING and above, Faust's spinner sets the root logger to
-        DEBUG for the worker's whole life, so that every log call turns it: every debug line
-        of aiokafka, mode and Faust then builds a record that no handler prints (measured: a
-        tenth of a quiet worker's busy time while it answers history requests)."""
-        self.spinner = None
-        super().on_setup_root_logger(logger, level)
+        async def on_first_start(self) -> None:
+            await super().on_first_start()
+            await serving.start()
+
+        async def on_shutdown(self) -> None:
+            await serving.stop()
+            await super().on_shutdown()
+
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            """No start-up spinner. At WARNING and above, Faust's spinner sets the root logger to
+            DEBUG for the worker's whole life, so that every log call turns it: every debug line
+            of aiokafka, mode and Faust then builds a record that no handler prints (a visible
+            part of a quiet worker's time answering history: `bench/bench_history.py`)."""
+            self.spinner = None
+            super().on_setup_root_logger(logger, level)
+
+    return Worker
 
 
-def create_app(conf: Settings) -> faust.App:
+def create_app(conf: Settings, functions: FunctionSet | None = None) -> faust.App:
+    """The Faust app of a worker with these settings (the functions built once, here,
+    unless given: `FunctionConfigError` names a bad one)."""
+    functions = functions if functions is not None else from_settings(conf)
+    serving = Serving(conf, functions)
     datadir = conf.stack_dir / "faust" / conf.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    kafka = KafkaConfig.from_settings(conf)
+    app = faust.App(
         conf.app_id,
         broker=conf.kafka_url,
+        broker_credentials=kafka.faust_credentials(),
+        broker_client_id=f"{kafka.client_id}-faust",
         store="memory://",
-        autodiscover=["candleflow.agents", "candleflow.web"],
+        autodiscover=False,
         origin="candleflow",
-        web_host=conf.web_host,
-        web_port=conf.web_port,
-        web_bind=conf.web_host,
-        web_transport="tcp://",
-        web_cors_options=None,
+        web_enabled=False,
         topic_partitions=conf.ticks_partitions,
         topic_allow_declare=True,
         topic_disable_leader=False,
@@ -73,16 +89,40 @@ def create_app(conf: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_linger_ms=5,
         producer_max_batch_size=1_048_576,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=20_000,
         consumer_max_fetch_size=4 * 1_048_576,
         datadir=str(datadir),
         loghandlers=[],
-        Worker=Worker,
+        Worker=worker_class(conf, serving),
     )
 
+    async def bar_engine() -> None:
+        await run_engine(conf, functions, serving.runtime)
 
-app = create_app(settings)
+    app.task(bar_engine)
+    return app
+
+
+@functools.cache
+def app_from_environment() -> faust.App:
+    """The entry point's app: settings from the environment, the event loop installed
+    before Faust builds the worker's loop; a bad setting exits 2 with its message."""
+    try:
+        settings = Settings.from_env()
+        functions = from_settings(settings)
+    except ConfigError as exc:
+        print(f"candleflow: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    event_loop.install(settings.event_loop)
+    return create_app(settings, functions)
+
+
+def __getattr__(name: str) -> Any:
+    """`candleflow.app.app`, built on first access (see the module docstring)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return app_from_environment()

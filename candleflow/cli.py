@@ -1,5 +1,7 @@
 """The `candleflow` command. Each subcommand group lives beside the layer it drives
-and is imported only when used, so `candleflow stack up` never imports Faust."""
+and is imported only when used, so `candleflow stack up` never imports Faust. Every
+subcommand runs through `candleflow.core.command` (settings, logging, signals, exit
+codes); the worker runs under Faust's own signal handling and logging."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from typing import Any
 
 import click
 
+from candleflow.core.command import exit_code
 from candleflow.domain.exceptions import CandleflowError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("candleflow.worker_cli", "worker"),
     "stack": ("candleflow.stack.cli", "stack"),
-    "db": ("candleflow.store.cli", "db"),
+    "db": ("candleflow.maintenance.cli", "db"),
     "ingest": ("candleflow.sources.cli", "ingest"),
     "replay": ("candleflow.maintenance.rebuild.cli", "replay"),
     "backfill": ("candleflow.maintenance.backfill.cli", "backfill"),
@@ -36,19 +39,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="candleflow")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """candleflow: CryptoCompare ticks -> Kafka -> Faust bars -> PostgreSQL -> TradingView UDF/SSE."""
-    if ctx.invoked_subcommand != "worker":  # the Faust worker sets up its own logging (candleflow.app.Worker)
-        from candleflow.core.logs import configure
-        from candleflow.core.settings import Settings
-
-        configure(Settings.from_env().log_level)
 
 
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="candleflow", standalone_mode=True)
-    except CandleflowError as exc:
+    except CandleflowError as exc:  # raised while a command's options were read
         click.echo(f"candleflow: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_code(exc))

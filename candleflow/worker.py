@@ -1,11 +1,13 @@
-"""`Worker`: what one `candleflow worker` process runs beside Faust's web server.
+"""`Worker`: what one `candleflow worker` process runs beside its web application.
 
-A worker owns, for its whole life, the database pool, the Kafka sink of the engine's
-output, the `BarEngine`, the `TickReader`, the engine status `/healthz` reports, the SSE
-hub of its web server and the leader-only feed. `Worker.open` connects (waiting for the
-database) and builds it; the constructor takes the pool and the sink ready-made, which
-is the seam for tests that run a worker in-process against the real stack. The web
-views reach the status and the hub through `candleflow.web.runtime`.
+A worker owns, for its whole life, the engine's `Database` (a few connections), the
+Kafka sink of the engine's output, the `BarEngine` and its runner, the `TickReader`, the
+dead-letter outbox, the monitor that tells whether the engine is stalled, the engine
+status `/healthz` and `/livez` report, the SSE hub of its web server and the
+leader-only feed. `Worker.open` connects (waiting for the database) and builds it; the
+constructor takes the database and the sink ready-made, which is the seam for tests
+that run a worker in-process against the real stack. The web views reach the status
+and the hub through the application's `candleflow.web.runtime.Runtime`.
 
 The feed (`CANDLEFLOW_SOURCE`) runs on the worker that holds partition 0 of the ticks
 topic: exactly one member of the engine's consumer group holds it, the group moves it
@@ -20,27 +22,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import asyncpg
-
-from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
+from candleflow.core.feed_status import FeedStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.updates import BarUpdate, Key
-from candleflow.engine.bar_engine import BarEngine, BatchResult, EngineRunner
+from candleflow.engine.bar_engine import BarEngine, BatchResult
+from candleflow.engine.monitor import EngineMonitor
+from candleflow.engine.outbox import DeadLetterOutbox
 from candleflow.engine.prepare import Prepared
 from candleflow.engine.reader import TickReader
+from candleflow.engine.runner import EngineRunner
 from candleflow.engine.sink import KafkaSink
-from candleflow.sources.publisher import ensure_topics
+from candleflow.functions.registry import FunctionSet
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.topics import Topics, ensure_topics
 from candleflow.store.bars import read_ledger
-from candleflow.store.migrate import migrate
-from candleflow.web.hub import Hub, current_bars
+from candleflow.store.database import Database, open_database
+from candleflow.web.hub import Hub
+from candleflow.web.updates_feed import UpdatesFeed, current_bars
 
 log = logging.getLogger(__name__)
 
-LAG_INTERVAL_S = 5.0
+#: Connections of the engine's database: one transaction at a time, plus the outbox and hub reads.
+ENGINE_CONNECTIONS = 4
 #: The partition whose holder runs the feed.
 LEADER_PARTITION = 0
 FEED_STOP_TIMEOUT_S = 10.0
@@ -53,8 +59,9 @@ class Feed:
     is not restarted: its error says what to fix.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, status: FeedStatus | None = None) -> None:
         self.settings = settings
+        self.status = status if status is not None else FeedStatus(down_after=settings.feed_down_after)
         self.task: asyncio.Task[None] | None = None
         self.stop = asyncio.Event()
 
@@ -70,7 +77,7 @@ class Feed:
 
             log.info("this worker leads the group: starting the %s feed", self.settings.source)
             self.stop = asyncio.Event()
-            self.task = asyncio.ensure_future(run_source(self.settings, self.stop))
+            self.task = asyncio.ensure_future(run_source(self.settings, self.stop, self.status))
             self.task.add_done_callback(self._ended)
         else:
             log.info("this worker no longer leads the group: stopping the %s feed", self.settings.source)
@@ -90,24 +97,32 @@ class Worker:
     def __init__(
         self,
         settings: Settings,
-        pool: Any,
+        database: Database,
         sink: KafkaSink,
+        functions: FunctionSet | None = None,
     ) -> None:
         self.settings = settings
-        self.pool = pool
+        self.kafka = sink.kafka
+        self.database = database
         self.sink = sink
         self.status = EngineStatus()
         #: The live bars of this worker's web server: started by the first stream, stopped on close.
         self.hub = Hub(
-            settings.kafka_bootstrap,
-            settings.updates_topic,
+            UpdatesFeed(self.kafka, settings.updates_topic, origin=sink.origin, reread=self._current),
             settings.sse_queue,
-            reread=self._current,
-            origin=sink.origin,
         )
         sink.local = self.hub.receive_all  # this process's charts get its commits in memory
-        self.engine = BarEngine(settings, pool, sink, status=self.status)
-        self.runner = EngineRunner(self.engine)
+        self.engine = BarEngine(settings, database, sink, status=self.status, functions=functions)
+        self.outbox = DeadLetterOutbox(
+            database,
+            sink,
+            kafka=self.kafka,
+            dead_topic=settings.dead_topic,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            status=self.status,
+        )
+        self.runner = EngineRunner(self.engine, rejected=self.outbox.wake)
         self.feed = Feed(settings)
         self.reader = TickReader(
             settings,
@@ -117,20 +132,31 @@ class Worker:
             revoked=self._revoked,
             assigned_now=self._assigned,
             settled=self.hub.settled,
+            beat=self.status.beat,
+            kafka=self.kafka,
+        )
+        self.monitor = EngineMonitor(
+            self.status,
+            lambda: set(self.reader.assigned),
+            kafka=self.kafka,
+            database_url=settings.database_url,
+            consumer=self.engine.consumer,
+            topic=self.engine.topic,
+            stall_after=settings.stall_after,
         )
 
     @classmethod
-    async def open(cls, settings: Settings) -> Worker:
+    async def open(cls, settings: Settings, functions: FunctionSet | None = None) -> Worker:
         """Make sure the topics exist, migrate and connect (waiting for the database as
-        long as it takes), and build the worker."""
-        partitions = settings.ticks_partitions
-        topics = {settings.ticks_topic: partitions, settings.dead_topic: partitions}
-        await ensure_topics(settings.kafka_bootstrap, {**topics, settings.updates_topic: partitions})
-        pool = await _open_pool(settings)
-        return cls(settings, pool, KafkaSink(settings))
+        long as it takes), and build the worker (computing `functions`, built once per
+        process and shared with its web application, or those the settings configure)."""
+        kafka = KafkaConfig.from_settings(settings)
+        await ensure_topics(kafka, Topics.from_settings(settings).all)
+        database = await open_database(settings.database_url, ENGINE_CONNECTIONS)
+        return cls(settings, database, KafkaSink(settings, kafka), functions)
 
     async def run(self) -> None:
-        """Read and commit ticks and report lag until cancelled."""
+        """Read and commit ticks, publish dead letters and watch for stalls until cancelled."""
         try:
             await self.engine.republish_current()  # updates a crash lost between commit and publish
         except Exception as exc:  # live clients still get every later update
@@ -138,7 +164,8 @@ class Worker:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.reader.run(), name="candleflow-engine-reader")
-                group.create_task(_every(LAG_INTERVAL_S, self.report_lag), name="candleflow-lag")
+                group.create_task(self.outbox.run(), name="candleflow-dead-letters")
+                group.create_task(self.monitor.run(), name="candleflow-engine-monitor")
         finally:
             await self.feed.follow(False)
 
@@ -147,80 +174,24 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.hub.stop()
         await self.sink.close()
-        await self.pool.close()
+        await self.database.close()
 
     async def _current(self, keys: list[Key]) -> list[BarUpdate]:
-        return await current_bars(self.pool, keys)
+        return await current_bars(self.database, keys)
 
     # ----------------------------------------------------------- reader hooks
 
     async def _ledger(self, partitions: Sequence[int]) -> dict[int, int]:
-        async with self.pool.acquire() as conn:
-            return await read_ledger(conn, self.engine.consumer, self.engine.topic, partitions)
+        return await read_ledger(self.database, self.engine.consumer, self.engine.topic, partitions)
 
     async def _handle(self, prepared: Prepared) -> BatchResult:
         with self.hub.committing():
-            result = await self.runner.run_prepared(prepared)
-        self._note_lag(result.next_offsets)
-        return result
+            return await self.runner.run_prepared(prepared)
 
     async def _revoked(self, partitions: frozenset[int]) -> None:
         if LEADER_PARTITION in partitions:
             await self.feed.follow(False)
 
     async def _assigned(self, partitions: frozenset[int]) -> None:
+        self.outbox.wake()  # dead letters a previous holder of these partitions left
         await self.feed.follow(LEADER_PARTITION in partitions)
-
-    # -------------------------------------------------------------------- lag
-
-    def _note_lag(self, next_offsets: dict[int, int]) -> None:
-        for partition, next_offset in next_offsets.items():
-            highwater = self.reader.highwater(partition)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-    def _set_lag(self, partition: int, lag: int) -> None:
-        self.status.lag[partition] = lag
-        metrics.CONSUMER_LAG.labels(str(partition)).set(lag)
-
-    async def report_lag(self) -> None:
-        """Lag of each partition this worker holds: highwater minus the next offset the
-        ledger expects (read from the database for partitions this worker has not
-        written). Partitions it no longer holds leave the report."""
-        assigned = set(self.reader.assigned)
-        for partition in set(self.status.lag) - assigned:
-            del self.status.lag[partition]
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(str(partition))
-        written = self.engine.written
-        unknown = [partition for partition in assigned if partition not in written]
-        ledger = await self._ledger(unknown) if unknown else {}
-        for partition in assigned:
-            highwater = self.reader.highwater(partition)
-            next_offset = written[partition][0] if partition in written else ledger.get(partition, 0)
-            if highwater is not None and partition in self.reader.assigned:
-                self._set_lag(partition, max(0, highwater - next_offset))
-
-
-async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` every `interval` seconds; a failure is logged and never ends the loop
-    (lag is a report, never a reason to stop a worker)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await job()
-        except Exception as exc:
-            log.debug("%s failed: %r", getattr(job, "__name__", job), exc)
-
-
-async def _open_pool(settings: Settings) -> Any:
-    """Migrate and connect, waiting for the database as long as it takes."""
-    delay = 0.5
-    while True:
-        try:
-            await migrate(settings.database_url)
-            return await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            log.warning("database %s not ready (%s); retrying in %.1f s", settings.database_url, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)

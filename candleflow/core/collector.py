@@ -4,8 +4,9 @@ A worker allocates a great many objects per batch (records, ticks' columns, bars
 that die with the batch, and holds a large, stable heap from start-up (Faust, aiokafka,
 asyncpg, the app). With CPython's defaults, a young collection runs every 700
 allocations and every tenth of those also walks the older generation, so the stable
-heap is scanned again and again for nothing: the engine benchmark gained 15-20 % from
-`settle` (`bench/bench_functions.py` runs its engines under it too, as a worker does).
+heap is scanned again and again for nothing: `settle` made the engine benchmark
+(`bench/bench_engine.py`) measurably faster, and `bench/bench_functions.py` runs its
+engines under it too, as a worker does.
 Cycles are still collected, only in larger steps; memory stays bounded (the memory soak
 of `make bench` measures it).
 """

@@ -12,6 +12,36 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 TICKS_ACCEPTED = Counter("candleflow_ticks_accepted", "Ticks published to ticks.raw", ["source"], registry=REGISTRY)
 TICKS_REJECTED = Counter("candleflow_ticks_rejected", "Ticks sent to ticks.dead", ["source"], registry=REGISTRY)
+FEED_CONNECTED = Gauge(
+    "candleflow_feed_connected",
+    "1 while a feed's connection for a market is up, 0 while it is down",
+    ["source", "symbol"],
+    registry=REGISTRY,
+)
+FEED_LAST_TRADE = Gauge(
+    "candleflow_feed_last_trade_timestamp_seconds",
+    "Unix time of the last trade a feed published for a market",
+    ["source", "symbol"],
+    registry=REGISTRY,
+)
+FEED_RECONNECTS = Counter(
+    "candleflow_feed_reconnects",
+    "Connections of a feed lost or refused (each is reopened)",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_NOT_UNDERSTOOD = Counter(
+    "candleflow_feed_frames_not_understood",
+    "Frames a feed's client could not read (logged with their start)",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_DUPLICATES = Counter(
+    "candleflow_feed_duplicates",
+    "Trades dropped because the process had published them already (replays, snapshots, two feeds of a market)",
+    ["source"],
+    registry=REGISTRY,
+)
 TICKS_PROCESSED = Counter(
     "candleflow_engine_ticks_processed", "Ticks absorbed into bars by the engine", registry=REGISTRY
 )
@@ -49,8 +79,55 @@ FUNCTION_ERRORS = Counter(
 )
 CONSUMER_LAG = Gauge(
     "candleflow_engine_consumer_lag",
-    "Messages in ticks.raw not yet absorbed, per assigned partition",
+    "Messages in ticks.raw not yet absorbed (log end offset - ledger next offset), per partition held",
     ["partition"],
+    registry=REGISTRY,
+)
+ENGINE_STALLED = Gauge(
+    "candleflow_engine_stalled",
+    "1 while the engine is stalled (ticks waiting, the ledger not moving; /healthz says why)",
+    registry=REGISTRY,
+)
+ENGINE_STALLED_SECONDS = Gauge(
+    "candleflow_engine_stalled_seconds",
+    "How long the longest-stalled partition has made no progress with ticks waiting (0: none stalled)",
+    registry=REGISTRY,
+)
+ENGINE_STALLS = Counter(
+    "candleflow_engine_stalls",
+    "Times the engine became stalled, by cause: outage (database or broker down), error (commits "
+    "failing otherwise), unknown (no error: a lock or a hung connection)",
+    ["cause"],
+    registry=REGISTRY,
+)
+ENGINE_OUTAGE = Gauge(
+    "candleflow_engine_outage", "1 while the engine's commits fail for an outage and are retried", registry=REGISTRY
+)
+DEPENDENCY_UP = Gauge(
+    "candleflow_dependency_up",
+    "1 when the engine monitor's last look at the dependency (kafka, database) succeeded",
+    ["dependency"],
+    registry=REGISTRY,
+)
+STORE_REFUSED = Counter(
+    "candleflow_engine_store_refused",
+    "Records dead-lettered because the database refused them (found by splitting the batch)",
+    registry=REGISTRY,
+)
+BATCH_SPLITS = Counter(
+    "candleflow_engine_batch_splits", "Refused batches split in two to find the refused records", registry=REGISTRY
+)
+DEAD_LETTERS_PENDING = Gauge(
+    "candleflow_engine_dead_letters_pending",
+    "Dead letters committed to the outbox and not yet acknowledged by the broker",
+    registry=REGISTRY,
+)
+DEAD_LETTERS_PUBLISHED = Counter(
+    "candleflow_engine_dead_letters_published", "Dead letters the engine published to ticks.dead", registry=REGISTRY
+)
+DEAD_LETTERS_FOUND = Counter(
+    "candleflow_engine_dead_letters_found",
+    "Outbox dead letters found already on ticks.dead after a crash between send and mark (not sent again)",
     registry=REGISTRY,
 )
 HTTP_REQUESTS = Counter("candleflow_http_requests", "HTTP requests served", ["endpoint", "status"], registry=REGISTRY)

@@ -18,16 +18,22 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from candleflow.domain.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from candleflow.domain.feeds import FeedSpec
 
 T = TypeVar("T")
 
 PREFIX = "CANDLEFLOW_"
-SOURCES = ("none", "synthetic", "cryptocompare")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVENT_LOOPS = ("uvloop", "asyncio")
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,20 @@ def _bootstrap(raw: str) -> str:
     return raw
 
 
+def _boolean(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def _feeds(raw: str) -> str:
+    from candleflow.domain.feeds import canonical
+
+    return canonical(raw)  # a ConfigError names the variable and what to fix
+
+
 def _symbols(raw: str) -> tuple[str, ...]:
     from candleflow.domain.symbols import parse_symbol
 
@@ -106,19 +126,25 @@ HOST = Cast(_checked(str, bool), "a host name or address")
 WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
 HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
 SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
+FEEDS = Cast(_feeds, "none, synthetic, or feeds such as binance:BTC/USDT+ETH/USDT,kraken:BTC/USD")
 DIRECTORY = Cast(Path, "a directory path")
+BOOLEAN = Cast(_boolean, "true or false (also 1/0, yes/no, on/off)")
+FILE = Cast(str, "a file path, or empty")
 
 
-def setting(default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None) -> Any:
+def setting(
+    default: str | Callable[[], str], cast: Cast[Any], doc: str, *, shown: str | None = None, secret: bool = False
+) -> Any:
     """A `Settings` field: `default` is the text of an unset variable (or a function
-    giving it), `shown` what the README says when that text depends on the machine."""
+    giving it), `shown` what the README says when that text depends on the machine;
+    a `secret` never appears in the settings' repr (logs, tracebacks)."""
     if callable(default) and shown is None:
         raise TypeError("a setting whose default is computed needs `shown`, the README's words for it")
     metadata = {"cast": cast, "doc": doc, "shown": shown if shown is not None else default}
     if callable(default):
         make = default
-        return field(default_factory=lambda: cast.parse(make()), metadata=metadata)
-    return field(default=cast.parse(default), metadata=metadata)
+        return field(default_factory=lambda: cast.parse(make()), metadata=metadata, repr=not secret)
+    return field(default=cast.parse(default), metadata=metadata, repr=not secret)
 
 
 def default_stack_dir() -> Path:
@@ -135,18 +161,52 @@ class Settings:
     `variable(field name)`)."""
 
     kafka_bootstrap: str = setting("localhost:9092", BOOTSTRAP, "Kafka bootstrap servers, host:port[,host:port]")
+    kafka_client_id: str = setting(
+        "candleflow", IDENTIFIER, "prefix of the client id of every Kafka client (broker logs, quotas, ACLs)"
+    )
+    kafka_security_protocol: str = setting(
+        "PLAINTEXT",
+        _choice(KAFKA_PROTOCOLS, str.upper),
+        "how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_ssl_cafile: str = setting(
+        "", FILE, "PEM file of the CA(s) that sign the brokers' certificates (SSL, SASL_SSL); empty: the system's CAs"
+    )
+    kafka_ssl_certfile: str = setting(
+        "", FILE, "PEM client certificate, for brokers that authenticate clients by TLS (may hold the key too)"
+    )
+    kafka_ssl_keyfile: str = setting("", FILE, "PEM private key of the client certificate, when not in it")
+    kafka_ssl_key_password: str = setting("", TEXT, "password of an encrypted client key", secret=True)
+    kafka_ssl_check_hostname: bool = setting(
+        "true", BOOLEAN, "check that a broker's certificate names the host connected to (off only for test setups)"
+    )
+    kafka_sasl_mechanism: str = setting(
+        "PLAIN", _choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str = setting("", TEXT, "SASL user name (SASL_PLAINTEXT, SASL_SSL)")
+    kafka_sasl_password: str = setting("", TEXT, "SASL password (SASL_PLAINTEXT, SASL_SSL)", secret=True)
+    kafka_replication_factor: int = setting(
+        "1", POSITIVE_INT, "replicas of each topic candleflow creates (the local stack has one broker)"
+    )
     database_url: str = setting(
         "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
     )
     app_id: str = setting("candleflow", IDENTIFIER, "Faust app id: the consumer group workers share")
     web_host: str = setting("0.0.0.0", HOST, "address the worker's web server binds")
     web_port: int = setting("6066", PORT, "port of the UDF/SSE/chart web server")
+    web_reuse_port: bool = setting(
+        "false", BOOLEAN, "bind the web port with SO_REUSEPORT, so several processes of one host share it"
+    )
     ticks_topic: str = setting("ticks.raw", TOPIC, "topic of normalised ticks (key = symbol)")
     dead_topic: str = setting("ticks.dead", TOPIC, "dead-letter topic for rejected ticks")
     updates_topic: str = setting("bars.updates", TOPIC, "topic of bar changes for live fan-out")
     ticks_partitions: int = setting("8", POSITIVE_INT, "partitions of the ticks topic (the scale-out limit)")
     source: str = setting(
-        "none", _choice(SOURCES), "feed a worker runs as a leader-only task: none, synthetic or cryptocompare"
+        "none",
+        FEEDS,
+        "feeds a worker runs as a leader-only task, comma-separated: none, synthetic, cryptocompare, coindesk, "
+        "or an exchange (binance, coinbase, kraken, okx, bitstamp) with optional markets, e.g. "
+        "binance:BTC/USDT+ETH/USDT,kraken:BTC/USD (docs/ingest.md)",
     )
     synthetic_symbols: tuple[str, ...] = setting(
         "Coinbase:BTC/USD,Coinbase:ETH/USD,Kraken:SOL/USD,Binance:DOGE/USDT", SYMBOLS, "symbols of the synthetic feed"
@@ -166,6 +226,39 @@ class Settings:
     cryptocompare_pairs: tuple[str, ...] = setting(
         "Coinbase:BTC/USD,Coinbase:ETH/USD", SYMBOLS, "symbols the live client subscribes to"
     )
+    coindesk_api_key: str = setting(
+        "", TEXT, "CoinDesk Data API key (the coindesk feed; CANDLEFLOW_CRYPTOCOMPARE_API_KEY when unset)"
+    )
+    coindesk_ws_url: str = setting("wss://data-streamer.coindesk.com", WS_URL, "CoinDesk Data streamer URL")
+    coindesk_rest_url: str = setting(
+        "https://data-api.coindesk.com", HTTP_URL, "CoinDesk Data REST base URL (trades a coindesk feed fetches)"
+    )
+    coindesk_trade_stream: str = setting(
+        "spot_v1_trades",
+        IDENTIFIER,
+        "`type` of the CoinDesk Data streamer's spot trade stream (its public documentation leaves the name open)",
+    )
+    binance_ws_url: str = setting("wss://stream.binance.com:9443", WS_URL, "Binance spot market streams URL")
+    binance_rest_url: str = setting("https://api.binance.com", HTTP_URL, "Binance spot REST base URL")
+    coinbase_ws_url: str = setting(
+        "wss://advanced-trade-ws.coinbase.com", WS_URL, "Coinbase Advanced Trade market data websocket URL"
+    )
+    coinbase_rest_url: str = setting("https://api.coinbase.com", HTTP_URL, "Coinbase Advanced Trade REST base URL")
+    kraken_ws_url: str = setting("wss://ws.kraken.com/v2", WS_URL, "Kraken spot websocket v2 URL")
+    kraken_rest_url: str = setting("https://api.kraken.com", HTTP_URL, "Kraken spot REST base URL")
+    okx_ws_url: str = setting("wss://ws.okx.com:8443/ws/v5/public", WS_URL, "OKX v5 public websocket URL")
+    okx_rest_url: str = setting("https://www.okx.com", HTTP_URL, "OKX v5 REST base URL")
+    bitstamp_ws_url: str = setting("wss://ws.bitstamp.net", WS_URL, "Bitstamp websocket v2 URL")
+    bitstamp_rest_url: str = setting("https://www.bitstamp.net", HTTP_URL, "Bitstamp REST base URL")
+    market_history: float = setting(
+        "6",
+        NON_NEGATIVE_HOURS,
+        "hours of real trades an exchange or coindesk feed fetches over REST first for markets the ticks topic "
+        "holds no tick of; later starts and reconnects fill their gap from the newest tick held (0: none)",
+    )
+    feed_down_after: float = setting(
+        "60", SECONDS, "seconds a configured feed may stay disconnected before /healthz reports it down"
+    )
     ma_periods: tuple[int, ...] = setting("20,50,200", PERIODS, "SMA and EMA periods kept per series")
     crossover: tuple[int, int] = setting("20,50", PAIR, "fast,slow SMA periods whose crossings become marks")
     functions: str = setting(
@@ -177,6 +270,11 @@ class Settings:
     batch_within: float = setting("0.2", SECONDS, "seconds an engine batch may gather at most")
     future_tolerance: float = setting(
         "300", NON_NEGATIVE_SECONDS, "seconds a tick may lie in the future before it is rejected"
+    )
+    stall_after: float = setting(
+        "15",
+        SECONDS,
+        "seconds a partition may have ticks waiting with its ledger standing still before /healthz says stalled",
     )
     sse_max_clients: int = setting("5000", POSITIVE_INT, "SSE connections per web process; more get 503")
     sse_queue: int = setting("64", POSITIVE_INT, "pending bars per SSE client before it is dropped")
@@ -197,10 +295,19 @@ class Settings:
     stack_pg_port: int = setting("0", ANY_PORT, "port of the local PostgreSQL; 0 picks a free one")
 
     def __post_init__(self) -> None:
-        if self.source == "cryptocompare" and not self.cryptocompare_api_key:
+        problems = kafka_security_problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        kinds = {spec.kind for spec in self.feeds}
+        if "cryptocompare" in kinds and not self.cryptocompare_api_key:
             raise ConfigError(
-                f"{SOURCE}=cryptocompare needs {CC_KEY}: set it to your CryptoCompare API key "
-                f"or choose {SOURCE}=synthetic"
+                f"{SOURCE}={self.source} needs {CC_KEY}: set it to your CryptoCompare API key "
+                f"or choose a keyless feed ({SOURCE}=synthetic or an exchange such as binance)"
+            )
+        if "coindesk" in kinds and not self.coindesk_key:
+            raise ConfigError(
+                f"{SOURCE}={self.source} needs {variable('coindesk_api_key')} (or {CC_KEY}): set it to your "
+                f"CoinDesk Data API key or choose a keyless feed such as binance"
             )
         missing = [p for p in self.crossover if p not in self.ma_periods]
         if missing:
@@ -208,6 +315,21 @@ class Settings:
                 f"{variable('crossover')}={','.join(map(str, self.crossover))} uses periods {missing} that "
                 f"{variable('ma_periods')}={','.join(map(str, self.ma_periods))} does not keep: add them there"
             )
+
+    @property
+    def feeds(self) -> tuple[FeedSpec, ...]:
+        """The parsed `source`: one `FeedSpec` per feed."""
+        from candleflow.domain.feeds import parse_feeds
+
+        return parse_feeds(self.source)
+
+    @property
+    def coindesk_key(self) -> str:
+        return self.coindesk_api_key or self.cryptocompare_api_key
+
+    def venue_urls(self, key: str) -> tuple[str, str]:
+        """(websocket URL, REST base URL) of the exchange `key` (`binance`, ...)."""
+        return getattr(self, f"{key}_ws_url"), getattr(self, f"{key}_rest_url")
 
     @property
     def kafka_url(self) -> str:
@@ -238,6 +360,35 @@ def _parse(name: str, raw: str, cast: Cast[T]) -> T:
         raise ConfigError(f"{name}={raw!r} is not valid: expected {cast.expect}") from exc
 
 
+def kafka_security_problems(settings: Settings) -> list[str]:
+    """What is wrong with the Kafka security settings, each saying what to fix."""
+    protocol = settings.kafka_security_protocol
+    tls, sasl = protocol.endswith("SSL"), protocol.startswith("SASL")
+    problems = []
+    chosen = f"{variable('kafka_security_protocol')}={protocol}"
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        path = getattr(settings, name)
+        if not path:
+            continue
+        if not tls:
+            problems.append(f"{variable(name)} is set but {chosen} uses no TLS: choose SSL or SASL_SSL, or unset it")
+        elif not Path(path).is_file():
+            problems.append(f"{variable(name)}={path}: no such file (give the path of a PEM file)")
+    if settings.kafka_ssl_keyfile and not settings.kafka_ssl_certfile:
+        problems.append(f"{variable('kafka_ssl_keyfile')} needs {variable('kafka_ssl_certfile')}, the certificate")
+    if settings.kafka_ssl_key_password and not settings.kafka_ssl_certfile:
+        problems.append(f"{variable('kafka_ssl_key_password')} is set without a client certificate: unset it")
+    account = [variable(n) for n in ("kafka_sasl_username", "kafka_sasl_password") if getattr(settings, n)]
+    if sasl and len(account) < 2:
+        missing = {variable("kafka_sasl_username"), variable("kafka_sasl_password")} - set(account)
+        problems.append(f"{chosen} needs {' and '.join(sorted(missing))}: set the broker account's credentials")
+    elif account and not sasl:
+        problems.append(
+            f"{' and '.join(account)} set but {chosen} does not log in: choose SASL_PLAINTEXT or SASL_SSL, or unset"
+        )
+    return problems
+
+
 #: (variable, default, meaning) of every setting, in declaration order: the README's table.
 SETTINGS_DOC: list[tuple[str, str, str]] = [
     (variable(spec.name), spec.metadata["shown"], spec.metadata["doc"]) for spec in fields(Settings)
@@ -246,5 +397,4 @@ SETTINGS_DOC: list[tuple[str, str, str]] = [
 SOURCE = variable("source")
 CC_KEY = variable("cryptocompare_api_key")
 WEB_PORT = variable("web_port")
-LOG_LEVEL = variable("log_level")
 SYNTH_HISTORY = variable("synthetic_history")

@@ -9,6 +9,10 @@ class ConfigError(CandleflowError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+class Unavailable(CandleflowError):
+    """A service candleflow needs (Kafka, PostgreSQL) cannot be reached or refuses the login."""
+
+
 class InvalidSymbol(CandleflowError, ValueError):
     """A symbol is not written `Exchange:BASE/QUOTE`."""
 

@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from candleflow.domain.bars import Bar, BarKey, LevelKey, roll_up
 from candleflow.domain.decimals import Volumes, places
+from candleflow.domain.pricescale import BUCKETS, TickSize, parse_tick_size
 from candleflow.domain.symbols import SymbolSeen
 from candleflow.domain.tick_decode import TickColumns, decode_batch
 from candleflow.domain.ticks import price_decimals
@@ -87,25 +88,46 @@ def fold_seconds(ticks: TickColumns, seq: npt.NDArray[np.int64]) -> Folded:
     sorted_ts = ts[order]
     firsts_ts = sorted_ts[symbol_starts].tolist()
     lasts_ts = sorted_ts[np.append(symbol_starts[1:], count) - 1].tolist()
-    decimals = _most_places(price, symbol_starts)
+    found = _places(price)
+    decimals = np.maximum.reduceat(found, symbol_starts).tolist()
+    ends = np.append(symbol_starts[1:], count).tolist()
     samples = ticks.positions[order[symbol_starts]].tolist()
+    capped = np.minimum(found, BUCKETS - 1)
     seen: dict[str, SymbolSeen] = {}
     sample: dict[str, int] = {}
-    for sid, first, last, most, position in zip(
-        sorted_id[symbol_starts].tolist(), firsts_ts, lasts_ts, decimals, samples, strict=True
+    for sid, start, end, first, last, most, position in zip(
+        sorted_id[symbol_starts].tolist(),
+        symbol_starts.tolist(),
+        ends,
+        firsts_ts,
+        lasts_ts,
+        decimals,
+        samples,
+        strict=True,
     ):
-        seen[names[sid]] = SymbolSeen(most, first, last)
+        counts = np.bincount(capped[start:end], minlength=BUCKETS).tolist()
+        tick = None if ticks.tick_sizes is None else _latest_tick_size(ticks.tick_sizes, order[start:end])
+        seen[names[sid]] = SymbolSeen(int(most), first, last, counts, tick)
         sample[names[sid]] = position
     return Folded(bars, seen, sample)
 
 
-def _most_places(price: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]) -> list[int]:
-    """The most decimal places (`price_decimals`) among each group's prices."""
+def _places(price: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """The decimal places (`price_decimals`) of each price."""
     found = places(price).astype(np.int64)
     unknown = np.flatnonzero(found < 0)
     if len(unknown):
         found[unknown] = [price_decimals(p) for p in price[unknown].tolist()]
-    return [int(d) for d in np.maximum.reduceat(found, starts).tolist()]
+    return found
+
+
+def _latest_tick_size(sizes: list[str | None], members: npt.NDArray[np.int64]) -> TickSize | None:
+    """The tick size of the latest tick (in event time, then offset) of a symbol that carries one."""
+    for index in reversed(members.tolist()):
+        text = sizes[index]
+        if text is not None:
+            return parse_tick_size(text)
+    return None
 
 
 class TickFolder:
@@ -173,8 +195,11 @@ class TickFolder:
         return self.records - self.invalid
 
     def seen(self) -> dict[str, SymbolSeen]:
-        """Per symbol: most price decimals, first and last tick time."""
-        return {symbol: SymbolSeen(i.decimals, i.first, i.last) for symbol, i in self._seen.items()}
+        """Per symbol: most price decimals, first and last tick time, decimals histogram, tick size (copies)."""
+        return {
+            symbol: SymbolSeen(i.decimals, i.first, i.last, None if i.counts is None else list(i.counts), i.tick)
+            for symbol, i in self._seen.items()
+        }
 
     def finish(self) -> dict[BarKey, Bar]:
         """Every supported resolution's bars (the 1-second bars are shared, not copied)."""

@@ -4,10 +4,11 @@ with the reason `validate_tick` gives.
 `candleflow.domain.ticks.parse_tick` (orjson, then `validate_tick`) is the rule. Here
 the common, well-formed record is decoded by msgspec straight into a typed struct whose
 declared types and bounds accept only what `validate_tick` accepts unchanged (integer
-`ts` from 2009 on, a finite `price` > 0 and `qty` >= 0 as JSON numbers, `side` one of
-the three words, `id` a string or a 64-bit integer, and no other field); the two rules that depend on more than
-one value at a time — the symbol's spelling (checked once per distinct symbol) and how
-far in the future `ts` may be — are checked on the columns. Every record msgspec refuses
+`ts` from 2009 on, `price` and `qty` as JSON numbers within their bounds, `side` one of
+the three words, `id` a string or a 64-bit integer, `tick_size` a string, and no other
+field); the rules that depend on more than one value at a time or on text — the
+symbol's spelling and the tick size (each checked once per distinct value) and how far
+in the future `ts` may be — are checked on the columns. Every record msgspec refuses
 or a column check flags goes through `parse_tick` itself, which either accepts it (a
 price written as a string, a null side, ...) or gives the reason it is dead-lettered.
 So a batch keeps and rejects exactly the records `parse_tick` would, with its reasons;
@@ -25,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from candleflow.domain.exceptions import InvalidTick
+from candleflow.domain.pricescale import parse_tick_size
 from candleflow.domain.symbols import is_symbol
-from candleflow.domain.ticks import EARLIEST_MS, Tick, parse_tick
+from candleflow.domain.ticks import EARLIEST_MS, MAX_PRICE, MAX_QTY, MIN_PRICE, Tick, parse_tick
 
 #: Anything msgspec raises for a value that is not such a struct (bytes of any kind).
 _REFUSED = (msgspec.DecodeError, msgspec.ValidationError, TypeError, UnicodeDecodeError)
@@ -42,11 +44,12 @@ class WireTick(msgspec.Struct, gc=False, forbid_unknown_fields=True):
 
     symbol: str
     ts: Annotated[int, msgspec.Meta(ge=EARLIEST_MS, le=2**62)]
-    price: Annotated[float, msgspec.Meta(gt=0.0)]
-    qty: Annotated[float, msgspec.Meta(ge=0.0)]
+    price: Annotated[float, msgspec.Meta(ge=MIN_PRICE, le=MAX_PRICE)]
+    qty: Annotated[float, msgspec.Meta(ge=0.0, le=MAX_QTY)]
     side: Literal["buy", "sell", "unknown"] = "unknown"
     #: orjson reads integers past 64 bits as floats, which `validate_tick` refuses
     id: str | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | None = None
+    tick_size: str | None = None
 
 
 _DECODE = msgspec.json.Decoder(WireTick).decode
@@ -62,6 +65,9 @@ class TickColumns:
     ts: npt.NDArray[np.int64]
     price: npt.NDArray[np.float64]
     qty: npt.NDArray[np.float64]
+    #: each tick's tick size (canonical text) or None; None for the whole column when no
+    #: tick of the batch carries one (the common case costs nothing)
+    tick_sizes: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -69,12 +75,14 @@ class TickColumns:
     def take(self, keep: npt.NDArray[np.bool_]) -> TickColumns:
         """Only the ticks where `keep` is true."""
         chosen = np.flatnonzero(keep)
+        indices = chosen.tolist()
         return TickColumns(
             self.positions[chosen],
-            [self.symbols[i] for i in chosen.tolist()],
+            [self.symbols[i] for i in indices],
             self.ts[chosen],
             self.price[chosen],
             self.qty[chosen],
+            None if self.tick_sizes is None else [self.tick_sizes[i] for i in indices],
         )
 
 
@@ -103,6 +111,7 @@ def decode_batch(values: Sequence[bytes | None], *, now_ms: int, future_toleranc
     bad_symbols = {symbol for symbol in set(symbols) if not is_symbol(symbol)}
     if bad_symbols:
         ok &= np.array([symbol not in bad_symbols for symbol in symbols], dtype=bool)
+    tick_sizes = _tick_sizes(wire, ok)
     positions = np.arange(len(values), dtype=np.int64) if fast is None else np.array(fast, dtype=np.int64)
     columns = TickColumns(
         positions,
@@ -110,6 +119,7 @@ def decode_batch(values: Sequence[bytes | None], *, now_ms: int, future_toleranc
         ts,
         np.array([tick.price for tick in wire], dtype=np.float64),
         np.array([tick.qty for tick in wire], dtype=np.float64),
+        tick_sizes,
     )
     slow = set() if fast is None else set(range(len(values))) - set(fast)
     if not ok.all():
@@ -118,6 +128,23 @@ def decode_batch(values: Sequence[bytes | None], *, now_ms: int, future_toleranc
     if not slow:
         return DecodedBatch(columns, [])
     return _with_slow(values, columns, sorted(slow), now_ms, future_tolerance_s)
+
+
+def _tick_sizes(wire: Sequence[WireTick], ok: npt.NDArray[np.bool_]) -> list[str | None] | None:
+    """The canonical tick size of each tick (None: no tick carries one); a tick whose
+    tick size is invalid is flagged in `ok`, for `parse_tick` to give the reason."""
+    given = [tick.tick_size for tick in wire]
+    distinct = set(given) - {None}
+    if not distinct:
+        return None
+    canonical: dict[str | None, str | None] = {None: None}
+    for text in distinct:
+        try:
+            canonical[text] = parse_tick_size(text).text
+        except InvalidTick:
+            canonical[text] = None
+            ok &= np.array([size != text for size in given], dtype=bool)
+    return [canonical[size] for size in given]
 
 
 def _decode_or_none(value: bytes | None) -> WireTick | None:
@@ -145,11 +172,16 @@ def _with_slow(
         positions = np.concatenate((columns.positions, np.array([p for p, _ in accepted], dtype=np.int64)))
         order = np.argsort(positions, kind="stable")
         symbols = columns.symbols + [t.symbol for _, t in accepted]
+        sizes: list[str | None] | None = None
+        if columns.tick_sizes is not None or any(t.tick_size is not None for _, t in accepted):
+            sizes = (columns.tick_sizes or [None] * len(columns)) + [t.tick_size for _, t in accepted]
+        ordered = order.tolist()
         columns = TickColumns(
             positions[order],
-            [symbols[i] for i in order.tolist()],
+            [symbols[i] for i in ordered],
             np.concatenate((columns.ts, np.array([t.ts for _, t in accepted], dtype=np.int64)))[order],
             np.concatenate((columns.price, np.array([t.price for _, t in accepted], dtype=np.float64)))[order],
             np.concatenate((columns.qty, np.array([t.qty for _, t in accepted], dtype=np.float64)))[order],
+            None if sizes is None else [sizes[i] for i in ordered],
         )
     return DecodedBatch(columns, rejects)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,6 +32,12 @@ Key = tuple[str, str]
 
 #: The record header naming the publishing process (see the module docstring).
 ORIGIN_HEADER = "origin"
+
+
+class Fields(Protocol):
+    """Anything that gives a bar's fields by name (a dict, a stored row)."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
 
 
 def key_of(symbol: str, resolution: str) -> bytes:
@@ -59,6 +65,23 @@ class BarUpdate:
     @property
     def key(self) -> Key:
         return (self.symbol, self.resolution)
+
+    @classmethod
+    def from_fields(cls, bar: Fields, **flags: Any) -> BarUpdate:
+        """The update of a bar given by its fields (`symbol` … `trades`, as a stored row
+        names them); `flags` sets `correction`, `committed_at` or `republished`."""
+        return cls(
+            symbol=bar["symbol"],
+            resolution=bar["resolution"],
+            time=bar["time"],
+            open=bar["open"],
+            high=bar["high"],
+            low=bar["low"],
+            close=bar["close"],
+            volume=bar["volume"],
+            trades=bar["trades"],
+            **flags,
+        )
 
     def bar_fields(self) -> dict[str, Any]:
         """The bar's own fields, as SSE events and `bars.updates` records both carry them."""

@@ -8,7 +8,8 @@ the same engine. Per batch it
    commit);
 2. in the transaction (`commit`), locks the ledger rows of the batch's partitions and drops records below each
    partition's `next_offset` — they were absorbed before (a re-delivery);
-3. dead-letters the invalid records (awaited, so none is lost if the commit fails),
+3. stores the invalid records' dead letters in the outbox (`store.dead_letters`; the
+   outbox publishes them after the commit, each once: `candleflow.engine.outbox`),
    merges the valid ticks' bar deltas into `bars`, upserts `symbols` and advances the
    ledger (one statement, `store.bars.absorb`), recomputes the functions (indicators and
    signals) of every series from its earliest changed bar and writes them (one more) —
@@ -17,6 +18,9 @@ the same engine. Per batch it
    transaction commits, flagging corrections (a change to a bar older than a bar the
    series already had); the acknowledgements are awaited off the batch path.
 
+`candleflow.engine.runner` drives it: it retries a batch through outages and splits a
+batch the store refuses until the refused records are found.
+
 A crash between commit and publish loses those updates; `republish_current`, run
 when a worker starts, publishes the current bar of the most recently active series
 so that every hub (and chart) ends on what the database holds without a new tick.
@@ -24,15 +28,13 @@ so that every hub (and chart) ends on what the database holds without a new tick
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from candleflow.core import metrics
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import SeriesKey
@@ -40,33 +42,26 @@ from candleflow.domain.resolution import SUPPORTED_CODES
 from candleflow.domain.updates import BarUpdate
 from candleflow.engine.prepare import Prepared, prepare
 from candleflow.engine.tails import BarOutputs, TailCache
-from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import Computed, SeriesInput, compute, missing_seeds
 from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.log_reader import LogRecord
 from candleflow.store import bars as store
-from candleflow.store import series
+from candleflow.store import dead_letters, series
 from candleflow.store.bars import StoredBar
+from candleflow.store.connection import Lender
 
 log = logging.getLogger(__name__)
 
 #: Symbols (most recent tick first) whose current bars a starting worker republishes.
 REPUBLISH_SYMBOLS = 1000
 
-READ_TO_COMMIT = metrics.LIVE_STAGE_SECONDS.labels("read_to_commit")
-
 
 class Sink(Protocol):
-    """Where the engine's Kafka output goes (dead letters and bar updates)."""
-
-    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None: ...
+    """Where the engine's bar updates go."""
 
     async def bar_updates(self, updates: Sequence[BarUpdate]) -> None: ...
-
-
-class Pool(Protocol):
-    def acquire(self) -> Any: ...
 
 
 @dataclass
@@ -84,7 +79,7 @@ class BarEngine:
     def __init__(
         self,
         settings: Settings,
-        pool: Pool,
+        pool: Lender,
         sink: Sink,
         *,
         consumer: str | None = None,
@@ -110,29 +105,47 @@ class BarEngine:
         """Absorb one batch in one transaction (see the module docstring)."""
         return await self.commit(self.prepare(records))
 
-    def prepare(self, records: Sequence[LogRecord], floor: Mapping[int, int] | None = None) -> Prepared:
+    def prepare(
+        self, records: Sequence[LogRecord], floor: Mapping[int, int] | None = None, refused: str | None = None
+    ) -> Prepared:
         """The CPU half of a batch, outside any transaction (`candleflow.engine.prepare`).
 
         `floor` drops records below a partition's offset (those the ledger shows absorbed);
-        `commit` calls back with it in the rare batch that holds a re-delivery.
+        `commit` calls back with it in the rare batch that holds a re-delivery. `refused`
+        rejects every record with that reason. Whatever preparing raises (no record
+        should make it, but then none may stop the engine) is kept in the result and
+        raised by `commit`, where the runner isolates the record that caused it.
         """
-        return prepare(records, future_tolerance_s=self.settings.future_tolerance, floor=floor)
+        try:
+            return prepare(
+                records,
+                topic=self.topic,
+                future_tolerance_s=self.settings.future_tolerance,
+                floor=floor,
+                refused=refused,
+            )
+        except Exception as exc:
+            return Prepared(records=records, error=exc)
 
     async def commit(self, prepared: Prepared) -> BatchResult:
         """The database half of a batch: one transaction, guarded by the ledger."""
+        if prepared.error is not None:
+            raise prepared.error
         partitions = sorted(prepared.lowest)
         result = BatchResult()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.transaction() as conn:
             locked = await store.lock_ledger(conn, self.consumer, self.topic, partitions)
             ledger = {partition: next_offset for partition, (next_offset, _) in locked.items()}
             for partition in partitions:
                 if self.written.get(partition) != locked[partition]:
                     self.tails.drop_partition(partition)
             if any(lowest < ledger[p] for p, lowest in prepared.lowest.items()):
-                prepared = self.prepare(prepared.records, floor=ledger)
+                prepared = self.prepare(prepared.records, floor=ledger, refused=prepared.refused)
+                if prepared.error is not None:
+                    raise prepared.error
             self._warn_on_gaps(prepared.first, ledger)
             if prepared.rejects:
-                await self.sink.dead_letters(prepared.rejects)
+                await dead_letters.record(conn, self.consumer, self.topic, prepared.rejects)
             result.redelivered = prepared.skipped
             result.rejected = len(prepared.rejects)
             result.absorbed = prepared.absorbed
@@ -178,9 +191,7 @@ class BarEngine:
         from the tail cache where it can tell, else from the database."""
         changed: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
         for bar in stored:
-            changed[(bar.symbol, bar.resolution)][bar.bucket] = FunctionBar(
-                bar.bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume)
-            )
+            changed[(bar.symbol, bar.resolution)][bar.bucket] = bar.function_bar()
         inputs: dict[SeriesKey, SeriesInput] = {}
         misses: list[tuple[SeriesKey, int]] = []
         for key, bars in changed.items():
@@ -229,18 +240,8 @@ class BarEngine:
     def updates(self, result: BatchResult, committed_at: float | None = None) -> list[BarUpdate]:
         """The `bars.updates` of a committed batch, oldest bar first per series."""
         return [
-            BarUpdate(
-                bar.symbol,
-                bar.resolution,
-                bar.bucket // 1000,
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                float(bar.volume),
-                bar.trades,
-                (bar.symbol, bar.resolution, bar.bucket) in result.corrections,
-                committed_at,
+            bar.update(
+                correction=(bar.symbol, bar.resolution, bar.bucket) in result.corrections, committed_at=committed_at
             )
             for bar in sorted(result.bars, key=lambda b: (b.symbol, b.resolution, b.bucket))
         ]
@@ -252,80 +253,7 @@ class BarEngine:
         reach every hub now instead of with the series' next tick. Harmless when
         nothing was lost (a hub passes an unchanged bar on; a chart redraws it).
         """
-        async with self.pool.acquire() as conn:
-            bars = await store.latest_bars(conn, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
-        updates = [BarUpdate(*bar, republished=True) for bar in bars]
+        bars = await store.latest_bars(self.pool, SUPPORTED_CODES, REPUBLISH_SYMBOLS)
+        updates = [dataclasses.replace(bar, republished=True) for bar in bars]
         await self.sink.bar_updates(updates)
         return len(updates)
-
-
-class EngineRunner:
-    """Retries a batch until the database takes it, then publishes and reports it.
-
-    A failed transaction (database down, broker down while dead-lettering) rolls back
-    completely; waiting and retrying the same batch is therefore always safe. Only
-    cancellation (worker shutdown) abandons a batch, and then its records stay
-    unacknowledged so Kafka delivers them again.
-    """
-
-    def __init__(self, engine: BarEngine, max_backoff: float = 10.0) -> None:
-        self.engine = engine
-        self.status = engine.status
-        self.max_backoff = max_backoff
-
-    async def run(self, records: Sequence[LogRecord]) -> BatchResult:
-        return await self.run_prepared(self.engine.prepare(records))
-
-    async def run_prepared(self, prepared: Prepared) -> BatchResult:
-        records = prepared.records
-        delay = 0.2
-        while True:
-            started = time.perf_counter()
-            try:
-                result = await self.engine.commit(prepared)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                metrics.WRITE_RETRIES.inc()
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "batch of %d ticks not stored (%s); retrying in %.1f s", len(records), self.status.last_error, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            committed_at = time.time()
-            self._report(result, len(records), time.perf_counter() - started)
-            if prepared.read_at:
-                READ_TO_COMMIT.observe(max(0.0, committed_at - prepared.read_at))
-            break
-        if result.bars:
-            await self._publish(result, committed_at)
-        return result
-
-    def _report(self, result: BatchResult, size: int, seconds: float) -> None:
-        metrics.BATCH_SIZE.observe(size)
-        metrics.WRITE_SECONDS.observe(seconds)
-        metrics.TICKS_PROCESSED.inc(result.absorbed)
-        metrics.TICKS_DUPLICATE.inc(result.redelivered)
-        metrics.TICKS_LATE.inc(result.late)
-        if result.rejected:
-            metrics.TICKS_REJECTED.labels("engine").inc(result.rejected)
-        per_resolution: dict[str, int] = defaultdict(int)
-        for bar in result.bars:
-            per_resolution[bar.resolution] += 1
-        for resolution, count in per_resolution.items():
-            metrics.BARS_WRITTEN.labels(resolution).inc(count)
-        self.status.ticks_processed += result.absorbed
-        self.status.last_batch_at = time.time()
-        self.status.last_error = None
-
-    async def _publish(self, result: BatchResult, committed_at: float) -> None:
-        try:
-            await self.engine.sink.bar_updates(self.engine.updates(result, committed_at))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # The bars are committed; live clients catch up with the next update, on
-            # reconnect, or when a worker starts (`republish_current`): not retried.
-            log.warning("bar updates of a committed batch not published: %s", exc)

@@ -1,6 +1,7 @@
 """The engine's reader: `ticks.raw` in natural batches, positioned by the ledger.
 
-Every worker runs one plain aiokafka consumer in the consumer group `{app_id}.engine`.
+Every worker runs one aiokafka consumer in the consumer group `{app_id}.engine`
+(`candleflow.kafka.clients.group_consumer`).
 Whenever partitions are assigned, it seeks each one to the `next_offset` the
 database's ledger holds; the engine's transaction skips anything below it. So
 correctness needs nothing from Kafka's committed offsets (they are still committed
@@ -14,9 +15,9 @@ more is buffered and the previous commit is done, so a quiet stream commits each
 at once and a busy one grows its batches up to `CANDLEFLOW_BATCH_MAX`.
 
 A Faust agent was the other reader once. Faust delivers one event at a time through its
-conductor and stream machinery (about 10,000-15,000 events/s to an agent that does
-nothing on the development machine), far below the engine's own speed, and two readers
-would each need the whole crash and rebalance suite; see the README's engine section.
+conductor and stream machinery, far below the engine's own speed (`bench/bench_engine.py`
+measures the engine beside a bare consumer; the README's engine section has the agent's
+figure), and two readers would each need the whole crash and rebalance suite.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from candleflow.core.settings import Settings
 from candleflow.engine.batching import Gathering
 from candleflow.engine.prepare import Prepared
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogRecord
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,8 @@ class TickReader:
 
     `ledger` looks up the next offsets the database expects, `prepare` is the engine's
     CPU half, `handle` commits a prepared batch (it must retry until the database takes
-    it). `revoked` and `assigned_now` hear about every rebalance.
+    it). `revoked` and `assigned_now` hear about every rebalance. `kafka` is the worker's
+    one client configuration.
     """
 
     def __init__(
@@ -93,6 +97,8 @@ class TickReader:
         revoked: Rebalanced = _nothing,
         assigned_now: Rebalanced = _nothing,
         settled: Callable[[], Awaitable[None]] | None = None,
+        beat: Callable[[], None] | None = None,
+        kafka: KafkaConfig,
     ) -> None:
         self.settings = settings
         self.topic = settings.ticks_topic
@@ -103,20 +109,20 @@ class TickReader:
         self.assigned_now = assigned_now
         #: Awaited after each commit, before the next batch may close (see `_commit_batch`).
         self.settled = settled
+        #: Called every time round the gathering loop (liveness: `EngineStatus.beat`).
+        self.beat = beat
         #: The partitions this reader holds now (empty during a rebalance).
         self.assigned: set[int] = set()
         #: Kafka offsets of committed batches not yet committed to Kafka, and that commit.
         self._offsets: dict[TopicPartition, int] = {}
         self._committing: asyncio.Future[None] | None = None
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.app_id}.engine",
-            enable_auto_commit=False,
+        self.consumer = clients.group_consumer(
+            kafka,
+            "engine",
+            f"{settings.app_id}.engine",
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1_048_576,
             fetch_max_bytes=32 * 1_048_576,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
         )
 
     async def seek_to_ledger(self, assigned: Sequence[TopicPartition]) -> None:
@@ -152,6 +158,8 @@ class TickReader:
     async def _gather(self, inflight: asyncio.Task[None] | None) -> list[LogRecord]:
         gathering = Gathering(self.settings.batch_max, self.settings.batch_within)
         while not gathering.closed(previous_done := inflight is None or inflight.done()):
+            if self.beat is not None:
+                self.beat()
             try:
                 fetched = await self._fetch(gathering.wait_ms(previous_done), gathering.room, inflight)
             except KafkaError as exc:

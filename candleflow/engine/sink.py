@@ -1,9 +1,10 @@
 """The engine's Kafka output: dead letters and bar updates, on a plain aiokafka producer.
 
 Faust's `topic.send` costs a coroutine and a future per message; the engine sends a
-whole batch at once, so it drives an `AIOKafkaProducer` directly.
+whole batch at once, so it drives an aiokafka producer (`candleflow.kafka.clients`) directly.
 
-Dead letters are awaited (they are part of the batch's transaction). Bar updates are
+Dead letters are awaited (the outbox, `candleflow.engine.outbox`, marks them sent only
+once the broker acknowledged them), each to the partition the outbox names. Bar updates are
 handed to the producer and their acknowledgements awaited in the background, so the
 next batch never waits for the broker; one producer keeps them in order per series,
 and `close` flushes what is still in flight. `linger_ms=0`: an update goes out at
@@ -26,14 +27,18 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaProducer
 
 from candleflow.core.settings import Settings
+from candleflow.domain.dead_letters import Headers
 from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, encode
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 
 log = logging.getLogger(__name__)
 
 
 class KafkaSink:
-    def __init__(self, settings: Settings, origin: str | None = None) -> None:
+    def __init__(self, settings: Settings, kafka: KafkaConfig, origin: str | None = None) -> None:
         self.settings = settings
+        self.kafka = kafka
         #: This process's id on its bar updates (see the module docstring).
         self.origin = origin or uuid.uuid4().hex
         self._headers = [(ORIGIN_HEADER, self.origin.encode())]
@@ -46,26 +51,28 @@ class KafkaSink:
     async def producer(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap,
-                    linger_ms=0,
-                    max_batch_size=1_048_576,
-                    acks="all",
-                    enable_idempotence=True,
-                )
+                producer = clients.producer(self.kafka, "engine-sink", linger_ms=0, max_batch_size=1_048_576)
                 await producer.start()
                 self._producer = producer
             return self._producer
 
-    async def _send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def dead_letters(self, records: Sequence[tuple[int, bytes | None, bytes, Headers]]) -> None:
+        """Send `(partition, key, value, headers)` to the dead-letter topic and wait for
+        every acknowledgement (raises if any is refused)."""
         if not records:
             return
         producer = await self.producer()
-        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        topic = self.settings.dead_topic
+        futures = [
+            await producer.send(topic, value=value, key=key, partition=partition, headers=headers)
+            for partition, key, value, headers in records
+        ]
         await asyncio.gather(*futures)
 
-    async def dead_letters(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        await self._send_all(self.settings.dead_topic, records)
+    async def dead_partitions(self) -> int:
+        """How many partitions the dead-letter topic has."""
+        producer = await self.producer()
+        return len(await producer.partitions_for(self.settings.dead_topic))
 
     async def bar_updates(self, updates: Sequence[BarUpdate]) -> None:
         if not updates:

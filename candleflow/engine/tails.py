@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from candleflow.domain.bars import SeriesKey
-from candleflow.functions.api import Bar, Values
+from candleflow.functions.api import FunctionBar, Values
 
 #: Outputs of every indicator at one bar; None where the cache does not know them.
 BarOutputs = Values | None
@@ -27,12 +27,12 @@ BarOutputs = Values | None
 class SeriesTail:
     partition: int
     buckets: list[int]
-    bars: list[Bar]
+    bars: list[FunctionBar]
     outputs: list[BarOutputs]
     #: True when `buckets[0]` is the first bar the series ever had.
     complete: bool
 
-    def split(self, since: int, needed: int) -> tuple[list[Bar], Values | None, int] | None:
+    def split(self, since: int, needed: int) -> tuple[list[FunctionBar], Values | None, int] | None:
         """The bars before `since` a recompute reads, the seeds at the last of them
         (None: those bars start the series) and the index of `since`; None when the
         tail cannot tell (too short, or the seeds unknown)."""
@@ -63,7 +63,9 @@ class TailCache:
             self._tails.move_to_end(key)
         return tail
 
-    def put(self, key: SeriesKey, partition: int, bars: list[Bar], outputs: list[BarOutputs], complete: bool) -> None:
+    def put(
+        self, key: SeriesKey, partition: int, bars: list[FunctionBar], outputs: list[BarOutputs], complete: bool
+    ) -> None:
         if len(bars) > self.keep:
             cut = len(bars) - self.keep
             bars, outputs, complete = bars[cut:], outputs[cut:], False

@@ -6,7 +6,7 @@ What an operator's module imports (see docs/functions.md)::
 """
 
 from candleflow.functions.api import (
-    Bar,
+    FunctionBar,
     FunctionConfigError,
     Indicator,
     Mark,
@@ -17,4 +17,4 @@ from candleflow.functions.api import (
     Window,
 )
 
-__all__ = ["Bar", "FunctionConfigError", "Indicator", "Mark", "Outputs", "Param", "Point", "Signal", "Window"]
+__all__ = ["FunctionBar", "FunctionConfigError", "Indicator", "Mark", "Outputs", "Param", "Point", "Signal", "Window"]

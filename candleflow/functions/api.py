@@ -30,7 +30,8 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, NamedTuple
+from decimal import Decimal
+from typing import ClassVar, Literal, NamedTuple, Protocol
 
 from candleflow.domain.exceptions import ConfigError
 
@@ -44,7 +45,22 @@ class FunctionConfigError(ConfigError):
     """A configured function is unknown or has a bad parameter; the message says what to fix."""
 
 
-class Bar(NamedTuple):
+class Priced(Protocol):
+    """Any bar with prices and a volume (the pipeline's `Bar`, a stored bar)."""
+
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> Decimal | float: ...
+
+
+class FunctionBar(NamedTuple):
     """One bar as functions see it: bucket start (ms, UTC) and OHLCV (volume as float)."""
 
     bucket: int
@@ -53,6 +69,11 @@ class Bar(NamedTuple):
     low: float
     close: float
     volume: float
+
+    @classmethod
+    def of(cls, bucket: int, bar: Priced) -> FunctionBar:
+        """The function bar of any bar of the pipeline (`domain.bars.Bar`, `store.bars.StoredBar`)."""
+        return cls(bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +134,14 @@ class Window:
     def __len__(self) -> int:
         return self._end - self._start
 
-    def __getitem__(self, index: int) -> Bar:
+    def __getitem__(self, index: int) -> FunctionBar:
         position = self._end + index if index < 0 else self._start + index
         if not self._start <= position < self._end:
             raise IndexError(index)
         return self._columns.bar(position)
 
     @property
-    def bar(self) -> Bar:
+    def bar(self) -> FunctionBar:
         """The current bar."""
         return self._columns.bar(self._end - 1)
 
@@ -150,7 +171,7 @@ class Columns:
 
     __slots__ = ("bucket", "close", "high", "low", "open", "volume")
 
-    def __init__(self, bars: Sequence[Bar]) -> None:
+    def __init__(self, bars: Sequence[FunctionBar]) -> None:
         if bars:
             bucket, open_, high, low, close, volume = map(list, zip(*bars, strict=True))
         else:
@@ -165,8 +186,8 @@ class Columns:
     def __len__(self) -> int:
         return len(self.bucket)
 
-    def bar(self, i: int) -> Bar:
-        return Bar(self.bucket[i], self.open[i], self.high[i], self.low[i], self.close[i], self.volume[i])
+    def bar(self, i: int) -> FunctionBar:
+        return FunctionBar(self.bucket[i], self.open[i], self.high[i], self.low[i], self.close[i], self.volume[i])
 
 
 class Function:
@@ -272,7 +293,7 @@ Values = dict[str, Outputs | None]
 class Point:
     """One bar with the values of the indicators at that bar."""
 
-    bar: Bar
+    bar: FunctionBar
     values: Mapping[str, Outputs | None]
 
     def value(self, indicator: Indicator, output: int = 0) -> float | None:

@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from candleflow.functions.api import Bar, Columns, Indicator, Outputs, Point, Signal, Values, Window
+from candleflow.functions.api import Columns, FunctionBar, Indicator, Outputs, Point, Signal, Values, Window
 from candleflow.functions.registry import FunctionSet
 
 SeriesKey = tuple[str, str]  # (symbol, resolution code)
@@ -57,7 +57,7 @@ class SeriesInput:
 
     key: SeriesKey
     since: int
-    bars: list[Bar]
+    bars: list[FunctionBar]
     start: int
     seeds: Values | None
 
@@ -120,7 +120,7 @@ def _outputs(indicator: Indicator, raw: object, computed: Computed) -> Outputs |
 class _Runner:
     """Calls the functions of one series, turning their failures into missing values."""
 
-    def __init__(self, bars: Sequence[Bar], computed: Computed) -> None:
+    def __init__(self, bars: Sequence[FunctionBar], computed: Computed) -> None:
         self.columns = Columns(bars)
         self.computed = computed
 
@@ -190,6 +190,6 @@ def compute(functions: FunctionSet, series: SeriesInput) -> Computed:
     return computed
 
 
-def whole(functions: FunctionSet, key: SeriesKey, bars: list[Bar]) -> Computed:
+def whole(functions: FunctionSet, key: SeriesKey, bars: list[FunctionBar]) -> Computed:
     """A plain recompute of a whole series (the reference every other path must equal)."""
     return compute(functions, SeriesInput(key, 0, bars, 0, None))

@@ -1,6 +1,7 @@
 """Reading `ticks.raw` outside the engine: bulk reads of offset ranges with a bare
-aiokafka consumer. `db verify` and `candleflow replay` both read the log through
-`LogReader`; `Record` is one message as the engine receives it.
+consumer outside any group (`candleflow.kafka.clients.assigned_reader`). `db verify` and
+`candleflow replay` both read the log through `LogReader`; `Record` is one message as
+the engine receives it.
 
 No consumer group (nothing to join, nothing committed): partitions are assigned
 directly, each is positioned with `seek`, and `getmany` hands out large batches
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import NamedTuple, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from candleflow.domain.exceptions import CandleflowError
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.exceptions import LogUnavailable
+from candleflow.kafka.topics import topic_partitions
 
 #: Give up when the broker hands out nothing for this long while records remain.
 STALL_S = 60.0
@@ -29,10 +32,6 @@ STALL_S = 60.0
 BatchSink = Callable[[int, list[tuple[int, bytes]]], None]
 #: Called after each batch with the number of records read so far.
 OnProgress = Callable[[int], None]
-
-
-class LogUnavailable(CandleflowError):
-    """Kafka, the topic or its records cannot be read; the message says what to do."""
 
 
 class LogRecord(Protocol):
@@ -73,37 +72,23 @@ class Span:
         return max(0, self.end - self.start)
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
-    """The topic's partition numbers, from a metadata request that never creates it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described["error_code"] != 0 or not described["partitions"]:
-        raise LogUnavailable(f"topic {topic!r} does not exist on {bootstrap}: check CANDLEFLOW_TICKS_TOPIC")
-    return sorted(p["partition"] for p in described["partitions"])
-
-
 class LogReader:
-    """`async with LogReader(bootstrap, topic) as reader:` then `bounds`, `read`, ..."""
+    """`async with LogReader(config, topic) as reader:` then `bounds`, `read`, ..."""
 
     def __init__(
         self,
-        bootstrap: str,
+        config: KafkaConfig,
         topic: str,
         *,
         max_records: int = 5_000,
         partition_fetch_bytes: int = 4 * 1024 * 1024,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.config = config
         self.topic = topic
         self.max_records = max_records
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
+        self.consumer = clients.assigned_reader(
+            config,
+            "log-reader",
             max_partition_fetch_bytes=partition_fetch_bytes,
             fetch_max_bytes=max(52_428_800, 4 * partition_fetch_bytes),
         )
@@ -112,11 +97,11 @@ class LogReader:
     async def __aenter__(self) -> LogReader:
         try:
             await self.consumer.start()
-            self.partitions = await topic_partitions(self.bootstrap, self.topic)
+            self.partitions = await topic_partitions(self.config, self.topic)
         except KafkaError as exc:
             await self.consumer.stop()
             raise LogUnavailable(
-                f"cannot reach Kafka at {self.bootstrap} ({type(exc).__name__}: {exc}): start it "
+                f"cannot reach Kafka at {self.config.bootstrap} ({type(exc).__name__}: {exc}): start it "
                 '(eval "$(candleflow stack up)") or set CANDLEFLOW_KAFKA_BOOTSTRAP'
             ) from exc
         except BaseException:
@@ -159,7 +144,8 @@ class LogReader:
         last_batch = time.monotonic()
         collecting = gc.isenabled()
         # The loop creates millions of short-lived tuples and dicts, all freed by reference
-        # counting; the cyclic collector would only walk the growing dict of bars (~8 %).
+        # counting; the cyclic collector would only walk the growing dict of bars
+        # (`bench/bench_replay.py` measures the read).
         gc.disable()
         try:
             while todo:

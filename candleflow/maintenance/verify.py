@@ -17,7 +17,6 @@ with `--symbols` and `--since/--until`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -29,10 +28,11 @@ from candleflow.domain.fold import TickFolder
 from candleflow.domain.instants import iso
 from candleflow.domain.resolution import SUPPORTED_CODES
 from candleflow.functions.registry import FunctionSet, from_settings
+from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogReader, Span
 from candleflow.maintenance import verify_functions
 from candleflow.store import verify_queries
-from candleflow.store.pool import connect
+from candleflow.store.connection import connect
 from candleflow.store.sql import TICKS
 
 #: The bar fields compared, in the order differences are listed.
@@ -188,11 +188,11 @@ def expected_bars(folder: TickFolder, window: Window) -> dict[BarKey, Bar]:
 
 
 async def read_log(
-    bootstrap: str, topic: str, window: Window, *, future_tolerance_s: float, progress_stream: TextIO | None = None
+    kafka: KafkaConfig, topic: str, window: Window, *, future_tolerance_s: float, progress_stream: TextIO | None = None
 ) -> LogRead:
     """Fold every record of `topic`, up to the end offsets at start, into the window's bars."""
     folder = TickFolder(symbols=window.symbols, since=window.since, future_tolerance_s=future_tolerance_s)
-    async with LogReader(bootstrap, topic, max_records=20_000) as reader:
+    async with LogReader(kafka, topic, max_records=20_000) as reader:
         starts, ends = await reader.bounds()
         spans = {p: Span(starts[p], ends[p]) for p in reader.partitions}
         progress = Progress.for_terminal(sum(s.size for s in spans.values()), unit="rec", stream=progress_stream)
@@ -264,7 +264,7 @@ def notes(read: LogRead, lag: dict[int, int], topic: str) -> list[str]:
 async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO) -> int:
     """Run the check; print the table on `out`, notes on `err`; 0 when equal, 1 when not."""
     read = await read_log(
-        settings.kafka_bootstrap,
+        KafkaConfig.from_settings(settings),
         settings.ticks_topic,
         window,
         future_tolerance_s=settings.future_tolerance,
@@ -278,7 +278,3 @@ async def verify(settings: Settings, window: Window, *, out: TextIO, err: TextIO
     err.write(f"compared {comparison.functions:,} indicator values and marks with a recompute of the stored bars\n")
     out.write(render(comparison))
     return 0 if comparison.ok else 1
-
-
-def run(settings: Settings, window: Window, *, out: TextIO, err: TextIO) -> int:
-    return asyncio.run(verify(settings, window, out=out, err=err))

@@ -16,7 +16,7 @@ from candleflow.domain.bars import SeriesKey
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, compute
 from candleflow.functions.registry import FunctionSet
 from candleflow.store import series
-from candleflow.store.bars import Connection
+from candleflow.store.connection import Connection
 
 #: symbol, resolution, bucket ms, kind of difference, field, expected, actual (`verify.Difference`'s fields)
 Difference = tuple[str, str, int, str, str, str, str]

@@ -1,62 +1,25 @@
-"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed or CryptoCompare.
+"""`candleflow ingest ...`: publish ticks from a replay file, the synthetic feed, an exchange
+(binance, coinbase, kraken, okx, bitstamp) or an aggregator (cryptocompare, coindesk).
 
-Kafka bootstrap, topic names, partitions, the API key and URLs come from
-`Settings.from_env()` (the `CANDLEFLOW_*` variables); options only choose what to send.
+Kafka bootstrap, topic names, partitions, the API key and URLs come from the
+`CANDLEFLOW_*` settings; options only choose what to send. Each runs through
+`candleflow.core.command`: the first Ctrl-C stops reading and flushes what was read.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
+from candleflow.core import command
 from candleflow.core.cli_options import SYMBOLS
-from candleflow.core.progress import Progress
-from candleflow.core.settings import CC_KEY, Settings
-from candleflow.sources.exceptions import PublishError, SourceError
+from candleflow.core.settings import CC_KEY, variable
+from candleflow.domain.exceptions import ConfigError
+from candleflow.domain.feeds import canonical
+from candleflow.domain.venues import VENUES, Venue
 from candleflow.sources.publisher import PublishCounts, TickPublisher
 from candleflow.sources.replay import FORMATS, ReplayReport, parse_speed, replay_file
-
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-    return settings
-
-
-def _run(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run `main(stop)` with SIGINT/SIGTERM setting `stop` (a second signal interrupts)."""
-
-    async def runner() -> T:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, _on_signal, stop, loop, sig)
-        try:
-            return await main(stop)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    return asyncio.run(runner())
-
-
-def _on_signal(stop: asyncio.Event, loop: asyncio.AbstractEventLoop, sig: int) -> None:
-    if stop.is_set():
-        loop.remove_signal_handler(sig)
-        signal.raise_signal(sig)
-    stop.set()
 
 
 def _speed(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
@@ -95,28 +58,32 @@ def replay(file: Path, speed: float | None, fmt: str, compression: str | None) -
 
     Exit status 0 when every line was published or dead-lettered, 1 otherwise.
     """
-    settings = _settings()
     size = file.stat().st_size
 
-    async def main(stop: asyncio.Event) -> tuple[ReplayReport, PublishCounts]:
+    async def main(run: command.Invocation) -> int:
+        settings = run.settings
         publisher = TickPublisher.from_settings(settings, source="replay", compression=compression)
         await publisher.start()
         try:
-            progress = Progress.for_terminal(size, unit="B")
             report = await replay_file(
                 file,
                 publisher,
                 speed=speed,
                 fmt=fmt,
-                progress=progress,
-                stop=stop,
+                progress=run.progress(size, unit="B"),
+                stop=run.stop,
                 future_tolerance_s=settings.future_tolerance,
             )
-            return report, await publisher.flush()
+            counts = await publisher.flush()
         finally:
             await publisher.close()
+        return _replayed(file, report, counts, settings.ticks_topic, settings.dead_topic)
 
-    report, counts = _run(main)
+    command.run(main, graceful=True, name="candleflow ingest replay")
+
+
+def _replayed(file: Path, report: ReplayReport, counts: PublishCounts, ticks_topic: str, dead_topic: str) -> int:
+    """Say what a replay published; 1 when not every line was published or dead-lettered."""
     complete = (
         not report.stopped
         and counts.failed == 0
@@ -126,14 +93,15 @@ def replay(file: Path, speed: float | None, fmt: str, compression: str | None) -
     )
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
     click.echo(
-        f"{file}: {report.lines:,} lines, {counts.published:,} published to {settings.ticks_topic}, "
-        f"{counts.dead:,} dead-lettered to {settings.dead_topic}"
+        f"{file}: {report.lines:,} lines, {counts.published:,} published to {ticks_topic}, "
+        f"{counts.dead:,} dead-lettered to {dead_topic}"
         f"{f', {counts.failed:,} FAILED' if counts.failed else ''} in {report.seconds:.1f} s ({rate:,.0f} lines/s)"
     )
     if not complete:
         why = "interrupted" if report.stopped else counts.first_error or "some records were not acknowledged"
         click.echo(f"replay incomplete: {why}", err=True)
-        sys.exit(1)
+        return command.FAILED
+    return command.OK
 
 
 @ingest.command()
@@ -164,57 +132,81 @@ def synthetic(
     from candleflow.sources.runner import run_synthetic_feed
     from candleflow.sources.synthetic import SyntheticFeed
 
-    settings = _settings()
-    feed = SyntheticFeed(
-        symbols or settings.synthetic_symbols,
-        rate=rate if rate is not None else settings.synthetic_rate,
-        seed=seed if seed is not None else settings.synthetic_seed,
-    )
-
-    async def main(stop: asyncio.Event) -> PublishCounts:
+    async def main(run: command.Invocation) -> int:
+        settings = run.settings
+        feed = SyntheticFeed(
+            symbols or settings.synthetic_symbols,
+            rate=rate if rate is not None else settings.synthetic_rate,
+            seed=seed if seed is not None else settings.synthetic_seed,
+        )
         async with TickPublisher.from_settings(settings, source="synthetic", compression=compression) as publisher:
-            await run_synthetic_feed(settings, feed, publisher, stop=stop, count=count, duration=duration)
-            return await publisher.flush()
+            await run_synthetic_feed(settings, feed, publisher, stop=run.stop, count=count, duration=duration)
+            counts = await publisher.flush()
+        click.echo(f"synthetic: {counts.published:,} ticks published to {settings.ticks_topic}")
+        if counts.failed:
+            click.echo(f"{counts.failed:,} ticks failed: {counts.first_error}", err=True)
+            return command.FAILED
+        return command.OK
 
-    counts = _run(main)
-    click.echo(f"synthetic: {counts.published:,} ticks published to {settings.ticks_topic}")
-    if counts.failed:
-        click.echo(f"{counts.failed:,} ticks failed: {counts.first_error}", err=True)
-        sys.exit(1)
+    command.run(main, graceful=True, name="candleflow ingest synthetic")
+
+
+def _run_feed(kind: str, pairs: str | None, needs: tuple[str, str] | None = None) -> None:
+    """Run one feed of `CANDLEFLOW_SOURCE`'s grammar (`kind:PAIR+PAIR`) until Ctrl-C;
+    `needs`: the key (a `Settings` attribute) the feed cannot run without, and what to set."""
+    import dataclasses
+
+    from candleflow.sources.runner import run_feeds
+
+    async def main(run: command.Invocation) -> None:
+        settings = run.settings
+        if needs is not None and not getattr(settings, needs[0]):
+            raise ConfigError(needs[1])
+        listed = "+".join(p.strip() for p in (pairs or "").replace("+", ",").split(",") if p.strip())
+        settings = dataclasses.replace(settings, source=canonical(f"{kind}:{listed}" if listed else kind))
+        async with TickPublisher.from_settings(settings, source=kind) as publisher:
+            await run_feeds(settings, publisher, run.stop)
+            counts = await publisher.flush()
+        click.echo(f"{kind}: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
+
+    command.run(main, graceful=True, name=f"candleflow ingest {kind}")
 
 
 @ingest.command()
 @click.option(
     "--pairs",
-    type=SYMBOLS,
     default=None,
     help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
 )
-def cryptocompare(pairs: tuple[str, ...] | None) -> None:
-    """Stream live trades from the CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
-    from candleflow.sources.cryptocompare import CryptoCompareClient
-    from candleflow.sources.log_tail import seeded_dedupe
+def cryptocompare(pairs: str | None) -> None:
+    """Stream live trades from the legacy CryptoCompare streamer (needs CANDLEFLOW_CRYPTOCOMPARE_API_KEY)."""
+    _run_feed("cryptocompare", pairs, ("cryptocompare_api_key", f"set {CC_KEY} to your CryptoCompare API key"))
 
-    settings = _settings()
-    if not settings.cryptocompare_api_key:
-        raise click.UsageError(f"set {CC_KEY} to your CryptoCompare API key")
 
-    async def main(stop: asyncio.Event) -> PublishCounts:
-        async with TickPublisher.from_settings(settings, source="cryptocompare") as publisher:
-            symbols = pairs or settings.cryptocompare_pairs
-            client = CryptoCompareClient(
-                publisher,
-                symbols,
-                api_key=settings.cryptocompare_api_key,
-                url=settings.cryptocompare_url,
-                future_tolerance_s=settings.future_tolerance,
-                dedupe=await seeded_dedupe(settings, symbols),
-            )
-            await client.run(stop)
-            return await publisher.flush()
+@ingest.command()
+@click.option(
+    "--pairs",
+    default=None,
+    help="Comma-separated symbols, e.g. Coinbase:BTC/USD,Kraken:ETH/EUR (default: CANDLEFLOW_CRYPTOCOMPARE_PAIRS).",
+)
+def coindesk(pairs: str | None) -> None:
+    """Stream live trades from the CoinDesk Data streamer (needs CANDLEFLOW_COINDESK_API_KEY), after its REST
+    trades since the newest tick held (or CANDLEFLOW_MARKET_HISTORY hours of them on an empty topic)."""
+    _run_feed("coindesk", pairs, ("coindesk_key", f"set {variable('coindesk_api_key')} to your CoinDesk Data API key"))
 
-    try:
-        counts = _run(main)
-    except (SourceError, PublishError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"cryptocompare: {counts.published:,} trades published, {counts.dead:,} dead-lettered")
+
+def _venue_command(venue: Venue) -> click.Command:
+    def command(pairs: str | None) -> None:
+        _run_feed(venue.key, pairs)
+
+    defaults = ",".join(venue.default_pairs)
+    command.__doc__ = (
+        f"Stream {venue.exchange}'s public trades (no key): first its REST trades since the newest tick held "
+        f"(CANDLEFLOW_MARKET_HISTORY hours on an empty topic), then live."
+    )
+    option = click.option("--pairs", default=None, help=f"Comma-separated BASE/QUOTE pairs (default: {defaults}).")
+    return click.command(name=venue.key)(option(command))
+
+
+for _venue in VENUES.values():
+    ingest.add_command(_venue_command(_venue))

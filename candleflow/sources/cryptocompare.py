@@ -32,30 +32,20 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from candleflow.core.feed_status import FeedStatus
 from candleflow.sources import cryptocompare_events as events
 from candleflow.sources import cryptocompare_protocol as cc
 from candleflow.sources.dedupe import RecentTrades
 from candleflow.sources.exceptions import ProtocolError, Unauthorized
 from candleflow.sources.publisher import TickSink
+from candleflow.sources.stream.backoff import Backoff, Timing
+
+__all__ = ["CryptoCompareClient", "Timing"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "wss://streamer.cryptocompare.com/v2"
 KEY_VARIABLE = "CANDLEFLOW_CRYPTOCOMPARE_API_KEY"
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Every delay of the client; tests shrink them, production keeps the defaults."""
-
-    heartbeat_interval: float = 60.0  # the streamer beats every 30-60 s; two missed: reconnect
-    backoff_initial: float = 5.0
-    backoff_max: float = 120.0
-    min_reconnect_delay: float = 5.0  # never reconnect sooner than this
-    rate_limit_delay: float = 5.0  # a 429 waits at least this long
-    too_many_sockets_delay: float = 60.0  # another socket of the key must close first
-    connect_timeout: float = 20.0
-    jitter: float = 0.25  # delays vary by +-25 %, but never below the minimum
 
 
 @dataclass(slots=True)
@@ -94,6 +84,9 @@ class CryptoCompareClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         future_tolerance_s: float = 300.0,
+        status: FeedStatus | None = None,
+        name: str = "cryptocompare",
+        drop_known: bool = True,
     ) -> None:
         if not api_key:
             raise Unauthorized(
@@ -110,12 +103,19 @@ class CryptoCompareClient:
         self._api_key = api_key
         self._url = url
         self._dedupe = dedupe if dedupe is not None else RecentTrades()
+        #: False when the sink drops known trades itself (a `TradeGate`): the client's own
+        #: filter would hide the replays from it
+        self._drop_known = drop_known
         self._sleep = sleep
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._tolerance = future_tolerance_s
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self.delays: list[float] = []  # every reconnect delay chosen, newest last
+        self._backoff = Backoff(self.timing, self._rng)
+        self.delays = self._backoff.delays  # every reconnect delay chosen, newest last
+        self.name = name
+        self.status = status if status is not None else FeedStatus()
+        self.status.register(name, [self.dialect.symbol(c) for c in sorted(self.wanted)])
 
     # ------------------------------------------------------------ subscriptions
 
@@ -157,7 +157,6 @@ class CryptoCompareClient:
         socket delivered trades, and the server's own rate-limit message sets a floor
         under the next delay; the recorded `delays` and the injected `sleep` are the
         test seam."""
-        attempt = 0
         while True:
             trades_before = self.stats.trades
             try:
@@ -168,18 +167,11 @@ class CryptoCompareClient:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 reason, floor = f"{type(exc).__name__}: {exc}", 0.0
             if self.stats.trades > trades_before:
-                attempt = 0  # the socket worked: start the backoff afresh
-            delay = self._delay(attempt, floor)
-            attempt += 1
-            self.delays.append(delay)
+                self._backoff.reset()  # the socket worked: start the backoff afresh
+            self.status.disconnected(self.name, [self.dialect.symbol(c) for c in sorted(self.wanted)], reason)
+            delay = self._backoff.next(floor)
             log.warning("CryptoCompare: %s; reconnecting in %.1f s", reason, delay)
             await self._sleep(delay)
-
-    def _delay(self, attempt: int, floor: float) -> float:
-        t = self.timing
-        backoff = min(t.backoff_max, t.backoff_initial * 2.0**attempt)
-        backoff *= 1 + self._rng.uniform(-t.jitter, t.jitter)
-        return max(backoff, floor, t.min_reconnect_delay)
 
     async def _connect_once(self) -> None:
         """One socket's life, from connect to close."""
@@ -225,6 +217,7 @@ class CryptoCompareClient:
                 event = self.dialect.parse(message.data, future_tolerance_s=self._tolerance)
             except ProtocolError as exc:
                 log.warning("CryptoCompare: ignored a frame: %s", exc)
+                self.status.not_understood(self.name)
                 continue
             if isinstance(event, events.Heartbeat):
                 self.stats.heartbeats += 1
@@ -237,7 +230,7 @@ class CryptoCompareClient:
     async def _handle(self, event: events.Event) -> None:
         match event:
             case events.Trade(tick=tick):
-                if self._dedupe.seen(tick):
+                if self._drop_known and self._dedupe.seen(tick):
                     self.stats.duplicates += 1
                     return
                 self.stats.trades += 1
@@ -252,6 +245,8 @@ class CryptoCompareClient:
                 self._welcome(event)
             case events.SubscribeComplete(channel=channel):
                 self.active.add(channel)
+                with contextlib.suppress(ValueError):
+                    self.status.connected(self.name, [self.dialect.symbol(channel)])
             case events.UnsubscribeComplete(channel=channel):
                 self.active.discard(channel)
             case events.LoadComplete():
@@ -291,8 +286,7 @@ class CryptoCompareClient:
         if event.kind == "too_many_subscriptions":
             channel = event.parameter
             if channel:
-                self.refused[channel] = event.message
-                self.wanted.discard(channel)
+                self._refuse(channel, event.message)
             log.error(
                 "CryptoCompare: too many subscriptions (%s)%s; the others go on",
                 text,
@@ -304,6 +298,12 @@ class CryptoCompareClient:
             floor = max(floor, self.timing.too_many_sockets_delay)
         raise _Reconnect(f"rate limited ({text})", floor)
 
+    def _refuse(self, channel: str, message: str) -> None:
+        self.refused[channel] = message
+        self.wanted.discard(channel)
+        with contextlib.suppress(ValueError):
+            self.status.refused(self.name, self.dialect.symbol(channel), f"CryptoCompare refused {channel}: {message}")
+
     def _streamer_error(self, event: events.StreamerError) -> None:
         text = f"{event.message}{': ' + event.info if event.info else ''}"
         if event.is_disconnect:
@@ -312,8 +312,7 @@ class CryptoCompareClient:
             log.debug("CryptoCompare: %s already active", event.parameter)
             return
         if event.is_channel_error and event.parameter:
-            self.refused[event.parameter] = event.message
-            self.wanted.discard(event.parameter)
+            self._refuse(event.parameter, event.message)
             log.error("CryptoCompare refused channel %s (%s); the other channels go on", event.parameter, text)
             return
         log.error("CryptoCompare error %s%s", text, f" ({event.parameter})" if event.parameter else "")

@@ -32,7 +32,18 @@ class RecentTrades:
 
     def seen(self, tick: Tick) -> bool:
         """Remember `tick`; True when it was remembered already (a duplicate)."""
-        return self.seen_key(tick.symbol, trade_key(tick))
+        key = tick.id if tick.id is not None else trade_key(tick)
+        keys = self._keys.get(tick.symbol)
+        if keys is None:
+            return self.seen_key(tick.symbol, key)
+        if key in keys:
+            return True
+        order = self._order[tick.symbol]
+        if len(order) >= self.per_symbol:
+            keys.discard(order.popleft())
+        order.append(key)
+        keys.add(key)
+        return False
 
     def seen_key(self, group: str, key: str) -> bool:
         """Remember `key` within `group` (a symbol or channel); True when already there."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from candleflow.domain.exceptions import CandleflowError
+from candleflow.domain.exceptions import CandleflowError, Unavailable
 
 
 class SourceError(CandleflowError):
@@ -19,6 +19,10 @@ class Unauthorized(SourceError):
 
 class PublishError(SourceError):
     """The broker refused or lost records; the message says how many and why."""
+
+
+class BrokerUnavailable(PublishError, Unavailable):
+    """The publisher cannot reach Kafka."""
 
 
 class ReplayFileError(SourceError):

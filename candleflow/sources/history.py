@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from aiokafka.errors import KafkaError
 
 from candleflow.domain.ticks import Tick
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.log_tail import symbols_without_ticks
 from candleflow.sources.publisher import TickSink
 from candleflow.sources.synthetic import SyntheticFeed, SyntheticTrade
@@ -54,7 +55,7 @@ async def lay_down_history(
     sink: TickSink,
     *,
     hours: float,
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
     resume: Mapping[str, tuple[float, int]],
 ) -> Iterator[SyntheticTrade]:
@@ -68,7 +69,7 @@ async def lay_down_history(
     if hours <= 0:
         return trades
     try:
-        empty = await symbols_without_ticks(bootstrap, topic, feed.symbols)
+        empty = await symbols_without_ticks(kafka, topic, feed.symbols)
     except (KafkaError, OSError, TimeoutError) as exc:
         log.warning("synthetic history: cannot tell what %s holds (%r): none laid down", topic, exc)
         return trades

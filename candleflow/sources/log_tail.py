@@ -35,7 +35,10 @@ from aiokafka.partitioner import DefaultPartitioner
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import Tick, parse_tick
-from candleflow.kafka.log_reader import LogUnavailable, topic_partitions
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.exceptions import TopicError
+from candleflow.kafka.topics import topic_partitions
 from candleflow.sources.dedupe import RecentTrades
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ async def seeded_dedupe(settings: Settings, symbols: Iterable[str]) -> RecentTra
     dedupe = RecentTrades()
     wanted = sorted(set(symbols))
     try:
-        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, wanted, SEED_PER_SYMBOL)
+        ticks = await recent_ticks(KafkaConfig.from_settings(settings), settings.ticks_topic, wanted, SEED_PER_SYMBOL)
     except (KafkaError, OSError, TimeoutError) as exc:
         log.warning("could not read the tail of %s (%r): the first replay may repeat trades", settings.ticks_topic, exc)
         return dedupe
@@ -74,7 +77,8 @@ async def resume_points(settings: Settings, symbols: Iterable[str]) -> dict[str,
     """(last price, last numeric trade id) of each of `symbols` in the log; symbols without
     a numbered trade there are left out. An unreachable topic gives none, with a warning."""
     try:
-        ticks = await recent_ticks(settings.kafka_bootstrap, settings.ticks_topic, sorted(set(symbols)), 1)
+        kafka = KafkaConfig.from_settings(settings)
+        ticks = await recent_ticks(kafka, settings.ticks_topic, sorted(set(symbols)), 1)
     except (KafkaError, OSError, TimeoutError) as exc:
         log.warning("could not read the tail of %s (%r): the feed numbers its trades from 1", settings.ticks_topic, exc)
         return {}
@@ -98,36 +102,36 @@ class Tail:
 
 
 async def recent_ticks(
-    bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
+    kafka: KafkaConfig, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
 ) -> list[Tick]:
     """At least the newest `per_symbol` valid ticks of each symbol (fewer when the log
     holds fewer), oldest first per partition."""
-    return (await read_tail(bootstrap, topic, symbols, per_symbol, max_records)).ticks
+    return (await read_tail(kafka, topic, symbols, per_symbol, max_records)).ticks
 
 
 async def symbols_without_ticks(
-    bootstrap: str, topic: str, symbols: Iterable[str], max_records: int = 500_000
+    kafka: KafkaConfig, topic: str, symbols: Iterable[str], max_records: int = 500_000
 ) -> set[str]:
     """Those of `symbols` of which `topic` holds no valid tick (a missing topic holds none;
     records deleted by retention are not held). A symbol whose partition is too long to
     read back to its start within `max_records` counts as held: history laid twice is
     worse than none. Kafka errors propagate."""
     wanted = set(symbols)
-    tail = await read_tail(bootstrap, topic, wanted, 1, max_records)
+    tail = await read_tail(kafka, topic, wanted, 1, max_records)
     return wanted - {tick.symbol for tick in tail.ticks} - tail.unsettled
 
 
 async def read_tail(
-    bootstrap: str, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
+    kafka: KafkaConfig, topic: str, symbols: Iterable[str], per_symbol: int, max_records: int = 500_000
 ) -> Tail:
     """`recent_ticks`, telling also which symbols the read could not settle."""
     wanted = set(symbols)
     try:
-        all_partitions = await topic_partitions(bootstrap, topic)
-    except LogUnavailable:
+        all_partitions = await topic_partitions(kafka, topic)
+    except TopicError:
         log.info("topic %s does not exist yet: it holds no ticks", topic)
         return Tail([], frozenset())
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = clients.assigned_reader(kafka, "log-tail")
     await consumer.start()
     try:
         partitioner = DefaultPartitioner()

@@ -1,6 +1,6 @@
 """The one producer path of every source: valid ticks to `ticks.raw`, the rest to `ticks.dead`.
 
-`TickPublisher` wraps an aiokafka `AIOKafkaProducer` tuned for throughput: records are
+`TickPublisher` wraps an aiokafka producer (`candleflow.kafka.clients`) tuned for throughput: records are
 appended to per-partition batches (`create_batch` / `send_batch`, partitioned exactly
 like the producer's default partitioner, so keys land where any other client puts
 them), a batch goes out when it is full or has lingered a few milliseconds, delivery is
@@ -8,8 +8,8 @@ acknowledged per batch and settled in bulk, never awaited per tick, and `flush()
 waits for every outstanding record. Valid ticks are keyed by symbol so one
 partition orders each symbol; dead letters carry the raw input and the reason
 (`candleflow.domain.ticks.dead_letter`). Both are counted in `candleflow.core.metrics` and in
-`counts`. `start()` makes sure both topics exist, since brokers may refuse to create
-topics on first use.
+`counts`. `start()` makes sure both topics exist (`candleflow.kafka.topics`), since
+brokers may refuse to create topics on first use.
 """
 
 from __future__ import annotations
@@ -23,20 +23,19 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
 from candleflow.core.settings import Settings
-from candleflow.domain.ticks import Tick, dead_letter
-from candleflow.sources.exceptions import PublishError
+from candleflow.domain.dead_letters import dead_letter
+from candleflow.domain.ticks import Tick
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.topics import DEAD_PARTITIONS, Topic, ensure_topics
+from candleflow.sources.exceptions import BrokerUnavailable, PublishError
 
 log = logging.getLogger(__name__)
-
-#: Kafka error code for "topic already exists" (another process won the race).
-_TOPIC_ALREADY_EXISTS = 36
 
 
 class TickSink(Protocol):
@@ -55,39 +54,12 @@ class PublishCounts:
     first_error: str | None = None
 
 
-async def ensure_topics(
-    bootstrap: str, topics: dict[str, int], *, replication_factor: int = 1, timeout_ms: int = 30000
-) -> list[str]:
-    """Create each missing topic with its partition count; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in topics if name not in existing]
-        if not missing:
-            return []
-        response = await admin.create_topics(
-            [NewTopic(name, topics[name], replication_factor) for name in missing], timeout_ms=timeout_ms
-        )
-        for name, code, *rest in getattr(response, "topic_errors", []):
-            if code not in (0, _TOPIC_ALREADY_EXISTS):
-                message = rest[0] if rest else ""
-                raise PublishError(
-                    f"cannot create Kafka topic {name!r} (error {code}: {message}); create it "
-                    f"yourself with {topics[name]} partitions or check the broker's ACLs"
-                )
-        log.info("created Kafka topics %s", ", ".join(f"{n} ({topics[n]} partitions)" for n in missing))
-        return missing
-    finally:
-        await admin.close()
-
-
 class TickPublisher:
     """Publishes ticks and dead letters of one source through one aiokafka producer."""
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConfig,
         *,
         source: str,
         ticks_topic: str = "ticks.raw",
@@ -102,17 +74,11 @@ class TickPublisher:
         self.source = source
         self.ticks_topic = ticks_topic
         self.dead_topic = dead_topic
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._partitions = partitions
         self._create_topics = create_topics
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-            max_batch_size=max_batch_size,
-            compression_type=compression,
-            client_id=f"candleflow-{source}",
+        self._producer = clients.producer(
+            kafka, source, linger_ms=linger_ms, max_batch_size=max_batch_size, compression_type=compression
         )
         self._linger_s = linger_ms / 1000
         self._max_in_flight = max_in_flight
@@ -134,9 +100,11 @@ class TickPublisher:
         self._started = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, source: str, **options: Any) -> TickPublisher:
+    def from_settings(
+        cls, settings: Settings, *, source: str, kafka: KafkaConfig | None = None, **options: Any
+    ) -> TickPublisher:
         return cls(
-            settings.kafka_bootstrap,
+            kafka or KafkaConfig.from_settings(settings),
             source=source,
             ticks_topic=settings.ticks_topic,
             dead_topic=settings.dead_topic,
@@ -155,14 +123,15 @@ class TickPublisher:
                 await self._producer.stop()
             if not isinstance(exc, KafkaError):
                 raise
-            raise PublishError(
-                f"cannot reach Kafka at {self._bootstrap} ({type(exc).__name__}: {exc}): start the "
+            raise BrokerUnavailable(
+                f"cannot reach Kafka at {self._kafka.bootstrap} ({type(exc).__name__}: {exc}): start the "
                 "local stack (candleflow stack up) or set CANDLEFLOW_KAFKA_BOOTSTRAP"
             ) from None
 
     async def _start(self) -> None:
         if self._create_topics:
-            await ensure_topics(self._bootstrap, {self.ticks_topic: self._partitions, self.dead_topic: 1})
+            topics = [Topic(self.ticks_topic, self._partitions), Topic(self.dead_topic, DEAD_PARTITIONS)]
+            await ensure_topics(self._kafka, topics)
         await self._producer.start()
         self._ticks_partitions = sorted(await self._producer.partitions_for(self.ticks_topic))
         dead_partitions = sorted(await self._producer.partitions_for(self.dead_topic))

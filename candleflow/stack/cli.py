@@ -12,15 +12,18 @@ import shlex
 
 import click
 
+from candleflow.core import command
 from candleflow.core.settings import Settings
 from candleflow.stack.kafka_security import CLIENT_AUTH, MECHANISMS, KafkaSecurity
 from candleflow.stack.stack import Stack
 
 
 def _stack(
-    kafka_security: KafkaSecurity | None = None, pg_tls: bool | None = None, replica: bool | None = None
+    settings: Settings,
+    kafka_security: KafkaSecurity | None = None,
+    pg_tls: bool | None = None,
+    replica: bool | None = None,
 ) -> Stack:
-    settings = Settings.from_env()
     return Stack(
         settings.stack_dir,
         settings.stack_kafka_port,
@@ -31,11 +34,13 @@ def _stack(
     )
 
 
-def _security(protocols: str | None, mechanism: str | None, client_auth: str | None) -> KafkaSecurity | None:
+def _security(
+    settings: Settings, protocols: str | None, mechanism: str | None, client_auth: str | None
+) -> KafkaSecurity | None:
     """The broker's security as asked on the command line, the rest as the stack had it."""
     if protocols is None and mechanism is None and client_auth is None:
         return None
-    before = _stack().configured_security()
+    before = _stack(settings).configured_security()
     chosen = KafkaSecurity.parse(protocols) if protocols is not None else before
     return KafkaSecurity(
         chosen.protocols, (mechanism or before.mechanism).upper(), (client_auth or before.client_auth).lower()
@@ -80,21 +85,29 @@ def up(
     whose configuration changes is restarted. Certificates and passwords are generated
     into the stack directory.
     """
-    security = _security(protocols, sasl_mechanism, kafka_client_auth)
-    info = _stack(security, pg_tls, pg_replica).up()
-    for name, value in info.env().items():
-        click.echo(f"export {name}={shlex.quote(value)}")
+
+    def main(run: command.Invocation) -> None:
+        security = _security(run.settings, protocols, sasl_mechanism, kafka_client_auth)
+        info = _stack(run.settings, security, pg_tls, pg_replica).up()
+        for name, value in info.env().items():
+            click.echo(f"export {name}={shlex.quote(value)}")
+
+    command.run(main, name="candleflow stack up")
 
 
 @stack.command()
 def down() -> None:
     """Stop Kafka, PostgreSQL and its replica; no process of the stack is left."""
-    target = _stack()
-    target.down()
-    click.echo(f"stack in {target.stack_dir} stopped", err=True)
+
+    def main(run: command.Invocation) -> None:
+        target = _stack(run.settings)
+        target.down()
+        click.echo(f"stack in {target.stack_dir} stopped", err=True)
+
+    command.run(main, name="candleflow stack down")
 
 
 @stack.command()
 def status() -> None:
     """Say what runs where (and how far the replica trails the primary)."""
-    click.echo(_stack().status())
+    command.run(lambda run: click.echo(_stack(run.settings).status()), name="candleflow stack status")

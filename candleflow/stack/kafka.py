@@ -278,7 +278,8 @@ async def answers(bootstrap: str) -> bool:
     """One metadata round trip: True when the broker lists at least one live broker."""
     import logging
 
-    from aiokafka.admin import AIOKafkaAdminClient
+    from candleflow.kafka import clients
+    from candleflow.kafka.config import KafkaConfig
 
     host, port = bootstrap.rsplit(":", 1)
     try:  # a refused TCP connect is the common case while the JVM starts: stay quiet
@@ -289,7 +290,7 @@ async def answers(bootstrap: str) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = clients.admin(KafkaConfig(bootstrap), "stack-probe", request_timeout_s=3)
     try:
         await asyncio.wait_for(admin.start(), 5)
         cluster = await asyncio.wait_for(admin.describe_cluster(), 5)

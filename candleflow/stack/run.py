@@ -1,7 +1,8 @@
 """`make run`: the whole pipeline in one terminal.
 
 Brings the stack up, migrates the database, runs `candleflow worker` in the foreground
-with a demo feed (synthetic, or CryptoCompare when an API key is set) on port 6066, and
+with a demo feed (synthetic, CryptoCompare when an API key is set, or the
+`CANDLEFLOW_SOURCE` you give, e.g. `binance:BTC/USDT`) on port 6066, and
 on Ctrl-C (or SIGTERM/SIGHUP) stops the worker and every service it started itself.
 A stack that was already running before is left running. The synthetic demo starts
 with two days of past ticks on an empty topic (`candleflow.sources.history`).
@@ -146,8 +147,8 @@ def run(settings: Settings) -> int:
         )
         base = f"http://127.0.0.1:{port}"
         if wait_http(f"{base}/healthz", worker, 120):
-            if env[SOURCE] == "synthetic":
-                _say("waiting for the demo's first chart (history through Kafka into the engine)")
+            if env[SOURCE] not in ("none", "cryptocompare"):
+                _say("waiting for the first chart (history through Kafka into the engine)")
                 waited = time.monotonic()
                 if wait_first_chart(base, worker, FIRST_CHART_TIMEOUT):
                     _say(f"the demo chart is full after {time.monotonic() - waited:.0f} s")

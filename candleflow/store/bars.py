@@ -20,10 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from candleflow.domain.bars import Bar, BarKey
+from candleflow.domain.pricescale import BUCKETS, KEEP, SHARE
 from candleflow.domain.symbols import SymbolSeen
+from candleflow.domain.updates import BarUpdate
+from candleflow.functions.api import FunctionBar
+from candleflow.store.connection import Connection, Statements
 from candleflow.store.sql import STORED_IS_REST, TICKS, epoch_ms, ms, shifted
-
-Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
 MERGE_BARS = f"""
 INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,
@@ -57,17 +59,36 @@ RETURNING symbol, resolution, {epoch_ms("bucket")} AS bucket, open, high, low, c
           volume, trades
 """
 
+#: The symbols a batch saw: exchange, base and quote split off, the decimal-places
+#: histogram merged and `price_decimals` derived from it, unless a tick size sets it
+#: (`candleflow.domain.pricescale`, run in SQL by the functions of sql/007_engine_safety.sql).
+#: $2 holds every symbol's histogram, `BUCKETS` counts each, one after another.
 UPSERT_SYMBOLS = f"""
-INSERT INTO symbols (symbol, exchange, base, quote, price_decimals, first_tick, last_tick)
+INSERT INTO symbols AS y (symbol, exchange, base, quote, price_decimals, decimal_counts,
+                          tick_size, tick_decimals, tick_minmov, first_tick, last_tick)
 SELECT s.symbol, split_part(s.symbol, ':', 1),
        split_part(split_part(s.symbol, ':', 2), '/', 1),
        split_part(split_part(s.symbol, ':', 2), '/', 2),
-       s.decimals, {ms("s.first")}, {ms("s.last")}
-FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS s(symbol, decimals, first, last)
+       coalesce(s.tick_decimals, candleflow_decimals(s.counts, {SHARE})), s.counts,
+       s.tick_size, s.tick_decimals, s.tick_minmov, {ms("s.first")}, {ms("s.last")}
+FROM (
+    SELECT u.symbol, ($2::bigint[])[(u.i - 1) * {BUCKETS} + 1 : u.i * {BUCKETS}] AS counts,
+           u.first, u.last, u.tick_size, u.tick_decimals, u.tick_minmov
+    FROM unnest($1::text[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::int[])
+         WITH ORDINALITY AS u(symbol, first, last, tick_size, tick_decimals, tick_minmov, i)
+) AS s
 ON CONFLICT (symbol) DO UPDATE SET
-    price_decimals = greatest(symbols.price_decimals, excluded.price_decimals),
-    first_tick = least(symbols.first_tick, excluded.first_tick),
-    last_tick = greatest(symbols.last_tick, excluded.last_tick)
+    decimal_counts = candleflow_add_counts(y.decimal_counts, excluded.decimal_counts, {KEEP}),
+    tick_size = coalesce(excluded.tick_size, y.tick_size),
+    tick_decimals = coalesce(excluded.tick_decimals, y.tick_decimals),
+    tick_minmov = coalesce(excluded.tick_minmov, y.tick_minmov),
+    price_decimals = coalesce(
+        excluded.tick_decimals,
+        y.tick_decimals,
+        candleflow_decimals(candleflow_add_counts(y.decimal_counts, excluded.decimal_counts, {KEEP}), {SHARE})
+    ),
+    first_tick = least(y.first_tick, excluded.first_tick),
+    last_tick = greatest(y.last_tick, excluded.last_tick)
 """
 
 ENSURE_LEDGER = """
@@ -90,15 +111,17 @@ WHERE o.consumer = $1 AND o.topic = $2 AND o.partition = n.partition
 """
 
 
-#: MERGE_BARS ($1-$14), UPSERT_SYMBOLS ($15-$18) and ADVANCE_LEDGER ($19-$22) in one statement.
+#: MERGE_BARS ($1-$14), UPSERT_SYMBOLS ($15-$21) and ADVANCE_LEDGER ($22-$25) in one statement.
 ABSORB = f"""
 WITH symbols_seen AS ({shifted(UPSERT_SYMBOLS, 14)}),
-     ledger AS ({shifted(ADVANCE_LEDGER, 18)})
+     ledger AS ({shifted(ADVANCE_LEDGER, 21)})
 {MERGE_BARS}"""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredBar:
+    """A bar as the engine's merge left it in `bars` (the upsert returns them)."""
+
     symbol: str
     resolution: str
     bucket: int  # ms
@@ -108,6 +131,26 @@ class StoredBar:
     close: float
     volume: Decimal
     trades: int
+
+    def update(self, *, correction: bool = False, committed_at: float | None = None) -> BarUpdate:
+        """This bar as `bars.updates` carries it."""
+        return BarUpdate(
+            symbol=self.symbol,
+            resolution=self.resolution,
+            time=self.bucket // 1000,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=float(self.volume),
+            trades=self.trades,
+            correction=correction,
+            committed_at=committed_at,
+        )
+
+    def function_bar(self) -> FunctionBar:
+        """This bar as the functions see it."""
+        return FunctionBar.of(self.bucket, self)
 
 
 async def lock_ledger(
@@ -128,7 +171,7 @@ WHERE consumer = $1 AND topic = $2 AND partition = ANY($3::int[])
 """
 
 
-async def read_ledger(conn: Connection, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+async def read_ledger(conn: Statements, consumer: str, topic: str, partitions: Sequence[int]) -> dict[int, int]:
     """The next expected offset of each partition that has a ledger row (no lock)."""
     rows = await conn.fetch(READ_LEDGER, consumer, topic, list(partitions))
     return {row["partition"]: row["next_offset"] for row in rows}
@@ -204,19 +247,24 @@ async def upsert_symbols(conn: Connection, seen: Mapping[str, SymbolSeen]) -> No
 
 def _symbols_args(seen: Mapping[str, SymbolSeen]) -> tuple[Any, ...]:
     names = sorted(seen)
+    counts: list[int] = []
+    for name in names:
+        histogram = seen[name].histogram()
+        counts.extend(histogram[:BUCKETS] + [0] * (BUCKETS - len(histogram)))
+    ticks = [seen[n].tick for n in names]
     return (
         names,
-        [seen[n].decimals for n in names],
+        counts,
         [seen[n].first for n in names],
         [seen[n].last for n in names],
+        [None if t is None else t.text for t in ticks],
+        [None if t is None else t.decimals for t in ticks],
+        [None if t is None else t.minmov for t in ticks],
     )
 
 
-async def latest_bars(
-    conn: Connection, resolutions: Sequence[str], symbols: int
-) -> list[tuple[str, str, int, float, float, float, float, float, int]]:
-    """The newest bar of every resolution of the `symbols` most recently ticked symbols:
-    (symbol, resolution, time s, open, high, low, close, volume, trades)."""
+async def latest_bars(conn: Statements, resolutions: Sequence[str], symbols: int) -> list[BarUpdate]:
+    """The newest bar of every resolution of the `symbols` most recently ticked symbols."""
     rows = await conn.fetch(
         """
         SELECT s.symbol, r.resolution, extract(epoch FROM b.bucket)::int8 AS time,
@@ -232,4 +280,4 @@ async def latest_bars(
         list(resolutions),
         symbols,
     )
-    return [tuple(row) for row in rows]
+    return [BarUpdate.from_fields(row) for row in rows]

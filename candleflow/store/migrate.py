@@ -18,7 +18,7 @@ import asyncpg
 
 from candleflow.core.bundled import bundled
 from candleflow.domain.exceptions import CandleflowError
-from candleflow.store.pool import connect
+from candleflow.store.connection import connect
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ rows before a time, as numpy columns.
 Statement. A backward scan of the series' primary key that stops at its LIMIT, its rows
 packed in PostgreSQL into one `bytea` (`int8send`/`float8send` of each column, row after
 row, in scan order) and unpacked here with `numpy.frombuffer`: no Python object per value
-on the way in, and the columns go to orjson as arrays on the way out. Measured at 2,000
-bars of a 90-day table, from a client, read and JSON together: column arrays
-(`array_agg`, decoded into lists) 4.3 ms, the packed rows 3.0 ms. Rows decoded one by one
-cost PostgreSQL less but cost their records in Python, and a few thousand records alive
-at once set off the worker's collector.
+on the way in, and the columns go to orjson as arrays on the way out: faster, read and
+JSON together, than column arrays (`array_agg`, decoded into lists), as
+`bench/history_breakdown.py` shows. Rows decoded one by one cost PostgreSQL less but
+cost their records in Python, and a few thousand records alive at once set off the
+worker's collector.
 
 The LIMIT is not known at planning time (a sub-select), which keeps the plan an ordered
 backward index scan that stops at it, never a bitmap scan and a sort of the range.
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from candleflow.store.connection import Statements
 
 #: Older than any bucket: the lower bound of a read that has none.
 BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
@@ -84,7 +86,7 @@ class Newest:
     next_time: int | None
 
 
-async def _read(db: Any, read: SeriesRead, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Rows:
+async def _read(db: Statements, read: SeriesRead, key: tuple[Any, ...], lower: datetime, end: int, limit: int) -> Rows:
     """The rows of `[lower, end)`, newest first, at most `limit`."""
     packed = await db.fetchval(read.sql, *key, lower, to_datetime(end), limit)
     rows = np.frombuffer(packed or b"", dtype=read.row)
@@ -95,7 +97,7 @@ async def _read(db: Any, read: SeriesRead, key: tuple[Any, ...], lower: datetime
 
 
 async def newest(
-    db: Any, read: SeriesRead, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
+    db: Statements, read: SeriesRead, key: tuple[Any, ...], start: int, end: int, countback: int, cap: int
 ) -> Newest:
     """The rule every series read follows.
 

@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from candleflow.core.settings import Settings
+from candleflow.domain.updates import BarUpdate
+from candleflow.store.connection import Statements
 from candleflow.store.newest import EPOCH, SeriesRead, newest, to_datetime
 
 #: Bars of this resolution feed `/udf/quotes` (last price, 24 h change and volume).
@@ -59,7 +61,10 @@ class SymbolRow:
     exchange: str
     base: str
     quote: str
+    #: decimals prices are shown with (`candleflow.domain.pricescale`): pricescale = 10^this
     price_decimals: int
+    #: price increments a tick moves by, in units of 10^-price_decimals (TradingView's minmov)
+    minmov: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +78,6 @@ class Mark:
     text: str
     tone: str  # up, down or neutral
     price: float
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    trades: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +102,13 @@ HISTORY_SQL = _HISTORY.sql
 
 
 async def history(
-    db: Any, symbol: str, resolution: str, start: int, end: int, countback: int = 0, cap: int = Settings.max_span_bars
+    db: Statements,
+    symbol: str,
+    resolution: str,
+    start: int,
+    end: int,
+    countback: int = 0,
+    cap: int = Settings.max_span_bars,
 ) -> History:
     """Bars with `start <= t < end`, or the `countback` bars before `end`, whichever is more.
 
@@ -130,7 +130,7 @@ _INDICATOR = SeriesRead(
 
 
 async def indicator(
-    db: Any,
+    db: Statements,
     symbol: str,
     resolution: str,
     kind: str,
@@ -155,26 +155,26 @@ LIMIT $5
 """
 
 
-async def marks(db: Any, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
+async def marks(db: Statements, symbol: str, resolution: str, start: int, end: int, limit: int) -> list[Mark]:
     """Every signal's marks with `start <= time <= end` (both visible bars included), at most
     `limit` (the oldest); pass the cap + 1 to see whether a range holds more than the cap."""
     rows = await db.fetch(_MARKS, symbol, resolution, to_datetime(start), to_datetime(end), limit)
     return [Mark(r["time"], r["signal"], r["kind"], r["label"], r["text"], r["tone"], r["price"]) for r in rows]
 
 
-_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals"
+_SYMBOL_COLUMNS = "symbol, exchange, base, quote, price_decimals, coalesce(tick_minmov, 1) AS minmov"
 
 
 def _symbol(row: Any) -> SymbolRow:
-    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"])
+    return SymbolRow(row["symbol"], row["exchange"], row["base"], row["quote"], row["price_decimals"], row["minmov"])
 
 
-async def all_symbols(db: Any) -> list[SymbolRow]:
+async def all_symbols(db: Statements) -> list[SymbolRow]:
     rows = await db.fetch(f"SELECT {_SYMBOL_COLUMNS} FROM symbols ORDER BY symbol")
     return [_symbol(r) for r in rows]
 
 
-async def find_symbol(db: Any, name: str) -> SymbolRow | None:
+async def find_symbol(db: Statements, name: str) -> SymbolRow | None:
     """The symbol named `name` (any case), or written `BASE/QUOTE` without exchange."""
     row = await db.fetchrow(
         f"""
@@ -188,54 +188,34 @@ async def find_symbol(db: Any, name: str) -> SymbolRow | None:
     return None if row is None else _symbol(row)
 
 
-async def exchanges(db: Any) -> list[str]:
+async def exchanges(db: Statements) -> list[str]:
     rows = await db.fetch("SELECT DISTINCT exchange FROM symbols ORDER BY exchange")
     return [r["exchange"] for r in rows]
 
 
-async def latest_bar(db: Any, symbol: str, resolution: str) -> Bar | None:
-    row = await db.fetchrow(
-        """
-        SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
-               volume::float8 AS volume, trades
-        FROM bars WHERE symbol = $1 AND resolution = $2
-        ORDER BY bucket DESC LIMIT 1
-        """,
-        symbol,
-        resolution,
-    )
-    if row is None:
-        return None
-    return Bar(
-        row["time"],
-        row["open"],
-        row["high"],
-        row["low"],
-        row["close"],
-        row["volume"],
-        row["trades"],
-    )
+#: A stored bar as live clients get it (`BarUpdate`'s fields): the series' `$1`, `$2`.
+_LIVE_BAR = """
+SELECT symbol, resolution, extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
+       volume::float8 AS volume, trades
+FROM bars WHERE symbol = $1 AND resolution = $2"""
 
 
-async def bars_since(db: Any, symbol: str, resolution: str, start: int, limit: int) -> list[Bar]:
+async def latest_bar(db: Statements, symbol: str, resolution: str) -> BarUpdate | None:
+    """The newest stored bar of a series, as live clients get it."""
+    row = await db.fetchrow(f"{_LIVE_BAR} ORDER BY bucket DESC LIMIT 1", symbol, resolution)
+    return None if row is None else BarUpdate.from_fields(row)
+
+
+async def bars_since(db: Statements, symbol: str, resolution: str, start: int, limit: int) -> list[BarUpdate]:
     """Up to `limit` stored bars of a series from `start` (unix s, inclusive), ascending."""
     rows = await db.fetch(
-        """
-        SELECT extract(epoch FROM bucket)::int8 AS time, open, high, low, close,
-               volume::float8 AS volume, trades
-        FROM bars WHERE symbol = $1 AND resolution = $2 AND bucket >= $3
-        ORDER BY bucket LIMIT $4
-        """,
-        symbol,
-        resolution,
-        to_datetime(start),
-        limit,
+        f"{_LIVE_BAR} AND bucket >= $3 ORDER BY bucket LIMIT $4", symbol, resolution, to_datetime(start), limit
     )
-    return [Bar(r["time"], r["open"], r["high"], r["low"], r["close"], r["volume"], r["trades"]) for r in rows]
+    return [BarUpdate.from_fields(row) for row in rows]
 
 
 _QUOTES = f"""
-SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals,
+SELECT s.symbol, s.exchange, s.base, s.quote, s.price_decimals, coalesce(s.tick_minmov, 1) AS minmov,
        last.close AS last, w.open, w.high, w.low, coalesce(w.volume, 0) AS volume,
        prev.close AS prev_close
 FROM unnest($1::text[]) AS q(name)
@@ -261,7 +241,7 @@ LEFT JOIN LATERAL (
 """
 
 
-async def quotes(db: Any, symbols: list[str]) -> dict[str, Quote]:
+async def quotes(db: Statements, symbols: list[str]) -> dict[str, Quote]:
     """Quotes of the known symbols among `symbols`, over the 24 h ending at the latest bar.
 
     The window is the 24 hours of 1-minute bars ending with the symbol's latest bar
@@ -273,9 +253,3 @@ async def quotes(db: Any, symbols: list[str]) -> dict[str, Quote]:
         r["symbol"]: Quote(_symbol(r), r["last"], r["open"], r["high"], r["low"], r["prev_close"], r["volume"])
         for r in rows
     }
-
-
-async def capability(db: Any) -> str:
-    """`timescaledb` when the extension is installed in the database, else `postgresql`."""
-    present = await db.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-    return "timescaledb" if present else "postgresql"

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
 from candleflow.domain.bars import Bar, LevelKey
+from candleflow.store.connection import Connection
 from candleflow.store.sql import REST, STORED_IS_REST, epoch_ms, ms
-
-Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
 UPSERT_REST = f"""
 INSERT INTO bars AS b (symbol, resolution, bucket, open, high, low, close, volume, trades,

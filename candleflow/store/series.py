@@ -20,23 +20,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from candleflow.functions.api import Bar, Values
+from candleflow.functions.api import FunctionBar, Values
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, SeriesKey, compute, missing_seeds, seeds_from
 from candleflow.functions.registry import FunctionSet
-from candleflow.store.bars import Connection
+from candleflow.store.connection import Connection
 from candleflow.store.sql import epoch_ms, ms
 
 #: `since` that selects a series' whole history (every tick is after 2009).
 WHOLE_HISTORY = 0
 
 SERIES = "unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS a(symbol, resolution, since, i)"
-BAR_COLUMNS = "open, high, low, close, volume::float8 AS volume"
+#: The columns of a function's input bar (`functions.api.FunctionBar`) besides its bucket.
+FUNCTION_BAR = "open, high, low, close, volume::float8 AS volume"
 
 PREFIX_BARS = f"""
 SELECT a.i, p.bucket, p.open, p.high, p.low, p.close, p.volume
 FROM {SERIES}
 CROSS JOIN LATERAL (
-    SELECT {epoch_ms("bucket")} AS bucket, {BAR_COLUMNS} FROM bars
+    SELECT {epoch_ms("bucket")} AS bucket, {FUNCTION_BAR} FROM bars
     WHERE symbol = a.symbol AND resolution = a.resolution
       AND bucket < {ms("a.since")}
     ORDER BY bucket DESC LIMIT $4
@@ -105,13 +106,13 @@ def _series_args(series: Sequence[Span]) -> tuple[list[str], list[str], list[int
     return [s[0][0] for s in series], [s[0][1] for s in series], [s[1] for s in series]
 
 
-def _bar(row: Any) -> Bar:
-    return Bar(row["bucket"], row["open"], row["high"], row["low"], row["close"], row["volume"])
+def _bar(row: Any) -> FunctionBar:
+    return FunctionBar(row["bucket"], row["open"], row["high"], row["low"], row["close"], row["volume"])
 
 
-async def prefix_bars(conn: Connection, series: Sequence[Span], limit: int) -> list[list[Bar]]:
+async def prefix_bars(conn: Connection, series: Sequence[Span], limit: int) -> list[list[FunctionBar]]:
     """For each (series, since): up to `limit` bars before `since`, oldest first."""
-    result: list[list[Bar]] = [[] for _ in series]
+    result: list[list[FunctionBar]] = [[] for _ in series]
     if series:
         for row in await conn.fetch(PREFIX_BARS, *_series_args(series), limit):
             result[row["i"] - 1].append(_bar(row))
@@ -120,9 +121,9 @@ async def prefix_bars(conn: Connection, series: Sequence[Span], limit: int) -> l
     return result
 
 
-async def suffix_bars(conn: Connection, series: Sequence[Span], *, lock: bool = False) -> list[list[Bar]]:
+async def suffix_bars(conn: Connection, series: Sequence[Span], *, lock: bool = False) -> list[list[FunctionBar]]:
     """For each (series, since): every bar from `since` on, oldest first (`lock`: FOR SHARE)."""
-    result: list[list[Bar]] = [[] for _ in series]
+    result: list[list[FunctionBar]] = [[] for _ in series]
     if series:
         sql = SUFFIX_BARS + (" FOR SHARE OF b" if lock else "")
         for row in await conn.fetch(sql, *_series_args(series)):
@@ -146,7 +147,7 @@ class Prefix:
 
     key: SeriesKey
     since: int
-    bars: list[Bar]
+    bars: list[FunctionBar]
     seeds: Values | None
 
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import re
 
+from candleflow.domain.bars import BAR_FIELDS
+
+#: The columns of a stored bar's row in `bars` (and `rebuild_bars`) that the bar carries.
+BAR_COLUMNS = ("symbol", "resolution", "bucket", *BAR_FIELDS)
+
 
 def ms(expr: str) -> str:
     """The timestamptz of the ms-since-epoch SQL expression `expr`."""

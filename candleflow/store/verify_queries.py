@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from typing import Any
 
 from candleflow.domain.bars import Bar, BarKey
+from candleflow.store.connection import Connection
 from candleflow.store.sql import epoch_ms, ms
-
-Connection = Any  # asyncpg.Connection: asyncpg ships no type information
 
 STORED_BARS = f"""
 SELECT symbol, resolution, {epoch_ms("bucket")} AS bucket,

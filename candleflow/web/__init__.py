@@ -1,10 +1,3 @@
-"""Web layer: UDF views, SSE live bars, health, metrics, OpenAPI and the static frontend.
-
-Importing this package registers every view on the Faust app's web server (the app
-autodiscovers `candleflow.web`): `routing` installs the middleware, each module below
-registers its routes.
-"""
-
-from candleflow.web import health, indicators, openapi, sse, static, streams, udf
-
-__all__ = ["health", "indicators", "openapi", "sse", "static", "streams", "udf"]
+"""Web layer: UDF views, SSE live bars, health, metrics, OpenAPI and the static frontend,
+built into one aiohttp application by `candleflow.web.application.create_web_app` from
+the routes each view module declares (`candleflow.web.routes` gathers them). Importing it registers nothing."""

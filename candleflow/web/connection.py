@@ -1,21 +1,23 @@
 """One SSE connection as the hub sees it: its subscriptions, its bounded queue, its bytes.
 
-A connection carries one subscription (`/udf/stream`, `legacy`) or any number of them
-(`/udf/streams`). Every event it writes has an `id:` — the hub stamp of the newest
-update it reflects, never decreasing on one connection (see `candleflow.web.hub`).
+A connection carries one subscription (`/udf/stream`) or any number of them
+(`/udf/streams`); its `Wire` is the event format its client understands. Every event it
+writes has an `id:` — the hub stamp of the newest update it reflects, never decreasing
+on one connection (see `candleflow.web.hub`).
 
 Writing. While the client keeps up (nothing queued, the socket's write buffer under
 `HIGH_WATER`), an update is written to the socket at once, from the hub's dispatch:
 no task switch per client. Otherwise it joins the queue, which the connection's writer
-task (`candleflow.web.sse.pump`) drains with flow control. The queue is keyed by bar
+task (`candleflow.web.event_stream.pump`) drains with flow control. The queue is keyed by bar
 — an update to a bar already queued replaces it (latest wins) — and holds at most
 `limit` entries per subscription; past that the connection is closed as too slow
 (`candleflow_sse_clients_dropped`).
 
 Classifying. An update of a bar at or after the newest one the client has (or will
 get) is a `bar`; anything older, or flagged `correction` by the engine, is a
-`correction` carrying the corrected bar, which a client applies in place. A legacy
-connection turns corrections into `reset` (its clients only know bar and reset).
+`correction` carrying the corrected bar, which a client applies in place
+(`MULTIPLEXED`); the single-series stream's clients only know bar and reset, so its
+wire (`SINGLE_SERIES`) turns a correction into a `reset` of the series.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from candleflow.domain.updates import BarUpdate, Key
 #: Bytes in a socket's write buffer past which updates queue instead of going out at once.
 HIGH_WATER = 64 * 1024
 #: One connection in this many records its hub → client latency: a histogram observation
-#: costs as much as a `send` (1 in 8 took 7 % of the worker at 1,000 clients).
+#: costs as much as a `send` (`bench/bench_sse.py` shows what denser sampling costs).
 SAMPLE_EVERY = 64
 
 HUB_TO_CLIENT = LIVE_STAGE_SECONDS.labels("hub_to_client")
@@ -47,10 +49,29 @@ def event(kind: bytes, data: bytes) -> bytes:
     return b"event: " + kind + b"\ndata: " + data + b"\n\n"
 
 
-def reset_event(key: Key, legacy: bool) -> bytes:
-    if legacy:
-        return event(b"reset", b"{}")
-    return event(b"reset", orjson.dumps({"symbol": key[0], "resolution": key[1]}))
+class Wire:
+    """The events one kind of stream writes for a correction and a reset (see the module
+    docstring): `MULTIPLEXED` (`/udf/streams`) or `SINGLE_SERIES` (`/udf/stream`)."""
+
+    def correction(self, bodies: Bodies) -> tuple[Slot, bytes, Bodies | None]:
+        """(queue slot, event, shared bodies or None) of the correction `bodies` carries."""
+        return bodies.slot, bodies.correction, bodies
+
+    def reset(self, key: Key) -> bytes:
+        return event(b"reset", orjson.dumps({"symbol": key[0], "resolution": key[1]}))
+
+
+class _SingleSeriesWire(Wire):
+    def correction(self, bodies: Bodies) -> tuple[Slot, bytes, Bodies | None]:
+        return (bodies.key, "reset"), self.reset(bodies.key), None
+
+    def reset(self, key: Key) -> bytes:
+        return _BARE_RESET
+
+
+_BARE_RESET = event(b"reset", b"{}")
+MULTIPLEXED = Wire()
+SINGLE_SERIES = _SingleSeriesWire()
 
 
 class Bodies:
@@ -115,7 +136,7 @@ class Connection:
     """See the module docstring. `transport` is None until the stream is set up."""
 
     limit: int
-    legacy: bool = False
+    wire: Wire = MULTIPLEXED
     alive: Callable[[], bool] = lambda: True
     on_drop: Callable[[], None] = lambda: None
     stream_id: str = ""
@@ -164,13 +185,12 @@ class Connection:
         if not update.correction and (newest is None or update.time >= newest):
             subscription.newest = update.time
             return self._put(bodies.slot, bodies.bar, stamp, received, bodies)
-        if self.legacy:
-            return self._put((bodies.key, "reset"), reset_event(bodies.key, True), stamp, received)
-        return self._put(bodies.slot, bodies.correction, stamp, received, bodies)
+        slot, body, shared = self.wire.correction(bodies)
+        return self._put(slot, body, stamp, received, shared)
 
     def offer_all(self, batch: Sequence[tuple[Bodies, int, float]]) -> bool:
         """`offer` each update of one fan-out round, writing what goes out directly in one
-        `send`: on loopback here a `send` costs ~15 µs, most of a client's cost per round."""
+        `send`: a `send` is most of a client's cost per round (`bench/bench_sse.py`)."""
         if len(batch) == 1:
             return self.offer(*batch[0])
         corked: list[bytes] = []
@@ -186,7 +206,7 @@ class Connection:
         """Tell the client to refetch `key` (it missed more than the hub can replay)."""
         if key not in self.subscriptions:
             return True
-        return self._put((key, "reset"), reset_event(key, self.legacy), stamp, time.monotonic())
+        return self._put((key, "reset"), self.wire.reset(key), stamp, time.monotonic())
 
     def control(self, body: bytes, stamp: int) -> bool:
         """Queue a protocol event (`hello`, `subscribed`) in order with the bars."""

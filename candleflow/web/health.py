@@ -1,118 +1,110 @@
-"""`/healthz` and `/metrics`: is this worker's world reachable, and what has it done.
+"""`/healthz` (readiness), `/livez` (liveness) and `/metrics`.
 
-`/healthz` answers 200 when both Kafka and PostgreSQL answer, else 503, with::
+`/healthz` answers whether a load balancer should send this worker traffic: 200 when
+Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
 
     {"status": "ok" | "degraded",
+     "reason": null | "database unreachable: ...; engine stalled: ...",
      "kafka": {"reachable": bool, "bootstrap": str, "error": str | null},
      "database": {"reachable": bool, "capability": "timescaledb" | "postgresql" | null,
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
      "engine": {"state": "starting" | "running",
-                "partitions": {...}, "total": int, ...}}   # consumer lag on ticks.raw
+                "partitions": {...}, "total": int,      # lag: log end - ledger, per partition held
+                "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...},
+     "feeds": {"status": "up" | "down" | "none", "down": [[source, symbol, reason]],
+               "sources": {source: {symbol: {"connected", "down_for_s", "reason",
+                           "last_trade_age_s", "reconnects", "not_understood"}}}}}
 
-The Kafka probe (a metadata bootstrap with a short timeout) is cached for a few
-seconds so a tight health-check loop does not open a connection per call.
+A feed this worker runs that has been down for longer than CANDLEFLOW_FEED_DOWN_AFTER
+makes the status "degraded" with the client's reason, still with 200: the worker serves
+its charts, only their data has stopped (503 stays for what makes the worker unready).
+
+The engine is stalled when ticks wait and its ledger stands still for
+`CANDLEFLOW_STALL_AFTER` seconds (`candleflow.core.stall`, sampled by
+`candleflow.engine.monitor`). The probes run on connections of their own — a throw-away
+Kafka client (`candleflow.kafka.probe`, its answer cached a few seconds, so a tight
+health-check loop does not open a connection per call) and one PostgreSQL connection
+kept for them (`candleflow.store.probe`) — never the web layer's `Database`, so a flood
+of history reads cannot make a healthy worker look unreachable.
+
+`/livez` answers whether the process must be restarted: 503 `{"status": "hung" |
+"dead", "reason": ...}` only when the engine's loop has not turned for a long time
+(`EngineStatus.liveness`) or the engine task ended with an error while the process
+still serves, else 200 `{"status": "alive", "reason": null}`. A dependency being down
+never fails it: restarting would not bring it back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
-from aiokafka.client import AIOKafkaClient
 
 from candleflow.core.metrics import render
-from candleflow.store import queries
 from candleflow.web import responses
-from candleflow.web.context import DB_ERRORS
-from candleflow.web.errors import UdfError
-from candleflow.web.routing import database, page, settings
-from candleflow.web.runtime import of
+from candleflow.web.context import WebContext, context
 
-PROBE_TIMEOUT = 3.0
-KAFKA_CACHE_S = 5.0
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-
-@dataclass
-class Probe:
-    reachable: bool
-    error: str | None
-    at: float
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
 
 
-class KafkaProbe:
-    """Bootstraps a throw-away client against the brokers; the answer is cached briefly."""
-
-    def __init__(self, bootstrap: str, ttl: float = KAFKA_CACHE_S) -> None:
-        self.bootstrap = bootstrap
-        self.ttl = ttl
-        self._last: Probe | None = None
-        self._lock = asyncio.Lock()
-
-    async def check(self) -> Probe:
-        async with self._lock:
-            if self._last is None or time.monotonic() - self._last.at > self.ttl:
-                self._last = await self._probe()
-            return self._last
-
-    async def _probe(self) -> Probe:
-        client = AIOKafkaClient(
-            bootstrap_servers=self.bootstrap,
-            request_timeout_ms=int(PROBE_TIMEOUT * 1000),
-            client_id="candleflow-healthz",
-        )
-        try:
-            await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT)
-            return Probe(True, None, time.monotonic())
-        except Exception as exc:  # any failure means "not reachable", reported as text
-            return Probe(False, f"{type(exc).__name__}: {exc}"[:300], time.monotonic())
-        finally:
-            # closing a half-open client may fail; there is nothing left to do then
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), PROBE_TIMEOUT)
+def engine_status(ctx: WebContext) -> tuple[dict[str, object], str | None]:
+    """The engine section of `/healthz`, and why the engine is not ready (None: it is)."""
+    worker = ctx.runtime.worker
+    if worker is None:
+        return {"state": "starting"}, None
+    return {"state": "running", **worker.status.snapshot()}, worker.status.readiness()
 
 
-_kafka = KafkaProbe(settings.kafka_bootstrap)
+def feeds_status(ctx: WebContext) -> dict[str, object]:
+    """The feeds this worker runs (none on a worker that does not lead its group)."""
+    feed = getattr(ctx.runtime.worker, "feed", None)
+    if feed is None or not feed.leading:
+        return {"status": "none", "down": [], "sources": {}}
+    snapshot: dict[str, object] = feed.status.snapshot()
+    return snapshot
 
 
-async def database_status() -> dict[str, Any]:
-    try:
-        db = await database.connected()
-        capability = await asyncio.wait_for(queries.capability(db), PROBE_TIMEOUT)
-        return {"reachable": True, "capability": capability, "error": None}
-    except UdfError as exc:
-        cause = exc.__cause__
-        return {"reachable": False, "capability": None, "error": f"{exc.message}: {cause!r}"[:300]}
-    except DB_ERRORS as exc:
-        return {"reachable": False, "capability": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
-
-
-def engine_status(request: web.Request) -> dict[str, object]:
-    worker = of(request.app).worker
-    return {"state": "starting"} if worker is None else {"state": "running", **worker.status.snapshot()}
-
-
-@page("/healthz")
+@ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.StreamResponse:
-    """Kafka and database reachability, database capability, engine lag."""
-    kafka, db = await asyncio.gather(_kafka.check(), database_status())
-    healthy = kafka.reachable and bool(db["reachable"])
+    """Readiness: Kafka and database reachable, engine not stalled (see the module docstring)."""
+    ctx = context(request)
+    kafka, db = await asyncio.gather(ctx.kafka_probe.check(), ctx.database_probe.check())
+    engine, engine_reason = engine_status(ctx)
+    reasons = [
+        *([] if kafka.reachable else [f"kafka unreachable: {kafka.error}"]),
+        *([] if db.reachable else [f"database unreachable: {db.error}"]),
+        *([] if engine_reason is None else [engine_reason]),
+    ]
+    feeds = feeds_status(ctx)
+    down = [f"feed {source} {symbol} down: {why}" for source, symbol, why in feeds["down"]]  # type: ignore[attr-defined]
     body = {
-        "status": "ok" if healthy else "degraded",
-        "kafka": {"reachable": kafka.reachable, "bootstrap": settings.kafka_bootstrap, "error": kafka.error},
-        "database": db,
-        "capability": db["capability"],
-        "engine": engine_status(request),
+        "status": "degraded" if reasons or down else "ok",
+        "reason": "; ".join(reasons + down) if reasons or down else None,
+        "kafka": {"reachable": kafka.reachable, "bootstrap": ctx.kafka.bootstrap, "error": kafka.error},
+        "database": {"reachable": db.reachable, "capability": db.capability, "error": db.error},
+        "capability": db.capability,
+        "engine": engine,
+        "feeds": feeds,
     }
-    return responses.json(body, status=200 if healthy else 503, cache=responses.NO_STORE)
+    return responses.json(body, status=503 if reasons else 200, cache=responses.NO_STORE)
 
 
-@page("/metrics")
+@ROUTES.get("/livez")
+async def livez(request: web.Request) -> web.StreamResponse:
+    """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
+    runtime = context(request).runtime
+    hung = None if runtime.worker is None else runtime.worker.status.liveness()
+    reason = f"engine task ended: {runtime.ended}" if runtime.ended is not None else hung
+    status = "alive" if reason is None else "dead" if runtime.ended is not None else "hung"
+    body = {"status": status, "reason": reason}
+    return responses.json(body, status=503 if reason else 200, cache=responses.NO_STORE)
+
+
+@ROUTES.get("/metrics")
 async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus text format of this process's registry."""
     response = web.Response(body=render())

@@ -1,8 +1,9 @@
-"""The live-bar hub of one web process: `bars.updates` fanned out to SSE connections.
+"""The live-bar hub of one web process: the registry of SSE connections, their
+subscriptions and the series' journals, and the fan-out of bar updates to them.
 
-Every web process follows the whole updates topic itself with one aiokafka consumer:
-all partitions assigned by hand (no consumer group, so it never joins the Faust
-group and never commits), positioned at the end when it starts. Updates of subscribed
+Updates come from the process's own engine (`receive_all`, in memory) and from
+`bars.updates`, which the hub's `UpdatesFeed` follows (`candleflow.web.updates_feed`:
+the Kafka half, started with the hub). Updates of subscribed
 series wait in `Pending` (the latest per bar) for the next fan-out round, which starts
 at once when the hub is idle and is spaced by the cost of the previous one under load
 (`candleflow.web.pacing`). A round serialises each update once (`Bodies`) and offers it
@@ -14,7 +15,8 @@ that falls due during a commit waits for it (`committing`), and the engine's nex
 commit waits for a round owed (`settled`), both briefly bounded.
 
 Stamps and resuming. Each update gets a stamp when its round fans it out: microseconds
-of the hub's clock, strictly increasing. Connections send stamps as SSE event ids. For
+of the hub's clock (wall time, `HubClock`: a test hands in its own), strictly
+increasing. Connections send stamps as SSE event ids. For
 every subscribed series the hub keeps a journal (`candleflow.web.journal`: bar time →
 stamp of its last change, the newest bars), kept `JOURNAL_KEEP_S` after the last
 subscriber left, so a client reconnecting with `Last-Event-ID` can be told exactly
@@ -29,21 +31,18 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
-from candleflow.domain.updates import ORIGIN_HEADER, BarUpdate, Key, decode
-from candleflow.store import queries
+from candleflow.domain.updates import BarUpdate, Key
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
 from candleflow.web.pacing import Cadence, Pending
+from candleflow.web.updates_feed import Reread, UpdatesFeed
 
 log = logging.getLogger(__name__)
 
-#: Seconds between checks for new partitions of the updates topic.
-PARTITION_REFRESH_S = 30.0
 #: Seconds between sweeps for connections that have gone.
 SWEEP_S = 1.0
 #: Seconds a series' journal outlives its last subscriber (a reconnect resumes in that time).
@@ -52,52 +51,61 @@ JOURNAL_KEEP_S = 300.0
 FAN_OUT_SLICE = 256
 #: How long a fan-out round due during an engine commit waits for that commit at most.
 COMMIT_WAIT_S = 0.05
-#: How long the engine waits at most, before its next commit, for a round owed to run.
-#: Measured: 0.25 s made it wait out whole 60-90 ms rounds at 5,000 clients (p99 194-260
-#: ms there); 0.03 s keeps commits and rounds alternating where rounds are short (1,000
-#: clients: p50 26-29 ms against 32-39 ms without the wait) and caps it where they are long.
+#: How long the engine waits at most, before its next commit, for a round owed to run:
+#: long enough for commits and rounds to alternate where rounds are short, short enough
+#: not to wait out whole rounds where they are long (chosen with `bench/bench_sse.py`).
 ROUND_WAIT_S = 0.03
 
 COMMIT_TO_HUB = LIVE_STAGE_SECONDS.labels("commit_to_hub")
-#: Reads the current (latest) bars of series from the database.
-Reread = Callable[[list[Key]], Awaitable[list[BarUpdate]]]
 
 
-def as_update(symbol: str, resolution: str, bar: queries.Bar, correction: bool = False) -> BarUpdate:
-    return BarUpdate(
-        symbol, resolution, bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.trades, correction
-    )
+class HubClock(Protocol):
+    """The hub's two clocks."""
+
+    def wall_us(self) -> int:
+        """Microseconds since the epoch (stamps survive a restart of the process)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds of a clock that never goes back (ages and receipt times)."""
+        ...
 
 
-async def current_bars(pool: object, keys: list[Key]) -> list[BarUpdate]:
-    """The latest stored bar of each series (a hub's re-read after a gap)."""
-    found = []
-    for symbol, resolution in keys:
-        bar = await queries.latest_bar(pool, symbol, resolution)
-        if bar is not None:
-            found.append(as_update(symbol, resolution, bar))
-    return found
+class SystemClock:
+    def wall_us(self) -> int:
+        return time.time_ns() // 1000
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class Hub:
-    """Follows the updates topic and fans bars out to connections; started on demand."""
+    """Fans bars out to connections; started on demand (see the module docstring).
+
+    `commit_wait_s` and `round_wait_s` bound the turns the hub and the engine take
+    (`committing`, `settled`); `clock` is the hub's time."""
 
     def __init__(
-        self, bootstrap: str, topic: str, queue_limit: int, reread: Reread | None = None, origin: str | None = None
+        self,
+        feed: UpdatesFeed | None,
+        queue_limit: int,
+        *,
+        clock: HubClock | None = None,
+        commit_wait_s: float = COMMIT_WAIT_S,
+        round_wait_s: float = ROUND_WAIT_S,
     ) -> None:
-        self.bootstrap = bootstrap
-        #: Records published with this origin reached this hub in memory (`receive_all`).
-        self._own = None if origin is None else (ORIGIN_HEADER, origin.encode())
-        self.reread = reread
-        self.topic = topic
+        self.feed = feed
+        self.clock: HubClock = clock or SystemClock()
+        self.commit_wait_s = commit_wait_s
+        self.round_wait_s = round_wait_s
         self.queue_limit = queue_limit
         self._burst = max(1, queue_limit // 2)
         self._by_key: dict[Key, set[Connection]] = {}
         self._journals: dict[Key, Journal] = {}
         self.connections: dict[str, Connection] = {}
-        self._ready = asyncio.Event()
+        #: Set while the feed follows the topic from where this hub's updates stand.
+        self.following = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._consumer: AIOKafkaConsumer | None = None
         self._pending = Pending()
         self._arrived = asyncio.Event()
         self._engine_idle = asyncio.Event()
@@ -105,31 +113,37 @@ class Hub:
         #: Set while no fan-out round is owed (nothing pending, no round running).
         self._settled = asyncio.Event()
         self._settled.set()
-        self.cadence = Cadence()
-        self.clock = time.time_ns() // 1000
+        self.cadence = Cadence(clock=self.clock.monotonic)
+        #: The newest stamp given (the hub's time, in stamp units).
+        self.now = self.clock.wall_us()
         self.updates_seen = 0
 
     @property
     def clients(self) -> int:
         return len(self.connections)
 
+    def monotonic(self) -> float:
+        """The hub's monotonic time (receipt times of updates)."""
+        return self.clock.monotonic()
+
     def stamp(self) -> int:
         """A new stamp: now in microseconds, strictly after every earlier stamp."""
-        self.clock = max(time.time_ns() // 1000, self.clock + 1)
-        return self.clock
+        self.now = max(self.clock.wall_us(), self.now + 1)
+        return self.now
 
     async def ensure_started(self) -> None:
-        """Start following the topic (once) and wait until positioned at its end.
-
-        Callers bound the wait with `asyncio.timeout`.
-        """
+        """Start the fan-out and the feed (once) and wait until the feed follows the topic
+        from its end (at once without a feed). Callers bound the wait with `asyncio.timeout`."""
         if not self._tasks:
             self._tasks = [
-                asyncio.create_task(self._follow(), name="candleflow-sse-hub"),
                 asyncio.create_task(self._fan_out(), name="candleflow-sse-fan-out"),
                 asyncio.create_task(self._sweep(), name="candleflow-sse-sweep"),
             ]
-        await self._ready.wait()
+            if self.feed is not None:
+                self._tasks.append(asyncio.create_task(self.feed.run(self), name="candleflow-sse-hub"))
+            else:
+                self.following.set()
+        await self.following.wait()
 
     def attach(self, connection: Connection) -> Connection:
         """Register a new connection (under a fresh stream id)."""
@@ -152,7 +166,7 @@ class Hub:
         self._by_key.setdefault(key, set()).add(connection)
         journal = self._journals.get(key)
         if journal is None:
-            journal = self._journals[key] = Journal(self.clock)
+            journal = self._journals[key] = Journal(self.now)
         journal.idle_since = None
         return journal
 
@@ -166,7 +180,7 @@ class Hub:
             del self._by_key[key]
             journal = self._journals.get(key)
             if journal is not None:
-                journal.idle_since = time.monotonic()
+                journal.idle_since = self.clock.monotonic()
 
     def receive(self, update: BarUpdate, received: float) -> None:
         """An update from the topic: it waits for the next fan-out round (`_fan_out`).
@@ -174,7 +188,7 @@ class Hub:
         later reads the current bar from the database, which holds this one)."""
         self.updates_seen += 1
         if update.committed_at is not None:
-            COMMIT_TO_HUB.observe(max(0.0, time.time() - update.committed_at))
+            COMMIT_TO_HUB.observe(max(0.0, self.clock.wall_us() / 1e6 - update.committed_at))
         if update.key in self._journals:
             self._pending.add(update, received)
             self._settled.clear()
@@ -183,7 +197,7 @@ class Hub:
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
         """Held by the worker around each engine commit. A round that falls due meanwhile
-        waits for the commit to end (at most `COMMIT_WAIT_S`) and then carries its bars:
+        waits for the commit to end (at most `commit_wait_s`) and then carries its bars:
         the commit's few round trips to the database run without a round between them,
         and its updates go out in that round instead of the next one."""
         self._engine_idle.clear()
@@ -194,17 +208,17 @@ class Hub:
 
     async def settled(self) -> None:
         """Returns once no fan-out round is owed (at once when none is; at most
-        `ROUND_WAIT_S`). The worker's engine awaits it before each commit, so that rounds
+        `round_wait_s`). The worker's engine awaits it before each commit, so that rounds
         and commits alternate instead of slicing each other: a commit runs its round trips
         undisturbed, and the round that follows carries its bars."""
         if not self._settled.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ROUND_WAIT_S):
+                async with asyncio.timeout(self.round_wait_s):
                     await self._settled.wait()
 
     def receive_all(self, updates: Sequence[BarUpdate]) -> None:
         """Updates this process's engine committed, handed over in memory."""
-        received = time.monotonic()
+        received = self.clock.monotonic()
         for update in updates:
             self.receive(update, received)
 
@@ -232,8 +246,8 @@ class Hub:
     async def _round(self, pending: list[tuple[BarUpdate, float]]) -> None:
         """One fan-out round (`_stamped`, then `_deliver` per series), yielding to the event
         loop every `FAN_OUT_SLICE` connections: the engine's commits share this loop, and
-        each of their round trips would otherwise wait for a whole round (~15 ms at 1,000
-        clients here)."""
+        each of their round trips would otherwise wait for a whole round (`bench/bench_sse.py`
+        measures a round's cost)."""
         for at in range(0, len(pending), self._burst):
             if at:
                 # let the writers drain: a burst of distinct bars (a catch-up)
@@ -258,7 +272,7 @@ class Hub:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._ready.clear()
+        self.following.clear()
 
     async def _fan_out(self) -> None:
         """Fan-out rounds: every pending update, when the cadence allows (see `pacing`)."""
@@ -269,7 +283,7 @@ class Hub:
                 await asyncio.sleep(wait)
             if not self._engine_idle.is_set():
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(COMMIT_WAIT_S):
+                    async with asyncio.timeout(self.commit_wait_s):
                         await self._engine_idle.wait()
             self._arrived.clear()
             started = self.cadence.clock()
@@ -280,106 +294,33 @@ class Hub:
                 self._settled.set()
 
     async def _sweep(self) -> None:
-        """Close connections that went away (so their writers notice at once); forget idle journals."""
         while True:
             await asyncio.sleep(SWEEP_S)
-            for connection in tuple(self.connections.values()):
-                if connection.closed is None and not connection.alive():
-                    connection.close("gone")
-            expired = time.monotonic() - JOURNAL_KEEP_S
-            for key, journal in tuple(self._journals.items()):
-                if journal.idle_since is not None and journal.idle_since < expired:
-                    del self._journals[key]
+            self.sweep()
 
-    async def _follow(self) -> None:
-        first = True
-        while True:
-            try:
-                await self._consume(resync=not first)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker gone, topic deleted, ...: start over
-                log.warning("SSE hub lost %s (%r); reconnecting in 1 s", self.topic, exc)
-                self._ready.clear()
-                first = False
-                await asyncio.sleep(1.0)
+    def sweep(self) -> None:
+        """Close connections that went away (so their writers notice at once); forget the
+        journals idle for `JOURNAL_KEEP_S` (run every `SWEEP_S` while the hub runs)."""
+        for connection in tuple(self.connections.values()):
+            if connection.closed is None and not connection.alive():
+                connection.close("gone")
+        expired = self.clock.monotonic() - JOURNAL_KEEP_S
+        for key, journal in tuple(self._journals.items()):
+            if journal.idle_since is not None and journal.idle_since < expired:
+                del self._journals[key]
 
-    async def _resync(self) -> None:
+    async def resync(self, reread: Reread | None) -> None:
         """After a gap in following the topic: nothing before now is known, re-read current
         bars. They wait for the next round like any update: a re-read of many series must
         not become one unsliced round that holds the event loop."""
         for journal in self._journals.values():
-            journal.since = self.clock
+            journal.since = self.now
         keys = list(self._by_key)
-        if self.reread is None or not keys:
+        if reread is None or not keys:
             return
         try:
-            current = await self.reread(keys)
+            current = await reread(keys)
         except Exception as exc:  # the database may be down too; the next update fixes it
             log.warning("SSE hub could not re-read the current bars after a gap: %r", exc)
             return
         self.receive_all(current)
-
-    async def _consume(self, resync: bool) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="latest",
-            client_id="candleflow-sse-hub",
-        )
-        await consumer.start()
-        self._consumer = consumer
-        try:
-            assigned = await self._assign(consumer, set())
-            if resync:
-                await self._resync()
-            self._ready.set()
-            loop = asyncio.get_running_loop()
-            refresh_at = loop.time() + PARTITION_REFRESH_S
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                received = time.monotonic()
-                own = self._own
-                for records in batches.values():
-                    for record in records:
-                        if own is not None and own in record.headers:
-                            continue  # received in memory already (`receive_all`)
-                        update = decode(record.value)
-                        if update is not None:
-                            self.receive(update, received)
-                if loop.time() >= refresh_at:
-                    assigned = await self._assign(consumer, assigned)
-                    refresh_at = loop.time() + PARTITION_REFRESH_S
-        finally:
-            self._consumer = None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 5)
-
-    async def _assign(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> set[TopicPartition]:
-        """Assign every partition of the topic (waiting for it to exist); new ones start at the end."""
-        while True:
-            partitions = await _partitions(consumer, self.topic)
-            if partitions:
-                break
-            log.info("SSE hub waiting for topic %s to exist", self.topic)
-            await asyncio.sleep(1.0)
-        wanted = {TopicPartition(self.topic, p) for p in partitions}
-        if wanted <= assigned:
-            return assigned
-        # a new assignment forgets positions: keep those of the partitions already followed
-        kept = {tp: await consumer.position(tp) for tp in assigned}
-        consumer.assign(sorted(wanted))
-        for tp, offset in kept.items():
-            consumer.seek(tp, offset)
-        fresh = sorted(wanted - assigned)
-        await consumer.seek_to_end(*fresh)
-        for tp in fresh:  # resolve "end" now: nothing produced after this is missed
-            await consumer.position(tp)
-        return wanted
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    # aiokafka has no public "refresh and tell me the partitions of this topic"
-    cluster = await consumer._client.fetch_all_metadata()
-    return set(cluster.partitions_for_topic(topic) or ())

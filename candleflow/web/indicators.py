@@ -12,25 +12,36 @@ multi-line indicator (Bollinger's `upper`; default: the first). The answer is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiohttp import web
 
-from candleflow.app import functions
 from candleflow.functions.api import Function, FunctionConfigError, Indicator, Signal
+from candleflow.functions.registry import FunctionSet
 from candleflow.store import queries
 from candleflow.web import params, responses
+from candleflow.web.context import context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, RESOLUTION, SYMBOL, TO, Param, Query, Values
-from candleflow.web.routing import database, page, settings
 from candleflow.web.udf import current_bucket_s, no_data, resolve
+
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
 
 #: Query parameters of the request itself; every other one is a parameter of the function.
 REQUEST_PARAMETERS = frozenset({"symbol", "resolution", "kind", "output", "from", "to", "countback"})
 #: Longest value of a function parameter given in the query.
 MAX_VALUE_LENGTH = 40
 
-INDICATORS = Query(
+
+@functools.cache
+def indicators_query(max_countback: int) -> Query:
+    """`/api/indicators`' declared parameters under `CANDLEFLOW_MAX_COUNTBACK`."""
+    return Query(*_INDICATOR_PARAMS, params.countback(max_countback))
+
+
+_INDICATOR_PARAMS = (
     SYMBOL,
     RESOLUTION,
     Param(
@@ -59,20 +70,11 @@ INDICATORS = Query(
     ),
     FROM,
     TO,
-    params.countback(settings.max_countback),
 )
 
 
-def indicator_of(query: Any, values: Values) -> tuple[Indicator, str]:
+def indicator_of(functions: FunctionSet, arguments: dict[str, str], values: Values) -> tuple[Indicator, str]:
     """The registered indicator and output line a request names (404 when none is)."""
-    arguments: dict[str, str] = {}
-    for key in query:
-        if key in REQUEST_PARAMETERS or key == "_":
-            continue
-        value = query[key]
-        if len(key) > MAX_VALUE_LENGTH or len(value) > MAX_VALUE_LENGTH:
-            raise UdfError(f"parameter {key[:MAX_VALUE_LENGTH]} is longer than {MAX_VALUE_LENGTH} characters")
-        arguments[key] = value
     try:
         found = functions.find(values.text("kind").lower(), arguments)
     except FunctionConfigError as exc:
@@ -85,18 +87,21 @@ def indicator_of(query: Any, values: Values) -> tuple[Indicator, str]:
     return found, output
 
 
-@page("/api/indicators")
+@ROUTES.get("/api/indicators")
 async def indicators(request: web.Request) -> web.StreamResponse:
     """One line of a registered indicator for a symbol and resolution, with the rules of `/udf/history`."""
-    q = INDICATORS.read(request.query)
-    row = await resolve(q.text("symbol"))
+    ctx = context(request)
+    q = indicators_query(ctx.settings.max_countback).read(request.query)
+    row = await resolve(ctx, q.text("symbol"))
     res = q.resolution()
-    indicator, output = indicator_of(request.query, q)
+    indicator, output = indicator_of(
+        ctx.functions, params.extras(request.query, REQUEST_PARAMETERS, MAX_VALUE_LENGTH), q
+    )
     kind, period = indicator.stored(output)
     rng = params.time_range(q)
-    cap = settings.max_span_bars
+    cap = ctx.settings.max_span_bars
     series = await queries.indicator(
-        await database.connected(),
+        await ctx.database.connected(),
         row.symbol,
         res.code,
         kind,
@@ -136,8 +141,9 @@ def describe(function: Function) -> dict[str, Any]:
     return entry
 
 
-@page("/api/functions")
+@ROUTES.get("/api/functions")
 async def catalogue(request: web.Request) -> web.StreamResponse:
     """The indicators and signals this worker computes, with their parameters."""
+    functions = context(request).functions
     entries = [describe(f) for f in (*functions.indicators, *functions.signals)]
     return responses.json({"s": "ok", "functions": entries}, cache="public, max-age=60")

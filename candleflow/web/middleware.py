@@ -22,8 +22,8 @@ from aiohttp import web
 from prometheus_client import Counter, Histogram
 
 from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from candleflow.store.connection import DB_ERRORS
 from candleflow.web import responses
-from candleflow.web.context import DB_ERRORS
 from candleflow.web.errors import UdfError, unavailable
 
 log = logging.getLogger(__name__)

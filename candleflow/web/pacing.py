@@ -1,26 +1,25 @@
 """How often the hub fans out: at once when it is idle, less often the more it costs.
 
 A fan-out round writes every pending update to every subscribed client: one `send` per
-client and series per round, the hub's main cost (10-15 µs a client on this machine's
-loopback, so 50-90 ms for 5,000 clients of one series). If every engine commit
+client and series per round, the hub's main cost, which grows with the clients
+(`bench/bench_sse.py` measures it). If every engine commit
 triggered a round, the hub would spend the worker's whole time writing, and the
 engine's own commits, which share its event loop, would queue behind it.
 
 So updates that arrive between rounds wait in `Pending` (the latest per bar, like the
 queue of a client that falls behind), and a round may start no sooner than `REST` times
-the part of the previous round's duration beyond `FREE_S` after it ended. A round of
-up to 20 ms (about 1,000 clients of a series here) leaves no gap: rounds that short
+the part of the previous round's duration beyond `FREE_S` after it ended. A round no
+longer than `FREE_S` leaves no gap: rounds that short
 follow each other, and a rest would only add to every update's wait. A longer one
 spaces the next, so fan-out leaves the engine's batches, which share the loop, about a
 third of it whatever the number of clients. The round that ends a gap
 sends the newest state of each bar, never an older one that waited.
 
-`REST` was measured (`bench/bench_sse.py`, 5,000 clients of one series): 2 gave p99
-330-1,040 ms, 1 gave ~160 ms, 0.5 gave 100-160 ms; `FREE_S` at 1,000 clients: without
-it p50 30-36 ms, with it 25-28 ms (5,000 clients unchanged within the noise, p99
-200-250 ms either way). Longer gaps cost more than they
-save here: a round then reaches readers that went to sleep, and waking each costs more
-than writing to one that is busy.
+`REST` and `FREE_S` were chosen with `bench/bench_sse.py` (1,000 and 5,000 clients of
+one series; its figures are in the README's Performance section): a larger `REST`
+raised the p99 at 5,000 clients several-fold, and `FREE_S` lowered the p50 at 1,000.
+Longer gaps cost more than they save: a round then reaches readers that went to sleep,
+and waking each costs more than writing to one that is busy.
 """
 
 from __future__ import annotations

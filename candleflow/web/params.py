@@ -6,7 +6,8 @@ length, pattern) and what it means. `Param.read` validates a raw value against e
 that, and `Param.openapi` renders it, so the schema a client is generated from and the
 check the server applies cannot drift apart. An endpoint's parameters are a `Query`;
 views call `QUERY.read(request.query)` and never read `request.query` themselves.
-Failures are `UdfError` 400 naming the parameter and what it expects.
+Failures are `UdfError` 400 naming the parameter and what it expects. A parameter with
+`max_items` is a list: it may be given up to that many times, each value checked.
 
 Integers follow JSON Schema: `12`, `-3`, `12.0` and `1.2e1` are the integer 12, `1.5`
 and `012` are not integers. Strings are taken as sent (no trimming) and never hold NUL.
@@ -69,6 +70,8 @@ class Param:
     #: A regex the whole string must match (Python `fullmatch`, ECMA `^(?:...)$`).
     pattern: str = NO_NUL
     example: str | int | None = None
+    #: A list parameter, given at most this many times (`sub=a&sub=b`); None: given once.
+    max_items: int | None = None
     _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,18 +95,20 @@ class Param:
 
     def openapi(self) -> dict[str, Any]:
         """This parameter as an OpenAPI parameter object."""
-        return {
-            "name": self.name,
-            "in": "query",
-            "required": self.required,
-            "schema": self.schema(),
-            "description": self.doc,
-        }
+        schema = self.schema()
+        found = {"name": self.name, "in": "query", "required": self.required, "schema": schema}
+        if self.max_items is not None:
+            found["schema"] = {"type": "array", "maxItems": self.max_items, "items": schema}
+            found |= {"style": "form", "explode": True}
+        return found | {"description": self.doc}
 
-    def read(self, query: QueryLike, *, repeats: bool = True) -> str | int | None:
-        """The validated value, or None when the parameter is absent and not required.
+    def read(self, query: QueryLike, *, repeats: bool = True) -> str | int | list[str] | None:
+        """The validated value, or None when the parameter is absent and not required (a
+        list parameter: every value given, in order).
 
         `repeats=False`: the caller saw that no parameter of `query` is given twice."""
+        if self.max_items is not None:
+            return self._read_list(query)
         if repeats:
             getall = getattr(query, "getall", None)
             if getall is not None and len(getall(self.name, ())) > 1:
@@ -114,6 +119,15 @@ class Param:
                 raise UdfError(f"missing parameter {self.name}")
             return None
         return self._integer(raw) if self.type == "integer" else self._string(raw)
+
+    def _read_list(self, query: QueryLike) -> list[str]:
+        getall = getattr(query, "getall", None)
+        given = list(getall(self.name, ())) if getall is not None else [v for k, v in query.items() if k == self.name]
+        if len(given) > (self.max_items or 0):
+            raise UdfError(f"parameter {self.name} is given more than {self.max_items} times")
+        if self.required and not given:
+            raise UdfError(f"missing parameter {self.name}")
+        return [self._string(raw) for raw in given]
 
     def _not_in_enum(self, raw: str) -> UdfError:
         return UdfError(f"parameter {self.name}={raw[:40]!r} is not one of {', '.join(map(str, self.enum or ()))}")
@@ -154,7 +168,12 @@ class Param:
 class Values:
     """The validated parameters of one request, by name."""
 
-    values: Mapping[str, str | int | None]
+    values: Mapping[str, str | int | list[str] | None]
+
+    def texts(self, name: str) -> list[str]:
+        """Every value of a list parameter."""
+        value = self.values[name]
+        return value if isinstance(value, list) else []
 
     def text(self, name: str) -> str:
         value = self.values[name]
@@ -163,10 +182,6 @@ class Values:
     def integer(self, name: str, default: int) -> int:
         value = self.values[name]
         return value if isinstance(value, int) else default
-
-    def optional_integer(self, name: str) -> int | None:
-        value = self.values[name]
-        return value if isinstance(value, int) else None
 
     def resolution(self, name: str = "resolution") -> Resolution:
         return parse_resolution(self.text(name))
@@ -241,19 +256,27 @@ MARKS_TO = Param(
     minimum=-MAX_TIME,
     maximum=MAX_TIME,
 )
-#: `/udf/stream`'s parameters (the view lives in `candleflow.web.sse`).
-STREAM = Query(SYMBOL, RESOLUTION)
-_BY_NAME = {p.name: p for p in (SYMBOL, RESOLUTION)}
 
 
-def text(query: QueryLike, name: str) -> str:
-    """The value of the declared string parameter `name` (`symbol`)."""
-    value = _BY_NAME[name].read(query)
-    return value if isinstance(value, str) else ""
+def resolution_of(raw: str) -> Resolution:
+    """A resolution written as `RESOLUTION` accepts it (400 otherwise), e.g. the part of a
+    `sub=` after its last `|`."""
+    return parse_resolution(str(RESOLUTION.read({RESOLUTION.name: raw}, repeats=False)))
 
 
-def resolution(query: QueryLike, name: str = "resolution") -> Resolution:
-    return parse_resolution(text(query, name))
+def extras(query: QueryLike, known: frozenset[str], max_length: int) -> dict[str, str]:
+    """The parameters of `query` no endpoint declares (`known` and the cache-buster `_`
+    left out), such as a function's own: each name and value at most `max_length`
+    characters (400 otherwise)."""
+    found: dict[str, str] = {}
+    for key in query:
+        if key in known or key == "_":
+            continue
+        value = query[key]
+        if len(key) > max_length or len(value) > max_length:
+            raise UdfError(f"parameter {key[:max_length]} is longer than {max_length} characters")
+        found[key] = value
+    return found
 
 
 @dataclass(frozen=True, slots=True)

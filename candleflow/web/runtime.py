@@ -1,7 +1,7 @@
 """Where the web views find this process's worker: its engine status and its SSE hub.
 
 The worker (`candleflow.worker.Worker`) builds and owns both; `candleflow.agents` hands
-it to the web application (`Runtime.attach`) once it is open and takes it back when
+it to the web application's `Runtime` (`attach`) once it is open and takes it back when
 it stops. Until then `/healthz` reports the engine as starting and a stream waits for
 it (bounded, then 503), so a view never reaches for a half-built worker and a chart
 opened while the worker starts still gets its stream.
@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
-
-from aiohttp import web
 
 from candleflow.core.engine_status import EngineStatus
 from candleflow.web.errors import unavailable
@@ -34,6 +32,8 @@ class Live(Protocol):
 class Runtime:
     worker: Live | None = None
     attached: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Why the worker's engine task ended, when it ended by an error (`/livez` fails then).
+    ended: str | None = None
 
     def attach(self, worker: Live) -> None:
         self.worker = worker
@@ -53,29 +53,13 @@ class Runtime:
                 return None
         return self.worker
 
+    def hub(self) -> Hub:
+        """The hub of the attached worker (503 while the worker starts)."""
+        return _hub(self.worker)
 
-RUNTIME = web.AppKey("candleflow.runtime", Runtime)
-
-
-def install(app: web.Application) -> Runtime:
-    """Give `app` its (empty) runtime slot; before the app starts, once."""
-    if RUNTIME not in app:
-        app[RUNTIME] = Runtime()
-    return app[RUNTIME]
-
-
-def of(app: web.Application) -> Runtime:
-    return app[RUNTIME]
-
-
-def runtime_hub(request: web.Request) -> Hub:
-    """The hub of the worker serving `request` (503 while the worker starts)."""
-    return _hub(of(request.app).worker)
-
-
-async def started_hub(request: web.Request, within: float) -> Hub:
-    """The hub of the worker serving `request`, once it has started (503 after `within` seconds)."""
-    return _hub(await of(request.app).wait(within))
+    async def started_hub(self, within: float) -> Hub:
+        """The hub of the worker, once it has started (503 after `within` seconds)."""
+        return _hub(await self.wait(within))
 
 
 def _hub(worker: Live | None) -> Hub:

@@ -16,10 +16,14 @@ from aiohttp import web
 from candleflow.core.bundled import bundled
 from candleflow.web import responses
 from candleflow.web.errors import UdfError
-from candleflow.web.routing import page
+
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
 
 DIST = bundled("frontend")
 ASSET_CACHE = "public, max-age=31536000, immutable"
+#: The route of the files at the root of the build (`root_file`).
+ROOT_FILE = r"/{name:[A-Za-z0-9_.\-]+\.(?:ico|svg|png|webmanifest|txt|js|css|map|woff2?)}"
 MISSING_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>candleflow</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
@@ -40,7 +44,7 @@ def _file(root: Path, relative: str) -> Path:
     return candidate
 
 
-@page("/")
+@ROUTES.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
     """The chart page."""
     index_html = DIST / "index.html"
@@ -49,20 +53,20 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index_html, headers={"Cache-Control": responses.LIVE})
 
 
-@page("/grid")
+@ROUTES.get("/grid")
 async def grid(request: web.Request) -> web.StreamResponse:
     """Several charts on one page (`?charts=<symbol>|<resolution>,…`), one stream connection."""
     return web.FileResponse(_file(DIST, "grid.html"), headers={"Cache-Control": responses.LIVE})
 
 
-@page("/assets/{path:.+}")
+@ROUTES.get("/assets/{path:.+}")
 async def assets(request: web.Request) -> web.StreamResponse:
     """Hashed bundles of the frontend build."""
     found = _file(DIST / "assets", request.match_info["path"])
     return web.FileResponse(found, headers={"Cache-Control": ASSET_CACHE})
 
 
-@page(r"/{name:[A-Za-z0-9_.\-]+\.(?:ico|svg|png|webmanifest|txt|js|css|map|woff2?)}")
+@ROUTES.get(ROOT_FILE)
 async def root_file(request: web.Request) -> web.StreamResponse:
     """Files Vite copies to the root of the build (favicon and the like)."""
     found = _file(DIST, request.match_info["name"])

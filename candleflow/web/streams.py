@@ -18,7 +18,7 @@ that its events carry) and its current bar. Events, each with an `id:`::
 
 A client that reopens the stream (same subs, `Last-Event-ID` header or
 `last_event_id=`) gets, per sub, the bars that changed since that id — `reset` only
-when the hub cannot tell (see `candleflow.web.sse.catch_up`). The POSTs answer
+when the hub cannot tell (see `candleflow.web.event_stream.catch_up`). The POSTs answer
 `{"s": "ok", "subscribed": [{"sub", "symbol", "resolution"}]}`; an unknown stream is
 404, a malformed or unknown sub 400/404, all as UDF error bodies.
 """
@@ -28,68 +28,75 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from candleflow.domain import symbols
 from candleflow.domain.updates import Key
-from candleflow.web import params, responses
-from candleflow.web.connection import Connection, event
+from candleflow.web import event_stream, params, responses
+from candleflow.web.connection import MULTIPLEXED, Connection, event
+from candleflow.web.context import WebContext, context
 from candleflow.web.errors import UdfError
 from candleflow.web.hub import Hub
-from candleflow.web.routing import aiohttp_app
-from candleflow.web.runtime import runtime_hub
-from candleflow.web.sse import admit, catch_up, last_event_id, new_connection, open_stream, pump
+from candleflow.web.params import Param, Query
+from candleflow.web.sse import LAST_EVENT_ID
 from candleflow.web.udf import resolve
+
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
 
 #: Subscriptions one stream may hold.
 MAX_SUBS = 64
+#: The `errmsg` of a stream id no open stream has.
+UNKNOWN_STREAM = "unknown_stream"
 
-#: The `sub` query parameter of all three routes, as OpenAPI declares a parameter
-#: (for `candleflow.web.openapi`; the stream itself must stay out of fuzzing, it never ends).
-SUB_PARAMETER = {
-    "name": "sub",
-    "in": "query",
-    "required": False,
-    "style": "form",
-    "explode": True,
-    "schema": {"type": "array", "maxItems": MAX_SUBS, "items": {"type": "string", "pattern": r"^.+\|.+$"}},
-    "description": "A series: <symbol>|<resolution> (split at the last |); repeat for more",
-}
+SUB = Param(
+    "sub",
+    "A series: `<symbol>|<resolution>` (split at the last `|`), e.g. `Coinbase:BTC/USD|1`; repeat for more",
+    min_length=3,
+    max_length=symbols.MAX_LENGTH + 4,
+    pattern=f"{symbols.CHARACTERS}{{1,{symbols.MAX_LENGTH}}}\\|[0-9A-Za-z]{{1,3}}",
+    max_items=MAX_SUBS,
+    example="Coinbase:BTC/USD|1",
+)
+#: `GET /udf/streams`: the subs to open with, and the resume id.
+OPEN = Query(SUB, LAST_EVENT_ID)
+#: The subscribe and unsubscribe POSTs.
+CHANGE = Query(SUB)
 
 
-async def parse_subs(request: web.Request) -> list[tuple[str, Key]]:
+async def resolve_subs(ctx: WebContext, asked: list[str]) -> list[tuple[str, Key]]:
     """Each `sub=` as asked and as the canonical series key (unknown symbol: 404)."""
-    asked = request.query.getall("sub", [])
-    if len(asked) > MAX_SUBS:
-        raise UdfError(f"at most {MAX_SUBS} sub= per request")
     subs = []
     for sub in asked:
-        symbol, bar, resolution = sub.rpartition("|")
-        if not bar or not symbol:
-            raise UdfError(f"sub={sub!r}: expected <symbol>|<resolution>, e.g. Coinbase:BTC/USD|1")
-        row = await resolve(symbol)
-        res = params.resolution({"resolution": resolution})
-        subs.append((sub, (row.symbol, res.code)))
+        symbol, _, resolution = sub.rpartition("|")
+        row = await resolve(ctx, symbol)
+        subs.append((sub, (row.symbol, params.resolution_of(resolution).code)))
     return subs
 
 
-async def _subscribe(hub: Hub, connection: Connection, subs: list[tuple[str, Key]], last_id: int | None) -> None:
+async def _subscribe(
+    ctx: WebContext, hub: Hub, connection: Connection, subs: list[tuple[str, Key]], last_id: int | None
+) -> None:
     if len(connection.subscriptions) + len(subs) > MAX_SUBS:
         raise UdfError(f"a stream holds at most {MAX_SUBS} subscriptions")
     for asked, key in subs:
         data = orjson.dumps({"sub": asked, "symbol": key[0], "resolution": key[1]})
-        connection.control(event(b"subscribed", data), hub.clock)
+        connection.control(event(b"subscribed", data), hub.now)
         if key not in connection.subscriptions:
-            await catch_up(hub, connection, key, last_id)
+            await event_stream.catch_up(ctx, hub, connection, key, last_id)
 
 
+@ROUTES.get("/udf/streams", allow_head=False)
 async def open_streams(request: web.Request) -> web.StreamResponse:
     """Open a multiplexed stream (see the module docstring)."""
-    subs = await parse_subs(request)
-    hub = await admit(request)
-    connection = new_connection(hub, request, legacy=False)
+    ctx = context(request)
+    q = OPEN.read(request.query)
+    subs = await resolve_subs(ctx, q.texts("sub"))
+    hub = await event_stream.admit(ctx)
+    connection = event_stream.new_connection(ctx, hub, request, MULTIPLEXED)
     try:
-        connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.clock)
-        await _subscribe(hub, connection, subs, last_event_id(request))
-        response = await open_stream(request, connection)
-        await pump(request, response, connection)
+        connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
+        await _subscribe(ctx, hub, connection, subs, event_stream.last_event_id(request, q.text("last_event_id")))
+        response = await event_stream.open_stream(request, connection)
+        await event_stream.pump(ctx, request, response, connection)
         return response
     finally:
         hub.detach(connection)
@@ -97,30 +104,29 @@ async def open_streams(request: web.Request) -> web.StreamResponse:
 
 def _connection(hub: Hub, request: web.Request) -> Connection:
     connection = hub.connections.get(request.match_info["stream"])
-    if connection is None or connection.closed is not None or connection.legacy:
-        raise UdfError("unknown_stream", 404)
+    if connection is None or connection.closed is not None or connection.wire is not MULTIPLEXED:
+        raise UdfError(UNKNOWN_STREAM, 404)
     return connection
 
 
+@ROUTES.post("/udf/streams/{stream}/subscribe")
 async def subscribe(request: web.Request) -> web.StreamResponse:
     """Add subscriptions to an open stream; their current bars follow on it."""
-    hub = runtime_hub(request)
+    ctx = context(request)
+    hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    subs = await parse_subs(request)
-    await _subscribe(hub, connection, subs, None)
+    subs = await resolve_subs(ctx, CHANGE.read(request.query).texts("sub"))
+    await _subscribe(ctx, hub, connection, subs, None)
     answer = [{"sub": asked, "symbol": key[0], "resolution": key[1]} for asked, key in subs]
     return responses.json({"s": "ok", "subscribed": answer})
 
 
+@ROUTES.post("/udf/streams/{stream}/unsubscribe")
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
     """Remove subscriptions from an open stream (unknown ones are ignored)."""
-    hub = runtime_hub(request)
+    ctx = context(request)
+    hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    for _, key in await parse_subs(request):
+    for _, key in await resolve_subs(ctx, CHANGE.read(request.query).texts("sub")):
         hub.unsubscribe(connection, key)
     return responses.json({"s": "ok"})
-
-
-aiohttp_app.router.add_get("/udf/streams", open_streams, allow_head=False, name="candleflow.streams")
-aiohttp_app.router.add_post("/udf/streams/{stream}/subscribe", subscribe, name="candleflow.streams.subscribe")
-aiohttp_app.router.add_post("/udf/streams/{stream}/unsubscribe", unsubscribe, name="candleflow.streams.unsubscribe")

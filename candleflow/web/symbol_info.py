@@ -41,7 +41,7 @@ def library_symbol_info(row: SymbolRow) -> dict[str, Any]:
         "session": "24x7",
         "timezone": "Etc/UTC",
         "format": "price",
-        "minmov": 1,
+        "minmov": row.minmov,
         "pricescale": pricescale(row),
         "has_intraday": True,
         "has_seconds": True,

@@ -12,9 +12,9 @@ may change.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from candleflow.store import queries
+from candleflow.store.connection import Statements
 from candleflow.store.queries import SymbolRow
 
 KNOWN_TTL = 60.0
@@ -24,7 +24,7 @@ class SymbolCache:
     def __init__(self) -> None:
         self._exact: dict[str, tuple[float, SymbolRow]] = {}
 
-    async def find(self, db: Any, name: str) -> SymbolRow | None:
+    async def find(self, db: Statements, name: str) -> SymbolRow | None:
         hit = self._exact.get(name)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]

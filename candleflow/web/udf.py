@@ -1,4 +1,4 @@
-"""The TradingView UDF endpoints under `/udf` (see `../shared/udf.md`).
+"""The TradingView UDF endpoints under `/udf` (docs/web.md describes them and their rules).
 
 `config`, `symbols`, `search`, `history`, `time`, `quotes`, `marks` and
 `timescale_marks`. Group requests are not offered (`supports_group_request: false`),
@@ -7,6 +7,7 @@ so there is no `symbol_info`. Times are unix seconds everywhere, `nextTime` incl
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -17,10 +18,12 @@ from candleflow.domain.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.store import queries
 from candleflow.store.queries import Mark, Quote, SymbolRow
 from candleflow.web import params, responses, symbol_info
+from candleflow.web.context import WebContext, context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
-from candleflow.web.routing import database, page, settings
-from candleflow.web.symbols_cache import SymbolCache
+
+#: The routes of this module's views (`candleflow.web.routes` gathers every module's).
+ROUTES = web.RouteTableDef()
 
 SEARCH_LIMIT = 30
 QUOTES_MAX_SYMBOLS = 100
@@ -31,8 +34,6 @@ TONE_STYLE = {
     "neutral": ("blue", "earning"),
 }
 
-_symbols = SymbolCache()
-
 SYMBOLS = Query(SYMBOL)
 SEARCH = Query(
     Param("query", "Text to look for in symbol and description (any case); empty lists symbols"),
@@ -42,7 +43,14 @@ SEARCH = Query(
         "limit", f"Most items wanted; answers hold at most {SEARCH_LIMIT}", type="integer", minimum=1, maximum=1_000_000
     ),
 )
-HISTORY = Query(SYMBOL, RESOLUTION, FROM, TO, params.countback(settings.max_countback))
+
+
+@functools.cache
+def history_query(max_countback: int) -> Query:
+    """`/udf/history`'s parameters under `CANDLEFLOW_MAX_COUNTBACK`."""
+    return Query(SYMBOL, RESOLUTION, FROM, TO, params.countback(max_countback))
+
+
 _NAME = f"{CHARACTERS}{{0,{MAX_LENGTH}}}"
 QUOTES = Query(
     Param(
@@ -58,11 +66,15 @@ QUOTES = Query(
 MARKS = Query(SYMBOL, RESOLUTION, MARKS_FROM, MARKS_TO)
 
 
-async def resolve(name: str) -> SymbolRow:
+#: The `errmsg` of a symbol the datafeed does not know (the name the Datafeed API uses).
+UNKNOWN_SYMBOL = "unknown_symbol"
+
+
+async def resolve(ctx: WebContext, name: str) -> SymbolRow:
     """The stored symbol `name` refers to, or `unknown_symbol` (404)."""
-    row = await _symbols.find(await database.connected(), name)
+    row = await ctx.symbols.find(await ctx.database.connected(), name)
     if row is None:
-        raise UdfError("unknown_symbol", 404)
+        raise UdfError(UNKNOWN_SYMBOL, 404)
     return row
 
 
@@ -71,49 +83,50 @@ def current_bucket_s(res: Resolution) -> int:
     return res.floor(int(time.time() * 1000)) // 1000
 
 
-@page("/udf/config")
+@ROUTES.get("/udf/config")
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
-    exchanges = await queries.exchanges(await database.connected())
+    exchanges = await queries.exchanges(await context(request).database.connected())
     return responses.json(symbol_info.config(exchanges))
 
 
-@page("/udf/time")
+@ROUTES.get("/udf/time")
 async def server_time(request: web.Request) -> web.StreamResponse:
     """Server time: a bare number of unix seconds (UTC)."""
     return responses.json(int(time.time()), cache=responses.NO_STORE)
 
 
-@page("/udf/symbols")
+@ROUTES.get("/udf/symbols")
 async def symbols(request: web.Request) -> web.StreamResponse:
     """LibrarySymbolInfo of one symbol; `unknown_symbol` (404) otherwise."""
-    row = await resolve(SYMBOLS.read(request.query).text("symbol"))
+    row = await resolve(context(request), SYMBOLS.read(request.query).text("symbol"))
     return responses.json(symbol_info.library_symbol_info(row))
 
 
-@page("/udf/search")
+@ROUTES.get("/udf/search")
 async def search(request: web.Request) -> web.StreamResponse:
     """Symbols whose name or description contains `query` (any case); empty lists all."""
     q = SEARCH.read(request.query)
     query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
     limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
-    rows = await queries.all_symbols(await database.connected())
+    rows = await queries.all_symbols(await context(request).database.connected())
     found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
     return responses.json([symbol_info.search_item(r) for r in found[:limit]])
 
 
-@page("/udf/history")
+@ROUTES.get("/udf/history")
 async def history(request: web.Request) -> web.StreamResponse:
     """Bars of `[from, to)` or the `countback` bars before `to`, whichever is more;
     `no_data` with `nextTime`. Without countback, a range holding more bars than
     `CANDLEFLOW_MAX_SPAN_BARS` is refused; with it, the newest that many are served."""
-    q = HISTORY.read(request.query)
-    row = await resolve(q.text("symbol"))
+    ctx = context(request)
+    q = history_query(ctx.settings.max_countback).read(request.query)
+    row = await resolve(ctx, q.text("symbol"))
     res = q.resolution()
     rng = params.time_range(q)
-    cap = settings.max_span_bars
-    db = await database.connected()
+    cap = ctx.settings.max_span_bars
+    db = await ctx.database.connected()
     bars = await queries.history(db, row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
     if bars.over_cap and not rng.countback:
         raise too_many("bars", cap, res.code)
@@ -129,13 +142,14 @@ def no_data(next_time: int | None) -> dict[str, Any]:
     return {"s": "no_data"} if next_time is None else {"s": "no_data", "nextTime": next_time}
 
 
-@page("/udf/quotes")
+@ROUTES.get("/udf/quotes")
 async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
+    ctx = context(request)
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
-    db = await database.connected()
-    resolved = {name: await _symbols.find(db, name) for name in names}
+    db = await ctx.database.connected()
+    resolved = {name: await ctx.symbols.find(db, name) for name in names}
     found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
     items = []
     for name, row in resolved.items():
@@ -173,14 +187,15 @@ def quote_values(quote: Quote) -> dict[str, Any]:
 async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     """Marks of `from <= time <= to` (empty when `to` is before `from`); a range holding
     more than `CANDLEFLOW_MAX_SPAN_BARS` marks is refused."""
+    ctx = context(request)
     q = MARKS.read(request.query)
-    row = await resolve(q.text("symbol"))
+    row = await resolve(ctx, q.text("symbol"))
     res = q.resolution()
     end = q.integer("to", 0)
     start = q.integer("from", end)
-    cap = settings.max_span_bars
+    cap = ctx.settings.max_span_bars
     found = await queries.marks(
-        await database.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
+        await ctx.database.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
     )
     if len(found) > cap:
         raise too_many("marks", cap, res.code, countback_helps=False)
@@ -191,7 +206,7 @@ def _style(mark: Mark) -> tuple[str, str]:
     return TONE_STYLE.get(mark.tone, TONE_STYLE["neutral"])
 
 
-@page("/udf/marks")
+@ROUTES.get("/udf/marks")
 async def marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as bar marks (column table), `from <= time <= to`.
 
@@ -216,7 +231,7 @@ async def marks(request: web.Request) -> web.StreamResponse:
     )
 
 
-@page("/udf/timescale_marks")
+@ROUTES.get("/udf/timescale_marks")
 async def timescale_marks(request: web.Request) -> web.StreamResponse:
     """Every signal's marks as time-scale marks, `from <= time <= to`."""
     found, cache = await _marks_of(request)

@@ -20,6 +20,7 @@ from playwright.async_api import Browser
 from tests.browser.conftest import PAGE_TIMEOUT_MS, ChartPage, Market, require_frontend_build
 from tests.browser.test_chart import assert_same_bars
 from tests.harness.engine import publish, wait_absorbed
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -104,10 +105,15 @@ async def test_late_ticks_at_one_second_are_corrected_in_place(chart: ChartPage,
         [latest.time, latest.close],
         what="the chart's last bar to equal the stored one",
     )
-    await asyncio.sleep(2)  # quiet
-    shown = await chart.bars()
-    stored = await market.bars(SYMBOL, "1S", since=int(shown[0]["time"]))
-    assert_same_bars(shown, stored, "1-second bars after a feed with late ticks")
+
+    async def quiet() -> list[dict[str, Any]]:
+        """The chart's bars, once they equal the stored ones (every correction applied)."""
+        shown = await chart.bars()
+        stored = await market.bars(SYMBOL, "1S", since=int(shown[0]["time"]))
+        assert_same_bars(shown, stored, "1-second bars after a feed with late ticks")
+        return shown
+
+    shown = await eventually(quiet, 30, what="the chart equals the database", ignoring=(AssertionError,))
     params: dict[str, Any] = {"symbol": SYMBOL, "resolution": "1S", "from": int(shown[0]["time"])}
     params["to"] = latest.time + 1
     async with aiohttp.ClientSession() as session, session.get(f"{market.worker.url}/udf/history", params=params) as r:

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from candleflow.core.settings import Settings
 from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import parse_tick
-from tests.harness.kafka import _partitions, consume_all
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from tests.harness.kafka import consume_all, existing_partitions, partitions_of
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
+from tests.harness.waiting import eventually
 
 
 async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] | bytes], pace: float = 0.0) -> None:
@@ -26,7 +27,7 @@ async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] |
 
     `pace` > 0 sleeps that many seconds after every 1,000 records.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = clients.producer(KafkaConfig(bootstrap), "test", linger_ms=5)
     await producer.start()
     try:
         pending = []
@@ -45,11 +46,15 @@ async def publish(bootstrap: str, topic: str, records: Sequence[dict[str, Any] |
         await producer.stop()
 
 
-async def highwaters(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def highwaters(bootstrap: str, topic: str, *, wait: bool = True) -> dict[int, int]:
+    """The end offset of each partition of `topic` (once it exists; with `wait=False`,
+    none while it does not)."""
+    tps = await (partitions_of(bootstrap, topic) if wait else existing_partitions(bootstrap, topic))
+    if not tps:
+        return {}
+    consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test")
     await consumer.start()
     try:
-        tps = await _partitions(bootstrap, topic, time.monotonic() + 30)
         ends = await consumer.end_offsets(tps)
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
@@ -71,21 +76,33 @@ async def log_ticks(bootstrap: str, topic: str) -> list[LogTick]:
 async def wait_absorbed(database_url: str, consumer: str, bootstrap: str, topic: str, within: float = 240) -> None:
     """Until the ledger's next offsets reach the topic's highwaters (at most `within` seconds)."""
     ends = await highwaters(bootstrap, topic)
-    deadline = time.monotonic() + within
     conn = await asyncpg.connect(database_url)
+
+    async def absorbed() -> bool:
+        rows = await conn.fetch(
+            "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", consumer, topic
+        )
+        done = {r["partition"]: r["next_offset"] for r in rows}
+        return all(done.get(p, 0) >= end for p, end in ends.items())
+
     try:
-        while True:
-            rows = await conn.fetch(
-                "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", consumer, topic
-            )
-            done = {r["partition"]: r["next_offset"] for r in rows}
-            if all(done.get(p, 0) >= end for p, end in ends.items()):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"engine did not absorb {topic}: ledger {done}, highwaters {ends}")
-            await asyncio.sleep(0.5)
+        await eventually(absorbed, within, interval=0.2, what=f"the engine absorbed {topic} up to {ends}")
     finally:
         await conn.close()
+
+
+async def absorbed(database_url: str, consumer: str, topic: str, at_least: int) -> bool:
+    """True once the ledger shows at least `at_least` records of `topic` absorbed."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        done = await conn.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM source_offsets WHERE consumer = $1 AND topic = $2",
+            consumer,
+            topic,
+        )
+    finally:
+        await conn.close()
+    return int(done) >= at_least
 
 
 async def stored_bars(database_url: str) -> dict[BarKey, RefBar]:

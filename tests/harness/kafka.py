@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
+from tests.harness.waiting import eventually
 
 #: (key, value, partition, offset) of one record; key and value are the raw bytes.
 Record = tuple[bytes | None, bytes, int, int]
@@ -18,27 +20,23 @@ Record = tuple[bytes | None, bytes, int, int]
 async def create_topics(bootstrap: str, topics: Mapping[str, int], timeout: float = 30) -> None:  # noqa: ASYNC109 (a deadline over many awaits)
     """Create `{name: partitions}` (replication 1) and wait until every partition has a
     leader. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
+
+    async def ready() -> bool:
+        described = await admin.describe_topics(list(topics))
+        return all(
+            d["error_code"] == 0
+            and len(d["partitions"]) == topics[d["topic"]]
+            and all(p["leader"] >= 0 for p in d["partitions"])
+            for d in described
+        )
+
     try:
         for name, partitions in topics.items():
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(name, partitions, 1)])
-        deadline = time.monotonic() + timeout
-        while True:
-            described = await admin.describe_topics(list(topics))
-            ready = {
-                d["topic"]
-                for d in described
-                if d["error_code"] == 0
-                and len(d["partitions"]) == topics[d["topic"]]
-                and all(p["leader"] >= 0 for p in d["partitions"])
-            }
-            if ready == set(topics):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topics {sorted(set(topics) - ready)} not ready in {timeout}s")
-            await asyncio.sleep(0.2)
+        await eventually(ready, timeout, interval=0.2, what=f"every partition of {sorted(topics)} has a leader")
     finally:
         await admin.close()
 
@@ -52,50 +50,54 @@ async def consume_all(
     """Every record of `topic` from the beginning, with a real consumer and no group.
 
     Reads up to the end offsets seen at the call; with `expect`, keeps reading until at
-    least that many records arrived. Raises TimeoutError when neither happens in time.
+    least that many records arrived. Fails (AssertionError) when neither happens in time.
     Records come sorted by (partition, offset).
     """
-    deadline = time.monotonic() + timeout
-    partitions = await _partitions(bootstrap, topic, deadline)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    partitions = await partitions_of(bootstrap, topic, timeout)
+    consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test")
     await consumer.start()
     records: list[Record] = []
+    end: dict[TopicPartition, int] = {}
+
+    async def read_on() -> bool:
+        """Read one fetch; True once at the end offsets (and `expect` records read)."""
+        caught_up = all([await consumer.position(tp) >= end[tp] for tp in partitions])
+        if caught_up and (expect is None or len(records) >= expect):
+            return True
+        if caught_up:
+            end.update(await consumer.end_offsets(partitions))
+        batch = await consumer.getmany(timeout_ms=500)
+        for messages in batch.values():
+            records.extend((m.key, m.value, m.partition, m.offset) for m in messages)
+        return False
+
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        while True:
-            caught_up = all([await consumer.position(tp) >= end[tp] for tp in partitions])
-            if caught_up and (expect is None or len(records) >= expect):
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                wanted = f"{expect} records" if expect is not None else "the end offsets"
-                raise TimeoutError(f"{topic}: read {len(records)} records, not {wanted}")
-            if caught_up:
-                end = await consumer.end_offsets(partitions)
-            batch = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
-            for messages in batch.values():
-                records.extend((m.key, m.value, m.partition, m.offset) for m in messages)
+        end.update(await consumer.end_offsets(partitions))
+        wanted = f"{expect} records" if expect is not None else "the end offsets"
+        await eventually(read_on, timeout, interval=0, what=f"{topic}: {wanted} read")
     finally:
         await consumer.stop()
     return sorted(records, key=lambda r: (r[2], r[3]))
 
 
-async def _partitions(bootstrap: str, topic: str, deadline: float) -> list[TopicPartition]:
-    """The topic's partitions, read with a metadata request (which never creates it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def existing_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions now (none while it does not exist), read with a metadata
+    request (which never creates it)."""
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
     try:
-        while True:
-            (described,) = await admin.describe_topics([topic])
-            if described["error_code"] == 0 and described["partitions"]:
-                return [
-                    TopicPartition(topic, p["partition"])
-                    for p in sorted(described["partitions"], key=lambda p: p["partition"])
-                ]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic} does not exist")
-            await asyncio.sleep(0.2)
+        (found,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
+    if found["error_code"] != 0:
+        return []
+    return [TopicPartition(topic, p["partition"]) for p in sorted(found["partitions"], key=lambda p: p["partition"])]
+
+
+async def partitions_of(bootstrap: str, topic: str, timeout: float = 30) -> list[TopicPartition]:  # noqa: ASYNC109
+    """The topic's partitions, once it exists."""
+    return await eventually(
+        lambda: existing_partitions(bootstrap, topic), timeout, interval=0.2, what=f"topic {topic} exists"
+    )

@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psutil
 
 from candleflow.stack.ports import free_port
+from tests.harness.waiting import eventually_sync
 
 
 def candleflow_executable() -> str:
@@ -76,28 +76,23 @@ class WorkerProcess:
             )
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Poll GET /healthz until it answers 200 (404 also counts while the route does
-        not exist yet); fail early, with the log, if the worker exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise RuntimeError(
-                    f"worker exited with {self.process and self.process.returncode} before "
-                    f"it was ready; log {self.log_path}:\n{_tail(self.log_path)}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except urllib.error.HTTPError as exc:
-                if exc.code == 404:
-                    return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(
-            f"worker on {self.url} not ready in {timeout}s; log {self.log_path}:\n{_tail(self.log_path)}"
+        """Until GET /healthz answers 200; fail early, with the log, if the worker exits."""
+        eventually_sync(
+            self._ready,
+            timeout,
+            interval=0.3,
+            what=f"worker on {self.url} ready; log {self.log_path}:\n{_tail(self.log_path)}",
+            ignoring=(OSError,),
         )
+
+    def _ready(self) -> bool:
+        if not self.running:
+            raise RuntimeError(
+                f"worker exited with {self.process and self.process.returncode} before "
+                f"it was ready; log {self.log_path}:\n{_tail(self.log_path)}"
+            )
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
 
     def _signal(self, sig: signal.Signals) -> None:
         if self.process is None:

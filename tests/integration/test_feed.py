@@ -4,8 +4,10 @@ leader's CryptoCompare feed never publishes a replayed trade the log already hol
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from tests.harness import engine as harness
 from tests.harness.kafka import consume_all, create_topics
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +32,11 @@ async def offsets(stack: Any, topic: str) -> dict[int, int]:
 async def ticks_between(stack: Any, topic: str, start: dict[int, int], count: int) -> list[tuple[str, str]]:
     """Wait until `count` ticks follow the `start` offsets; the (symbol, id) of every tick
     after them then."""
-    deadline = time.monotonic() + 60
-    while sum((await offsets(stack, topic)).values()) - sum(start.values()) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} ticks in 60 s: the feed runs nowhere"
-        await asyncio.sleep(0.5)
+
+    async def enough() -> bool:
+        return sum((await offsets(stack, topic)).values()) - sum(start.values()) >= count
+
+    await eventually(enough, 60, interval=0.2, what=f"{count} ticks published: the feed runs somewhere")
     records = await consume_all(stack.kafka_bootstrap, topic, timeout=60)
     ticks = [orjson.loads(value) for _, value, partition, offset in records if offset >= start.get(partition, 0)]
     return [(tick["symbol"], tick["id"]) for tick in ticks]
@@ -42,6 +46,30 @@ def leads(worker: Any) -> bool:
     """Whether the worker's log says it runs the feed now."""
     text = str(worker.log_path.read_text(errors="replace"))
     return text.rfind("leads the group: starting") > text.rfind("no longer leads the group")
+
+
+ASSIGNED = re.compile(r"engine reader assigned partitions (\[[0-9, ]*\])")
+
+
+def held(worker: Any) -> set[int]:
+    """The partitions the worker's engine holds now, by its log: those of its last
+    assignment, unless a revocation came after it."""
+    text = str(worker.log_path.read_text(errors="replace"))
+    found = list(ASSIGNED.finditer(text))
+    if not found or text.rfind("engine reader: partitions revoked") > found[-1].start():
+        return set()
+    return set(ast.literal_eval(found[-1].group(1)))
+
+
+def settled(workers: list[Any], partitions: int) -> bool:
+    """The group's rebalance is over: every partition held by exactly one worker, and one
+    worker runs the feed."""
+    holdings = [held(w) for w in workers if w.running]
+    return (
+        sorted(p for h in holdings for p in h) == list(range(partitions))
+        and all(holdings)
+        and sum(leads(w) for w in workers if w.running) == 1
+    )
 
 
 async def test_one_feed_per_group_and_it_survives_the_leader(
@@ -60,20 +88,14 @@ async def test_one_feed_per_group_and_it_survives_the_leader(
     workers = [worker_factory.start(env), worker_factory.start(env)]
     for worker in workers:
         await asyncio.to_thread(worker.wait_ready)
-    deadline = time.monotonic() + 60
-    while sum(leads(w) for w in workers) != 1:
-        assert time.monotonic() < deadline, "no single worker took the feed"
-        await asyncio.sleep(0.5)
+    await eventually(lambda: sum(leads(w) for w in workers) == 1, 60, what="a single worker took the feed")
     first = await ticks_between(stack, names.ticks_topic, {}, WINDOW)
     assert len(first) == len(set(first)), "the feed ran twice: some trades were published twice"
 
     leader = next(w for w in workers if leads(w))
     follower = next(w for w in workers if w is not leader)
     leader.kill()
-    deadline = time.monotonic() + 90
-    while not leads(follower):
-        assert time.monotonic() < deadline, "the surviving worker never took the feed over"
-        await asyncio.sleep(0.5)
+    await eventually(lambda: leads(follower), 90, what="the surviving worker took the feed over")
     handover = await offsets(stack, names.ticks_topic)
     second = await ticks_between(stack, names.ticks_topic, handover, WINDOW)
     assert len(second) == len(set(second)), "after the handover the feed ran twice"
@@ -84,18 +106,26 @@ PAIRS = {"0~Coinbase~BTC~USD": ("Coinbase", "BTC", "USD"), "0~Kraken~ETH~EUR": (
 
 class TradeStream:
     """Sends trades with fresh ids to the fake streamer while some client is subscribed
-    to their channel, and remembers every id it sent per symbol."""
+    to their channel (and the stream is not `paused`), and remembers every id it sent per
+    symbol."""
 
     def __init__(self, server: Any) -> None:
         self.server = server
         self.sent: dict[str, set[str]] = {f"{m}:{b}/{q}": set() for m, b, q in PAIRS.values()}
         self.next_id = 1
+        self.paused = False
+
+    @property
+    def trades(self) -> set[tuple[str, str]]:
+        return {(symbol, i) for symbol, ids in self.sent.items() for i in ids}
 
     async def run(self, interval: float = 0.04) -> None:
         from tests.fakes.cryptocompare_server import trade_frame
 
         while True:
             await asyncio.sleep(interval)
+            if self.paused:
+                continue
             for channel, (market, base, quote) in PAIRS.items():
                 if not any(channel in socket.subs for socket in self.server.live_sockets()):
                     continue
@@ -113,9 +143,11 @@ async def test_a_new_leader_never_counts_a_replayed_trade_twice(
     stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
     """The streamer replays its last 20 trades on every subscribe. Leadership moves when
-    the leader is SIGKILLed mid-stream (and may move when the second worker joins, as
-    the assignor decides); each new feed seeds its duplicate filter from the log, so the
-    bars count every trade sent exactly once."""
+    the leader is SIGKILLed (and may move when the second worker joins, as the assignor
+    decides); each new feed seeds its duplicate filter from the log, so the bars count
+    every trade sent exactly once. The leader is killed once it has published what it was
+    sent: a trade it received and had not published when it died would be lost for good
+    once more than the replay window followed it, which no filter can help."""
     import asyncpg
 
     from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare
@@ -137,42 +169,58 @@ async def test_a_new_leader_never_counts_a_replayed_trade_twice(
         try:
             workers = [worker_factory.start(env)]
             await asyncio.to_thread(workers[0].wait_ready)
-            await wait_for(lambda: server.connects >= 1 and bool(server.live_sockets()), "the first feed connects")
-            await asyncio.sleep(2)
+            await eventually(
+                lambda: server.connects >= 1 and bool(server.live_sockets()), 60, what="the first feed connects"
+            )
+            await eventually(
+                lambda: all(len(server.history.get(c, ())) == 20 for c in PAIRS),
+                60,
+                what="the streamer's replay window is full",
+            )
             workers.append(worker_factory.start(env))
             await asyncio.to_thread(workers[1].wait_ready)
-            await asyncio.sleep(6)
+            await eventually(
+                lambda: settled(workers, 2) and len(server.live_sockets()) == 1,
+                90,
+                what="the rebalance after the second worker joined is over, one feed connected",
+            )
             leader = next(w for w in workers if leads(w))
             follower = next(w for w in workers if w is not leader)
+            stream.paused = True
+            sent_so_far = stream.trades
+            await eventually(
+                lambda: logged_trades(stack, names.ticks_topic, sent_so_far), 60, what="the leader published its trades"
+            )
             connects = server.connects
-            assert all(len(server.history[c]) == 20 for c in PAIRS), "the replay window is not full"
             leader.kill()
-            await wait_for(
-                lambda: server.connects > connects and bool(server.live_sockets()), "a new leader connects", 90
+            stream.paused = False
+            await eventually(
+                lambda: server.connects > connects and bool(server.live_sockets()), 90, what="a new leader connects"
             )
             assert leads(follower)
-            await asyncio.sleep(3)
+            sent_at_handover = stream.next_id
+            await eventually(lambda: stream.next_id > sent_at_handover + 50, 60, what="trades sent to the new feed")
         finally:
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-    await asyncio.sleep(1)  # the feed's producer lingers a few milliseconds
+    sent = stream.trades
+    await eventually(lambda: logged_trades(stack, names.ticks_topic, sent), 60, what="every trade sent is in the log")
     await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
     logged = [orjson.loads(value) for _, value, _, _ in await consume_all(stack.kafka_bootstrap, names.ticks_topic)]
     ids = [(tick["symbol"], tick["id"]) for tick in logged]
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} trades published twice"
-    assert set(ids) == {(symbol, i) for symbol, sent in stream.sent.items() for i in sent}
+    assert set(ids) == sent
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch("SELECT symbol, sum(trades) AS n FROM bars WHERE resolution = '1M' GROUP BY symbol")
     finally:
         await conn.close()
-    assert {r["symbol"]: r["n"] for r in rows} == {symbol: len(sent) for symbol, sent in stream.sent.items()}
+    assert {r["symbol"]: r["n"] for r in rows} == {symbol: len(ids) for symbol, ids in stream.sent.items()}
     assert server.connects >= 2, "leadership never moved: the replays were not exercised"
 
 
-async def wait_for(predicate: Any, what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.1)
+async def logged_trades(stack: Any, topic: str, wanted: set[tuple[str, str]]) -> bool:
+    """True once every (symbol, id) of `wanted` is in the topic."""
+    records = await consume_all(stack.kafka_bootstrap, topic)
+    return wanted <= {(tick["symbol"], tick["id"]) for tick in (orjson.loads(value) for _, value, _, _ in records)}

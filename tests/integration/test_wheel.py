@@ -30,6 +30,7 @@ from candleflow.store.migrate import migrations
 from tests.harness import Names, create_topics
 from tests.harness.engine import publish, wait_absorbed
 from tests.harness.tickgen import generate
+from tests.harness.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -119,18 +120,14 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def _wait_healthy(url: str, worker: subprocess.Popen[bytes], log: Path) -> dict[str, object]:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
+    def healthy() -> dict[str, object] | None:
         assert worker.poll() is None, f"the installed worker exited:\n{log.read_text()[-3000:]}"
-        try:
-            status, body = _get(f"{url}/healthz")
-            if status == 200:
-                health: dict[str, object] = json.loads(body)
-                return health
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"/healthz never answered 200:\n{log.read_text()[-3000:]}")
+        status, body = _get(f"{url}/healthz")
+        return dict(json.loads(body)) if status == 200 else None
+
+    return eventually_sync(
+        healthy, READY_TIMEOUT, interval=0.5, what=f"/healthz answers 200 ({log})", ignoring=(OSError,)
+    )
 
 
 def _start_faust_worker(venv: Path, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -9,15 +9,17 @@ import asyncio
 import contextlib
 from typing import Any
 
-import asyncpg
 import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.engine.sink import KafkaSink
+from candleflow.kafka.config import KafkaConfig
+from candleflow.store.database import Database
 from candleflow.worker import Worker
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
 from tests.harness.tickgen import generate
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -25,27 +27,13 @@ PARTITIONS = 4
 
 
 async def build(settings: Settings, database_url: str) -> Worker:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    return Worker(settings, pool, KafkaSink(settings))
+    database = await Database(database_url, 2).connected()
+    return Worker(settings, database, KafkaSink(settings, KafkaConfig.from_settings(settings)))
 
 
-async def until(predicate: Any, within: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        assert loop.time() < deadline, f"not within {within} s"
-        await asyncio.sleep(0.1)
-
-
-async def lag_settles(worker: Worker, expected: dict[int, int], within: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        await worker.report_lag()
-        if worker.status.lag == expected:
-            return
-        assert loop.time() < deadline, f"lag {worker.status.lag}, expected {expected}"
-        await asyncio.sleep(0.2)
+async def lag_is(worker: Worker, expected: dict[int, int]) -> bool:
+    await worker.monitor.look()
+    return worker.status.lag == expected
 
 
 async def stop(worker: Worker, task: asyncio.Task[None]) -> None:
@@ -66,29 +54,32 @@ async def test_two_in_process_workers_share_the_log_and_one_leaves(stack: Any, n
     second = await build(settings, database_url)
     second_task: asyncio.Task[None] | None = None
     try:
-        await until(lambda: first.reader.assigned == set(range(PARTITIONS)))
+        await eventually(lambda: first.reader.assigned == set(range(PARTITIONS)), 60, what="the first holds all")
         await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[:10_000])
         second_task = asyncio.create_task(second.run())
         streaming = asyncio.create_task(
             harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:], pace=0.05)
         )
-        await until(lambda: bool(second.reader.assigned) and bool(first.reader.assigned))
+        await eventually(
+            lambda: bool(second.reader.assigned) and bool(first.reader.assigned), 60, what="both hold partitions"
+        )
         assert first.reader.assigned.isdisjoint(second.reader.assigned)
-        # Lag asks for highwaters at any moment: a partition held elsewhere has none here
-        # (aiokafka's own highwater() raises for it, which once crashed workers).
+        # A partition held elsewhere has no highwater here (aiokafka's own highwater()
+        # raises for it, which once crashed workers), and no lag in this worker's report.
         assert all(first.reader.highwater(p) is None for p in second.reader.assigned)
-        await first.report_lag()
+        await first.monitor.look()
         assert set(first.status.lag) <= first.reader.assigned
-        await asyncio.sleep(1)
+        await eventually(lambda: second.status.ticks_processed > 0, 60, what="the second worker absorbed ticks")
         await stop(second, second_task)
         second_task = None
         await streaming
         await harness.wait_absorbed(database_url, names.app_id, stack.kafka_bootstrap, names.ticks_topic)
         await harness.assert_matches_log(stack.kafka_bootstrap, names.ticks_topic, database_url)
-        await until(lambda: first.reader.assigned == set(range(PARTITIONS)))
-        # A partition just taken over has no highwater until its first fetch, so it joins
-        # the report a moment later: wait (bounded) until every one is reported caught up.
-        await lag_settles(first, dict.fromkeys(range(PARTITIONS), 0))
+        await eventually(lambda: first.reader.assigned == set(range(PARTITIONS)), 60, what="the first holds all again")
+        # Lag is the log end minus the ledger, sampled: wait (bounded) until every partition
+        # is reported caught up.
+        caught_up = dict.fromkeys(range(PARTITIONS), 0)
+        await eventually(lambda: lag_is(first, caught_up), 60, what=f"lag reported as {caught_up}")
         assert first.status.ticks_processed + second.status.ticks_processed == len(ticks)  # each once
     finally:
         if second_task is not None:

@@ -7,16 +7,16 @@ import sys
 import textwrap
 from pathlib import Path
 
-#: Runs in its own interpreter: importing the app installs the worker's event loop policy.
+#: Runs in its own interpreter: building the entry point's app installs the worker's event loop policy.
 PROBE = textwrap.dedent(
     """
     import logging
-    from candleflow.app import Worker, app
+    from candleflow.app import app
 
     root = logging.getLogger()
     root.handlers[:] = [logging.StreamHandler()]
     root.setLevel(logging.WARNING)
-    worker = Worker(app, loglevel="warn")
+    worker = app.conf.Worker(app, loglevel="warn")
     worker.on_setup_root_logger(root, logging.WARNING)
     print(logging.getLevelName(root.level), [type(h).__name__ for h in root.handlers])
     """

@@ -3,16 +3,13 @@ does not cover (see `candleflow.maintenance.backfill.run` for the rules)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sys
 import time
 
 import click
 
+from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, SYMBOLS
-from candleflow.core.settings import Settings
-from candleflow.maintenance.backfill.run import RESOLUTION_CHOICES, BackfillError, Plan, phases_for
+from candleflow.maintenance.backfill.run import RESOLUTION_CHOICES, Plan, phases_for
 from candleflow.maintenance.backfill.run import backfill as run_backfill
 from candleflow.sources.cryptocompare_rest import HistoryClient
 
@@ -40,31 +37,23 @@ def cryptocompare(symbols: tuple[str, ...], since: int, until: int | None, resol
     interruption). Uses CANDLEFLOW_CRYPTOCOMPARE_REST_URL, CANDLEFLOW_CRYPTOCOMPARE_API_KEY
     and CANDLEFLOW_DATABASE_URL.
     """
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         plan = Plan(symbols, since, until if until is not None else int(time.time() * 1000), phases_for(resolution))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    terminal = sys.stderr.isatty()
 
-    def report(line: str) -> None:
-        if terminal:
-            sys.stderr.write("\r" + line[:100].ljust(100))
-            sys.stderr.flush()
-
-    async def run() -> None:
+    async def main(run: command.Invocation) -> None:
+        progress = run.progress(None, unit="page")
+        settings = run.settings
         async with HistoryClient(settings.cryptocompare_rest_url, settings.cryptocompare_api_key) as client:
-            for phase_report in await run_backfill(settings, plan, client, report):
-                if terminal:
-                    sys.stderr.write("\n")
-                click.echo(phase_report.line())
+            reports = await run_backfill(settings, plan, client, progress.step if progress else lambda _: None)
+        if progress is not None:
+            progress.finish()
+        for phase_report in reports:
+            click.echo(phase_report.line())
 
-    try:
-        asyncio.run(run())
-    except BackfillError as exc:
-        click.echo(f"\ncandleflow backfill: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: run the same command again to continue where it stopped", err=True)
-        sys.exit(130)
+    command.run(
+        main,
+        interrupted="interrupted: run the same command again to continue where it stopped",
+        name="candleflow backfill",
+    )

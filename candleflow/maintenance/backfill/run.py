@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from candleflow.core.settings import Settings
 from candleflow.domain.bars import Bar, LevelKey, roll_into
@@ -50,12 +49,11 @@ from candleflow.sources.cryptocompare_rest import ENDPOINTS, LIMIT, HistoryClien
 from candleflow.store import bars as store
 from candleflow.store import rest_bars as rest_store
 from candleflow.store import series
-from candleflow.store.pool import connect
+from candleflow.store.connection import Connection, connect
 from candleflow.store.sql import REST, TICKS
 
 log = logging.getLogger(__name__)
 
-Connection = Any  # asyncpg.Connection
 Report = Callable[[str], None]
 #: One symbol's bars of one resolution, `(symbol, bucket ms)` -> bar, oldest first.
 RestBars = dict[LevelKey, Bar]

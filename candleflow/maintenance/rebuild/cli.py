@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 import click
 
+from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, INSTANT_OR_EARLIEST, SYMBOLS
-from candleflow.core.settings import Settings
 
 
 @click.command()
@@ -47,16 +44,19 @@ def replay(since: int | None, until: int | None, symbols: tuple[str, ...] | None
 
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("--from must lie before --to", param_hint="--from")
-    settings = Settings.from_env()
     options = Options(
         since=since,
         until=until,
         symbols=None if symbols is None else frozenset(symbols),
         lateness_ms=int(lateness * 3_600_000),
     )
-    try:
-        summary = asyncio.run(run_replay(settings, options, sys.stderr))
-    except KeyboardInterrupt:
-        click.echo("\nreplay interrupted: nothing changed unless the swap had committed; run it again", err=True)
-        sys.exit(130)
-    click.echo(summary.render(), nl=False, err=True)
+
+    async def main(run: command.Invocation) -> None:
+        summary = await run_replay(run.settings, options, run.err)
+        click.echo(summary.render(), nl=False, err=True)
+
+    command.run(
+        main,
+        interrupted="replay interrupted: nothing changed unless the swap had committed; run it again",
+        name="candleflow replay",
+    )

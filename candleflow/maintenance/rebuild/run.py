@@ -18,16 +18,16 @@ from candleflow.core.settings import Settings
 from candleflow.domain.fold import TickFolder
 from candleflow.domain.instants import iso
 from candleflow.functions.registry import from_settings
+from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.log_reader import LogReader, Span
-from candleflow.maintenance.rebuild import staging
+from candleflow.maintenance.rebuild import series as rebuild_series
 from candleflow.maintenance.rebuild.exceptions import RebuildError
 from candleflow.maintenance.rebuild.series import bars_by_series, indicator_rows
 from candleflow.maintenance.rebuild.swap import SwapPlan, SwapResult, swap
 from candleflow.maintenance.rebuild.window import DEFAULT_LATENESS_MS, cutoff, targets
 from candleflow.store import bars as store
 from candleflow.store import staged
-from candleflow.store.bars import Connection
-from candleflow.store.pool import connect
+from candleflow.store.connection import Connection, connect
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ async def _lock(conn: Connection, wait_s: float = 15.0) -> None:
     """One replay at a time. Waits a little: the session of a replay killed a moment ago
     may still hold the lock until PostgreSQL notices it is gone."""
     deadline = time.monotonic() + wait_s
-    while not await staging.try_lock(conn):
+    while not await staged.try_lock(conn):
         if time.monotonic() > deadline:
             raise RebuildError("another `candleflow replay` runs against this database: wait for it to finish")
         await asyncio.sleep(0.5)
@@ -110,7 +110,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
     conn = await connect(settings.database_url)
     try:
         await _lock(conn)
-        async with LogReader(settings.kafka_bootstrap, settings.ticks_topic) as reader:
+        async with LogReader(KafkaConfig.from_settings(settings), settings.ticks_topic) as reader:
             begins, ends = await reader.bounds()
             ledger = await store.read_ledger(conn, settings.app_id, settings.ticks_topic, reader.partitions)
             stop = targets(ledger, ends)
@@ -125,7 +125,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 stop = {p: ends[p] if offset is None else offset for p, offset in at.items()}
             starts = await _starts(reader, options, begins, ends)
             spans = {p: Span(starts[p], stop[p]) for p in reader.partitions}
-            await staging.truncate(conn)
+            await staged.truncate(conn)
 
             builder = TickFolder(
                 symbols=options.symbols,
@@ -153,12 +153,12 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 if options.symbols is not None
                 else ({key[0] for key in bars} | await staged.tick_symbols(conn, summary.cutoff))
             )
-            summary.bars = await staging.copy_bars(conn, bars)
+            summary.bars = await staged.copy_bars(conn, bars)
             series = bars_by_series(bars)
             del bars
             functions = from_settings(settings)
-            bases = await staging.bases(conn, sorted(rebuilt), summary.cutoff, functions)
-            copier = staging.IndicatorCopier(conn)
+            bases = await rebuild_series.bases(conn, sorted(rebuilt), summary.cutoff, functions)
+            copier = staged.IndicatorCopier(conn)
             for values, marks in indicator_rows(series, bases, functions, summary.cutoff):
                 await copier.add(values, marks)
             await copier.flush()
@@ -181,7 +181,7 @@ async def replay(settings: Settings, options: Options, err: TextIO) -> Summary:
                 return await reader.read(late_spans, lambda _p, records: late.add(records))
 
             summary.swap = await swap(conn, plan, read_late)
-        await staging.truncate(conn)
+        await staged.truncate(conn)
     finally:
         await conn.close()
     summary.seconds = time.perf_counter() - started

@@ -10,19 +10,18 @@ bars before the cutoff and the stored outputs at the last one (`Base`, read by
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from candleflow.domain.bars import Bar, BarKey, SeriesKey
-from candleflow.functions.api import Bar as FunctionBar
-from candleflow.functions.api import Values
+from candleflow.functions.api import FunctionBar, Values
 from candleflow.functions.failures import report_failures
 from candleflow.functions.recompute import SeriesInput, compute
 from candleflow.functions.registry import FunctionSet
-
-IndicatorRow = tuple[str, str, str, int, int, float]  # symbol, resolution, kind, period, bucket ms, value
-#: symbol, resolution, bucket ms, signal, kind, label, text, tone, price
-MarkRow = tuple[str, str, int, str, str, str, str, str, float]
+from candleflow.store import series as store_series
+from candleflow.store import staged
+from candleflow.store.connection import Connection
+from candleflow.store.staged import StagedMark, StagedValue
 
 
 @dataclass(slots=True)
@@ -35,15 +34,11 @@ class Base:
     kept: dict[int, FunctionBar] = field(default_factory=dict)  # bucket -> kept bars >= cutoff
 
 
-def function_bar(bucket: int, bar: Bar) -> FunctionBar:
-    return FunctionBar(bucket, bar.open, bar.high, bar.low, bar.close, float(bar.volume))
-
-
 def bars_by_series(bars: Mapping[BarKey, Bar]) -> dict[SeriesKey, dict[int, FunctionBar]]:
     """bucket -> bar of every rebuilt bar, per series."""
     series: dict[SeriesKey, dict[int, FunctionBar]] = defaultdict(dict)
     for (symbol, resolution, bucket), bar in bars.items():
-        series[(symbol, resolution)][bucket] = function_bar(bucket, bar)
+        series[(symbol, resolution)][bucket] = FunctionBar.of(bucket, bar)
     return series
 
 
@@ -59,7 +54,7 @@ def indicator_rows(
     bases: Mapping[SeriesKey, Base],
     functions: FunctionSet,
     cutoff: int,
-) -> Iterator[tuple[list[IndicatorRow], list[MarkRow]]]:
+) -> Iterator[tuple[list[StagedValue], list[StagedMark]]]:
     """Per series (every key of `series` or `bases`): its indicator and mark rows."""
     empty = Base()
     for key in sorted(series.keys() | bases.keys()):
@@ -76,3 +71,21 @@ def indicator_rows(
             (symbol, resolution, m.bucket, m.signal, m.kind, m.label, m.text, m.tone, m.price) for m in outcome.marks
         ]
         yield values, marks
+
+
+async def bases(conn: Connection, symbols: Sequence[str], since: int, functions: FunctionSet) -> dict[SeriesKey, Base]:
+    """What each series of `symbols` keeps: REST bars from `since`, and (when `since` > 0)
+    the bars before it and the stored outputs at the last one."""
+    found: dict[SeriesKey, Base] = defaultdict(Base)
+    for row in await staged.kept_bars(conn, symbols, since):
+        bucket = row["bucket"]
+        found[(row["symbol"], row["resolution"])].kept[bucket] = FunctionBar(
+            bucket, row["open"], row["high"], row["low"], row["close"], row["volume"]
+        )
+    if since <= 0:
+        return dict(found)
+    keys = [(row["symbol"], row["resolution"]) for row in await staged.series_before(conn, symbols, since)]
+    for prefix in await store_series.prefixes(conn, functions, [(key, since) for key in keys], history=False):
+        base = found[prefix.key]
+        base.prefix, base.seeds = prefix.bars, prefix.seeds
+    return dict(found)

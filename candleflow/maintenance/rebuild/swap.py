@@ -30,7 +30,7 @@ from candleflow.kafka.log_reader import Span
 from candleflow.maintenance.rebuild.window import catch_up, final_offsets
 from candleflow.store import bars as store
 from candleflow.store import series, staged
-from candleflow.store.bars import Connection
+from candleflow.store.connection import Connection
 
 ReadSpans = Callable[[Mapping[int, Span], TickFolder], Awaitable[int]]
 
@@ -82,11 +82,11 @@ async def swap(conn: Connection, plan: SwapPlan, read: ReadSpans) -> SwapResult:
             for symbol, info in late.seen().items():
                 if symbol in seen:
                     known = seen[symbol]
-                    seen[symbol] = SymbolSeen(
-                        max(known.decimals, info.decimals), min(known.first, info.first), max(known.last, info.last)
-                    )
+                    merged = SymbolSeen(known.decimals, known.first, known.last, known.counts, known.tick)
+                    merged.widen(info)
+                    seen[symbol] = merged
                 else:
-                    seen[symbol] = SymbolSeen(info.decimals, info.first, info.last)
+                    seen[symbol] = info
         if seen:
             await store.upsert_symbols(conn, seen)
         result.final = final_offsets(plan.targets, result.locked)

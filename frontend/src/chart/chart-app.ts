@@ -17,7 +17,7 @@ import { parseResolution, resolutionSeconds } from '../model/resolution';
 import type { ConnectionState } from '../datafeed/streaming';
 import { browserTimers, type Timers } from '../wire/transport';
 import type { LibrarySymbolInfo } from '../wire/tv-types';
-import type { CandleflowMark, WireBar } from '../wire/answers';
+import { UNKNOWN_SYMBOL, type CandleflowMark, type WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
 import { HistorySource, type HistoryDatafeed } from './history-source';
 import { LiveBars, type LiveDatafeed } from './live-bars';
@@ -165,7 +165,7 @@ export class ChartApp {
       this.hooks.onChange(this.snapshot());
       const text = message(error);
       this.setConnection('offline');
-      if (text === 'unknown_symbol') {
+      if (text === UNKNOWN_SYMBOL) {
         this.hooks.onStatus(`unknown symbol ${symbol}`);
         return false;
       }

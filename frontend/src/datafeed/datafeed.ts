@@ -44,7 +44,7 @@ import type {
   TimescaleMark,
   TradingViewDatafeed,
 } from '../wire/tv-types';
-import type { SymbolAnswer, WireBar } from '../wire/answers';
+import { UNKNOWN_SYMBOL, type SymbolAnswer, type WireBar } from '../wire/answers';
 import { UdfClient, UdfError } from '../wire/udf-client';
 
 export interface CandleflowDatafeedOptions {
@@ -197,8 +197,8 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
         onResolve(toLibrarySymbolInfo(answer));
       },
       (error: unknown) => {
-        const notFound = error instanceof UdfError && (error.status === 404 || error.message === 'unknown_symbol');
-        onError(notFound || !(error instanceof UdfError) ? 'unknown_symbol' : error.message);
+        const notFound = error instanceof UdfError && (error.status === 404 || error.message === UNKNOWN_SYMBOL);
+        onError(notFound || !(error instanceof UdfError) ? UNKNOWN_SYMBOL : error.message);
       },
     );
   }

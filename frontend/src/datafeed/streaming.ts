@@ -15,7 +15,14 @@
  * capped exponential backoff with `last_event_id`: the server then sends what changed
  * meanwhile, and a `reset` only when it cannot tell.
  */
-import { streamBarEvent, type StreamBar, type WireBar } from '../wire/answers';
+import {
+  streamBarEvent,
+  streamHelloEvent,
+  streamResetEvent,
+  streamSubscribedEvent,
+  type StreamBar,
+  type WireBar,
+} from '../wire/answers';
 import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from '../wire/transport';
 
 /** `connecting` before the first open, `offline` after `offlineAfter` failed attempts in a row. */
@@ -83,16 +90,6 @@ export interface BarStreamsOptions {
 /** The sub (and `bars.updates` key) of a series. */
 export function subOf(symbol: string, resolution: string): string {
   return `${symbol}|${resolution}`;
-}
-
-function parseObject(data: string): Record<string, unknown> | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 }
 
 function wireBar(bar: StreamBar): WireBar {
@@ -175,11 +172,6 @@ export class BarStreams {
     return [...this.subscriptions.keys()];
   }
 
-  /** Number of open streams: 1 while anything is subscribed and connected, else 0. */
-  openStreams(): number {
-    return this.stream === undefined ? 0 : 1;
-  }
-
   private wanted(): Set<string> {
     return new Set([...this.subscriptions.values()].map((subscription) => subscription.sub));
   }
@@ -206,22 +198,16 @@ export class BarStreams {
     stream.addEventListener(
       'hello',
       mine((event) => {
-        const hello = parseObject(event.data);
-        if (typeof hello?.stream === 'string') this.streamId = hello.stream;
+        const hello = streamHelloEvent(event.data);
+        if (hello.ok) this.streamId = hello.value.stream;
         this.sync();
       }),
     );
     stream.addEventListener(
       'subscribed',
       mine((event) => {
-        const answer = parseObject(event.data);
-        if (
-          typeof answer?.sub === 'string' &&
-          typeof answer.symbol === 'string' &&
-          typeof answer.resolution === 'string'
-        ) {
-          this.canonical.set(answer.sub, subOf(answer.symbol, answer.resolution));
-        }
+        const answer = streamSubscribedEvent(event.data);
+        if (answer.ok) this.canonical.set(answer.value.sub, subOf(answer.value.symbol, answer.value.resolution));
       }),
     );
     stream.addEventListener(
@@ -235,9 +221,9 @@ export class BarStreams {
     stream.addEventListener(
       'reset',
       mine((event) => {
-        const series = parseObject(event.data);
-        if (typeof series?.symbol !== 'string' || typeof series.resolution !== 'string') return;
-        for (const subscription of this.subscribersOf(subOf(series.symbol, series.resolution)))
+        const series = streamResetEvent(event.data);
+        if (!series.ok) return;
+        for (const subscription of this.subscribersOf(subOf(series.value.symbol, series.value.resolution)))
           this.reset(subscription);
       }),
     );

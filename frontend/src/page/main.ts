@@ -16,6 +16,7 @@ import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types
 import type { WireBar } from '../wire/answers';
 import { priceFormatOf } from '../model/price-format';
 import { readLocation, writeLocation } from './url-state';
+import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
@@ -44,11 +45,16 @@ let theme: Theme = initialTheme(location.search);
 let connection: ConnectionState = 'connecting';
 let currentLoad: Promise<unknown> = Promise.resolve();
 
-/** `loading` is shown as `connecting`: the stream opens once history is in. */
+let feeds: FeedHealth = FEEDS_UP;
+
+/** `loading` is shown as `connecting`: the stream opens once history is in; a live
+ * stream whose feeds are down is shown as `feed down`. */
 function showConnection(state: ChartConnection): void {
   connection = state === 'loading' ? 'connecting' : state;
-  ui.conn.dataset.state = connection;
-  ui.conn.textContent = connection;
+  const feedDown = connection === 'live' && feeds.down;
+  ui.conn.dataset.state = feedDown ? 'feed-down' : connection;
+  ui.conn.textContent = feedDown ? 'feed down' : connection;
+  ui.conn.title = feedDown ? feeds.reason : '';
   ui.chart.dataset.connection = connection;
 }
 
@@ -275,6 +281,13 @@ async function start(): Promise<void> {
   });
   followSystemTheme(applyTheme);
   window.addEventListener('online', () => datafeed.reconnectNow());
+  watchFeedHealth(
+    () => fetch('/healthz').then((response) => response.json()),
+    (health) => {
+      feeds = health;
+      showConnection(connection);
+    },
+  );
   window.addEventListener('popstate', () => {
     const { symbol, resolution } = readLocation(location.search);
     if (symbol) void navigate(symbol, resolution, false);

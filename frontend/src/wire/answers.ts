@@ -1,7 +1,8 @@
 /**
  * The shape of every JSON answer the front end reads: UDF (`/udf/*`), indicators
- * (`/api/indicators`) and the SSE `bar` event. `udf-client.ts` and `streaming.ts`
- * run these at the edge, so nothing past them handles unchecked data.
+ * (`/api/indicators`) and the SSE events (`bar`, `correction`, `hello`, `subscribed`,
+ * `reset`). `udf-client.ts` and `streaming.ts` run these at the edge, so nothing past
+ * them handles unchecked data.
  *
  * Lenient only where the protocol is: optional fields may be missing, `nextTime`
  * may be in milliseconds, indicator values may be null before the period fills.
@@ -30,6 +31,9 @@ import {
   type Checked,
   type Validator,
 } from './validate';
+
+/** The `errmsg` (and the Datafeed API's error text) of a symbol the server does not know. */
+export const UNKNOWN_SYMBOL = 'unknown_symbol';
 
 /** A bar on the wire: `time` in seconds (bucket start, UTC). */
 export interface WireBar {
@@ -301,15 +305,22 @@ export const timescaleMarksAnswer: Validator<TimescaleMark[]> = arrayOf(
   }),
 );
 
-/** An SSE `bar` event's data, parsed from its JSON text. */
-export function streamBarEvent(data: string): Checked<StreamBar> {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return { ok: false, error: 'not JSON' };
-  }
-  return object({
+/** An SSE event's data checked by `validator`, parsed from its JSON text. */
+function streamEvent<T>(validator: Validator<T>): (data: string) => Checked<T> {
+  return (data) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      return { ok: false, error: 'not JSON' };
+    }
+    return validator(value, '');
+  };
+}
+
+/** An SSE `bar` (or `correction`) event's data. */
+export const streamBarEvent = streamEvent<StreamBar>(
+  object({
     symbol: withDefault(string, ''),
     resolution: withDefault(string, ''),
     time: finiteNumber,
@@ -319,5 +330,18 @@ export function streamBarEvent(data: string): Checked<StreamBar> {
     close: finiteNumber,
     volume: withDefault(finiteNumber, 0),
     trades: optional(finiteNumber),
-  })(value, '');
-}
+  }),
+);
+
+/** The `hello` event that opens a multiplexed stream: its id, for the subscribe POSTs. */
+export const streamHelloEvent = streamEvent<{ stream: string }>(object({ stream: string }));
+
+/** A `subscribed` event: the sub as asked, and the series its events name. */
+export const streamSubscribedEvent = streamEvent<{ sub: string; symbol: string; resolution: string }>(
+  object({ sub: string, symbol: string, resolution: string }),
+);
+
+/** A `reset` event: the series whose history must be refetched. */
+export const streamResetEvent = streamEvent<{ symbol: string; resolution: string }>(
+  object({ symbol: string, resolution: string }),
+);

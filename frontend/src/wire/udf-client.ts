@@ -88,11 +88,6 @@ export class UdfClient {
     this.fetch = options.fetch;
   }
 
-  /** The SSE URL for one series (`/udf/stream`, for clients that want one stream per series). */
-  streamUrl(symbol: string, resolution: string): string {
-    return buildUrl(this.udfUrl, 'stream', { symbol, resolution });
-  }
-
   /** The multiplexed SSE URL (`/udf/streams`) for `subs`, resuming after `lastEventId`. */
   streamsUrl(subs: readonly string[], lastEventId?: string): string {
     const query = new URLSearchParams();

@@ -9,6 +9,9 @@ import {
   quotesAnswer,
   searchAnswer,
   streamBarEvent,
+  streamHelloEvent,
+  streamResetEvent,
+  streamSubscribedEvent,
   symbolAnswer,
   timeAnswer,
   timescaleMarksAnswer,
@@ -204,6 +207,25 @@ describe('streamBarEvent', () => {
       ok: false,
       error: 'close: expected a finite number, got nothing',
     });
+  });
+});
+
+describe('the protocol events of a multiplexed stream', () => {
+  it('reads hello, subscribed and reset', () => {
+    expect(streamHelloEvent('{"stream":"ab12"}')).toEqual(ok({ stream: 'ab12' }));
+    expect(streamSubscribedEvent('{"sub":"BTC/USD|1","symbol":"Coinbase:BTC/USD","resolution":"1"}')).toEqual(
+      ok({ sub: 'BTC/USD|1', symbol: 'Coinbase:BTC/USD', resolution: '1' }),
+    );
+    expect(streamResetEvent('{"symbol":"Coinbase:BTC/USD","resolution":"1"}')).toEqual(
+      ok({ symbol: 'Coinbase:BTC/USD', resolution: '1' }),
+    );
+  });
+
+  it('refuses what the server never sends', () => {
+    expect(streamHelloEvent('{"stream":7}').ok).toBe(false);
+    expect(streamHelloEvent('hello').ok).toBe(false);
+    expect(streamSubscribedEvent('{"sub":"BTC/USD|1","symbol":"Coinbase:BTC/USD"}').ok).toBe(false);
+    expect(streamResetEvent('{}').ok).toBe(false);
   });
 });
 

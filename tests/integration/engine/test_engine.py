@@ -17,7 +17,9 @@ import pytest
 from candleflow.stack import Stack, StackInfo
 from tests.harness import Names
 from tests.harness import engine as harness
+from tests.harness.health import probe
 from tests.harness.tickgen import generate
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +45,16 @@ async def assert_matches_reference(stack: Any, names: Any, database_url: str) ->
 async def caught_up_lag(url: str) -> dict[str, Any]:
     """`/healthz`'s engine section once its lag timer has seen every partition caught up."""
     async with aiohttp.ClientSession() as session:
-        for _ in range(60):
+
+        async def caught_up() -> dict[str, Any] | None:
             async with session.get(f"{url}/healthz") as response:
                 engine: dict[str, Any] = (await response.json())["engine"]
-            if engine["partitions"] and engine["total"] == 0:
-                break
-            await asyncio.sleep(0.5)
-    return engine
+            return engine if engine["partitions"] and engine["total"] == 0 else None
+
+        engine: dict[str, Any] = await eventually(
+            caught_up, 60, interval=0.5, what="/healthz reports every partition caught up"
+        )
+        return engine
 
 
 #: What the worker logs when a batch cannot be committed (EngineRunner) ...
@@ -102,12 +107,24 @@ async def test_sigkill_at_random_moments_changes_nothing(
     await assert_matches_reference(stack, names, database_url)
 
 
+async def not_ready_but_alive(worker: Any, reason: str) -> None:
+    """`/healthz` answers 503 saying `reason` within 30 s, and `/livez` still 200."""
+
+    async def not_ready() -> bool:
+        status, body = await probe(f"{worker.url}/healthz")
+        return status == 503 and reason in (body["reason"] or "")
+
+    await eventually(not_ready, 30, what=f"/healthz answering 503 for {reason}", interval=0.5)
+    assert (await probe(f"{worker.url}/livez"))[0] == 200
+
+
 async def test_broker_and_database_outages_lose_nothing(
     stack: Any, stack_control: Stack, names: Any, database_url: str, worker_factory: Any
 ) -> None:
     """The broker is killed and restarted, then PostgreSQL is stopped (immediate mode)
     for a while and started again, while ticks stream: the worker waits, retries and
-    ends with exactly the reference bars."""
+    ends with exactly the reference bars. Meanwhile readiness fails, saying what is
+    down, and liveness does not."""
     from tests.harness.kafka import create_topics
 
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
@@ -119,6 +136,7 @@ async def test_broker_and_database_outages_lose_nothing(
     await asyncio.to_thread(stack_control.kill_kafka)
     assert "kafka: stopped" in stack_control.status()
     await wait_for_log(worker, BROKER_OUTAGE_SEEN, before)
+    await not_ready_but_alive(worker, "kafka unreachable")
     await asyncio.to_thread(stack_control.start_kafka)
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:20_000], pace=0.1)
     before = log_size(worker)
@@ -126,9 +144,15 @@ async def test_broker_and_database_outages_lose_nothing(
     assert "postgresql: stopped" in stack_control.status()
     await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[20_000:])
     await wait_for_log(worker, DATABASE_OUTAGE_SEEN, before)
+    await not_ready_but_alive(worker, "database unreachable")
     await asyncio.to_thread(stack_control.start_postgres)
     assert worker.running
     await assert_matches_reference(stack, names, database_url)
+
+    async def ready() -> bool:
+        return (await probe(f"{worker.url}/healthz"))[0] == 200
+
+    await eventually(ready, 30, what="/healthz ready again", interval=0.5)
 
 
 async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebalance(
@@ -147,13 +171,15 @@ async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebal
     await wait_for_log(second, ASSIGNED, after=0)
     ticks = generate(60_000, days=1.0, seed=31)
     streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.2))
-    await asyncio.sleep(2)
+    await eventually(
+        lambda: harness.absorbed(database_url, names.app_id, names.ticks_topic, 5_000), 60, what="5,000 ticks absorbed"
+    )
     mark = log_size(second)
     third = worker_factory.start(env)
     await wait_for_log(second, REVOKED, after=mark)
     second.kill()
     await asyncio.to_thread(third.wait_ready)
-    await asyncio.sleep(3)
+    await wait_for_log(third, re.compile(re.escape(ASSIGNED) + r" \[\d"), after=0)  # it holds partitions
     assert not streaming.done(), "the load ended before the third worker left: publish more ticks"
     third.terminate()
     await streaming
@@ -173,12 +199,12 @@ async def wait_for_log(worker: Any, pattern: str | re.Pattern[str], after: int, 
     """Until `pattern` appears in the worker's log past byte `after`: what the test caused
     was observed by the worker, not only caused."""
     wanted = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")):
+
+    def logged() -> bool:
         assert worker.running, f"worker exited before logging {wanted.pattern!r}"
-        assert loop.time() < deadline, f"worker never logged {wanted.pattern!r}"
-        await asyncio.sleep(0.05)
+        return bool(wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")))
+
+    await eventually(logged, within, what=f"the worker logged {wanted.pattern!r}")
 
 
 async def test_replay_into_an_empty_database_gives_identical_bars(

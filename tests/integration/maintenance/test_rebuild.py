@@ -11,7 +11,6 @@ import math
 import os
 import signal
 import subprocess
-import time
 from typing import Any
 
 import asyncpg
@@ -22,6 +21,7 @@ from candleflow.maintenance.rebuild.window import cutoff
 from tests.harness import engine as harness
 from tests.harness.kafka import create_topics
 from tests.harness.tickgen import generate
+from tests.harness.waiting import eventually
 from tests.harness.worker import candleflow_executable
 
 pytestmark = pytest.mark.integration
@@ -100,9 +100,12 @@ async def test_replay_beside_a_streaming_worker_counts_nothing_twice(
     decreased: list[tuple[str, int, int]] = []
     stop = asyncio.Event()
 
+    samples: list[int] = []
+
     async def poll() -> None:
         last = await bar_counts(conn)
         while not stop.is_set():
+            samples.append(len(last))
             now = await bar_counts(conn)
             decreased.extend((s, n, now.get(s, 0)) for s, n in last.items() if now.get(s, 0) < n)
             last = now
@@ -110,7 +113,7 @@ async def test_replay_beside_a_streaming_worker_counts_nothing_twice(
 
     poller = asyncio.ensure_future(poll())
     try:
-        await asyncio.sleep(0.5)
+        await eventually(lambda: samples, 10, what="the poller watches the bar counts")
         env = names.env(stack, database_url, CANDLEFLOW_TICKS_PARTITIONS=str(PARTITIONS))
         done = await replay(env)
         await streaming
@@ -143,11 +146,11 @@ async def test_an_interrupted_replay_changes_nothing_and_the_next_run_completes(
             process = await asyncio.create_subprocess_exec(
                 candleflow_executable(), "replay", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and process.returncode is None:
-                if await conn.fetchval(f"SELECT count(*) FROM {table}"):
-                    break
-                await asyncio.sleep(0.005)
+
+            async def staged_or_done(table: str = table, process: Any = process) -> bool:
+                return process.returncode is not None or bool(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+
+            await eventually(staged_or_done, 60, interval=0.005, what=f"the replay fills {table} (or ends)")
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(sig)
             await process.communicate()

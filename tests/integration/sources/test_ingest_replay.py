@@ -18,11 +18,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from candleflow.stack import StackInfo
 from tests.harness import Names, consume_all
-from tests.harness.kafka import _partitions
+from tests.harness.kafka import partitions_of
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -93,24 +96,24 @@ async def stream_topic(
     bootstrap: str, topic: str, expect: int, on_record: Callable[[ConsumerRecord[bytes, bytes]], None], within: float
 ) -> int:
     """Feed every record of `topic` to `on_record` without keeping them; stops at `expect`."""
-    deadline = time.monotonic() + within
-    partitions = await _partitions(bootstrap, topic, deadline)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
-    )
+    partitions = await partitions_of(bootstrap, topic, within)
+    consumer = clients.assigned_reader(KafkaConfig(bootstrap), "test", max_partition_fetch_bytes=4 << 20)
     await consumer.start()
     seen = 0
+
+    async def read_on() -> bool:
+        nonlocal seen
+        batch = await consumer.getmany(timeout_ms=500, max_records=50_000)
+        for records in batch.values():
+            for record in records:
+                on_record(record)
+            seen += len(records)
+        return seen >= expect
+
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        while seen < expect:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: read {seen} records of {expect}")
-            batch = await consumer.getmany(timeout_ms=500, max_records=50_000)
-            for records in batch.values():
-                for record in records:
-                    on_record(record)
-                seen += len(records)
+        await eventually(read_on, within, interval=0, what=f"{topic}: {expect} records read")
         # Anything beyond `expect` would be a duplicate: count it too.
         extra = await consumer.getmany(timeout_ms=1000)
         seen += sum(len(r) for r in extra.values())

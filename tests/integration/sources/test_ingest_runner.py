@@ -13,6 +13,7 @@ from candleflow.sources.runner import run_source
 from candleflow.stack import StackInfo
 from tests.harness import Names, consume_all, create_topics
 from tests.harness.engine import highwaters
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +38,14 @@ async def published(stack: StackInfo, topic: str) -> int:
     return sum((await highwaters(stack.kafka_bootstrap, topic)).values())
 
 
-async def wait_published(stack: StackInfo, topic: str, count: int, timeout: float = 60) -> int:  # noqa: ASYNC109
+async def wait_published(stack: StackInfo, topic: str, count: int) -> int:
     """Wait until the topic holds at least `count` records; how many it holds then."""
-    async with asyncio.timeout(timeout):
-        while (found := await published(stack, topic)) < count:  # noqa: ASYNC110 (polls the broker)
-            await asyncio.sleep(0.2)
-    return found
+
+    async def enough() -> int:
+        found = await published(stack, topic)
+        return found if found >= count else 0
+
+    return await eventually(enough, 60, interval=0.2, what=f"{count} records in {topic}")
 
 
 async def test_stop_event_ends_the_source_and_flushes(stack: StackInfo, names: Names) -> None:
@@ -55,7 +58,6 @@ async def test_stop_event_ends_the_source_and_flushes(stack: StackInfo, names: N
     at_stop = await published(stack, names.ticks_topic)
     records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=30)
     assert len(records) == at_stop >= 100, "every tick sent before the stop is in the topic"
-    await asyncio.sleep(0.5)
     assert await published(stack, names.ticks_topic) == at_stop, "nothing is published after the stop"
     for key, value, _, _ in records:
         tick = orjson.loads(value)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
 from candleflow.domain.ticks import Tick
+from candleflow.kafka import clients
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.publisher import TickPublisher
 from candleflow.stack import StackInfo
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
@@ -28,7 +29,7 @@ def candleflow() -> str:
 
 
 async def partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaConfig(bootstrap), "test")
     await admin.start()
     try:
         return {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(topics)}
@@ -41,7 +42,7 @@ async def test_publisher_creates_topics_counts_and_dead_letters(stack: StackInfo
     rejected_before = TICKS_REJECTED.labels(source="test")._value.get()
     ts = int(time.time() * 1000)
     async with TickPublisher(
-        stack.kafka_bootstrap,
+        KafkaConfig(stack.kafka_bootstrap),
         source="test",
         ticks_topic=names.ticks_topic,
         dead_topic=names.dead_topic,
@@ -147,3 +148,40 @@ async def test_cryptocompare_cli_streams_live_trades_into_kafka(stack: StackInfo
     (dead,) = await consume_all(stack.kafka_bootstrap, names.dead_topic, timeout=30, expect=1)
     assert "price must be > 0" in orjson.loads(dead[1])["reason"]
     assert b"4 trades published, 1 dead-lettered" in out
+
+
+async def test_exchange_cli_runs_one_feed_by_hand(stack: StackInfo, names: Names) -> None:
+    """`candleflow ingest kraken --pairs XBT/USD` against the local Kraken: its history,
+    then live trades, in the topic; Ctrl-C ends it with a summary; a misspelt pair is a
+    usage error that says what to write."""
+    from tests.fakes.exchanges.cases import CASES
+
+    case = CASES["kraken"]
+    async with case.server(history=40, minutes=30) as server:
+        env = {
+            **os.environ,
+            **names.env(stack, stack.database_url, ticks_partitions=2, market_history=1),
+            **case.env(server),
+        }
+        process = await asyncio.create_subprocess_exec(
+            candleflow(), "ingest", "kraken", "--pairs", "XBT/USD",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await server.wait(lambda: server.subscribed("BTC/USD"), 30)
+            await server.trade("BTC/USD", 5)
+            records = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=30, expect=45)
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-3000:]
+    ids = sorted(int(orjson.loads(v)["id"]) for _, v, _, _ in records)
+    assert ids == [t.id for t in server.book.trades["BTC/USD"]]
+    assert {orjson.loads(v)["symbol"] for _, v, _, _ in records} == {"Kraken:BTC/USD"}
+    assert "kraken: 45 trades published" in out.decode()
+    wrong = await asyncio.create_subprocess_exec(
+        candleflow(), "ingest", "kraken", "--pairs", "XBTUSD", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(wrong.communicate(), 30)
+    assert wrong.returncode == 2
+    assert "kraken market 'XBTUSD' is not BASE/QUOTE" in err.decode()

@@ -10,6 +10,7 @@ import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.domain.ticks import Tick
+from candleflow.kafka.config import KafkaConfig
 from candleflow.sources.log_tail import recent_ticks, seeded_dedupe
 from candleflow.sources.publisher import TickPublisher
 from tests.harness.kafka import create_topics
@@ -28,7 +29,7 @@ async def test_the_newest_ticks_of_each_wanted_symbol_come_back(stack: Any, name
             await publisher.publish(tick)
         await publisher.flush()
     wanted = SYMBOLS[:2]
-    tail = await recent_ticks(stack.kafka_bootstrap, names.ticks_topic, wanted, per_symbol=300)
+    tail = await recent_ticks(KafkaConfig(stack.kafka_bootstrap), names.ticks_topic, wanted, per_symbol=300)
     for symbol in wanted:
         ids = [int(t.id or -1) for t in tail if t.symbol == symbol]
         sent = [int(t.id or -1) for t in ticks if t.symbol == symbol]
@@ -43,4 +44,4 @@ async def test_the_newest_ticks_of_each_wanted_symbol_come_back(stack: Any, name
 async def test_an_empty_topic_gives_nothing_at_once(stack: Any, names: Any) -> None:
     await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})
     async with asyncio.timeout(20):
-        assert await recent_ticks(stack.kafka_bootstrap, names.ticks_topic, SYMBOLS, per_symbol=50) == []
+        assert await recent_ticks(KafkaConfig(stack.kafka_bootstrap), names.ticks_topic, SYMBOLS, per_symbol=50) == []

@@ -23,8 +23,8 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 from candleflow.stack import KafkaSecurity, Stack, StackInfo, aio, procs
 from candleflow.stack.ports import free_port
 from candleflow.stack.postgres import RELOCATED, PostgresServer, url
+from candleflow.store.connection import capability, connect
 from candleflow.store.migrate import migrate, migrations
-from candleflow.store.pool import connect, detect_capability
 from tests.harness import Names, WorkerFactory, consume_all, create_topics, jar_cache, temporary_stack_dir
 
 pytestmark = pytest.mark.integration
@@ -85,12 +85,12 @@ async def test_query_the_real_database(stack: StackInfo, database_url: str) -> N
         version = await conn.fetchval("SHOW server_version_num")
         await conn.execute("INSERT INTO symbols VALUES ('Test:BTC/USD', 'Test', 'BTC', 'USD', 2, now(), now())")
         row = await conn.fetchrow("SELECT base, quote FROM symbols WHERE symbol = 'Test:BTC/USD'")
-        capability = await detect_capability(conn)
+        found = await capability(conn)
     finally:
         await conn.close()
     assert int(version) >= 150000
-    assert tuple(row) == ("BTC", "USD")
-    assert capability == ("timescaledb" if stack.timescaledb else "postgresql")
+    assert row is not None and tuple(row) == ("BTC", "USD")
+    assert found == ("timescaledb" if stack.timescaledb else "postgresql")
 
 
 async def test_migrations_are_idempotent(stack: StackInfo, database_url: str) -> None:

@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -42,17 +41,17 @@ from candleflow.core.settings import Settings
 from candleflow.domain.bars import Bar, BarKey, aggregate
 from candleflow.domain.updates import BarUpdate
 from candleflow.engine.bar_engine import BarEngine
-from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.recompute import whole
 from candleflow.functions.registry import load
 from candleflow.kafka.log_reader import Record
-from candleflow.maintenance.rebuild.series import function_bar
 from candleflow.stack.ports import free_port
 from candleflow.store import bars as store
 from candleflow.store import queries
+from candleflow.store.connection import capability
 from candleflow.store.migrate import migrate, migrations
 from candleflow.store.newest import to_datetime
-from candleflow.store.pool import detect_capability
+from tests.harness.waiting import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -150,12 +149,13 @@ def pglite_url() -> Iterator[str]:
     )
     output = _Output(process)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not output.ready.wait(0.2):
+
+        def ready() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"server.mjs exited with {process.returncode}:\n{output.text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"server.mjs not ready within {START_TIMEOUT:.0f} s:\n{output.text()}")
+            return output.ready.is_set()
+
+        eventually_sync(ready, START_TIMEOUT, interval=0.2, what=f"server.mjs ready:\n{output.text()}")
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         _stop(process)
@@ -217,17 +217,31 @@ def deliver(ticks: Sequence[tuple[str, int, float, float]], first_seq: int = 0) 
 
 
 class OneConnection:
-    """The engine's pool over the one connection PGlite allows (and a plain one alike)."""
+    """The engine's database over the one connection PGlite allows (and a plain one alike)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    @contextlib.asynccontextmanager
-    async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
-        yield self.conn
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return list(await self.conn.fetch(query, *args))
 
-    def acquire(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
-        return self._acquired()
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self.conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self.conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return str(await self.conn.execute(query, *args))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        async with self.conn.transaction(readonly=readonly):
+            yield self.conn
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
 
 
 class NoSink:
@@ -279,7 +293,7 @@ def reference(ticks: Sequence[Tick]) -> Reference:
     bars = aggregate(ticks)
     series: dict[SeriesKey, list[FunctionBar]] = {}
     for (symbol, resolution, bucket), bar in sorted(bars.items()):
-        series.setdefault((symbol, resolution), []).append(function_bar(bucket, bar))
+        series.setdefault((symbol, resolution), []).append(FunctionBar.of(bucket, bar))
     indicators = {}
     marks = {}
     for (symbol, resolution), points in series.items():
@@ -388,8 +402,7 @@ async def test_migrate_takes_the_timescaledb_branch(
     pglite_url: str, migrated: list[str], tsdb: asyncpg.Connection
 ) -> None:
     assert migrated == [path.name for path in migrations()]
-    assert await detect_capability(tsdb) == "timescaledb"
-    assert await queries.capability(tsdb) == "timescaledb"
+    assert await capability(tsdb) == "timescaledb"
 
     hypertables = {
         r["hypertable_name"]: r["compression_enabled"]
@@ -577,7 +590,7 @@ async def test_history_queries_answer_as_on_plain_postgresql(tsdb: asyncpg.Conne
     await _reset(tsdb)
     plain = await asyncpg.connect(database_url)
     try:
-        assert await queries.capability(plain) == "postgresql"
+        assert await capability(plain) == "postgresql"
         ticks = await seed(plain, timescale=False)
         assert await seed(tsdb, timescale=True) == ticks
         compressed, total = await compressed_chunks(tsdb, "bars")

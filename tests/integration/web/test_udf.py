@@ -1,4 +1,5 @@
-"""Conformance of the UDF endpoints with ../shared/udf.md, against a real worker.
+"""Conformance of the UDF endpoints with the TradingView UDF protocol (docs/web.md),
+served in-process by the web application every worker serves, on a real PostgreSQL.
 
 The database holds bars built by the independent reference aggregation of a tick log
 (tests/harness/reference.py); every rule of the protocol notes is checked per
@@ -10,19 +11,20 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 
+from candleflow.core.settings import Settings
 from candleflow.domain.resolution import SUPPORTED, Resolution
 from candleflow.stack import StackInfo
-from tests.harness import WorkerFactory, WorkerProcess
+from tests.harness import Names
 from tests.harness.databases import drop_database
-from tests.harness.udf_seed import SYMBOLS, Seeded, seed, start_worker
+from tests.harness.udf_seed import SYMBOLS, Seeded, seed
+from tests.harness.web import Served, serving
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +32,6 @@ BTC = "Coinbase:BTC/USD"
 #: A `to` far in the future (2036): with countback, `from` 0 to here asks for the last bars.
 TEN_YEARS_AHEAD = 2_100_000_000
 ALT_SPELLINGS = {"1D": ["D", "1d", "d"], "1W": ["W", "1w"], "1M": ["M"], "1S": ["1s", "S"]}
-
-
-@pytest.fixture(scope="module")
-def module_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerFactory]:
-    factory = WorkerFactory(Path(tmp_path_factory.mktemp("udf-workers")))
-    try:
-        yield factory
-    finally:
-        factory.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +44,10 @@ async def seeded(stack: StackInfo) -> AsyncIterator[Seeded]:
 
 
 @pytest.fixture(scope="module")
-def server(stack: StackInfo, seeded: Seeded, module_factory: WorkerFactory) -> WorkerProcess:
-    worker, _ = start_worker(module_factory, stack, seeded.database_url, max_countback=20_000)
-    return worker
+async def server(stack: StackInfo, seeded: Seeded) -> AsyncIterator[Served]:
+    settings = Settings.from_env(Names.fresh().env(stack, seeded.database_url, max_countback=20_000))
+    async with serving(settings) as served:
+        yield served
 
 
 #: The bars-per-answer cap of `capped_server`: below the 1S and 1-minute series of the seed.
@@ -61,9 +55,10 @@ SMALL_CAP = 1000
 
 
 @pytest.fixture(scope="module")
-def capped_server(stack: StackInfo, seeded: Seeded, module_factory: WorkerFactory) -> WorkerProcess:
-    worker, _ = start_worker(module_factory, stack, seeded.database_url, max_countback=300, max_span_bars=SMALL_CAP)
-    return worker
+async def capped_server(stack: StackInfo, seeded: Seeded) -> AsyncIterator[Served]:
+    env = Names.fresh().env(stack, seeded.database_url, max_countback=300, max_span_bars=SMALL_CAP)
+    async with serving(Settings.from_env(env)) as served:
+        yield served
 
 
 async def get(url: str, **params: Any) -> tuple[int, Mapping[str, str], Any]:
@@ -100,7 +95,7 @@ def gap_of(res: Resolution, bars: list[tuple[int, Any]]) -> tuple[int, int] | No
 
 
 @pytest.mark.parametrize("res", SUPPORTED, ids=lambda r: r.code)
-async def test_history_rules_per_resolution(server: WorkerProcess, seeded: Seeded, res: Resolution) -> None:
+async def test_history_rules_per_resolution(server: Served, seeded: Seeded, res: Resolution) -> None:
     bars = series(seeded, BTC, res.code)
     assert len(bars) >= 3, res
     url = f"{server.url}/udf/history"
@@ -182,7 +177,7 @@ async def test_history_rules_per_resolution(server: WorkerProcess, seeded: Seede
 
 
 @pytest.mark.parametrize(("code", "spellings"), ALT_SPELLINGS.items())
-async def test_both_spellings_agree(server: WorkerProcess, seeded: Seeded, code: str, spellings: list[str]) -> None:
+async def test_both_spellings_agree(server: Served, seeded: Seeded, code: str, spellings: list[str]) -> None:
     bars = series(seeded, BTC, code)
     params = {"symbol": BTC, "from": bars[0][0], "to": bars[-1][0] + 1}
     _, _, canonical = await get(f"{server.url}/udf/history", resolution=code, **params)
@@ -213,7 +208,7 @@ async def test_both_spellings_agree(server: WorkerProcess, seeded: Seeded, code:
     ],
 )
 async def test_history_errors_are_udf_bodies(
-    server: WorkerProcess, params: dict[str, Any], status: int, fragment: str
+    server: Served, params: dict[str, Any], status: int, fragment: str
 ) -> None:
     got, headers, body = await get(f"{server.url}/udf/history", **params)
     assert got == status
@@ -224,7 +219,7 @@ async def test_history_errors_are_udf_bodies(
     assert headers["Cache-Control"] == "no-store"
 
 
-async def test_config(server: WorkerProcess) -> None:
+async def test_config(server: Served) -> None:
     status, _, body = await get(f"{server.url}/udf/config")
     assert status == 200
     assert body["supported_resolutions"] == [r.code for r in SUPPORTED]
@@ -234,7 +229,7 @@ async def test_config(server: WorkerProcess) -> None:
     assert {t["value"] for t in body["symbols_types"]} == {"", "crypto"}
 
 
-async def test_symbols(server: WorkerProcess) -> None:
+async def test_symbols(server: Served) -> None:
     for symbol, decimals in SYMBOLS.items():
         status, _, info = await get(f"{server.url}/udf/symbols", symbol=symbol)
         assert status == 200
@@ -257,7 +252,7 @@ async def test_symbols(server: WorkerProcess) -> None:
     assert status == 200 and body["ticker"] == BTC
 
 
-async def test_a_symbol_stored_after_a_miss_is_found_at_once(server: WorkerProcess, seeded: Seeded) -> None:
+async def test_a_symbol_stored_after_a_miss_is_found_at_once(server: Served, seeded: Seeded) -> None:
     """The worker remembers symbols it found, never names it did not: a 404 is not cached."""
     name, alias = "Bitstamp:NEW/EUR", "new/eur"
     for asked in (name, alias):
@@ -288,7 +283,7 @@ async def test_a_symbol_stored_after_a_miss_is_found_at_once(server: WorkerProce
     assert (status, body) == (404, {"s": "error", "errmsg": "unknown_symbol"})
 
 
-async def test_search(server: WorkerProcess) -> None:
+async def test_search(server: Served) -> None:
     url = f"{server.url}/udf/search"
     _, _, everything = await get(url, query="", limit=30)
     assert {item["ticker"] for item in everything} == set(SYMBOLS)
@@ -307,7 +302,7 @@ async def test_search(server: WorkerProcess) -> None:
     assert status == 400 and body["s"] == "error"
 
 
-async def test_quotes(server: WorkerProcess, seeded: Seeded) -> None:
+async def test_quotes(server: Served, seeded: Seeded) -> None:
     status, _, body = await get(f"{server.url}/udf/quotes", symbols=f"{BTC},Nowhere:X/Y")
     assert status == 200 and body["s"] == "ok"
     ok, missing = body["d"]
@@ -326,14 +321,14 @@ async def test_quotes(server: WorkerProcess, seeded: Seeded) -> None:
     assert status == 400 and body["s"] == "error"
 
 
-async def test_time(server: WorkerProcess) -> None:
+async def test_time(server: Served) -> None:
     status, _, body = await get(f"{server.url}/udf/time")
     assert status == 200 and isinstance(body, int)
     assert abs(body - time.time()) < 5
 
 
 @pytest.mark.parametrize("code", ["1", "1S"])
-async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
+async def test_marks(server: Served, seeded: Seeded, code: str) -> None:
     expected = sorted((b // 1000, kind) for (s, c, b), kind in seeded.marks.items() if s == BTC and c == code)[:200]
     assert len(expected) > 2, "the seed must produce crossovers"
     start, end = expected[0][0], expected[-1][0]  # both ends included
@@ -356,7 +351,7 @@ async def test_marks(server: WorkerProcess, seeded: Seeded, code: str) -> None:
 
 @pytest.mark.parametrize(("kind", "period", "code"), [("sma", 20, "1"), ("ema", 50, "5"), ("sma", 200, "1S")])
 async def test_indicators_follow_history_rules(
-    server: WorkerProcess, seeded: Seeded, kind: str, period: int, code: str
+    server: Served, seeded: Seeded, kind: str, period: int, code: str
 ) -> None:
     points = sorted(
         (b // 1000, v) for (s, c, k, p, b), v in seeded.indicators.items() if (s, c, k, p) == (BTC, code, kind, period)
@@ -385,7 +380,7 @@ async def test_indicators_follow_history_rules(
 
 
 @pytest.mark.parametrize("code", ["1S", "1"])
-async def test_a_series_quiet_for_months_is_served_whole(server: WorkerProcess, seeded: Seeded, code: str) -> None:
+async def test_a_series_quiet_for_months_is_served_whole(server: Served, seeded: Seeded, code: str) -> None:
     """The seed's last tick is in 2024: `[first bar, now)` spans far more than the cap of
     nominal buckets at 1S and 1 (what the chart asks on a quiet symbol), but holds only a
     few thousand bars, so it is served, and so are its averages and marks."""
@@ -415,7 +410,7 @@ async def test_a_series_quiet_for_months_is_served_whole(server: WorkerProcess, 
         assert times == marks
 
 
-async def test_a_range_holding_more_than_the_cap(capped_server: WorkerProcess, seeded: Seeded) -> None:
+async def test_a_range_holding_more_than_the_cap(capped_server: Served, seeded: Seeded) -> None:
     """Without countback a range holding more bars than the cap is refused, saying what to
     do; with countback the newest cap bars are served; a long range holding fewer is served."""
     bars = series(seeded, BTC, "1S")
@@ -452,7 +447,7 @@ async def test_a_range_holding_more_than_the_cap(capped_server: WorkerProcess, s
     assert status == 200 and body["time"] == few_marks
 
 
-async def test_live_range_is_not_cached(server: WorkerProcess) -> None:
+async def test_live_range_is_not_cached(server: Served) -> None:
     now = int(time.time())
     _, headers, _ = await get(
         f"{server.url}/udf/history", symbol=BTC, resolution="1", **{"from": now - 600, "to": now + 60}
@@ -460,7 +455,7 @@ async def test_live_range_is_not_cached(server: WorkerProcess) -> None:
     assert headers["Cache-Control"] == "no-cache"
 
 
-async def test_cors_preflight_and_unknown_paths(server: WorkerProcess) -> None:
+async def test_cors_preflight_and_unknown_paths(server: Served) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.options(
             f"{server.url}/udf/history",
@@ -484,13 +479,13 @@ async def test_cors_preflight_and_unknown_paths(server: WorkerProcess) -> None:
             assert await head.read() == b""
 
 
-async def test_healthz_and_metrics(server: WorkerProcess) -> None:
+async def test_healthz_and_metrics(server: Served) -> None:
     status, _, body = await get(f"{server.url}/healthz")
     assert status == 200
     assert body["kafka"]["reachable"] is True
     assert body["database"]["reachable"] is True
     assert body["capability"] in ("postgresql", "timescaledb")
-    assert "total" in body["engine"]
+    assert body["engine"] == {"state": "starting"}, "no worker attached to this application"
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -500,8 +495,9 @@ async def test_healthz_and_metrics(server: WorkerProcess) -> None:
     assert "candleflow_sse_clients" in text
 
 
-async def test_index_page(server: WorkerProcess) -> None:
+async def test_index_page(server: Served) -> None:
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}/") as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/html")
+        assert response.headers["Server"] == "candleflow", "no versions in the Server header"
         assert "<html" in (await response.text()).lower()

@@ -79,7 +79,7 @@ def test_values_are_cast() -> None:
         ("CANDLEFLOW_STACK_PG_PORT", "-1", "a port number"),
         ("CANDLEFLOW_KAFKA_BOOTSTRAP", "localhost", "host:port"),
         ("CANDLEFLOW_DATABASE_URL", "mysql://x/y", "a postgresql:// URL"),
-        ("CANDLEFLOW_SOURCE", "kraken", "one of none, synthetic, cryptocompare"),
+        ("CANDLEFLOW_SOURCE", "krakn", "unknown source 'krakn': expected one of none, synthetic"),
         ("CANDLEFLOW_TICKS_PARTITIONS", "0", "a positive integer"),
         ("CANDLEFLOW_BATCH_WITHIN", "-1", "a positive number"),
         ("CANDLEFLOW_MA_PERIODS", "20,x", "comma-separated positive integers"),

@@ -19,13 +19,11 @@ from candleflow.domain.ticks import parse_tick
 
 NOW = 1_735_000_000_000
 TOLERANCE_S = 300.0
-Kept = list[tuple[int, str, int, float, float]]
+Kept = list[tuple[int, str, int, float, float, str | None]]
 Refused = list[tuple[int, str]]
 
 
-def by_the_rule(
-    values: Sequence[bytes | None],
-) -> tuple[list[tuple[int, str, int, float, float]], list[tuple[int, str]]]:
+def by_the_rule(values: Sequence[bytes | None]) -> tuple[Kept, Refused]:
     kept: Kept = []
     refused: Refused = []
     for position, value in enumerate(values):
@@ -36,14 +34,17 @@ def by_the_rule(
         except InvalidTick as exc:
             refused.append((position, str(exc)))
         else:
-            kept.append((position, tick.symbol, tick.ts, tick.price, tick.qty))
+            kept.append((position, tick.symbol, tick.ts, tick.price, tick.qty, tick.tick_size))
     return kept, refused
 
 
 def decoded(values: Sequence[bytes | None]) -> tuple[Kept, Refused]:
     batch = decode_batch(values, now_ms=NOW, future_tolerance_s=TOLERANCE_S)
     t = batch.ticks
-    kept = list(zip(t.positions.tolist(), t.symbols, t.ts.tolist(), t.price.tolist(), t.qty.tolist(), strict=True))
+    sizes = t.tick_sizes if t.tick_sizes is not None else [None] * len(t)
+    kept = list(
+        zip(t.positions.tolist(), t.symbols, t.ts.tolist(), t.price.tolist(), t.qty.tolist(), sizes, strict=True)
+    )
     return kept, batch.rejects
 
 
@@ -145,6 +146,10 @@ number_texts = st.one_of(
     st.sampled_from(
         ["1e400", "-1e400", "1e-400", "1" + "0" * 25, "0.1000000000000000055511151231257827", "-0", "-0.0"]
     ),
+    # the bounds and beyond (candleflow.domain.ticks)
+    st.sampled_from(["1e308", "-1e308", "4.9e-324", "1e-15", "9.99e-16", "1e15", "1.0000000001e15", "1e24", "1.1e24"]),
+    # NaN and infinity as strings (bare NaN is not JSON)
+    st.sampled_from(['"NaN"', '"nan"', '"-inf"', '"Infinity"', '"1e308"', '"1e-400"', '" 12 "', '"1_000"']),
 )
 texts = st.builds(
     lambda price, qty, extra: (
@@ -152,7 +157,22 @@ texts = st.builds(
     ),
     number_texts,
     number_texts,
-    st.sampled_from(["", ',"side":"sell"', ',"x":1e400', ',"x":"\\ud800"', ',"id":18446744073709551615']),
+    st.sampled_from(
+        [
+            "",
+            ',"side":"sell"',
+            ',"x":1e400',
+            ',"x":"\\ud800"',
+            ',"id":18446744073709551615',
+            ',"tick_size":"0.01"',
+            ',"tick_size":"0.0100"',
+            ',"tick_size":0.5',
+            ',"tick_size":"0"',
+            ',"tick_size":"1e-20"',
+            ',"tick_size":"x"',
+            ',"tick_size":null',
+        ]
+    ),
 )
 raw = st.one_of(
     tick_like,
@@ -172,7 +192,7 @@ def test_any_batch_is_decoded_as_parse_tick_decodes_each_record(values: list[byt
     assert refused == expected_refused
     assert len(kept) == len(expected_kept)
     for got, want in zip(kept, expected_kept, strict=True):
-        assert got[:3] == want[:3]
+        assert got[:3] == want[:3] and got[5] == want[5]
         # the same float, bit for bit (and -0.0 stays -0.0)
         assert math.copysign(1, got[3]) == math.copysign(1, want[3]) and got[3] == want[3]
         assert math.copysign(1, got[4]) == math.copysign(1, want[4]) and got[4] == want[4]

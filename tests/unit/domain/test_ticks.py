@@ -1,10 +1,18 @@
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from candleflow.domain.exceptions import InvalidTick
-from candleflow.domain.ticks import Tick, dead_letter, parse_tick, price_decimals, validate_tick
+from candleflow.domain.ticks import (
+    MAX_PRICE,
+    MAX_QTY,
+    MIN_PRICE,
+    SHOWN,
+    Tick,
+    parse_tick,
+    price_decimals,
+    validate_tick,
+)
 
 NOW = 1_732_406_400_000
 GOOD = {"symbol": "Coinbase:BTC/USD", "ts": NOW - 1000, "price": 97000.5, "qty": 0.0123, "side": "buy", "id": "81234"}
@@ -50,11 +58,48 @@ def test_malformed_json_is_an_invalid_tick() -> None:
         parse_tick(b"{nope", now_ms=NOW)
 
 
-def test_dead_letter_keeps_the_raw_input_and_reason() -> None:
-    record = orjson.loads(dead_letter(b'{"price": "x"}', "price is not a number", "replay"))
-    assert record["raw"] == '{"price": "x"}'
-    assert record["reason"] == "price is not a number"
-    assert record["source"] == "replay"
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"qty": 1e308}, "is above 1e\\+24"),
+        ({"qty": "1e308"}, "is above 1e\\+24"),
+        ({"qty": MAX_QTY * 1.0000001}, "no trade moves that much"),
+        ({"price": 1e-16}, "outside"),
+        ({"price": 1e308}, "outside"),
+        ({"price": "1e-400"}, "must be > 0"),
+        ({"price": "1" + "0" * 5000}, "not finite"),
+        ({"price": "-0"}, "must be > 0"),
+        ({"price": "nan"}, "not finite"),
+        ({"price": "-Infinity"}, "not finite"),
+        ({"tick_size": "0"}, "tick_size must be > 0"),
+        ({"tick_size": "abc"}, "tick_size is not a decimal"),
+        ({"tick_size": "1e-16"}, "more than 15 decimal places"),
+        ({"tick_size": [0.01]}, "tick_size must be a decimal string"),
+    ],
+)
+def test_values_the_store_cannot_hold_are_rejected(change: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidTick, match=reason):
+        validate_tick({**GOOD, **change}, now_ms=NOW)
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    for change in ({"price": MIN_PRICE}, {"price": MAX_PRICE}, {"qty": MAX_QTY}, {"qty": 0.0}, {"qty": -0.0}):
+        tick = validate_tick({**GOOD, **change}, now_ms=NOW)
+        assert (tick.price, tick.qty) == (change.get("price", GOOD["price"]), change.get("qty", GOOD["qty"]))
+
+
+def test_a_tick_size_is_kept_in_canonical_form_and_round_trips() -> None:
+    tick = validate_tick({**GOOD, "tick_size": "0.0100"}, now_ms=NOW)
+    assert tick.tick_size == "0.01"
+    assert parse_tick(tick.to_json(), now_ms=NOW) == tick
+    assert validate_tick({**GOOD, "tick_size": 0.5}, now_ms=NOW).tick_size == "0.5"
+
+
+@given(st.text(min_size=1, max_size=300_000).filter(lambda t: len(t) > 200))
+def test_a_reason_quotes_a_long_value_only_in_part(symbol: str) -> None:
+    with pytest.raises(InvalidTick) as refused:
+        validate_tick({**GOOD, "symbol": symbol}, now_ms=NOW)
+    assert len(str(refused.value)) < SHOWN + 60
 
 
 @pytest.mark.parametrize(("price", "decimals"), [(97000.5, 1), (97000.0, 0), (0.00012, 5), (1e-8, 8), (12.34, 2)])

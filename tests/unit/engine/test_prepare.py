@@ -33,7 +33,7 @@ def records_of(partition: int, first: int, prices: list[float]) -> list[Record]:
 
 
 def prepared(records: list[Record], floor: dict[int, int] | None = None) -> Prepared:
-    return prepare(records, future_tolerance_s=300.0, floor=floor)
+    return prepare(records, topic="ticks.raw", future_tolerance_s=300.0, floor=floor)
 
 
 @given(
@@ -106,6 +106,6 @@ def test_a_batch_is_what_the_plain_rules_make_of_it(rows: list[tuple[int, int, b
     got = prepared(records, floor)
     deltas, refused, decimals = by_the_rules(records, floor)
     assert {k: tuple(getattr(b, n) for n in BAR_FIELDS) for k, b in got.deltas.items()} == deltas
-    assert [orjson.loads(value)["raw"].encode() for _, value in got.rejects] == refused
+    assert [orjson.loads(reject.value)["raw"].encode() for reject in got.rejects] == refused
     assert {symbol: seen.decimals for symbol, seen in got.seen.items()} == decimals
     assert set(got.partition_of) == set(decimals)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from candleflow.functions.api import Bar, FunctionConfigError
+from candleflow.functions.api import FunctionBar, FunctionConfigError
 from candleflow.functions.recompute import compute, whole
 from candleflow.functions.registry import load
 from tests.unit.functions.strategies import bar_series
@@ -43,7 +43,7 @@ def example_module() -> Iterator[types.ModuleType]:
 
 @given(bar_series(max_size=40), st.data())
 @settings(max_examples=100)
-def test_the_example_is_exact_from_any_bar(bars: list[Bar], data: st.DataObject) -> None:
+def test_the_example_is_exact_from_any_bar(bars: list[FunctionBar], data: st.DataObject) -> None:
     functions = load(f"{MODULE}:Momentum(period=3), {MODULE}:MomentumTurns(period=3)", (2,), (1, 2))
     full = whole(functions, KEY, bars)
     assert not full.failures

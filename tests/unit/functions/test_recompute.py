@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from candleflow.core.settings import Settings
 from candleflow.engine.bar_engine import BarEngine
-from candleflow.functions.api import Bar, Function, Outputs, Window
+from candleflow.functions.api import Function, FunctionBar, Outputs, Window
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.examples import RSI, VWAP, Bollinger, CloseCrossesEma
 from candleflow.functions.recompute import Computed, MarkRow, SeriesInput, compute, missing_seeds, seeds_from, whole
@@ -54,7 +54,7 @@ def stored(computed: Computed) -> dict[int, dict[tuple[str, int], float]]:
     return rows
 
 
-def from_stored(functions: FunctionSet, bars: Sequence[Bar], index: int, full: Computed) -> SeriesInput:
+def from_stored(functions: FunctionSet, bars: Sequence[FunctionBar], index: int, full: Computed) -> SeriesInput:
     """What `store.series.load` reads for a recompute from `bars[index]`."""
     needed = functions.needed
     since = bars[index].bucket
@@ -72,7 +72,7 @@ def _after(full: Computed, since: int) -> tuple[list[object], list[object]]:
 
 @given(bar_series(), st.data())
 @settings(max_examples=300)
-def test_recompute_from_any_bar_equals_the_whole_series(bars: list[Bar], data: st.DataObject) -> None:
+def test_recompute_from_any_bar_equals_the_whole_series(bars: list[FunctionBar], data: st.DataObject) -> None:
     functions = FunctionSet.of(SHIPPED)
     full = whole(functions, KEY, bars)
     index = data.draw(st.integers(min_value=0, max_value=len(bars) - 1))
@@ -85,7 +85,9 @@ def test_recompute_from_any_bar_equals_the_whole_series(bars: list[Bar], data: s
 
 @given(bar_series(), st.data())
 @settings(max_examples=200)
-def test_a_failing_function_leaves_the_others_alone_and_stays_exact(bars: list[Bar], data: st.DataObject) -> None:
+def test_a_failing_function_leaves_the_others_alone_and_stays_exact(
+    bars: list[FunctionBar], data: st.DataObject
+) -> None:
     healthy = FunctionSet.of(SHIPPED)
     functions = FunctionSet.of([*SHIPPED, Flaky(period=3)])
     full = whole(functions, KEY, bars)
@@ -102,13 +104,13 @@ def test_a_failing_function_leaves_the_others_alone_and_stays_exact(bars: list[B
 
 @given(bar_series(min_size=1, max_size=50), st.lists(st.tuples(st.integers(0, 60), st.floats(1, 9)), max_size=25))
 @settings(max_examples=150)
-def test_the_engines_tail_cache_continues_exactly(bars: list[Bar], changes: list[tuple[int, float]]) -> None:
+def test_the_engines_tail_cache_continues_exactly(bars: list[FunctionBar], changes: list[tuple[int, float]]) -> None:
     """Batches that append bars or change old ones (late ticks), each recomputed from the
     engine's tail cache when it can tell, end equal to the whole series."""
     functions = FunctionSet.of([*SHIPPED, Flaky(period=3)])
     engine = BarEngine(Settings(), pool=None, sink=None, functions=functions)  # type: ignore[arg-type]
     engine.tails.keep = functions.needed + 3  # short tails: the cache also misses
-    series: dict[int, Bar] = {}
+    series: dict[int, FunctionBar] = {}
     stored_values: dict[tuple[str, int, int], float] = {}
     stored_marks: dict[tuple[int, str], MarkRow] = {}
     batches = [[bar] for bar in bars] + [[_changed(bars, i, close)] for i, close in changes]
@@ -134,6 +136,6 @@ def test_the_engines_tail_cache_continues_exactly(bars: list[Bar], changes: list
     assert stored_marks == {(m.bucket, m.signal): m for m in full.marks}
 
 
-def _changed(bars: list[Bar], index: int, close: float) -> Bar:
+def _changed(bars: list[FunctionBar], index: int, close: float) -> FunctionBar:
     bar = bars[min(index, len(bars) - 1)]
-    return Bar(bar.bucket, bar.open, max(bar.high, close), min(bar.low, close), close, bar.volume + 1)
+    return FunctionBar(bar.bucket, bar.open, max(bar.high, close), min(bar.low, close), close, bar.volume + 1)

@@ -81,11 +81,13 @@ def test_two_functions_with_one_name_are_refused() -> None:
 
 
 def test_the_worker_refuses_to_start_with_a_bad_function(tmp_path: object) -> None:
+    """Importing the app module reads nothing; the entry point's `app` (what `faust -A
+    candleflow.app` asks for) checks the configuration and exits 2 with what to fix."""
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", "import candleflow.app"],
+        [sys.executable, "-c", "import candleflow.app as m; print('imported'); m.app"],
         env={"CANDLEFLOW_FUNCTIONS": "rsi(period=0)", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -93,5 +95,6 @@ def test_the_worker_refuses_to_start_with_a_bad_function(tmp_path: object) -> No
         check=False,
     )
     assert done.returncode == 2
+    assert done.stdout == "imported\n"
     assert "CANDLEFLOW_FUNCTIONS: rsi: period=0 is below its minimum 2" in done.stderr
     assert Settings.from_env({"CANDLEFLOW_FUNCTIONS": " rsi "}).functions == "rsi"

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from candleflow.functions.api import Bar, Indicator
+from candleflow.functions.api import FunctionBar, Indicator
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.examples import RSI, VWAP, Bollinger, CloseCrossesEma
 from candleflow.functions.recompute import Computed, whole
@@ -24,7 +24,7 @@ from tests.harness.reference import (
 from tests.unit.functions.strategies import bar_series
 
 
-def _run(bars: list[Bar], *functions: Indicator | Crossover | CloseCrossesEma) -> Computed:
+def _run(bars: list[FunctionBar], *functions: Indicator | Crossover | CloseCrossesEma) -> Computed:
     return whole(FunctionSet.of(functions), ("S:A/B", "1"), bars)
 
 
@@ -33,7 +33,7 @@ def _line(computed: Computed, indicator: Indicator, output: str | None = None) -
     return {bucket: value for k, p, bucket, value in computed.values if (k, p) == (kind, period)}
 
 
-def _ohlcv(bars: list[Bar]) -> list[OHLCV]:
+def _ohlcv(bars: list[FunctionBar]) -> list[OHLCV]:
     return [OHLCV(*bar) for bar in bars]
 
 
@@ -42,7 +42,7 @@ def _defined(buckets: list[int], values: list[float | None]) -> dict[int, float]
 
 
 @given(bar_series(), st.integers(min_value=1, max_value=30))
-def test_sma_and_ema(bars: list[Bar], period: int) -> None:
+def test_sma_and_ema(bars: list[FunctionBar], period: int) -> None:
     sma, ema = SMA(period=period), EMA(period=period)
     out = _run(bars, sma, ema)
     closes = [b.close for b in bars]
@@ -53,7 +53,7 @@ def test_sma_and_ema(bars: list[Bar], period: int) -> None:
 
 
 @given(bar_series(), st.integers(min_value=1, max_value=8), st.integers(min_value=1, max_value=8))
-def test_crossover(bars: list[Bar], fast: int, extra: int) -> None:
+def test_crossover(bars: list[FunctionBar], fast: int, extra: int) -> None:
     slow = fast + extra
     out = _run(bars, Crossover(fast=fast, slow=slow))
     closes = [b.close for b in bars]
@@ -78,7 +78,7 @@ def test_crossover(bars: list[Bar], fast: int, extra: int) -> None:
 
 
 @given(bar_series(), st.integers(min_value=2, max_value=20))
-def test_rsi(bars: list[Bar], period: int) -> None:
+def test_rsi(bars: list[FunctionBar], period: int) -> None:
     rsi = RSI(period=period)
     out = _run(bars, rsi)
     assert _line(out, rsi) == _defined([b.bucket for b in bars], reference_rsi(_ohlcv(bars), period))
@@ -86,13 +86,13 @@ def test_rsi(bars: list[Bar], period: int) -> None:
 
 
 @given(bar_series(), st.integers(min_value=1, max_value=20))
-def test_vwap(bars: list[Bar], period: int) -> None:
+def test_vwap(bars: list[FunctionBar], period: int) -> None:
     vwap = VWAP(period=period)
     assert _line(_run(bars, vwap), vwap) == _defined([b.bucket for b in bars], reference_vwap(_ohlcv(bars), period))
 
 
 @given(bar_series(), st.integers(min_value=2, max_value=20), st.floats(min_value=0, max_value=4))
-def test_bollinger(bars: list[Bar], period: int, width: float) -> None:
+def test_bollinger(bars: list[FunctionBar], period: int, width: float) -> None:
     bands = Bollinger(period=period, width=width)
     out = _run(bars, bands)
     expected = reference_bollinger(_ohlcv(bars), period, width)
@@ -102,6 +102,6 @@ def test_bollinger(bars: list[Bar], period: int, width: float) -> None:
 
 
 @given(bar_series(), st.integers(min_value=1, max_value=20))
-def test_close_crosses_ema(bars: list[Bar], period: int) -> None:
+def test_close_crosses_ema(bars: list[FunctionBar], period: int) -> None:
     out = _run(bars, CloseCrossesEma(period=period))
     assert {m.bucket: m.kind for m in out.marks} == reference_close_crosses_ema(_ohlcv(bars), period)

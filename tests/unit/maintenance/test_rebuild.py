@@ -11,7 +11,7 @@ import pytest
 
 from candleflow.domain.bars import Bar
 from candleflow.domain.resolution import SUPPORTED
-from candleflow.functions.api import Bar as FunctionBar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.builtin import EMA, SMA, Crossover
 from candleflow.functions.recompute import seeds_from, whole
 from candleflow.functions.registry import FunctionSet

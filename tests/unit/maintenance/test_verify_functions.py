@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from candleflow.functions.api import Bar
+from candleflow.functions.api import FunctionBar
 from candleflow.functions.builtin import SMA, Crossover
 from candleflow.functions.recompute import whole
 from candleflow.functions.registry import FunctionSet
@@ -12,7 +12,7 @@ from candleflow.maintenance.verify_functions import compare_series
 
 KEY = ("S:A/B", "1")
 FUNCTIONS = FunctionSet.of([Crossover(fast=2, slow=3)])
-BARS = [Bar(i, c, c, c, c, 1.0) for i, c in enumerate([5.0, 4.0, 3.0, 2.0, 6.0, 7.0, 1.0, 0.5])]
+BARS = [FunctionBar(i, c, c, c, c, 1.0) for i, c in enumerate([5.0, 4.0, 3.0, 2.0, 6.0, 7.0, 1.0, 0.5])]
 
 
 def test_equal_tables_have_no_differences_and_other_functions_are_ignored() -> None:

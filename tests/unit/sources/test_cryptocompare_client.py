@@ -17,8 +17,10 @@ import pytest
 from candleflow.domain.ticks import Tick
 from candleflow.sources.cryptocompare import CryptoCompareClient, Timing
 from candleflow.sources.exceptions import Unauthorized
+from candleflow.sources.stream.backoff import Backoff
 from tests.fakes.collecting_sink import CollectingSink
 from tests.fakes.cryptocompare_server import VALID_KEY, FakeCryptoCompare, trade_frame
+from tests.harness.waiting import eventually
 
 BTC = "0~Coinbase~BTC~USD"
 ETH = "0~Kraken~ETH~EUR"
@@ -43,14 +45,6 @@ class RecordingSleep:
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
         await asyncio.sleep(min(delay, self.cap))
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    for _ in range(int(within / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def btc_trade(n: int, **kw: Any) -> dict[str, Any]:
@@ -158,9 +152,10 @@ async def test_dropped_connection_reconnects_resubscribes_and_publishes_no_dupli
     # The streamer replayed the last 7 trades on the new socket; then one new trade comes.
     await server.trade(btc_trade(7))
     await eventually(lambda: len(sink.ticks) == 8)
-    await asyncio.sleep(0.1)
+    await server.trade(btc_trade(8))  # a sentinel: a duplicate of the replay would come before it
+    await eventually(lambda: sink.ticks[-1].id == "1008")
     ids = [t.id for t in sink.ticks]
-    assert ids == [str(1000 + n) for n in range(8)]
+    assert ids == [str(1000 + n) for n in range(9)]
     assert run.client.stats.duplicates == 7
     assert run.client.stats.connections == 2
     assert len(sleep.delays) == 1
@@ -172,9 +167,8 @@ async def test_two_missed_heartbeats_reconnect(server: FakeCryptoCompare, start:
     run = start(timing=timing)
     async with asyncio.timeout(5):
         await server.wait_until(lambda: server.subscribed(BTC, connection=1))
-    await asyncio.sleep(0.4)  # heartbeats every 0.05 s keep the socket
+    await eventually(lambda: run.client.stats.heartbeats >= 3)  # three beats, two allowed to be missed
     assert run.client.stats.connections == 1
-    assert run.client.stats.heartbeats >= 3
     server.heartbeats_enabled = False
     async with asyncio.timeout(5):
         await server.wait_until(lambda: server.connects >= 2)
@@ -188,11 +182,13 @@ async def test_two_missed_heartbeats_reconnect(server: FakeCryptoCompare, start:
 
 
 def test_production_timing_waits_at_least_five_seconds() -> None:
-    client = CryptoCompareClient(CollectingSink(), ["Coinbase:BTC/USD"], api_key="k")
-    delays = [client._delay(attempt, 0.0) for attempt in range(12) for _ in range(20)]
+    delays: list[float] = []
+    for _ in range(20):
+        backoff = Backoff(Timing())
+        delays.extend(backoff.next() for _ in range(12))
     assert min(delays) >= 5.0
     assert max(delays) <= 120.0 * 1.25
-    assert client._delay(0, 60.0) >= 60.0
+    assert Backoff(Timing()).next(60.0) >= 60.0
 
 
 async def test_unauthorized_stops_with_a_message_about_the_key(
@@ -253,7 +249,8 @@ async def test_too_many_subscriptions_keeps_the_socket(start: Callable[..., Runn
         run = Running(client)
         await eventually(lambda: bool(client.refused))
         assert client.refused == {ETH: "TOO_MANY_SUBSCRIPTIONS_MAX_1_PER_SOCKET"}
-        await asyncio.sleep(0.1)
+        beats = client.stats.heartbeats
+        await eventually(lambda: client.stats.heartbeats >= beats + 2)  # the socket lives on after the refusal
         assert small.connects == 1
         assert client.active == {BTC}
         await run.finish()

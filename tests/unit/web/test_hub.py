@@ -4,16 +4,19 @@ event ids and the journal that lets a reconnecting client resume."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 
 from candleflow.domain.updates import BarUpdate
-from candleflow.web.connection import HIGH_WATER, Bodies, Connection
-from candleflow.web.hub import COMMIT_WAIT_S, FAN_OUT_SLICE, ROUND_WAIT_S, Hub
+from candleflow.web.connection import HIGH_WATER, MULTIPLEXED, SINGLE_SERIES, Bodies, Connection, Wire
+from candleflow.web.hub import FAN_OUT_SLICE, JOURNAL_KEEP_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
 from candleflow.web.pacing import Cadence, Pending
+from tests.harness.waiting import eventually
 
 KEY = ("Coinbase:BTC/USD", "1")
 
@@ -66,8 +69,8 @@ class BufferTransport(asyncio.Transport):
         return bytes(out)
 
 
-def connection(limit: int = 4, legacy: bool = False, **kwargs: Any) -> Connection:
-    c = Connection(limit, legacy=legacy, **kwargs)
+def connection(limit: int = 4, wire: Wire = MULTIPLEXED, **kwargs: Any) -> Connection:
+    c = Connection(limit, wire, **kwargs)
     c.add(KEY)
     return c
 
@@ -86,9 +89,9 @@ def test_updates_to_the_same_bar_coalesce_in_stamp_order() -> None:
     assert not c.wakeup.is_set()
 
 
-def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_on_legacy() -> None:
-    multi, legacy = connection(), connection(legacy=True)
-    for c in (multi, legacy):
+def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_a_single_series() -> None:
+    multi, single = connection(), connection(wire=SINGLE_SERIES)
+    for c in (multi, single):
         c.offer(Bodies(bar(120)), 1, 0.0)
         c.offer(Bodies(bar(60)), 2, 0.0)
         c.offer(Bodies(bar(120, 5.0, correction=True)), 3, 0.0)
@@ -97,7 +100,7 @@ def test_older_bars_and_flagged_corrections_carry_the_bar_or_reset_on_legacy() -
         ("correction", 60),
         ("correction", 120),
     ]
-    assert [(kind, d) for _, kind, d in events(legacy.take()[0])] == [
+    assert [(kind, d) for _, kind, d in events(single.take()[0])] == [
         ("bar", {**orjson.loads(bar(120).bar_json())}),
         ("reset", {}),
     ]
@@ -130,7 +133,7 @@ def test_a_client_that_keeps_up_is_written_directly_and_ids_never_decrease() -> 
 
 
 async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     one, five = hub.attach(Connection(8)), hub.attach(Connection(8))
     other = hub.attach(Connection(8))
     hub.subscribe(one, KEY)
@@ -148,23 +151,58 @@ async def test_hub_routes_by_series_and_serialises_each_update_once() -> None:
     assert one.pending == {}
 
 
-def test_stamps_increase_strictly() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+class FakeClock:
+    """A hub clock the test moves: wall time in µs, monotonic seconds."""
+
+    def __init__(self, wall_us: int = 1_700_000_000_000_000, monotonic: float = 100.0) -> None:
+        self.wall = wall_us
+        self.mono = monotonic
+
+    def wall_us(self) -> int:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+def test_stamps_increase_strictly_even_when_the_wall_clock_stands_or_goes_back() -> None:
+    clock = FakeClock()
+    hub = Hub(None, queue_limit=8, clock=clock)
     stamps = [hub.stamp() for _ in range(1000)]
+    clock.wall -= 5_000_000  # NTP steps the clock back five seconds
+    stamps += [hub.stamp() for _ in range(10)]
+    clock.wall += 60_000_000
+    stamps.append(hub.stamp())
     assert stamps == sorted(set(stamps))
+    assert stamps[0] == 1_700_000_000_000_001 and stamps[-1] == clock.wall  # wall time again once it passes
+
+
+def test_a_journal_outlives_its_last_subscriber_by_the_keep_time_only() -> None:
+    clock = FakeClock()
+    hub = Hub(None, queue_limit=8, clock=clock)
+    c = hub.attach(Connection(8))
+    journal = hub.subscribe(c, KEY)
+    hub.unsubscribe(c, KEY)
+    clock.mono += JOURNAL_KEEP_S - 1
+    hub.sweep()
+    assert hub.subscribe(c, KEY) is journal, "a client back within the keep time resumes from the journal"
+    hub.unsubscribe(c, KEY)
+    clock.mono += JOURNAL_KEEP_S + 1
+    hub.sweep()
+    assert hub.subscribe(c, KEY) is not journal, "an idle journal is forgotten"
 
 
 async def test_journal_tells_which_bars_changed_after_an_id() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
     assert journal.changed_after(journal.since - 1) is None  # before the journal began
     await dispatch(hub, bar(60))
-    seen = hub.clock
+    seen = hub.now
     await dispatch(hub, bar(120))
     await dispatch(hub, bar(60, 2.0, correction=True))
     assert journal.changed_after(seen) == {60, 120}
-    assert journal.changed_after(hub.clock) == set()
+    assert journal.changed_after(hub.now) == set()
 
 
 def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
@@ -176,7 +214,7 @@ def test_journal_forgets_old_bars_and_then_cannot_tell() -> None:
 
 
 async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     transports = [BufferTransport(), BufferTransport()]
     for transport in transports:
         c = hub.attach(Connection(8))
@@ -190,7 +228,7 @@ async def test_direct_writes_share_one_framed_chunk_per_update() -> None:
 
 
 async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     await dispatch(hub, bar(60, 5.0))  # 4 trades
@@ -204,7 +242,7 @@ async def test_a_republished_bar_never_replaces_a_newer_state_of_it() -> None:
 
 
 async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_updates() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     writes: list[bytes] = []
 
     class Counting(BufferTransport):
@@ -226,7 +264,7 @@ async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_up
 
 
 async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
-    hub = Hub("localhost:1", "t", queue_limit=8)
+    hub = Hub(None, queue_limit=8)
     transports: list[BufferTransport] = []
     for _ in range(FAN_OUT_SLICE * 2 + 3):
         c = hub.attach(Connection(8))
@@ -272,7 +310,7 @@ def test_the_cadence_rests_in_proportion_to_what_the_last_round_took_beyond_the_
 
 
 def test_updates_handed_over_in_memory_wait_for_the_next_round_only_when_subscribed() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8, origin="me")
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     hub.receive_all([bar(60, 1.0), bar(60, 2.0), bar(60, 9.0, resolution="5")])  # nobody follows "5"
@@ -287,55 +325,73 @@ async def test_bars_reread_after_a_gap_wait_for_the_next_paced_round() -> None:
         reread.append(keys)
         return [bar(60, 4.0)]
 
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8, reread=current)
+    hub = Hub(None, queue_limit=8)
     c = hub.attach(Connection(8))
     journal = hub.subscribe(c, KEY)
-    await hub._resync()
-    assert reread == [[KEY]] and journal.since == hub.clock
+    await hub.resync(current)
+    assert reread == [[KEY]] and journal.since == hub.now
     assert c.take()[0] == b""  # nothing went out outside a round
     await hub._round(hub._pending.take())
     assert [(kind, d["close"]) for _, kind, d in events(c.take()[0])] == [("bar", 4.0)]
 
 
-async def test_a_round_due_during_an_engine_commit_waits_for_it_but_not_forever() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
+def closes(transport: BufferTransport) -> list[float]:
+    return [d["close"] for _, _, d in events(transport.body())]
+
+
+def direct_client(hub: Hub) -> BufferTransport:
+    """A connection subscribed to `KEY`, written to directly; its socket."""
     transport = BufferTransport()
     c = hub.attach(Connection(8))
     hub.subscribe(c, KEY)
     c.go_direct(transport)
+    return transport
+
+
+@contextlib.asynccontextmanager
+async def fanning_out(hub: Hub) -> AsyncIterator[None]:
+    """The hub's fan-out rounds run for the block."""
     rounds = asyncio.create_task(hub._fan_out())
     try:
-        with hub.committing():
-            hub.receive_all([bar(60, 1.0)])
-            await asyncio.sleep(COMMIT_WAIT_S / 5)
-            assert transport.body() == b""  # held while the commit runs
-            hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
-        await asyncio.sleep(0.01)
-        assert [d["close"] for _, _, d in events(transport.body())] == [2.0]
-        with hub.committing():
-            hub.receive_all([bar(60, 3.0)])
-            await asyncio.sleep(COMMIT_WAIT_S * 3)  # a stuck commit (database down) holds no round for long
-            assert [d["close"] for _, _, d in events(transport.body())] == [2.0, 3.0]
+        yield
     finally:
         rounds.cancel()
         await asyncio.gather(rounds, return_exceptions=True)
+
+
+async def test_a_round_due_during_an_engine_commit_waits_for_it() -> None:
+    hub = Hub(None, queue_limit=8, commit_wait_s=3600)  # a commit is never waited out here
+    transport = direct_client(hub)
+    async with fanning_out(hub):
+        with hub.committing():
+            hub.receive_all([bar(60, 1.0)])
+            for _ in range(20):  # the round is due: let the fan-out task run as much as it would
+                await asyncio.sleep(0)
+            assert transport.body() == b""  # held while the commit runs
+            hub.receive_all([bar(60, 2.0)])  # the commit's own update joins the round
+        await eventually(lambda: closes(transport) == [2.0], 10, what="the round after the commit")
+
+
+async def test_a_stuck_commit_holds_no_round_for_long() -> None:
+    hub = Hub(None, queue_limit=8, commit_wait_s=0.01)
+    transport = direct_client(hub)
+    async with fanning_out(hub):
+        with hub.committing():  # a commit that does not end (database down)
+            hub.receive_all([bar(60, 3.0)])
+            await eventually(lambda: closes(transport) == [3.0], 10, what="the round, without the commit's end")
 
 
 async def test_the_engine_waits_for_an_owed_round_before_its_next_commit_but_not_long() -> None:
-    hub = Hub("localhost:1", "bars.updates", queue_limit=8)
-    c = hub.attach(Connection(8))
-    hub.subscribe(c, KEY)
-    c.go_direct(BufferTransport())
-    await asyncio.wait_for(hub.settled(), 0.01)  # nothing owed: at once
-    hub.receive_all([bar(60, 1.0)])
-    started = asyncio.get_running_loop().time()
-    await hub.settled()  # owed, and no round runs: waits out its bound
-    assert asyncio.get_running_loop().time() - started >= ROUND_WAIT_S * 0.9
-    rounds = asyncio.create_task(hub._fan_out())
-    try:
+    short = Hub(None, queue_limit=8, round_wait_s=0.01)
+    direct_client(short)
+    await asyncio.wait_for(short.settled(), 10)  # nothing owed: at once
+    short.receive_all([bar(60, 1.0)])
+    await asyncio.wait_for(short.settled(), 10)  # owed, and no round runs: waits out its bound, then goes on
+    assert not short._settled.is_set(), "the round is still owed: settled() returned on its bound"
+
+    hub = Hub(None, queue_limit=8, round_wait_s=3600)  # only the round can end the wait here
+    transport = direct_client(hub)
+    async with fanning_out(hub):
         hub.receive_all([bar(60, 2.0)])
-        await asyncio.wait_for(hub.settled(), ROUND_WAIT_S / 2)  # the round ran: settled early
-        assert [d["close"] for _, _, d in events(c._transport.body())] == [2.0]  # type: ignore[union-attr]
-    finally:
-        rounds.cancel()
-        await asyncio.gather(rounds, return_exceptions=True)
+        await asyncio.wait_for(hub.settled(), 10)  # the round ran: settled long before the bound
+        assert closes(transport) == [2.0]

@@ -1,5 +1,6 @@
-"""The web layer's connections (`candleflow.web.context.Database`) on a real PostgreSQL:
-bounded, reused, replaced when they cannot be trusted, and a 503 when nothing answers."""
+"""A process's connections (`candleflow.store.database.Database`) on a real PostgreSQL:
+bounded, reused, replaced when they cannot be trusted, lent for a statement or a
+transaction, and `DatabaseUnavailable` when nothing answers."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from candleflow.web.context import Database
-from candleflow.web.errors import UdfError
+from candleflow.store.connection import DatabaseUnavailable, redacted
+from candleflow.store.database import Database
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,18 @@ async def sessions(database_url: str) -> int:
         await probe.close()
 
 
+async def running(database_url: str, query: str) -> bool:
+    """True while another session runs `query`."""
+    probe = await asyncpg.connect(database_url)
+    try:
+        found = await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'", query
+        )
+    finally:
+        await probe.close()
+    return bool(found)
+
+
 async def test_statements_share_at_most_the_maximum_of_connections(database: Database, database_url: str) -> None:
     pids = await asyncio.gather(*(database.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(12)))
     assert len(set(pids)) == 3 == database.open_connections
@@ -58,10 +72,10 @@ async def test_an_error_answer_keeps_the_connection(database: Database) -> None:
     assert database.open_connections == 1
 
 
-async def test_a_cancelled_statement_closes_its_connection(database: Database) -> None:
+async def test_a_cancelled_statement_closes_its_connection(database: Database, database_url: str) -> None:
     before = await database.fetchval("SELECT pg_backend_pid()")
     task = asyncio.create_task(database.fetchval("SELECT pg_sleep(10)"))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: running(database_url, "SELECT pg_sleep(10)"), 10, what="the statement runs")
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -77,23 +91,46 @@ async def test_a_connection_the_server_closed_is_replaced(database: Database, da
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", before)
     finally:
         await admin.close()
-    await asyncio.sleep(0.3)  # the end of the socket reaches the idle connection
+    idle = list(database._idle)
+    await eventually(lambda: all(c.is_closed() for c in idle), 10, what="the idle connection saw its socket end")
     assert await database.fetchval("SELECT pg_backend_pid()") != before
     assert database.open_connections == 1
 
 
-async def test_an_unreachable_database_is_a_503_until_it_answers(database_url: str) -> None:
-    unreachable = Database("postgresql://candleflow@127.0.0.1:9/nowhere")
+async def test_a_transaction_commits_or_rolls_back_on_one_connection(database: Database) -> None:
+    await database.execute("CREATE TABLE t (n int)")
+    async with database.transaction() as conn:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        await conn.execute("INSERT INTO t VALUES (1)")
+        assert await conn.fetchval("SELECT pg_backend_pid()") == pid
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with database.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (2)")
+            await conn.execute("CREATE UNIQUE INDEX ON t (n)")
+            await conn.execute("INSERT INTO t VALUES (2)")
+    assert [tuple(row) for row in await database.fetch("SELECT n FROM t")] == [(1,)]
+    with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+        async with database.transaction(readonly=True) as conn:
+            await conn.execute("INSERT INTO t VALUES (3)")
+    assert database.open_connections == 1  # PostgreSQL's own answers keep the connection
+
+
+async def test_an_unreachable_database_is_unavailable_until_it_answers(database_url: str) -> None:
+    unreachable = Database("postgresql://candleflow:s3cret@127.0.0.1:9/nowhere")
     for _ in range(2):  # a failed connect is not remembered: each call tries again
-        with pytest.raises(UdfError) as refused:
+        with pytest.raises(DatabaseUnavailable) as refused:
             await unreachable.connected()
-        assert refused.value.status == 503 and "Retry-After" in refused.value.headers
+        assert "127.0.0.1:9" in str(refused.value) and "s3cret" not in str(refused.value)
     assert unreachable.open_connections == 0
+    assert (
+        redacted("postgresql://ann:pw@db:5432/x?sslmode=verify-full")
+        == "postgresql://ann:***@db:5432/x?sslmode=verify-full"
+    )
     reachable = Database(database_url)
     try:
         assert await reachable.connected() is reachable and reachable.open_connections == 1
     finally:
         await reachable.close()
     assert reachable.open_connections == 0
-    with pytest.raises(UdfError):
-        await reachable.fetchval("SELECT 1")  # closed for good: the web server is shutting down
+    with pytest.raises(DatabaseUnavailable):
+        await reachable.fetchval("SELECT 1")  # closed for good: the process is shutting down

@@ -1,0 +1,13 @@
+"""Errors of the Kafka package, each with a message that says what to do."""
+
+from __future__ import annotations
+
+from candleflow.domain.exceptions import CandleflowError, Unavailable
+
+
+class TopicError(CandleflowError):
+    """A topic does not exist, or cannot be created."""
+
+
+class LogUnavailable(Unavailable):
+    """Kafka, the topic or its records cannot be read; the message says what to do."""

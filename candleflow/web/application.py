@@ -1,0 +1,109 @@
+"""The web application, built by one function from what it serves.
+
+`create_web_app(settings, ...)` builds the aiohttp application of a process: the routes
+(`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
+`WebContext` (settings, database, runtime, functions, the Kafka probe, the OpenAPI
+document), and what happens at shutdown (open streams are ended, the database it opened
+is closed). Nothing is read from the environment or a module global, so a test builds
+an application from its own settings and serves it in-process.
+
+`serve` runs an application on the settings' host and port with aiohttp's runner (a
+worker serves it from its task, beside the engine; `SO_REUSEPORT` when
+`CANDLEFLOW_WEB_REUSE_PORT` asks for it). Answers carry a `Server` header without
+versions.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from candleflow.core.settings import Settings
+from candleflow.functions.registry import FunctionSet, from_settings
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.probe import KafkaProbe
+from candleflow.store.database import Database
+from candleflow.store.probe import DatabaseProbe
+from candleflow.web import openapi
+from candleflow.web.context import CONTEXT, WebContext
+from candleflow.web.middleware import udf_middleware
+from candleflow.web.routes import add_routes
+from candleflow.web.runtime import Runtime
+
+#: Connections the web views of one process read with at most.
+WEB_CONNECTIONS = 10
+#: The longest a view's statement may take (a read that takes longer answers 503).
+STATEMENT_TIMEOUT_S = 15.0
+#: How long a stopping server waits for requests still in flight.
+SHUTDOWN_TIMEOUT_S = 5.0
+SERVER = "candleflow"
+
+
+def create_web_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    database: Database | None = None,
+    functions: FunctionSet | None = None,
+    kafka: KafkaConfig | None = None,
+) -> web.Application:
+    """The web application of `settings`.
+
+    `runtime` is where the views find the running worker (its status and SSE hub; an
+    empty one answers "starting"); `database` defaults to one the application opens
+    from `settings.database_url` and closes at cleanup; `functions` to those the settings
+    configure (`FunctionConfigError` names a bad one); `kafka` to the settings' Kafka.
+    """
+    app = web.Application(middlewares=[udf_middleware])
+    kafka = kafka or KafkaConfig.from_settings(settings)
+    owned = database is None
+    ctx = WebContext(
+        settings=settings,
+        database=database or Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S),
+        runtime=runtime or Runtime(),
+        functions=functions or from_settings(settings),
+        kafka=kafka,
+        kafka_probe=KafkaProbe(kafka),
+        database_probe=DatabaseProbe(settings.database_url),
+        spec=openapi.spec(settings),
+    )
+    app[CONTEXT] = ctx
+    add_routes(app)
+    app.on_response_prepare.append(_server_header)
+    app.on_shutdown.append(_end_streams)
+    app.on_cleanup.append(_close_probes)
+    if owned:
+        app.on_cleanup.append(_close_database)
+    return app
+
+
+async def serve(app: web.Application, settings: Settings) -> web.AppRunner:
+    """Serve `app` on `CANDLEFLOW_WEB_HOST`:`CANDLEFLOW_WEB_PORT` until the returned
+    runner's `cleanup()`."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port, reuse_port=settings.web_reuse_port or None)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER
+
+
+async def _end_streams(app: web.Application) -> None:
+    """End every open stream, so that the server's shutdown does not wait for them."""
+    worker = app[CONTEXT].runtime.worker
+    if worker is not None:
+        worker.hub.close_all()
+
+
+async def _close_probes(app: web.Application) -> None:
+    await app[CONTEXT].database_probe.close()
+
+
+async def _close_database(app: web.Application) -> None:
+    await app[CONTEXT].database.close()

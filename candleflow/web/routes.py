@@ -1,0 +1,36 @@
+"""Every route of the web application: each view module declares its own, beside its
+views, with aiohttp's `RouteTableDef` (`@ROUTES.get(path)`); `TABLES` gathers them.
+
+`create_web_app` (`candleflow.web.application`) registers exactly these, one way;
+`/openapi.json` (`candleflow.web.openapi`) describes every one of them but the frontend's
+files (`UNDOCUMENTED`). A GET route also answers HEAD, except the streams (a HEAD of an
+endless stream is pointless and would hold a connection).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from candleflow.web import health, indicators, openapi, sse, static, streams, udf
+
+TABLES: tuple[web.RouteTableDef, ...] = (
+    udf.ROUTES,
+    sse.ROUTES,
+    streams.ROUTES,
+    indicators.ROUTES,
+    health.ROUTES,
+    openapi.ROUTES,
+    static.ROUTES,
+)
+#: The routes `/openapi.json` leaves out: the frontend's files beside its page.
+UNDOCUMENTED = frozenset({"/grid", "/assets/{path:.+}", static.ROOT_FILE})
+
+
+def routes() -> list[tuple[str, str]]:
+    """(method, path) of every route."""
+    return [(route.method, route.path) for table in TABLES for route in table if isinstance(route, web.RouteDef)]
+
+
+def add_routes(app: web.Application) -> None:
+    for table in TABLES:
+        app.add_routes(table)

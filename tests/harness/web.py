@@ -1,0 +1,74 @@
+"""The web application served in-process: `serving(settings)` builds it with the
+factory every worker uses (`candleflow.web.application.create_web_app`) and serves it
+on a free port of 127.0.0.1, against the real PostgreSQL (and, for streams, the real
+Kafka) the settings name. No worker process: only what a view needs runs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from candleflow.core.engine_status import EngineStatus
+from candleflow.core.settings import Settings
+from candleflow.kafka.config import KafkaConfig
+from candleflow.store.database import Database
+from candleflow.web.application import create_web_app
+from candleflow.web.context import CONTEXT, WebContext
+from candleflow.web.hub import Hub
+from candleflow.web.runtime import Runtime
+from candleflow.web.updates_feed import UpdatesFeed, current_bars
+
+
+@dataclass
+class Served:
+    """An application being served: `url` is its root, without a trailing slash."""
+
+    url: str
+    app: web.Application
+
+    @property
+    def context(self) -> WebContext:
+        return self.app[CONTEXT]
+
+
+class LiveHub:
+    """What a worker hands the web application, without its engine: an SSE hub following
+    the settings' updates topic, re-reading the database after a gap."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.status = EngineStatus()
+        feed = UpdatesFeed(
+            KafkaConfig.from_settings(settings),
+            settings.updates_topic,
+            reread=lambda keys: current_bars(database, keys),
+        )
+        self.hub = Hub(feed, settings.sse_queue)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, *, runtime: Runtime | None = None) -> AsyncIterator[Served]:
+    """`settings`' application, served until the block ends."""
+    server = TestServer(create_web_app(settings, runtime=runtime), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Served(str(server.make_url("")).rstrip("/"), server.app)
+    finally:
+        await server.close()
+
+
+@contextlib.asynccontextmanager
+async def serving_live(settings: Settings) -> AsyncIterator[tuple[Served, LiveHub]]:
+    """`serving`, with a hub attached as a started worker's would be (streams work)."""
+    runtime = Runtime()
+    async with serving(settings, runtime=runtime) as served:
+        live = LiveHub(settings, served.context.database)
+        runtime.attach(live)
+        try:
+            yield served, live
+        finally:
+            runtime.detach()
+            await live.hub.stop()
