@@ -14,12 +14,39 @@ changes a setting after start. To add a setting, add one field line.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from candleflow.core.casts import (
+    ANY_PORT,
+    BOOLEAN,
+    BOOTSTRAP,
+    DATABASE_URL,
+    DATABASE_URL_OR_EMPTY,
+    DIRECTORY,
+    FEEDS,
+    FILE,
+    HOST,
+    HTTP_URL,
+    IDENTIFIER,
+    INTEGER,
+    NON_NEGATIVE_HOURS,
+    NON_NEGATIVE_SECONDS,
+    PAIR,
+    PERIODS,
+    PORT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    SECONDS,
+    SYMBOLS,
+    TEXT,
+    TOPIC,
+    WS_URL,
+    Cast,
+    choice,
+)
 from candleflow.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -32,104 +59,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EVENT_LOOPS = ("uvloop", "asyncio")
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-@dataclass(frozen=True)
-class Cast(Generic[T]):
-    """How one variable's text becomes its value; `expect` tells a user what to write."""
-
-    parse: Callable[[str], T]
-    expect: str
-
-
-def _checked(convert: Callable[[str], T], ok: Callable[[T], bool]) -> Callable[[str], T]:
-    def parse(raw: str) -> T:
-        value = convert(raw)
-        if not ok(value):
-            raise ValueError(raw)
-        return value
-
-    return parse
-
-
-def _matching(pattern: str, *, full: bool = True) -> Callable[[str], str]:
-    match = re.fullmatch if full else re.match
-    return _checked(str, lambda raw: match(pattern, raw) is not None)
-
-
-def _periods(raw: str) -> tuple[int, ...]:
-    values = tuple(sorted({POSITIVE_INT.parse(p) for p in raw.split(",") if p.strip()}))
-    if not values:
-        raise ValueError(raw)
-    return values
-
-
-def _pair(raw: str) -> tuple[int, int]:
-    fast, slow = (POSITIVE_INT.parse(p) for p in raw.split(","))
-    if fast >= slow:
-        raise ValueError(raw)
-    return fast, slow
-
-
-def _choice(options: tuple[str, ...], normalise: Callable[[str], str] = str.lower) -> Cast[str]:
-    return Cast(_checked(normalise, lambda value: value in options), "one of " + ", ".join(options))
-
-
-def _bootstrap(raw: str) -> str:
-    for server in raw.split(","):
-        if not re.fullmatch(r"[\w.\-]+:\d{1,5}", server.strip()):
-            raise ValueError(raw)
-    return raw
-
-
-def _boolean(raw: str) -> bool:
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ValueError(raw)
-
-
-def _feeds(raw: str) -> str:
-    from candleflow.domain.feeds import canonical
-
-    return canonical(raw)  # a ConfigError names the variable and what to fix
-
-
-def _symbols(raw: str) -> tuple[str, ...]:
-    from candleflow.domain.symbols import parse_symbol
-
-    values = tuple(p.strip() for p in raw.split(",") if p.strip())
-    for value in values:
-        parse_symbol(value)
-    return values
-
-
-TEXT = Cast(str, "any text")
-PORT = Cast(_checked(int, lambda v: 0 <= v <= 65535), "a port number 0-65535")
-ANY_PORT = Cast(PORT.parse, "a port number (0 = any free port)")
-POSITIVE_INT = Cast(_checked(int, lambda v: v > 0), "a positive integer")
-INTEGER = Cast(int, "an integer")
-POSITIVE_FLOAT = Cast(_checked(float, lambda v: v > 0), "a positive number")
-SECONDS = Cast(POSITIVE_FLOAT.parse, "a positive number of seconds")
-NON_NEGATIVE_SECONDS = Cast(_checked(float, lambda v: v >= 0), "seconds >= 0")
-NON_NEGATIVE_HOURS = Cast(_checked(float, lambda v: v >= 0), "hours >= 0")
-PERIODS = Cast(_periods, "comma-separated positive integers")
-PAIR = Cast(_pair, "two integers 'fast,slow' with fast < slow")
-BOOTSTRAP = Cast(_bootstrap, "host:port[,host:port...]")
-DATABASE_URL = Cast(_matching(r"postgres(ql)?://", full=False), "a postgresql:// URL")
-IDENTIFIER = Cast(_matching(r"[A-Za-z0-9._\-]{1,200}"), "letters, digits, '.', '_' or '-'")
-TOPIC = Cast(IDENTIFIER.parse, "a Kafka topic name")
-HOST = Cast(_checked(str, bool), "a host name or address")
-WS_URL = Cast(_matching(r"wss?://", full=False), "a ws:// or wss:// URL")
-HTTP_URL = Cast(_matching(r"https?://", full=False), "an http(s):// URL")
-SYMBOLS = Cast(_symbols, "comma-separated symbols written Exchange:BASE/QUOTE")
-FEEDS = Cast(_feeds, "none, synthetic, or feeds such as binance:BTC/USDT+ETH/USDT,kraken:BTC/USD")
-DIRECTORY = Cast(Path, "a directory path")
-BOOLEAN = Cast(_boolean, "true or false (also 1/0, yes/no, on/off)")
-FILE = Cast(str, "a file path, or empty")
+ROLES = ("all", "engine", "web")
+REPLICA_FALLBACKS = ("primary", "fail")
 
 
 def setting(
@@ -166,7 +97,7 @@ class Settings:
     )
     kafka_security_protocol: str = setting(
         "PLAINTEXT",
-        _choice(KAFKA_PROTOCOLS, str.upper),
+        choice(KAFKA_PROTOCOLS, str.upper),
         "how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     )
     kafka_ssl_cafile: str = setting(
@@ -181,7 +112,7 @@ class Settings:
         "true", BOOLEAN, "check that a broker's certificate names the host connected to (off only for test setups)"
     )
     kafka_sasl_mechanism: str = setting(
-        "PLAIN", _choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+        "PLAIN", choice(SASL_MECHANISMS, str.upper), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
     )
     kafka_sasl_username: str = setting("", TEXT, "SASL user name (SASL_PLAINTEXT, SASL_SSL)")
     kafka_sasl_password: str = setting("", TEXT, "SASL password (SASL_PLAINTEXT, SASL_SSL)", secret=True)
@@ -190,6 +121,26 @@ class Settings:
     )
     database_url: str = setting(
         "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
+    )
+    database_read_url: str = setting(
+        "",
+        DATABASE_URL_OR_EMPTY,
+        "a read replica for history, indicators, marks, quotes and symbols; empty: CANDLEFLOW_DATABASE_URL",
+        secret=True,
+    )
+    replica_max_lag: float = setting(
+        "10", SECONDS, "seconds a read replica may trail the primary before its reads go elsewhere"
+    )
+    replica_fallback: str = setting(
+        "primary",
+        choice(REPLICA_FALLBACKS),
+        "where reads go while the replica lags or is down: primary, or fail (503 saying why)",
+    )
+    role: str = setting(
+        "all",
+        choice(ROLES),
+        "what a process runs: all (engine and web), engine (bars; serves only /healthz, /livez, /metrics) "
+        "or web (UDF, SSE, quotes and the chart; no engine; `candleflow web`)",
     )
     app_id: str = setting("candleflow", IDENTIFIER, "Faust app id: the consumer group workers share")
     web_host: str = setting("0.0.0.0", HOST, "address the worker's web server binds")
@@ -282,9 +233,9 @@ class Settings:
     max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
     max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
     event_loop: str = setting(
-        "uvloop", _choice(EVENT_LOOPS), "event loop of the worker: uvloop, or asyncio (the standard library's)"
+        "uvloop", choice(EVENT_LOOPS), "event loop of the worker: uvloop, or asyncio (the standard library's)"
     )
-    log_level: str = setting("INFO", _choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
+    log_level: str = setting("INFO", choice(LOG_LEVELS, str.upper), "log level of every command and of the worker")
     stack_dir: Path = setting(
         lambda: str(default_stack_dir()),
         DIRECTORY,

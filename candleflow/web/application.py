@@ -1,11 +1,13 @@
 """The web application, built by one function from what it serves.
 
 `create_web_app(settings, ...)` builds the aiohttp application of a process: the routes
-(`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
-`WebContext` (settings, database, runtime, functions, the Kafka probe, the OpenAPI
-document), and what happens at shutdown (open streams are ended, the database it opened
-is closed). Nothing is read from the environment or a module global, so a test builds
-an application from its own settings and serves it in-process.
+(`candleflow.web.routes`: all of them, or with `CANDLEFLOW_ROLE=engine` only `/healthz`,
+`/livez` and `/metrics`), the middleware (`candleflow.web.middleware`), the views'
+`WebContext` (settings, database, the reads and their replica, runtime, functions, the
+Kafka probe, the OpenAPI document), and what happens at start (the replica's lag is
+watched) and at shutdown (open streams are ended, the databases it opened are closed).
+Nothing is read from the environment or a module global, so a test builds an
+application from its own settings and serves it in-process.
 
 `serve` runs an application on the settings' host and port with aiohttp's runner (a
 worker serves it from its task, beside the engine; `SO_REUSEPORT` when
@@ -23,10 +25,11 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
+from candleflow.store.replica import Reads
 from candleflow.web import openapi
 from candleflow.web.context import CONTEXT, WebContext
 from candleflow.web.middleware import udf_middleware
-from candleflow.web.routes import add_routes
+from candleflow.web.routes import add_health_routes, add_routes
 from candleflow.web.runtime import Runtime
 
 #: Connections the web views of one process read with at most.
@@ -56,9 +59,17 @@ def create_web_app(
     app = web.Application(middlewares=[udf_middleware])
     kafka = kafka or KafkaConfig.from_settings(settings)
     owned = database is None
+    primary = database or Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S)
+    serves_charts = settings.role != "engine"
+    replica = (
+        Database(settings.database_read_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S)
+        if settings.database_read_url and serves_charts
+        else None
+    )
     ctx = WebContext(
         settings=settings,
-        database=database or Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S),
+        database=primary,
+        reads=Reads(primary, replica, max_lag_s=settings.replica_max_lag, fallback=settings.replica_fallback),
         runtime=runtime or Runtime(),
         functions=functions or from_settings(settings),
         kafka=kafka,
@@ -67,8 +78,12 @@ def create_web_app(
         spec=openapi.spec(settings),
     )
     app[CONTEXT] = ctx
-    add_routes(app)
+    if serves_charts:
+        add_routes(app)
+    else:
+        add_health_routes(app)
     app.on_response_prepare.append(_server_header)
+    app.on_startup.append(_watch_replica)
     app.on_shutdown.append(_end_streams)
     app.on_cleanup.append(_close_probes)
     if owned:
@@ -101,8 +116,13 @@ async def _end_streams(app: web.Application) -> None:
         worker.hub.close_all()
 
 
+async def _watch_replica(app: web.Application) -> None:
+    app[CONTEXT].reads.start()
+
+
 async def _close_probes(app: web.Application) -> None:
     await app[CONTEXT].database_probe.close()
+    await app[CONTEXT].reads.close()
 
 
 async def _close_database(app: web.Application) -> None:

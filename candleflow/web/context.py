@@ -1,7 +1,7 @@
 """What the views of one web application share, built once by its factory.
 
 `create_web_app` (`candleflow.web.application`) builds one `WebContext` from the settings,
-the database, the runtime (where the running worker's status and SSE hub are found) and
+the database (and the read replica), the runtime (where the running worker's status and SSE hub are found) and
 the functions this process computes, and stores it under `CONTEXT`. A view reads it with
 `context(request)`; nothing a view needs lives in a module global, so each view can be
 served in-process by an application built for a test.
@@ -20,6 +20,7 @@ from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
+from candleflow.store.replica import Reads
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
 
@@ -27,7 +28,10 @@ from candleflow.web.symbols_cache import SymbolCache
 @dataclass
 class WebContext:
     settings: Settings
+    #: The primary: the streams' current bars, and the hub's re-reads.
     database: Database
+    #: History, indicators, marks, quotes and symbols: the read replica while it keeps up.
+    reads: Reads
     runtime: Runtime
     functions: FunctionSet
     kafka: KafkaConfig

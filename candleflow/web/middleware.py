@@ -5,7 +5,8 @@ It owns the cross-cutting rules so views do not repeat them:
 * CORS: `Access-Control-Allow-Origin: *` on every answer (no credentials) and an
   answer to every `OPTIONS` preflight;
 * errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; aiohttp's
-  own 404/405 get the same body; a database outage is a 503; anything unexpected is
+  own 404/405 get the same body; a database outage is a 503 (a read replica that may
+  not be read, with why: `candleflow.store.replica`); anything unexpected is
   logged with its traceback and answered 500 with a body that carries no trace;
 * metrics: a request counter (by endpoint and status) and a latency histogram per
   endpoint, the endpoint being the route pattern (bounded cardinality).
@@ -23,6 +24,7 @@ from prometheus_client import Counter, Histogram
 
 from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from candleflow.store.connection import DB_ERRORS
+from candleflow.store.replica import ReplicaUnavailable
 from candleflow.web import responses
 from candleflow.web.errors import UdfError, unavailable
 
@@ -75,6 +77,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return responses.udf_error(exc.reason.lower(), exc.status, _keep(exc))
+    except ReplicaUnavailable as exc:
+        return responses.udf_error(str(exc), 503, {"Retry-After": "5"})
     except DB_ERRORS as exc:
         log.warning("%s %s: database error: %r", request.method, request.path, exc)
         error = unavailable("database")

@@ -72,7 +72,7 @@ UNKNOWN_SYMBOL = "unknown_symbol"
 
 async def resolve(ctx: WebContext, name: str) -> SymbolRow:
     """The stored symbol `name` refers to, or `unknown_symbol` (404)."""
-    row = await ctx.symbols.find(await ctx.database.connected(), name)
+    row = await ctx.symbols.find(await ctx.reads.connected(), name)
     if row is None:
         raise UdfError(UNKNOWN_SYMBOL, 404)
     return row
@@ -86,7 +86,7 @@ def current_bucket_s(res: Resolution) -> int:
 @ROUTES.get("/udf/config")
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
-    exchanges = await queries.exchanges(await context(request).database.connected())
+    exchanges = await queries.exchanges(await context(request).reads.connected())
     return responses.json(symbol_info.config(exchanges))
 
 
@@ -109,7 +109,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     q = SEARCH.read(request.query)
     query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
     limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
-    rows = await queries.all_symbols(await context(request).database.connected())
+    rows = await queries.all_symbols(await context(request).reads.connected())
     found = [r for r in rows if symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
     return responses.json([symbol_info.search_item(r) for r in found[:limit]])
@@ -126,7 +126,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     res = q.resolution()
     rng = params.time_range(q)
     cap = ctx.settings.max_span_bars
-    db = await ctx.database.connected()
+    db = await ctx.reads.connected()
     bars = await queries.history(db, row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
     if bars.over_cap and not rng.countback:
         raise too_many("bars", cap, res.code)
@@ -148,7 +148,7 @@ async def quotes(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
-    db = await ctx.database.connected()
+    db = await ctx.reads.connected()
     resolved = {name: await ctx.symbols.find(db, name) for name in names}
     found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
     items = []
@@ -195,7 +195,7 @@ async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     start = q.integer("from", end)
     cap = ctx.settings.max_span_bars
     found = await queries.marks(
-        await ctx.database.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
+        await ctx.reads.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
     )
     if len(found) > cap:
         raise too_many("marks", cap, res.code, countback_helps=False)
