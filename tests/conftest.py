@@ -62,7 +62,8 @@ def secured_stack_control() -> Iterator[Stack]:
     """A second stack, started only for the tests that ask for it: Kafka with SSL
     (client certificates required), SASL_SSL and SASL_PLAINTEXT listeners beside its
     PLAINTEXT one, PostgreSQL with TLS, and a streaming replica. Its `candleflow`
-    database is migrated. At the end no process of it may be left."""
+    database is migrated, and so is the template of its per-test databases
+    (`secured_database_url`). At the end no process of it may be left."""
     directory = temporary_stack_dir("candleflow-test-secured-")
     control = Stack(
         directory,
@@ -75,6 +76,7 @@ def secured_stack_control() -> Iterator[Stack]:
     try:
         info = control.up()
         aio.run(lambda: migrate(info.database_url))
+        aio.run(lambda: prepare_template(info))
         yield control
     finally:
         try:
@@ -95,6 +97,13 @@ def secured_stack(secured_stack_control: Stack) -> StackInfo:
 async def database_url(stack: StackInfo) -> AsyncIterator[str]:
     """A fresh migrated database for this test (a copy of the template); dropped afterwards."""
     async with fresh_database(stack) as url:
+        yield url
+
+
+@pytest.fixture
+async def secured_database_url(secured_stack: StackInfo) -> AsyncIterator[str]:
+    """A fresh migrated database of the secured stack's primary (the replica follows it)."""
+    async with fresh_database(secured_stack) as url:
         yield url
 
 

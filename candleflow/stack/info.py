@@ -89,7 +89,11 @@ class StackInfo:
     @property
     def replica_url(self) -> str | None:
         """The replica's URL (read only), or None without a replica."""
-        return self._url(self.replica_port, "candleflow") if self.replica_port else None
+        return self.replica_url_of("candleflow")
+
+    def replica_url_of(self, database: str) -> str | None:
+        """The replica's URL of another database (None without a replica)."""
+        return self._url(self.replica_port, database) if self.replica_port else None
 
     def env(self) -> dict[str, str]:
         """The variables that point every other candleflow command at this stack."""

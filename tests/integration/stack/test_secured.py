@@ -1,29 +1,32 @@
 """The local stack's secured services are real: records cross every secured Kafka
-listener with every SASL mechanism, using the variables `candleflow stack up` exports;
-a wrong password, an untrusted CA and a missing client certificate are refused;
-PostgreSQL answers `sslmode=verify-full` with the stack's CA and refuses a foreign CA
-and an unencrypted connection; the replica replays what the primary commits."""
+listener with every SASL mechanism through candleflow's one Kafka configuration, built
+from the variables `candleflow stack up` exports; a wrong password, an untrusted CA, a
+missing client certificate and a protocol that is not the listener's are refused by the
+start-up check, which names what to fix; PostgreSQL answers `sslmode=verify-full` with
+the stack's CA and refuses a foreign CA (named by the start-up check) and an unencrypted
+connection; the replica replays what the primary commits."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaConnectionError
-from aiokafka.helpers import create_ssl_context
+from aiokafka import TopicPartition
 
+from candleflow.core.settings import Settings
+from candleflow.kafka import clients, preflight
+from candleflow.kafka.config import KafkaConfig
+from candleflow.kafka.exceptions import KafkaRefused
 from candleflow.stack import Stack, StackInfo
 from candleflow.stack.tls import make_ca
+from candleflow.store import preflight as database_preflight
+from candleflow.store.preflight import DatabaseRefused
 from tests.harness import create_topics
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -35,36 +38,9 @@ COMBINATIONS = [
 ]  # fmt: skip
 
 
-def aiokafka_options(env: dict[str, str]) -> dict[str, Any]:
-    """aiokafka keyword arguments from the CANDLEFLOW_KAFKA_* variables of `env` (until
-    `candleflow.kafka` builds every client from settings, tests read the exports so)."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": env["CANDLEFLOW_KAFKA_BOOTSTRAP"],
-        "security_protocol": env.get("CANDLEFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
-        "request_timeout_ms": 10_000,
-    }
-    if "CANDLEFLOW_KAFKA_SSL_CAFILE" in env:
-        context = create_ssl_context(
-            cafile=env["CANDLEFLOW_KAFKA_SSL_CAFILE"],
-            certfile=env.get("CANDLEFLOW_KAFKA_SSL_CERTFILE"),
-            keyfile=env.get("CANDLEFLOW_KAFKA_SSL_KEYFILE"),
-        )
-        context.check_hostname = env["CANDLEFLOW_KAFKA_SSL_CHECK_HOSTNAME"] == "true"
-        options["ssl_context"] = context
-    if "CANDLEFLOW_KAFKA_SASL_MECHANISM" in env:
-        options |= {
-            "sasl_mechanism": env["CANDLEFLOW_KAFKA_SASL_MECHANISM"],
-            "sasl_plain_username": env["CANDLEFLOW_KAFKA_SASL_USERNAME"],
-            "sasl_plain_password": env["CANDLEFLOW_KAFKA_SASL_PASSWORD"],
-        }
-    return options
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.1)
+def config(env: dict[str, str]) -> KafkaConfig:
+    """The one Kafka configuration of candleflow, from the variables `candleflow stack up` exports."""
+    return KafkaConfig.from_settings(Settings.from_env(env))
 
 
 @pytest.mark.parametrize(("protocol", "mechanism"), COMBINATIONS)
@@ -76,16 +52,17 @@ async def test_records_cross_every_secured_listener(
     env = secured_stack.kafka_env(protocol, mechanism)
     assert env["CANDLEFLOW_KAFKA_SECURITY_PROTOCOL"] == protocol
     assert env["CANDLEFLOW_KAFKA_BOOTSTRAP"] != secured_stack.kafka_bootstrap, "not the plaintext listener"
-    options = aiokafka_options(env)
+    kafka = config(env)
+    assert (await preflight.check(kafka)).unreachable == ()
     sent = [f"{protocol} {mechanism} {n}".encode() for n in range(3)]
-    producer = AIOKafkaProducer(acks="all", **options)
+    producer = clients.producer(kafka, "test")
     await producer.start()
     try:
         for value in sent:
             await producer.send_and_wait(topic, value, key=b"k")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **options)
+    consumer = clients.assigned_reader(kafka, "test")
     await consumer.start()
     received: list[bytes] = []
     try:
@@ -98,51 +75,52 @@ async def test_records_cross_every_secured_listener(
             received.extend(m.value for m in batch.get(partition, []))
             return len(received) >= len(sent)
 
-        await _eventually(all_read, f"the records came back over {protocol}")
+        await eventually(all_read, 30, what=f"the records came back over {protocol}")
     finally:
         await consumer.stop()
     assert received == sent
 
 
-async def _refusal(options: dict[str, Any], caplog: pytest.LogCaptureFixture) -> str:
-    """Start a producer that must be refused; the reason aiokafka logged for it."""
-    caplog.clear()
-    producer = AIOKafkaProducer(**options)
-    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
-        try:
-            await producer.start()
-        finally:
-            await producer.stop()
-    return "\n".join(r.getMessage() for r in caplog.records)
+async def refusal(env: dict[str, str]) -> str:
+    """What the start-up check says of a client the broker must refuse."""
+    with pytest.raises(KafkaRefused) as refused:
+        await preflight.check(config(env))
+    return str(refused.value)
 
 
 @pytest.mark.parametrize(("protocol", "mechanism"), [("SASL_SSL", "SCRAM-SHA-512"), ("SASL_PLAINTEXT", "PLAIN")])
-async def test_a_wrong_password_is_refused(
-    secured_stack: StackInfo, protocol: str, mechanism: str, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_wrong_password_is_refused(secured_stack: StackInfo, protocol: str, mechanism: str) -> None:
     env = secured_stack.kafka_env(protocol, mechanism) | {"CANDLEFLOW_KAFKA_SASL_PASSWORD": "not-the-password"}
-    reason = await _refusal(aiokafka_options(env), caplog)
-    assert "SaslAuthenticationFailed" in reason
-    assert "invalid credentials" in reason.lower() or "invalid username or password" in reason.lower()
+    reason = await refusal(env)
+    assert f"refused the login of user 'candleflow' with {mechanism}" in reason
+    assert "CANDLEFLOW_KAFKA_SASL_PASSWORD" in reason
 
 
-async def test_an_untrusted_ca_is_refused(
-    secured_stack: StackInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_an_untrusted_ca_is_refused(secured_stack: StackInfo, tmp_path: Path) -> None:
     foreign = make_ca(tmp_path, "not the stack's CA")
     env = secured_stack.kafka_env("SASL_SSL") | {"CANDLEFLOW_KAFKA_SSL_CAFILE": str(foreign.ca)}
-    reason = await _refusal(aiokafka_options(env), caplog)
-    assert "CERTIFICATE_VERIFY_FAILED" in reason
+    reason = await refusal(env)
+    assert f"not signed by the CA of CANDLEFLOW_KAFKA_SSL_CAFILE={foreign.ca}" in reason
 
 
-async def test_the_ssl_listener_wants_a_client_certificate(
-    secured_stack: StackInfo, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_the_ssl_listener_wants_a_client_certificate(secured_stack: StackInfo) -> None:
     env = secured_stack.kafka_env("SSL")
     assert env["CANDLEFLOW_KAFKA_SSL_CERTFILE"] == str(secured_stack.tls.client_cert)
     del env["CANDLEFLOW_KAFKA_SSL_CERTFILE"], env["CANDLEFLOW_KAFKA_SSL_KEYFILE"]
-    reason = await _refusal(aiokafka_options(env), caplog)
+    reason = await refusal(env)
     assert f"127.0.0.1:{secured_stack.kafka_port_of('SSL')}" in reason
+    assert "client certificate" in reason
+
+
+async def test_a_protocol_that_is_not_the_listeners_is_named(secured_stack: StackInfo) -> None:
+    plain_to_tls = secured_stack.kafka_env("SASL_SSL") | {"CANDLEFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
+    del plain_to_tls["CANDLEFLOW_KAFKA_SSL_CAFILE"]
+    assert "is it a TLS listener?" in await refusal(plain_to_tls)
+    tls_to_plain = secured_stack.kafka_env("SASL_PLAINTEXT", "PLAIN") | {
+        "CANDLEFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "CANDLEFLOW_KAFKA_SSL_CAFILE": str(secured_stack.tls.ca),
+    }
+    assert "is it a plaintext listener?" in await refusal(tls_to_plain)
 
 
 async def _ssl_in_use(url: str) -> bool:
@@ -159,8 +137,12 @@ async def test_postgres_verify_full_with_the_stack_ca(secured_stack: StackInfo, 
     assert await _ssl_in_use(url)
     assert await _ssl_in_use(url.replace("127.0.0.1", "localhost")), "the certificate names localhost too"
     foreign = make_ca(tmp_path, "not the stack's CA")
+    untrusted = url.replace(str(secured_stack.tls.ca), str(foreign.ca))
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-        await _ssl_in_use(url.replace(str(secured_stack.tls.ca), str(foreign.ca)))
+        await _ssl_in_use(untrusted)
+    assert await database_preflight.check(url, "CANDLEFLOW_DATABASE_URL") is None
+    with pytest.raises(DatabaseRefused, match=f"not signed by the CA of sslrootcert={foreign.ca}"):
+        await database_preflight.check(untrusted, "CANDLEFLOW_DATABASE_URL")
     unencrypted = url.split("?", 1)[0] + "?sslmode=disable"
     with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="no encryption"):
         await _ssl_in_use(unencrypted)
@@ -182,9 +164,9 @@ async def test_the_replica_replays_the_primary(secured_stack: StackInfo, secured
             except asyncpg.UndefinedTableError:
                 return False
 
-        await _eventually(replayed, "the replica holds the primary's rows")
-        await _eventually(
-            lambda: asyncio.to_thread(lambda: secured_stack_control.replica_lag().caught_up), "the lag is zero"
+        await eventually(replayed, 30, what="the replica holds the primary's rows")
+        await eventually(
+            lambda: asyncio.to_thread(lambda: secured_stack_control.replica_lag().caught_up), 30, what="the lag is zero"
         )
         with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
             await replica.execute(f"INSERT INTO {table} VALUES (1)")
@@ -220,7 +202,7 @@ async def test_a_stopped_replica_catches_up_when_started(
                 except asyncpg.UndefinedTableError:
                     return False
 
-            await _eventually(replayed, "the restarted replica replayed what it missed")
+            await eventually(replayed, 30, what="the restarted replica replayed what it missed")
         finally:
             await replica.close()
     finally:
