@@ -19,6 +19,7 @@ import logging
 
 from aiohttp import web
 
+from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
@@ -36,7 +37,7 @@ class WebTier:
     """What a web-only process attaches to its application's `Runtime`: the SSE hub, and
     no engine (`status` is None)."""
 
-    status = None
+    status: EngineStatus | None = None
 
     def __init__(self, settings: Settings, kafka: KafkaConfig, database: Database) -> None:
         feed = UpdatesFeed(kafka, settings.updates_topic, reread=lambda keys: current_bars(database, keys))
