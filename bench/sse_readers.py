@@ -6,7 +6,9 @@ out of the worker's figures: they only split events and timestamp the sampled on
 
 Prints `ready` once every client has its response head, then reads until a line
 arrives on stdin, then prints one JSON object: bar events received per client and, for
-the first `sample` clients, `[close, unix time received]` per bar event.
+`sample` clients spread over all of them (every k-th connection, not the first to
+connect, whom a fan-out round may serve first), `[close, unix time received]` per bar
+event.
 
 Each client is a bare `asyncio.Protocol` (on uvloop when it is installed): one callback
 per read, events counted with `bytes.count`, no task, no line-by-line coroutine. On two
@@ -101,9 +103,10 @@ async def main() -> None:
     counts = [0] * args.clients
     samples: list[list[object]] = []
     transports: list[asyncio.Transport] = []
+    every = max(1, args.clients // max(1, args.sample))
     for start in range(0, args.clients, 200):  # do not flood the listen backlog
         batch = range(start, min(args.clients, start + 200))
-        pending = [connect(host, port, request, n, n < args.sample, counts, samples) for n in batch]
+        pending = [connect(host, port, request, n, n % every == 0, counts, samples) for n in batch]
         transports += await asyncio.wait_for(asyncio.gather(*pending), CONNECT_TIMEOUT_S)
     gc.collect()
     gc.disable()  # a full collection (12-14 ms seen) would delay the stamps of every sampled client at once
