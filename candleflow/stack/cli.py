@@ -13,7 +13,7 @@ import shlex
 import click
 
 from candleflow.core import command
-from candleflow.core.settings import Settings
+from candleflow.core.settings import Settings, variable
 from candleflow.stack.kafka_security import CLIENT_AUTH, MECHANISMS, KafkaSecurity
 from candleflow.stack.stack import Stack
 
@@ -89,7 +89,10 @@ def up(
     def main(run: command.Invocation) -> None:
         security = _security(run.settings, protocols, sasl_mechanism, kafka_client_auth)
         info = _stack(run.settings, security, pg_tls, pg_replica).up()
-        for name, value in info.env().items():
+        exports = info.env()
+        if info.replica_url is not None:  # reads of the charts from the replica (docs/deployment.md)
+            exports[variable("database_read_url")] = info.replica_url
+        for name, value in exports.items():
             click.echo(f"export {name}={shlex.quote(value)}")
 
     command.run(main, name="candleflow stack up")
