@@ -45,7 +45,10 @@ async def check(settings: Settings, *, kafka: bool = True, database: bool = True
 
 
 async def _kafka(settings: Settings) -> None:
-    answer = await kafka_preflight.check(KafkaConfig.from_settings(settings))
+    config = KafkaConfig.from_settings(settings)
+    if config.security_protocol == "SASL_PLAINTEXT" and config.sasl_mechanism == "PLAIN":
+        log.warning("SASL_PLAINTEXT with PLAIN sends the Kafka password in the clear: prefer SASL_SSL or SCRAM")
+    answer = await kafka_preflight.check(config)
     for broker in answer.unreachable:
         log.warning("Kafka broker %s does not answer", broker)
 

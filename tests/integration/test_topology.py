@@ -149,7 +149,11 @@ def _start_refused(args: tuple[str, ...], env: dict[str, str], tmp_path: Path) -
         (("worker",), "kafka password", "refused the login of user 'candleflow' with SCRAM-SHA-512"),
         (("worker",), "kafka ca", "not signed by the CA of CANDLEFLOW_KAFKA_SSL_CAFILE="),
         (("web",), "postgres ca", "(CANDLEFLOW_DATABASE_URL) presented a certificate not signed by the CA of"),
-        (("web",), "replica ca", "(CANDLEFLOW_DATABASE_READ_URL) presented a certificate not signed by the CA of"),
+        (
+            ("worker", "--role", "web"),  # the manifests' web tier: `candleflow worker` with the role web
+            "replica ca",
+            "(CANDLEFLOW_DATABASE_READ_URL) presented a certificate not signed by the CA of",
+        ),
     ],
 )
 def test_a_refusing_server_stops_the_process_at_start(

@@ -27,7 +27,12 @@ K8S = REPO / "deploy" / "k8s"
 VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 KNOWN = {name for name, _default, _meaning in SETTINGS_DOC}
 #: Settings that are secrets: they may come only from the Secret.
-SECRETS = {"CANDLEFLOW_DATABASE_URL", "CANDLEFLOW_KAFKA_SASL_PASSWORD", "CANDLEFLOW_CRYPTOCOMPARE_API_KEY"}
+SECRETS = {
+    "CANDLEFLOW_DATABASE_URL",
+    "CANDLEFLOW_DATABASE_READ_URL",
+    "CANDLEFLOW_KAFKA_SASL_PASSWORD",
+    "CANDLEFLOW_CRYPTOCOMPARE_API_KEY",
+}
 ROLES = {"candleflow-engine": "engine", "candleflow-web": "web"}
 
 Doc = dict[str, Any]
@@ -120,8 +125,9 @@ def test_secrets_come_only_from_the_secret(objects: dict[tuple[str, str], Doc]) 
         assert not SECRETS & {item["name"] for item in container.get("env", [])}, f"{name}: a secret in plain env"
         sources = [s.get("configMapRef", s.get("secretRef"))["name"] for s in container["envFrom"]]
         assert sources == ["candleflow-settings", "candleflow-secrets"], name
-    url = secret["stringData"]["CANDLEFLOW_DATABASE_URL"]
-    assert "sslmode=verify-full" in url and "sslrootcert=/etc/candleflow/ca/" in url
+    for name in ("CANDLEFLOW_DATABASE_URL", "CANDLEFLOW_DATABASE_READ_URL"):
+        url = secret["stringData"][name]
+        assert "sslmode=verify-full" in url and "sslrootcert=/etc/candleflow/ca/" in url, name
 
 
 def test_each_process_has_its_role(objects: dict[tuple[str, str], Doc]) -> None:
