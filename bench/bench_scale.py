@@ -166,6 +166,7 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
         "rate_per_s": RATE,
         "ticks": driven.ticks,
         "served": served(driven.counts),
+        "events_per_client_s": round(sum(driven.counts) / len(driven.counts) / window, 2),
         "held_per_process": held,
         "cpu_per_process": cpu[: len(place.chart_processes)],
         "engine_cpu": cpu[-1],
