@@ -61,8 +61,10 @@ test: install frontend chromium lint ## Lint, then unit + integration tests (rea
 test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-TimescaleDB (npm installs tests/timescale on first use)
 	$(BIN)/pytest -q tests/integration/store/test_timescaledb.py
 
-run: install frontend ## Stack up, migrate, worker with the demo feed; chart at http://localhost:6066; Ctrl-C stops it all
-	$(BIN)/python -m candleflow.stack.run
+run: install ## Check the configuration, build the chart, stack up, migrate, worker with the demo feed; chart at http://localhost:6066; Ctrl-C stops it all
+	@$(BIN)/python -m candleflow.stack.run --check
+	@$(MAKE) --no-print-directory frontend
+	@$(BIN)/python -m candleflow.stack.run
 
 wheel: install frontend ## Build dist/candleflow-<version>-py3-none-any.whl (migrations and chart inside)
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .

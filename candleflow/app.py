@@ -36,7 +36,7 @@ from candleflow import startup
 from candleflow.agents import Serving, run_engine
 from candleflow.core import event_loop
 from candleflow.core.command import exit_code
-from candleflow.core.logs import worker_loglevel
+from candleflow.core.logs import quiet_libraries, worker_loglevel
 from candleflow.core.settings import Settings, variable
 from candleflow.domain.exceptions import CandleflowError, ConfigError
 from candleflow.functions.registry import FunctionSet, from_settings
@@ -70,6 +70,7 @@ def worker_class(settings: Settings, serving: Serving) -> type[FaustWorker]:
             part of a quiet worker's time answering history: `bench/bench_history.py`)."""
             self.spinner = None
             super().on_setup_root_logger(logger, level)
+            quiet_libraries()
 
     return Worker
 
@@ -129,7 +130,7 @@ def app_from_environment() -> faust.App:
         functions = from_settings(settings)
         asyncio.run(startup.check(settings, replica=settings.role == "all"))
     except CandleflowError as exc:
-        print(f"candleflow worker: {exc}", file=sys.stderr)
+        print(f"candleflow: {exc}", file=sys.stderr)
         raise SystemExit(exit_code(exc)) from None
     event_loop.install(settings.event_loop)
     return create_app(settings, functions)

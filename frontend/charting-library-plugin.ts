@@ -4,13 +4,16 @@
  * everything there but README.md). `vite dev` serves that folder at
  * `/charting_library/`, and `vite build` copies it to `dist/charting_library/`,
  * where tv.html looks for `charting_library.standalone.js`. Without the library
- * the build still succeeds and tv.html explains what to do.
+ * the build still succeeds and tv.html explains what to do. Either way the build
+ * writes `charting-library.json` (`{"present": true|false}`), which tv.html reads
+ * first: asking for a library that is not there would put a 404 in the console.
  */
-import { cpSync, createReadStream, existsSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Plugin, ResolvedConfig } from 'vite';
 
 const MOUNT = '/charting_library/';
+const MANIFEST = 'charting-library.json';
 const SKIPPED = new Set(['README.md']);
 const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -33,6 +36,11 @@ export function chartingLibrary(folder: string): Plugin {
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const url = (req.url ?? '').split('?')[0] ?? '';
+        if (url.endsWith(`/${MANIFEST}`)) {
+          res.setHeader('Content-Type', 'application/json');
+          res.end(JSON.stringify({ present: existsSync(join(folder, 'charting_library.standalone.js')) }));
+          return undefined;
+        }
         const at = url.indexOf(MOUNT);
         if (at < 0) {
           next();
@@ -51,7 +59,9 @@ export function chartingLibrary(folder: string): Plugin {
     },
     closeBundle() {
       if (config?.command !== 'build') return;
-      if (!existsSync(join(folder, 'charting_library.standalone.js'))) {
+      const present = existsSync(join(folder, 'charting_library.standalone.js'));
+      writeFileSync(resolve(config.root, config.build.outDir, MANIFEST), JSON.stringify({ present }));
+      if (!present) {
         config.logger.info('charting_library/ holds no Charting Library: tv.html will explain how to add it');
         return;
       }

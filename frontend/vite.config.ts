@@ -18,6 +18,11 @@ export default defineConfig({
     // lightweight-charts is ~160 kB minified on its own; one chunk is fine here.
     chunkSizeWarningLimit: 400,
     rolldownOptions: {
+      // The drawing code (lightweight-charts and src/chart/) in one chunk of a stable name,
+      // whichever page modules happen to share it (the wheel test finds it by that name).
+      output: {
+        codeSplitting: { groups: [{ name: 'lightweight-view', test: /lightweight-charts|[\\/]src[\\/]chart[\\/]/ }] },
+      },
       input: {
         index: resolve(import.meta.dirname, 'index.html'),
         tv: resolve(import.meta.dirname, 'tv.html'),

@@ -292,10 +292,18 @@ class Settings:
         """Settings from `env` (default `os.environ`); unset variables keep their defaults."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        wrong: list[str] = []
         for spec in fields(cls):
             name = variable(spec.name)
             if name in env:
-                values[spec.name] = _parse(name, env[name], spec.metadata["cast"])
+                try:
+                    values[spec.name] = _parse(name, env[name], spec.metadata["cast"])
+                except ConfigError as exc:
+                    wrong.append(str(exc))
+        if len(wrong) > 1:  # every malformed variable at once, not one per attempt
+            raise ConfigError(f"{len(wrong)} settings need fixing: " + "; ".join(wrong))
+        if wrong:
+            raise ConfigError(wrong[0])
         return cls(**values)
 
 

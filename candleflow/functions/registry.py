@@ -172,10 +172,31 @@ def parse(spec: str) -> Function:
 
 
 def load(specs: str, ma_periods: Sequence[int], crossover: tuple[int, int]) -> FunctionSet:
-    """The defaults, then every item of `specs` (the text of `CANDLEFLOW_FUNCTIONS`)."""
+    """The defaults, then every item of `specs` (the text of `CANDLEFLOW_FUNCTIONS`).
+
+    A function listed twice, or one the defaults compute already, is refused: a
+    configuration that says the same thing twice is a mistake somewhere (a copy left in,
+    a parameter meant to differ), and keeping one copy silently would hide it."""
     defaults: list[Function] = [cls(period=p) for p in ma_periods for cls in (SMA, EMA)]
     defaults.append(Crossover(fast=crossover[0], slow=crossover[1]))
-    return FunctionSet.of([*defaults, *(parse(spec) for spec in split_specs(specs))])
+    listed: dict[str, str] = {}
+    configured: list[Function] = []
+    for spec in split_specs(specs):
+        function = parse(spec)
+        if function.key in listed:
+            raise FunctionConfigError(
+                f"CANDLEFLOW_FUNCTIONS lists {function.key} twice ({listed[function.key]!r} and {spec!r}): "
+                "remove one, or give the second other parameters"
+            )
+        if function in defaults:
+            raise FunctionConfigError(
+                f"CANDLEFLOW_FUNCTIONS: {spec!r} is {function.key}, which is computed already "
+                f"(CANDLEFLOW_MA_PERIODS={','.join(map(str, ma_periods))}, "
+                f"CANDLEFLOW_CROSSOVER={crossover[0]},{crossover[1]}): remove it"
+            )
+        listed[function.key] = spec
+        configured.append(function)
+    return FunctionSet.of([*defaults, *configured])
 
 
 def from_settings(settings: Settings) -> FunctionSet:

@@ -1,4 +1,4 @@
-"""`candleflow stack up|down|status`.
+"""`candleflow stack up|down|status|run`.
 
 `up` prints only `export` lines on stdout (progress goes to stderr), so that
 `eval "$(candleflow stack up)"` configures the calling shell. Its options ask for a
@@ -114,3 +114,16 @@ def down() -> None:
 def status() -> None:
     """Say what runs where (and how far the replica trails the primary)."""
     command.run(lambda run: click.echo(_stack(run.settings).status()), name="candleflow stack status")
+
+
+@stack.command("run")
+def run_all() -> None:
+    """What `make run` runs: the stack, migrations, a worker with the demo feed and the chart
+    on :6066, until Ctrl-C (the configuration is checked before anything starts).
+
+    `make run` is a supervisor of child processes with its own signal handling (a first
+    Ctrl-C stops the worker and the services it started, in order): it keeps its own exit
+    codes, the same table (`candleflow.core.command.EXIT_CODES`)."""
+    from candleflow.stack import run
+
+    raise SystemExit(run.main([]))

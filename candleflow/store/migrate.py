@@ -59,7 +59,9 @@ async def try_timescaledb(conn: asyncpg.Connection) -> bool:
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     except asyncpg.PostgresError as exc:
-        log.info("timescaledb: not available (plain PostgreSQL): %s", exc)
+        # One line: the server's DETAIL and HINT (the control file it looked for) say nothing
+        # a user of plain PostgreSQL needs, and used to follow every start.
+        log.info("timescaledb: not available (plain PostgreSQL): %s", exc.args[0] if exc.args else type(exc).__name__)
         return False
     return True
 

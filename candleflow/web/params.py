@@ -17,13 +17,13 @@ A parameter given twice is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from candleflow.domain import symbols
-from candleflow.domain.resolution import SUPPORTED, Resolution, parse_resolution
+from candleflow.domain.resolution import SPELLINGS, Resolution, advice, parse_resolution
 from candleflow.web.errors import UdfError
 
 #: Times are clamped to [0, end of year 9999]: the range Python and PostgreSQL share.
@@ -40,18 +40,6 @@ _JSON_DIGITS = re.compile(r"-?(?:0|[1-9][0-9]*)")
 
 #: What views pass in: aiohttp's `request.query` (a multidict, so repeats are seen) or a dict.
 QueryLike = Mapping[str, str]
-
-
-def resolution_spellings() -> tuple[str, ...]:
-    """Every spelling of a supported resolution the API accepts: the code, lower case,
-    and the unit alone when the count is 1 (`1D`, `1d`, `D`, `d`)."""
-    spellings: list[str] = []
-    for res in SUPPORTED:
-        forms = [res.code, res.code.lower()]
-        if res.count == 1 and res.unit:
-            forms += [res.unit, res.unit.lower()]
-        spellings += [f for f in dict.fromkeys(forms) if f not in spellings]
-    return tuple(spellings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +60,8 @@ class Param:
     example: str | int | None = None
     #: A list parameter, given at most this many times (`sub=a&sub=b`); None: given once.
     max_items: int | None = None
+    #: Says why a value outside `enum` is refused and what to write instead (default: the enum).
+    refusal: Callable[[str], str] | None = None
     _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +120,8 @@ class Param:
         return [self._string(raw) for raw in given]
 
     def _not_in_enum(self, raw: str) -> UdfError:
+        if self.refusal is not None:
+            return UdfError(self.refusal(raw))
         return UdfError(f"parameter {self.name}={raw[:40]!r} is not one of {', '.join(map(str, self.enum or ()))}")
 
     def _string(self, raw: str) -> str:
@@ -215,11 +207,13 @@ SYMBOL = Param(
 )
 RESOLUTION = Param(
     "resolution",
-    "TradingView resolution: `1S`, `1`, `5`, `15`, `30`, `60`, `240`, `1D`, `1W`, `1M`; "
-    "a count of 1 may be left out (`D`) and letters may be lower case",
+    "TradingView resolution: `1S` (seconds), `1`, `5`, `15`, `30`, `60`, `240` (minutes: `60` is an hour), "
+    "`1D`, `1W`, `1M` (a month); a count of 1 may be left out (`D`). Nothing else: `1m` is refused as "
+    "ambiguous, `1h` with the spelling to use",
     required=True,
-    enum=resolution_spellings(),
+    enum=tuple(SPELLINGS),
     example="1D",
+    refusal=advice,
 )
 FROM = Param(
     "from",

@@ -1,10 +1,14 @@
-"""The built chart frontend: `/` serves `frontend/dist/index.html`, plus its assets.
+"""The built chart frontend: `/` serves `frontend/dist/index.html`, plus every other page
+and asset of the build.
 
 Vite builds into `frontend/dist` (`make frontend`), which the wheel carries inside the
-package (`candleflow.core.bundled`): hashed bundles under `assets/`
-(cached for a year, they never change under the same name) and a few files at the
-root (favicon and the like). Whatever is there at request time is served; without a
-build, `/` answers a short page saying how to make one.
+package (`candleflow.core.bundled`): a page per HTML file at the root (`index.html`,
+`grid.html`, `tv.html`, each served under its file name and `grid.html` also at
+`/grid`), hashed bundles under `assets/` (cached for a year, they never change under
+the same name), a few files at the root (favicon and the like) and, for owners of
+TradingView's Charting Library, the library under `charting_library/`. Whatever is
+there at request time is served; without a build, `/` answers a short page saying how
+to make one.
 """
 
 from __future__ import annotations
@@ -57,6 +61,28 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def grid(request: web.Request) -> web.StreamResponse:
     """Several charts on one page (`?charts=<symbol>|<resolution>,…`), one stream connection."""
     return web.FileResponse(_file(DIST, "grid.html"), headers={"Cache-Control": responses.LIVE})
+
+
+@ROUTES.get(r"/{name:[A-Za-z0-9_\-]+\.html}")
+async def html_page(request: web.Request) -> web.StreamResponse:
+    """Every page of the build under its file name: `/tv.html` (the Charting Library page),
+    `/grid.html`, `/index.html`."""
+    found = _file(DIST, request.match_info["name"])
+    return web.FileResponse(found, headers={"Cache-Control": responses.LIVE})
+
+
+@ROUTES.get("/charting-library.json")
+async def charting_library_manifest(request: web.Request) -> web.StreamResponse:
+    """Whether the build holds the Charting Library (`{"present": …}`): tv.html asks this
+    rather than the library itself, whose absence would be a 404 in the console."""
+    return web.FileResponse(_file(DIST, "charting-library.json"), headers={"Cache-Control": responses.LIVE})
+
+
+@ROUTES.get("/charting_library/{path:.+}")
+async def charting_library(request: web.Request) -> web.StreamResponse:
+    """TradingView's Charting Library, when its owner dropped it into `frontend/charting_library/`."""
+    found = _file(DIST / "charting_library", request.match_info["path"])
+    return web.FileResponse(found, headers={"Cache-Control": responses.LIVE})
 
 
 @ROUTES.get("/assets/{path:.+}")

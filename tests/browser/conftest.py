@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: Debian's Chromium driven by Playwright, a worker with
-a seeded tick log (shared by the module's tests), and a page wrapper that records
-every request the page makes and every uncaught error it throws.
+a seeded tick log (shared by every browser test of the session: tests that add ticks
+use symbols of their own), and a page wrapper that records every request the page
+makes and every uncaught error it throws.
 
 Nothing is mocked: the ticks go through Kafka and the bar engine into PostgreSQL, and
 the page reads them back through the worker's UDF and SSE endpoints.
@@ -198,7 +199,8 @@ class ChartPage:
     async def wait_live(self) -> None:
         """Live, and no full load in flight (a reload after a reset counts as one)."""
         await self.wait_until(
-            "() => { const s = window.__candleflow.snapshot(); return s.connection === 'live' && !s.loading; }",
+            "() => { const h = window.__candleflow; if (h === undefined) return false;"  # a page still loading
+            " const s = h.snapshot(); return s.connection === 'live' && !s.loading; }",
             what="chart live with its history loaded",
         )
         await self.page.evaluate("() => window.__candleflow.ready()")
@@ -225,6 +227,13 @@ class ChartPage:
     async def snapshot(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.page.evaluate("() => window.__candleflow?.snapshot() ?? {}")
         return result
+
+    async def toggle(self, testid: str) -> None:
+        """Click a switch of the toolbar's indicator menu (`indicator-sma20`, `marks-toggle`),
+        opening the menu first as a user does."""
+        if await self.page.is_hidden('[data-testid="indicator-toggles"]'):
+            await self.page.click('[data-testid="indicator-menu"]')
+        await self.page.click(f'[data-testid="{testid}"]')
 
     async def screenshot(self, name: str) -> Path:
         path = ARTIFACTS / name
@@ -268,7 +277,7 @@ async def browser(chromium: str, artifacts: Path) -> AsyncIterator[Browser]:
             await launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerFactory]:
     factory = WorkerFactory(Path(tmp_path_factory.mktemp("browser-workers")))
     try:
@@ -277,14 +286,14 @@ def browser_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker
         factory.stop_all()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def market_database(stack: StackInfo) -> AsyncIterator[str]:
-    """A fresh, migrated database for the module; dropped afterwards."""
+    """A fresh, migrated database for the session's market; dropped afterwards."""
     async with fresh_database(stack, prefix="test_browser") as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def market(stack: StackInfo, market_database: str, browser_workers: WorkerFactory) -> Market:
     """A worker whose engine has absorbed three days of ticks of `SYMBOLS`."""
     names = Names.fresh()

@@ -256,7 +256,7 @@ async def test_a_series_quiet_for_months_draws_its_sma_and_ema_lines(chart: Char
     await market.publish(generate(3_000, symbols=(QUIET,), days=1.0, seed=23, end_ms=end_ms))
     await chart.open(QUIET, "1")
     page = chart.page
-    await page.click('[data-testid="indicator-ema20"]')
+    await chart.toggle("indicator-ema20")
     drawn = ("sma20", "sma50", "ema20")
     await chart.wait_until(
         "(ids) => { const lines = window.__candleflow.lines();"
@@ -282,7 +282,7 @@ async def test_a_series_quiet_for_months_draws_its_sma_and_ema_lines(chart: Char
 async def test_the_page_makes_no_request_outside_localhost(chart: ChartPage, market: Market) -> None:
     await chart.open(SYMBOL, "1")
     page = chart.page
-    await page.click('[data-testid="indicator-ema50"]')
+    await chart.toggle("indicator-ema50")
     await page.click('[data-testid="theme-toggle"]')
     await page.fill('[data-testid="symbol-input"]', "ETH")
     await page.press('[data-testid="symbol-input"]', "Enter")
@@ -356,10 +356,10 @@ async def test_the_chart_lists_registered_functions_and_draws_rsi_in_its_own_pan
     await chart.open(SYMBOL, "5")
     page = chart.page
     assert await page.evaluate("() => window.__candleflow.panes()") == 1
-    rsi, upper = '[data-testid="indicator-rsi14"]', '[data-testid="indicator-bollinger(period=20,width=2.0).upper"]'
-    assert await page.get_attribute(rsi, "aria-pressed") == "false"
-    await page.click(rsi)
-    await page.click(upper)
+    rsi, upper = "indicator-rsi14", "indicator-bollinger(period=20,width=2.0).upper"
+    assert await page.get_attribute(f'[data-testid="{rsi}"]', "aria-pressed") == "false"
+    await chart.toggle(rsi)
+    await chart.toggle(upper)
     await chart.wait_until(
         "() => { const l = window.__candleflow.lines();"
         " return l.rsi14.points.length > 0 && l['bollinger(period=20,width=2.0).upper'].points.length > 0; }",
@@ -383,6 +383,6 @@ async def test_the_chart_lists_registered_functions_and_draws_rsi_in_its_own_pan
     assert all(stored[p["time"]] == p["value"] for p in points), "the chart draws the stored RSI"
     assert all(0 <= p["value"] <= 100 for p in points)
     await chart.screenshot("rsi-pane.png")
-    await page.click(rsi)
+    await chart.toggle(rsi)
     await chart.wait_until("() => window.__candleflow.panes() === 1", what="the RSI pane gone with RSI switched off")
     chart.assert_clean()

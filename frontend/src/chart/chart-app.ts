@@ -13,7 +13,7 @@ import { IndicatorLines } from '../model/indicator-lines';
 import type { MovingAverageLine } from '../model/indicators';
 import { placeMarks } from '../model/marks';
 import { priceFormatOf } from '../model/price-format';
-import { parseResolution, resolutionSeconds } from '../model/resolution';
+import { parseResolution, resolutionName, resolutionSeconds } from '../model/resolution';
 import type { ConnectionState } from '../datafeed/streaming';
 import { browserTimers, type Timers } from '../wire/transport';
 import type { LibrarySymbolInfo } from '../wire/tv-types';
@@ -32,7 +32,8 @@ export const RETRY_LOAD_MS = 3_000;
 
 export type ChartDatafeed = HistoryDatafeed & LiveDatafeed;
 
-export type ChartConnection = ConnectionState | 'loading';
+/** `idle`: the server answered, but there is nothing to stream (an unknown symbol). */
+export type ChartConnection = ConnectionState | 'loading' | 'idle';
 
 export interface ChartAppHooks {
   /** Connection of the live stream; `loading` while history loads. */
@@ -43,6 +44,8 @@ export interface ChartAppHooks {
   onStatus(message: string | undefined): void;
   /** After anything in `snapshot()` changed: a load, a page of older bars, a live bar. */
   onChange(snapshot: ChartSnapshot): void;
+  /** The server does not know `symbol` (after `onStatus` said so): a page may offer others. */
+  onUnknownSymbol?(symbol: string): void;
 }
 
 /** What the debug hook and tests read. Times in seconds. */
@@ -78,6 +81,7 @@ export class ChartApp {
   private readonly timers: Timers;
   private readonly now: () => number;
   private marks: CandleflowMark[] = [];
+  private marksVisible = true;
   private symbolInfo: LibrarySymbolInfo | undefined;
   private generation = 0;
   private retryTimer: unknown;
@@ -125,14 +129,17 @@ export class ChartApp {
     this.historyExhausted = false;
     this.store.reset([]);
     this.marks = [];
+    this.symbolInfo = undefined;
     this.lines.clear();
     this.failures.clear();
     this.view.showBars([]);
+    // Nothing of the previous chart stays on screen: legend, last price and title follow.
+    this.hooks.onLastBar(undefined, undefined);
     for (const line of this.lines.definitions) this.view.showLine(line.id, []);
     this.showMarks();
     this.setConnection('loading');
     this.hooks.onChange(this.snapshot());
-    this.view.setSecondsVisible(parseResolution(resolution).unit === 'second');
+    this.view.setTimeAxis(parseResolution(resolution).unit);
     try {
       const info = await this.history.resolve(symbol);
       if (generation !== this.generation) return false;
@@ -145,9 +152,13 @@ export class ChartApp {
       this.store.reset(page.bars);
       this.historyExhausted = page.exhausted;
       this.view.showBars(this.store.bars);
-      this.view.scrollToRealTime();
+      this.view.frame(this.store.length);
       this.hooks.onLastBar(this.store.last, info);
-      this.hooks.onStatus(page.bars.length === 0 ? `no bars yet for ${symbol} at this resolution` : undefined);
+      this.hooks.onStatus(
+        page.bars.length === 0
+          ? `no bars for ${symbol} at ${resolutionName(resolution)} yet: they appear with its next trade`
+          : undefined,
+      );
 
       const first = this.store.first;
       if (first) {
@@ -164,11 +175,14 @@ export class ChartApp {
       this.loading = false;
       this.hooks.onChange(this.snapshot());
       const text = message(error);
-      this.setConnection('offline');
       if (text === UNKNOWN_SYMBOL) {
-        this.hooks.onStatus(`unknown symbol ${symbol}`);
+        // The server answered: it is reachable, there is just nothing to stream.
+        this.setConnection('idle');
+        this.hooks.onStatus(`unknown symbol ${symbol}: this server has no trades of it`);
+        this.hooks.onUnknownSymbol?.(symbol);
         return false;
       }
+      this.setConnection('offline');
       this.hooks.onStatus(`cannot load ${symbol}: ${text}; retrying`);
       this.retryTimer = this.timers.setTimeout(() => void this.open(symbol, resolution), RETRY_LOAD_MS);
       return false;
@@ -204,6 +218,17 @@ export class ChartApp {
 
   lineVisible(id: string): boolean {
     return this.lines.isVisible(id);
+  }
+
+  /** Shows or hides the signal marks (crossovers and the functions' marks); they stay loaded. */
+  setMarksVisible(visible: boolean): void {
+    if (this.marksVisible === visible) return;
+    this.marksVisible = visible;
+    this.showMarks();
+  }
+
+  get marksShown(): boolean {
+    return this.marksVisible;
   }
 
   /** Connection updates from the datafeed, for every subscription; only ours counts. */
@@ -373,7 +398,8 @@ export class ChartApp {
   }
 
   private showMarks(): void {
-    this.view.showMarks(placeMarks(this.marks, (time) => this.store.barTimeAtOrBefore(time)));
+    const marks = this.marksVisible ? this.marks : [];
+    this.view.showMarks(placeMarks(marks, (time) => this.store.barTimeAtOrBefore(time)));
   }
 
   private setConnection(state: ChartConnection): void {

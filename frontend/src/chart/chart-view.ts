@@ -7,6 +7,7 @@ import type { SeriesMarker, Time } from 'lightweight-charts';
 import type { MovingAverageLine } from '../model/indicators';
 import type { PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
+import type { ResolutionUnit } from '../model/resolution';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { Theme } from './theme';
 
@@ -30,10 +31,18 @@ export interface ChartView {
   /** The markers as drawn, for the debug hook. */
   markers(): SeriesMarker<Time>[];
   setPriceFormat(format: PriceFormat): void;
-  /** Seconds on the time axis, for second resolutions. */
-  setSecondsVisible(visible: boolean): void;
+  /** The time axis for bars of `unit`: seconds for second bars, times of day for intraday
+   * bars, dates alone for days, weeks and months (never `00:00` under a daily candle). */
+  setTimeAxis(unit: ResolutionUnit): void;
   setTheme(theme: Theme): void;
-  scrollToRealTime(): void;
+  /**
+   * Frames a freshly loaded history of `count` bars: the newest bars at the right edge,
+   * or, when they would fill only part of the width, all of them spread over it (never
+   * three candles pressed against the right edge of an empty canvas).
+   */
+  frame(count: number): void;
+  /** The logical range shown (0 is the first bar held) and the bar spacing, for the debug hook. */
+  visibleRange(): { from: number; to: number; barSpacing: number } | undefined;
   /** Scrolls `bars` bars into the past (negative: towards now). */
   scrollBack(bars: number): void;
   /** Calls `listener` with the logical index of the leftmost visible bar whenever the view scrolls. */

@@ -22,8 +22,10 @@ import {
 import { lineLabel, type MovingAverageLine } from '../model/indicators';
 import type { MarkDirection, PlacedMark } from '../model/marks';
 import type { PriceFormat } from '../model/price-format';
+import type { ResolutionUnit } from '../model/resolution';
 import type { IndicatorPoint, WireBar } from '../wire/answers';
 import type { ChartView } from './chart-view';
+import { framing } from './framing';
 import { PALETTES, type ChartPalette, type Theme } from './theme';
 
 const asTime = (seconds: number): UTCTimestamp => seconds as UTCTimestamp;
@@ -153,8 +155,9 @@ export class LightweightChartView implements ChartView {
     for (const series of this.lines.values()) series.applyOptions({ priceFormat: format });
   }
 
-  setSecondsVisible(visible: boolean): void {
-    this.chart.applyOptions({ timeScale: { secondsVisible: visible } });
+  setTimeAxis(unit: ResolutionUnit): void {
+    const intraday = unit === 'second' || unit === 'minute';
+    this.chart.applyOptions({ timeScale: { timeVisible: intraday, secondsVisible: unit === 'second' } });
   }
 
   /** New colours for the chart and candles; the caller redraws bars and marks, which carry colours of their own. */
@@ -163,8 +166,18 @@ export class LightweightChartView implements ChartView {
     this.applyPalette();
   }
 
-  scrollToRealTime(): void {
-    this.chart.timeScale().scrollToRealTime();
+  frame(count: number): void {
+    const timeScale = this.chart.timeScale();
+    const frame = framing(count, timeScale.width());
+    timeScale.applyOptions({ barSpacing: frame.barSpacing });
+    if (frame.kind === 'newest') timeScale.scrollToRealTime();
+    else timeScale.setVisibleLogicalRange({ from: frame.from, to: frame.to });
+  }
+
+  visibleRange(): { from: number; to: number; barSpacing: number } | undefined {
+    const range = this.chart.timeScale().getVisibleLogicalRange();
+    if (range === null) return undefined;
+    return { from: range.from, to: range.to, barSpacing: this.chart.timeScale().options().barSpacing };
   }
 
   scrollBack(bars: number): void {

@@ -24,6 +24,10 @@ export interface CandleflowDebugHook {
   markers(): SeriesMarker<Time>[];
   /** Panes of the chart (1: price only; functions such as RSI add their own). */
   panes(): number;
+  /** The logical range shown (bar 0 is the oldest held) and the bar spacing in pixels. */
+  visibleRange(): { from: number; to: number; barSpacing: number } | undefined;
+  /** Whether signal marks are drawn (the toolbar's marks switch). */
+  marksShown(): boolean;
   snapshot(): ChartSnapshot;
   /** Resolves once no full load is in flight. */
   ready(): Promise<void>;
@@ -68,6 +72,8 @@ export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook 
     lines: () => app.lines.snapshot(),
     markers: () => view.markers(),
     panes: () => view.paneCount(),
+    visibleRange: () => view.visibleRange(),
+    marksShown: () => app.marksShown,
     snapshot: () => app.snapshot(),
     ready: async () => {
       // A load can start another (reset, retry): wait until one settles with nothing newer.

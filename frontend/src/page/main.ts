@@ -1,25 +1,28 @@
 /**
- * Entry point of index.html: wires the toolbar (symbol search, resolution and
- * moving-average buttons, theme toggle, connection state, last price) to a
- * `ChartApp`, and keeps `?symbol=…&resolution=…` in the URL.
+ * Entry point of index.html: wires the toolbar (symbol search, resolution buttons,
+ * the indicator menu, theme toggle, connection state, last price) to a `ChartApp`,
+ * and keeps `?symbol=…&resolution=…` and the toggles in the URL.
  */
 import './styles.css';
 import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/chart-app';
 import { LightweightChartView } from '../chart/lightweight-view';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
 import { createDebugHook } from './debug-hook';
-import { lineLabel, linesOfFunctions, MOVING_AVERAGES, type MovingAverageLine } from '../model/indicators';
-import { resolutionLabel, SUPPORTED_RESOLUTIONS, toSupportedResolution } from '../model/resolution';
-import type { ConnectionState } from '../datafeed/streaming';
+import { lineLabel, linesOfFunctions, MOVING_AVERAGES } from '../model/indicators';
+import { resolutionName, toSupportedResolution } from '../model/resolution';
 import { followSystemTheme, initialTheme, rememberTheme, type Theme } from '../chart/theme';
 import type { LibrarySymbolInfo, SearchSymbolResultItem } from '../wire/tv-types';
 import type { WireBar } from '../wire/answers';
-import { priceFormatOf } from '../model/price-format';
-import { readLocation, writeLocation } from './url-state';
+import { formatVolume, priceFormatOf } from '../model/price-format';
+import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type StatusAction } from './status';
+import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
+import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
 import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
+/** Symbols an unknown one's message offers instead. */
+const SUGGESTIONS = 5;
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -33,17 +36,34 @@ const ui = {
   input: element('symbol-input', HTMLInputElement),
   options: element('symbol-options', HTMLDataListElement),
   resolutions: element('resolutions', HTMLElement),
+  indicatorButton: element('indicator-button', HTMLButtonElement),
   indicators: element('indicators', HTMLElement),
   lastPrice: element('last-price', HTMLElement),
   conn: element('conn', HTMLElement),
   theme: element('theme-toggle', HTMLButtonElement),
   status: element('status', HTMLElement),
   legend: element('legend', HTMLElement),
+  gridLink: element('grid-link', HTMLAnchorElement),
 };
 
+/** The grid page's resolutions for "this symbol on one page". */
+const GRID_RESOLUTIONS = ['1', '5', '60', '1D'] as const;
+
 let theme: Theme = initialTheme(location.search);
-let connection: ConnectionState = 'connecting';
+let connection: Exclude<ChartConnection, 'loading'> = 'connecting';
 let currentLoad: Promise<unknown> = Promise.resolve();
+/** What the page itself has to say (a link's resolution it could not use), above the chart's own messages. */
+let notice: string | undefined;
+let chartStatus: string | undefined;
+let statusActions: StatusAction[] = [];
+
+const CONNECTION_TITLES: Record<Exclude<ChartConnection, 'loading'>, string> = {
+  connecting: 'Opening the live stream',
+  live: 'Live: new trades move the chart as they are stored',
+  reconnecting: 'The live stream dropped: reconnecting',
+  offline: 'The server cannot be reached: retrying',
+  idle: 'The server answered; this chart has nothing to stream',
+};
 
 let feeds: FeedHealth = FEEDS_UP;
 
@@ -54,7 +74,7 @@ function showConnection(state: ChartConnection): void {
   const feedDown = connection === 'live' && feeds.down;
   ui.conn.dataset.state = feedDown ? 'feed-down' : connection;
   ui.conn.textContent = feedDown ? 'feed down' : connection;
-  ui.conn.title = feedDown ? feeds.reason : '';
+  ui.conn.title = feedDown ? feeds.reason : CONNECTION_TITLES[connection];
   ui.chart.dataset.connection = connection;
 }
 
@@ -62,22 +82,52 @@ function symbolOf(item: SearchSymbolResultItem): string {
   return item.ticker ?? item.full_name;
 }
 
+/** Symbol, resolution, the newest bar's OHLCV, and a row naming the lines drawn. */
 function showLegend(bar: WireBar | undefined, digits: number): void {
   const title = document.createElement('strong');
-  title.textContent = `${app.symbol} · ${resolutionLabel(app.resolution)} · UTC`;
-  const values = bar
-    ? `O ${bar.open.toFixed(digits)}  H ${bar.high.toFixed(digits)}  L ${bar.low.toFixed(digits)}  C ${bar.close.toFixed(digits)}  V ${bar.volume}`
+  title.textContent = `${app.symbol} · ${resolutionName(app.resolution)} · UTC`;
+  const values = document.createElement('span');
+  values.className = 'legend-values';
+  // A label and its value never part at a line break (a narrow window wraps between pairs).
+  const pair = (label: string, value: string): string => `${label}\u00a0${value}`;
+  values.textContent = bar
+    ? [
+        pair('O', bar.open.toFixed(digits)),
+        pair('H', bar.high.toFixed(digits)),
+        pair('L', bar.low.toFixed(digits)),
+        pair('C', bar.close.toFixed(digits)),
+        pair('V', formatVolume(bar.volume)),
+      ].join('  ')
     : '';
-  ui.legend.replaceChildren(title, values);
+  const lines = document.createElement('div');
+  lines.className = 'legend-lines';
+  // Without bars (an unknown symbol, an empty resolution) the lines have nothing to name.
+  for (const line of bar ? app.lines.visibleDefinitions() : []) {
+    const item = document.createElement('span');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = line.color;
+    item.append(swatch, lineLabel(line));
+    lines.append(item);
+  }
+  if (bar && !app.marksShown)
+    lines.append(Object.assign(document.createElement('span'), { textContent: 'marks hidden' }));
+  ui.legend.replaceChildren(title, values, lines);
 }
+
+let legendBar: WireBar | undefined;
+let legendDigits = 2;
 
 function showLastBar(bar: WireBar | undefined, info: LibrarySymbolInfo | undefined): void {
   const digits = info ? priceFormatOf(info).precision : 2;
+  legendBar = bar;
+  legendDigits = digits;
   showLegend(bar, digits);
   if (!bar) {
     ui.lastPrice.textContent = '';
     delete ui.lastPrice.dataset.price;
     delete ui.lastPrice.dataset.time;
+    delete ui.lastPrice.dataset.direction;
     document.title = `${app.symbol || 'candleflow'} · candleflow`;
     return;
   }
@@ -86,7 +136,7 @@ function showLastBar(bar: WireBar | undefined, info: LibrarySymbolInfo | undefin
   ui.lastPrice.dataset.price = String(bar.close);
   ui.lastPrice.dataset.time = String(bar.time);
   ui.lastPrice.dataset.direction = bar.close >= bar.open ? 'up' : 'down';
-  document.title = `${price} ${app.symbol} ${resolutionLabel(app.resolution)} · candleflow`;
+  document.title = `${price} ${app.symbol} ${resolutionName(app.resolution)} · candleflow`;
 }
 
 /** Mirrors the chart's state on the container, for tests that read the DOM only. */
@@ -98,9 +148,29 @@ function showChange(snapshot: ChartSnapshot): void {
   ui.chart.dataset.historyExhausted = String(snapshot.historyExhausted);
 }
 
-function showStatus(text: string | undefined): void {
-  ui.status.hidden = text === undefined;
-  ui.status.textContent = text ?? '';
+/** The chart's message (undefined clears it), below the page's `notice`. */
+function showStatus(text: string | undefined, actions: StatusAction[] = []): void {
+  chartStatus = text;
+  statusActions = actions;
+  const parts = [notice, chartStatus].filter((part) => part !== undefined);
+  renderStatus(ui.status, parts.length > 0 ? parts.join(' — ') : undefined, statusActions);
+}
+
+function chartHref(symbol: string, resolution: string): string {
+  return writeLocation(location.search, symbol, resolution);
+}
+
+/** After "unknown symbol": offer the symbols whose name is closest, or else the first ones listed. */
+async function suggestFor(symbol: string): Promise<void> {
+  const resolution = app.resolution;
+  const found = await datafeed.client.search(searchTextOf(symbol), '', '', SUGGESTIONS).catch(() => []);
+  const items = found.length > 0 ? found : await datafeed.client.search('', '', '', SUGGESTIONS).catch(() => []);
+  if (app.symbol !== symbol || items.length === 0) return;
+  const actions = items.map((item) => ({
+    label: symbolOf(item),
+    href: chartHref(symbolOf(item), resolution),
+  }));
+  showStatus(`${chartStatus ?? `unknown symbol ${symbol}`}. Try:`, actions);
 }
 
 const datafeed = new CandleflowDatafeed({
@@ -112,9 +182,48 @@ const view = new LightweightChartView(ui.chart, MOVING_AVERAGES, theme);
 const app = new ChartApp(view, datafeed, {
   onConnection: showConnection,
   onLastBar: showLastBar,
-  onStatus: showStatus,
+  onStatus: (text) => {
+    showStatus(text);
+  },
   onChange: showChange,
+  onUnknownSymbol: (symbol) => void suggestFor(symbol),
 });
+
+const defaultLines = new Set(MOVING_AVERAGES.filter((line) => line.defaultVisible).map((line) => line.id));
+
+/** The toggles into the URL (replacing the entry: toggling is no navigation); defaults stay out of it. */
+function keepTogglesInUrl(): void {
+  const visible = app.lines.visibleDefinitions().map((line) => line.id);
+  const same = visible.length === defaultLines.size && visible.every((id) => defaultLines.has(id));
+  const search = writeToggles(location.search, { lines: same ? undefined : visible, marks: app.marksShown });
+  if (search !== location.search) history.replaceState(null, '', search);
+  showLegend(legendBar, legendDigits);
+}
+
+const menu = new IndicatorMenu(ui.indicatorButton, ui.indicators, {
+  lines: () => app.lines.definitions,
+  lineVisible: (id) => app.lineVisible(id),
+  setLineVisible: (id, visible) => {
+    app.setLineVisible(id, visible);
+    keepTogglesInUrl();
+  },
+  marksVisible: () => app.marksShown,
+  setMarksVisible: (visible) => {
+    app.setMarksVisible(visible);
+    keepTogglesInUrl();
+  },
+});
+
+/** The toggles a link carries: its lines (those the page knows) and marks. */
+function applyToggles(search: string): void {
+  const toggles = readToggles(search);
+  if (toggles.lines !== undefined) {
+    const wanted = new Set(toggles.lines);
+    for (const line of app.lines.definitions) app.setLineVisible(line.id, wanted.has(line.id));
+  }
+  app.setMarksVisible(toggles.marks);
+  menu.refresh();
+}
 
 function applyTheme(next: Theme): void {
   theme = next;
@@ -123,19 +232,6 @@ function applyTheme(next: Theme): void {
   ui.theme.title = next === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme';
   ui.theme.dataset.theme = next;
   app.setTheme(next);
-}
-
-function renderResolutionButtons(): void {
-  for (const resolution of SUPPORTED_RESOLUTIONS) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.textContent = resolutionLabel(resolution);
-    button.title = `Resolution ${resolution}`;
-    button.dataset.resolution = resolution;
-    button.dataset.testid = `resolution-${resolution}`;
-    button.addEventListener('click', () => void navigate(app.symbol, resolution, true));
-    ui.resolutions.append(button);
-  }
 }
 
 /** Adds the lines of every indicator the server registers beyond the moving averages. */
@@ -149,48 +245,11 @@ async function loadFunctions(): Promise<void> {
   }
 }
 
-function buttonText(line: MovingAverageLine): string {
-  if (!line.group) return String(line.period);
-  return line.output ?? (Object.values(line.params ?? {}).join(',') || line.kind);
-}
-
-/** One group per function name ("SMA 20 50 200", "RSI 14", ...), a toggle per line. */
-function renderIndicatorButtons(): void {
-  const kinds = [...new Set(app.lines.definitions.map((line) => line.kind))];
-  for (const kind of kinds) {
-    const group = document.createElement('div');
-    group.className = 'group';
-    group.setAttribute('role', 'group');
-    group.setAttribute('aria-label', kind.toUpperCase());
-    const label = document.createElement('span');
-    label.className = 'group-label';
-    label.textContent = kind.toUpperCase();
-    group.append(label);
-    for (const line of app.lines.definitions.filter((candidate) => candidate.kind === kind)) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      const swatch = document.createElement('span');
-      swatch.className = 'swatch';
-      swatch.style.background = line.color;
-      button.append(swatch, buttonText(line));
-      button.title = lineLabel(line);
-      button.dataset.indicator = line.id;
-      button.dataset.testid = `indicator-${line.id}`;
-      button.setAttribute('aria-pressed', String(line.defaultVisible));
-      button.addEventListener('click', () => {
-        const visible = !app.lineVisible(line.id);
-        app.setLineVisible(line.id, visible);
-        button.setAttribute('aria-pressed', String(visible));
-      });
-      group.append(button);
-    }
-    ui.indicators.append(group);
-  }
-}
-
 function markSelection(symbol: string, resolution: string): void {
-  for (const button of ui.resolutions.querySelectorAll<HTMLButtonElement>('button')) {
-    button.setAttribute('aria-pressed', String(button.dataset.resolution === resolution));
+  markResolution(ui.resolutions, resolution);
+  if (symbol !== '') {
+    const charts = GRID_RESOLUTIONS.map((each) => `${symbol}|${each}`).join(',');
+    ui.gridLink.href = `./grid?${new URLSearchParams({ charts }).toString()}`;
   }
   if (document.activeElement !== ui.input) ui.input.value = symbol;
   ui.chart.dataset.symbol = symbol;
@@ -200,6 +259,7 @@ function markSelection(symbol: string, resolution: string): void {
 /** Opens a chart and records it in the URL (a new history entry when `push`). */
 async function navigate(symbol: string, resolution: string, push: boolean): Promise<boolean> {
   const canonical = toSupportedResolution(resolution);
+  if (push) notice = undefined; // the user moved on from the link's problem
   const search = writeLocation(location.search, symbol, canonical);
   if (search !== location.search) {
     if (push) history.pushState(null, '', search);
@@ -253,19 +313,28 @@ async function openTyped(): Promise<void> {
 /** With no symbol in the URL: the first symbol the server lists, once there is one. */
 async function firstSymbol(): Promise<string> {
   for (;;) {
-    const items = await search('');
-    const first = items[0];
-    if (first) return symbolOf(first);
-    showStatus('No symbols yet: waiting for the first ticks (is the feed running? `make run`)');
-    showConnection('offline');
+    try {
+      const first = (await datafeed.client.search('', '', '', 1))[0];
+      if (first) {
+        showStatus(undefined);
+        return symbolOf(first);
+      }
+      // The server answered, with nothing yet: how to feed it, not "offline".
+      showStatus(NO_SYMBOLS_HINT);
+      showConnection('idle');
+    } catch (error) {
+      showStatus(unreachableHint(error instanceof Error ? error.message : String(error)));
+      showConnection('offline');
+    }
     await new Promise((resolve) => setTimeout(resolve, NO_SYMBOLS_RETRY_MS));
   }
 }
 
 async function start(): Promise<void> {
-  renderResolutionButtons();
+  renderResolutionButtons(ui.resolutions, (resolution) => void navigate(app.symbol, resolution, true));
   await loadFunctions();
-  renderIndicatorButtons();
+  menu.render();
+  applyToggles(location.search);
   wireSymbolSearch();
   applyTheme(theme);
   ui.theme.addEventListener('click', () => {
@@ -290,6 +359,7 @@ async function start(): Promise<void> {
   );
   window.addEventListener('popstate', () => {
     const { symbol, resolution } = readLocation(location.search);
+    applyToggles(location.search);
     if (symbol) void navigate(symbol, resolution, false);
   });
   window.__candleflow = createDebugHook({
@@ -303,6 +373,10 @@ async function start(): Promise<void> {
   });
 
   const requested = readLocation(location.search);
+  if (requested.problem !== undefined) {
+    notice = `${requested.problem}; showing ${requested.resolution} (${resolutionName(requested.resolution)})`;
+    showStatus(undefined);
+  }
   markSelection(requested.symbol ?? '', requested.resolution);
   const symbol = requested.symbol ?? (await firstSymbol());
   await navigate(symbol, requested.resolution, false);

@@ -47,8 +47,20 @@ declare global {
   }
 }
 
-/** True when the script is really there (not a 404, nor an HTML fallback page). */
+/**
+ * True when the library is there: the build says so in `charting-library.json`; an
+ * older build without it is asked directly (not a 404, nor an HTML fallback page).
+ */
 async function libraryPresent(): Promise<boolean> {
+  try {
+    const manifest = await fetch('./charting-library.json');
+    if (manifest.ok) {
+      const answer: unknown = await manifest.json();
+      return typeof answer === 'object' && answer !== null && 'present' in answer && answer.present === true;
+    }
+  } catch {
+    // no manifest: ask for the script itself
+  }
   try {
     const response = await fetch(LIBRARY_SCRIPT, { method: 'HEAD' });
     const type = response.headers.get('content-type') ?? '';

@@ -20,15 +20,18 @@ function setup(times = minutes(LAST, 1000)) {
     connections: [] as ChartConnection[],
     statuses: [] as (string | undefined)[],
     changes: [] as ChartSnapshot[],
+    lastBars: [] as (number | undefined)[],
+    unknown: [] as string[],
   };
   const app = new ChartApp(
     view,
     worker.datafeed,
     {
       onConnection: (state) => seen.connections.push(state),
-      onLastBar: () => undefined,
+      onLastBar: (bar) => seen.lastBars.push(bar?.close),
       onStatus: (message) => seen.statuses.push(message),
       onChange: (snapshot) => seen.changes.push(snapshot),
+      onUnknownSymbol: (symbol) => seen.unknown.push(symbol),
     },
     { timers: worker.timers, now: () => (LAST + 30) * 1000 },
   );
@@ -54,7 +57,8 @@ describe('ChartApp.open', () => {
 
     expect(view.bars.map((bar) => bar.time)).toEqual(minutes(LAST, INITIAL_BARS));
     expect(view.priceFormat).toEqual({ type: 'price', precision: 2, minMove: 0.01 });
-    expect(view.calls.slice(-2)).toEqual(['showBars', 'scrollToRealTime']);
+    expect(view.calls.slice(-2)).toEqual(['showBars', 'frame']);
+    expect(view.framed.at(-1)).toBe(INITIAL_BARS);
     // sma20 and sma50 are visible by default; their points cover the bars shown.
     expect(view.lines.get('sma20')?.map((point) => point.time)).toEqual(minutes(LAST, INITIAL_BARS));
     expect(view.lines.get('sma50')?.length).toBe(INITIAL_BARS);
@@ -108,12 +112,30 @@ describe('ChartApp.open', () => {
     expect(view.bars.length).toBeGreaterThan(0);
   });
 
-  it('says so for an unknown symbol and does not retry', async () => {
-    const { worker, app, seen } = setup();
+  it('says so for an unknown symbol, keeps nothing of the previous chart and does not retry', async () => {
+    const { worker, view, app, seen } = setup();
+    worker.marks = [{ time: LAST - 300, color: 'red', label: 'D' }];
+    await app.open(BTC, '1');
+    expect(seen.lastBars.at(-1)).toBeDefined();
+    expect(view.marks).toHaveLength(1);
+
     expect(await app.open('Nowhere:X/Y', '1')).toBe(false);
-    expect(seen.statuses.at(-1)).toBe('unknown symbol Nowhere:X/Y');
-    expect(app.connection).toBe('offline');
+    expect(seen.statuses.at(-1)).toBe('unknown symbol Nowhere:X/Y: this server has no trades of it');
+    expect(seen.unknown).toEqual(['Nowhere:X/Y']);
+    // The legend, last price and title of the previous symbol are cleared ...
+    expect(seen.lastBars.at(-1)).toBeUndefined();
+    expect(view.bars).toEqual([]);
+    expect(view.marks).toEqual([]);
+    // ... and the server answered: that is not "offline".
+    expect(app.connection).toBe('idle');
     expect(worker.timers.scheduled).toBe(0);
+  });
+
+  it('frames the bars it loaded, however few', async () => {
+    const { view, app } = setup(minutes(LAST, 3));
+    await app.open(BTC, '1D');
+    expect(view.framed.at(-1)).toBe(3);
+    expect(view.timeAxis).toBe('day');
   });
 
   it('retries a load that failed after RETRY_LOAD_MS', async () => {
@@ -223,6 +245,28 @@ describe('ChartApp lines and theme', () => {
     expect(query?.get('period')).toBe('20');
     expect(query?.get('output')).toBe('upper');
     expect(view.lines.get(upper.id)).toHaveLength(INITIAL_BARS);
+  });
+
+  it('hides and shows the signal marks without fetching them again', async () => {
+    const { worker, view, app } = setup();
+    worker.marks = [{ time: LAST - 300, color: 'red', label: 'D', kind: 'death_cross' }];
+    await app.open(BTC, '1');
+    expect(view.marks).toHaveLength(1);
+    const requests = worker.server.requests.length;
+    app.setMarksVisible(false);
+    expect(view.marks).toEqual([]);
+    expect(app.marksShown).toBe(false);
+    app.setMarksVisible(true);
+    expect(view.marks.map((mark) => mark.kind)).toEqual(['death_cross']);
+    expect(worker.server.requests.length).toBe(requests);
+  });
+
+  it('keeps the marks hidden across loads once switched off', async () => {
+    const { worker, view, app } = setup();
+    worker.marks = [{ time: LAST - 300, color: 'red', label: 'D' }];
+    app.setMarksVisible(false);
+    await app.open(BTC, '5');
+    expect(view.marks).toEqual([]);
   });
 
   it('redraws bars and marks in the new palette', async () => {

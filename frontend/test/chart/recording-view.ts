@@ -5,6 +5,7 @@ import type { Theme } from '../../src/chart/theme';
 import type { MovingAverageLine } from '../../src/model/indicators';
 import type { PlacedMark } from '../../src/model/marks';
 import type { PriceFormat } from '../../src/model/price-format';
+import type { ResolutionUnit } from '../../src/model/resolution';
 import type { IndicatorPoint, WireBar } from '../../src/wire/answers';
 
 export class RecordingView implements ChartView {
@@ -13,7 +14,7 @@ export class RecordingView implements ChartView {
   readonly lineVisible = new Map<string, boolean>();
   marks: PlacedMark[] = [];
   priceFormat: PriceFormat | undefined;
-  secondsVisible = false;
+  timeAxis: ResolutionUnit | undefined;
   theme: Theme | undefined;
   scrolledBack = 0;
   /** Calls of `showBars`, `updateBar`, ... in order, by name. */
@@ -79,16 +80,23 @@ export class RecordingView implements ChartView {
     this.priceFormat = format;
   }
 
-  setSecondsVisible(visible: boolean): void {
-    this.secondsVisible = visible;
+  setTimeAxis(unit: ResolutionUnit): void {
+    this.timeAxis = unit;
   }
 
   setTheme(theme: Theme): void {
     this.theme = theme;
   }
 
-  scrollToRealTime(): void {
-    this.calls.push('scrollToRealTime');
+  framed: number[] = [];
+
+  frame(count: number): void {
+    this.calls.push('frame');
+    this.framed.push(count);
+  }
+
+  visibleRange(): undefined {
+    return undefined;
   }
 
   scrollBack(bars: number): void {

@@ -220,7 +220,7 @@ describe('getBars', () => {
   it('rejects an unsupported resolution without asking the server', async () => {
     const { datafeed, server } = setup(new FakeServer());
     await expect(getBars(datafeed, '1H', { from: 0, to: 60, countBack: 1, firstDataRequest: false })).rejects.toThrow(
-      /unsupported resolution/,
+      'hours are written in minutes, `60`',
     );
     expect(server.requests).toHaveLength(0);
   });

@@ -4,15 +4,19 @@ import {
   normalizeResolution,
   parseResolution,
   ResolutionError,
-  resolutionLabel,
+  resolutionAdvice,
+  resolutionName,
   resolutionSeconds,
+  nearestSupported,
   SUPPORTED_RESOLUTIONS,
   toSupportedResolution,
 } from '../../src/model/resolution';
+import { RESOLUTION_EXAMPLES, SPELLINGS } from '../../src/model/resolution-table';
 
 describe('parseResolution', () => {
   it.each([
     ['1S', 1, 'second'],
+    ['S', 1, 'second'],
     ['15S', 15, 'second'],
     ['1', 1, 'minute'],
     ['60', 60, 'minute'],
@@ -28,7 +32,7 @@ describe('parseResolution', () => {
     expect(parseResolution(text)).toEqual({ count, unit });
   });
 
-  it.each(['', 'S', '0', '0D', '1H', '1d', '1.5', '-1', 'W1', '1WW', 'abc'])('rejects %j', (text) => {
+  it.each(['', '0', '0D', '1H', '1d', '1.5', '-1', 'W1', '1WW', 'abc'])('rejects %j', (text) => {
     expect(() => parseResolution(text)).toThrow(ResolutionError);
   });
 
@@ -72,18 +76,57 @@ describe('supported resolutions', () => {
     ]);
   });
 
-  it('have short labels', () => {
-    expect(SUPPORTED_RESOLUTIONS.map(resolutionLabel)).toEqual([
-      '1s',
-      '1m',
-      '5m',
-      '15m',
-      '30m',
-      '1h',
-      '4h',
+  it('have names a person reads', () => {
+    expect(SUPPORTED_RESOLUTIONS.map(resolutionName)).toEqual([
+      '1 second',
+      '1 minute',
+      '5 minutes',
+      '15 minutes',
+      '30 minutes',
+      '1 hour',
+      '4 hours',
+      '1 day',
+      '1 week',
+      '1 month',
+    ]);
+    expect(resolutionName('D')).toBe('1 day');
+  });
+});
+
+describe('the spellings a user types (URL, toolbar)', () => {
+  it("are exactly the API's: each generated example is accepted as the same code or refused with the same words", () => {
+    expect(RESOLUTION_EXAMPLES.length).toBeGreaterThan(50);
+    for (const [text, answer] of RESOLUTION_EXAMPLES) {
+      if ('code' in answer) {
+        expect(toSupportedResolution(text), text).toBe(answer.code);
+        expect(isSupportedResolution(text), text).toBe(true);
+      } else {
+        expect(() => toSupportedResolution(text), text).toThrow(answer.error);
+        expect(resolutionAdvice(text), text).toBe(answer.error);
+        expect(isSupportedResolution(text), text).toBe(false);
+      }
+    }
+  });
+
+  it('never take `1m` for a minute nor `1h` for anything', () => {
+    expect(() => toSupportedResolution('1m')).toThrow('minutes are plain numbers, `1`; a month is `1M`');
+    expect(() => toSupportedResolution('1h')).toThrow('hours are written in minutes, `60`');
+    expect(new Set(Object.keys(SPELLINGS))).toEqual(
+      new Set(['1S', 'S', '1', '5', '15', '30', '60', '240', '1D', 'D', '1W', 'W', '1M', 'M']),
+    );
+  });
+});
+
+describe('nearestSupported', () => {
+  it('offers the closest bar length for a resolution the server does not serve', () => {
+    expect(['7', '2D', '3M', '120', '2S', 'abc', '60'].map(nearestSupported)).toEqual([
+      '5',
       '1D',
-      '1W',
       '1M',
+      '60',
+      '1S',
+      '1',
+      '60',
     ]);
   });
 });

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 BTC = "Coinbase:BTC/USD"
 #: A `to` far in the future (2036): with countback, `from` 0 to here asks for the last bars.
 TEN_YEARS_AHEAD = 2_100_000_000
-ALT_SPELLINGS = {"1D": ["D", "1d", "d"], "1W": ["W", "1w"], "1M": ["M"], "1S": ["1s", "S"]}
+ALT_SPELLINGS = {"1D": ["D"], "1W": ["W"], "1M": ["M"], "1S": ["S"]}
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +194,14 @@ async def test_both_spellings_agree(server: Served, seeded: Seeded, code: str, s
         ({"resolution": "1", "from": 0, "to": 10}, 400, "missing parameter symbol"),
         ({"symbol": BTC, "from": 0, "to": 10}, 400, "missing parameter resolution"),
         ({"symbol": BTC, "resolution": "1"}, 400, "missing parameter to"),
-        ({"symbol": BTC, "resolution": "7", "from": 0, "to": 10}, 400, "not one of 1S"),
+        ({"symbol": BTC, "resolution": "7", "from": 0, "to": 10}, 400, "supported: 1S, 1, 5"),
+        (
+            {"symbol": BTC, "resolution": "1m", "from": 0, "to": 10},
+            400,
+            "minutes are plain numbers, `1`; a month is `1M`",
+        ),
+        ({"symbol": BTC, "resolution": "1h", "from": 0, "to": 10}, 400, "hours are written in minutes, `60`"),
+        ({"symbol": BTC, "resolution": "1d", "from": 0, "to": 10}, 400, "write `1D`"),
         ({"symbol": BTC, "resolution": "1X", "from": 0, "to": 10}, 400, "resolution"),
         ({"symbol": BTC, "resolution": "", "from": 0, "to": 10}, 400, "resolution"),
         ({"symbol": BTC, "resolution": "1", "from": "x", "to": 10}, 400, "not an integer"),

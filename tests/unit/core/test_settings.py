@@ -97,6 +97,14 @@ def test_malformed_value_names_variable_and_expectation(name: str, value: str, e
     assert expected in message
 
 
+def test_every_malformed_variable_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CANDLEFLOW_WEB_PORT": "abc", "CANDLEFLOW_LOG_LEVEL": "LOUD", "CANDLEFLOW_SOURCE": "x"})
+    message = str(caught.value)
+    assert message.startswith("3 settings need fixing: ")
+    assert "CANDLEFLOW_WEB_PORT='abc' is not valid" in message and "CANDLEFLOW_LOG_LEVEL='LOUD'" in message
+
+
 def test_cryptocompare_source_needs_a_key() -> None:
     with pytest.raises(ConfigError, match="CANDLEFLOW_CRYPTOCOMPARE_API_KEY"):
         Settings.from_env({"CANDLEFLOW_SOURCE": "cryptocompare"})

@@ -72,6 +72,33 @@ def test_a_wrong_configuration_says_what_to_fix(spec: str, message: str) -> None
         load(spec, (20, 50), (20, 50))
 
 
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (
+            "rsi(period=14),rsi(period=14)",
+            "lists rsi\\(period=14\\) twice \\('rsi\\(period=14\\)' and 'rsi\\(period=14\\)'\\)",
+        ),
+        (
+            "rsi, vwap, rsi(period=14)",
+            "lists rsi\\(period=14\\) twice \\('rsi' and 'rsi\\(period=14\\)'\\): remove one",
+        ),
+        (
+            "sma(period=20)",
+            "'sma\\(period=20\\)' is sma\\(period=20\\), which is computed already \\(CANDLEFLOW_MA_PERIODS=20,50",
+        ),
+        ("crossover", "is crossover\\(fast=20,slow=50\\), which is computed already"),
+    ],
+)
+def test_a_function_configured_twice_is_refused(specs: str, message: str) -> None:
+    with pytest.raises(FunctionConfigError, match=message):
+        load(specs, (20, 50), (20, 50))
+    assert [f.key for f in load("rsi(period=14), rsi(period=21)", (20,), (5, 20)).indicators][-2:] == [
+        "rsi(period=14)",
+        "rsi(period=21)",
+    ]
+
+
 def test_two_functions_with_one_name_are_refused() -> None:
     class Other(SMA):
         pass

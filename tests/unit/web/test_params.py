@@ -90,10 +90,30 @@ def test_every_declared_resolution_spelling_parses_and_nothing_else_is_accepted(
         assert isinstance(spelling, str)
         assert parse_resolution(spelling) in SUPPORTED
     assert {parse_resolution(str(s)) for s in spellings} == set(SUPPORTED)
-    for raw in ["D", "1d", "w", "M", "60", "S", "1s"]:
+    for raw in ["D", "W", "M", "60", "S", "1S", "1D"]:
         assert params.RESOLUTION.read({"resolution": raw}) == raw
-    for raw in ["7", "2D", "1H", "abc", "", " 1", "01"]:
+    for raw in ["7", "2D", "1H", "abc", "", " 1", "01", "1d", "w", "1s", "1m", "4h"]:
         refused(params.RESOLUTION, raw)
+    assert refused(params.RESOLUTION, "1m").message == (
+        "resolution '1m' is ambiguous: minutes are plain numbers, `1`; a month is `1M`"
+    )
+    assert "`240`" in refused(params.RESOLUTION, "4h").message
+    assert params.RESOLUTION.schema()["enum"] == [
+        "1S",
+        "S",
+        "1",
+        "5",
+        "15",
+        "30",
+        "60",
+        "240",
+        "1D",
+        "D",
+        "1W",
+        "W",
+        "1M",
+        "M",
+    ]
 
 
 @pytest.mark.parametrize(
