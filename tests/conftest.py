@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -16,6 +17,7 @@ from candleflow.stack import KafkaSecurity, Stack, StackInfo, aio
 from candleflow.store.migrate import migrate
 from tests.harness import Names, WorkerFactory, jar_cache, temporary_stack_dir
 from tests.harness.databases import fresh_database, prepare_template
+from tests.harness.scheduling import SecuredTogether, unlisted_secured_files
 
 #: Tests never depend on wall-clock speed: no Hypothesis example may fail for taking long
 #: (its default 200 ms deadline failed a correct test on a loaded machine).
@@ -31,6 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # A SIGTERM (CI cancel, `timeout`) becomes KeyboardInterrupt, so pytest still runs
     # the session teardown that stops Kafka and PostgreSQL.
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SecuredTogether | None:
+    """`--dist loadfile` with one worker for the secured stack's files (`tests.harness.scheduling`)."""
+    return SecuredTogether(config, log) if config.getoption("dist") == "loadfile" else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if unlisted := unlisted_secured_files(items):
+        raise pytest.UsageError(f"add {sorted(unlisted)} to tests.harness.scheduling.SECURED_FILES")
 
 
 @pytest.fixture(scope="session")
