@@ -9,7 +9,8 @@ stack's CA), PostgreSQL with `sslmode=verify-full`, and a streaming read replica
 * A server that refuses the process stops it at start, through the command runner,
   with exit code 3 and a message that says which setting to fix: a wrong SASL password,
   a Kafka CA that does not sign the broker, a PostgreSQL CA that does not sign the
-  server (primary or replica).
+  server (primary or replica); the worker, the web tier and the tools (a feed, a
+  replay, the migrations) alike.
 """
 
 from __future__ import annotations
@@ -143,18 +144,24 @@ def _start_refused(args: tuple[str, ...], env: dict[str, str], tmp_path: Path) -
     )
 
 
+#: (command, what is broken, what its message must say): the worker, the web tier and the tools.
+REFUSALS: list[tuple[tuple[str, ...], str, str]] = [
+    (("worker",), "kafka password", "refused the login of user 'candleflow' with SCRAM-SHA-512"),
+    (("worker",), "kafka ca", "not signed by the CA of CANDLEFLOW_KAFKA_SSL_CAFILE="),
+    (("ingest", "synthetic"), "kafka password", "refused the login of user 'candleflow' with SCRAM-SHA-512"),
+    (("replay",), "kafka ca", "not signed by the CA of CANDLEFLOW_KAFKA_SSL_CAFILE="),
+    (("db", "migrate"), "postgres ca", "(CANDLEFLOW_DATABASE_URL) presented a certificate not signed by the CA of"),
+    (("web",), "postgres ca", "(CANDLEFLOW_DATABASE_URL) presented a certificate not signed by the CA of"),
+    (
+        ("worker", "--role", "web"),  # the manifests' web tier: `candleflow worker` with the role web
+        "replica ca",
+        "(CANDLEFLOW_DATABASE_READ_URL) presented a certificate not signed by the CA of",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("args", "broken", "said"),
-    [
-        (("worker",), "kafka password", "refused the login of user 'candleflow' with SCRAM-SHA-512"),
-        (("worker",), "kafka ca", "not signed by the CA of CANDLEFLOW_KAFKA_SSL_CAFILE="),
-        (("web",), "postgres ca", "(CANDLEFLOW_DATABASE_URL) presented a certificate not signed by the CA of"),
-        (
-            ("worker", "--role", "web"),  # the manifests' web tier: `candleflow worker` with the role web
-            "replica ca",
-            "(CANDLEFLOW_DATABASE_READ_URL) presented a certificate not signed by the CA of",
-        ),
-    ],
+    ("args", "broken", "said"), REFUSALS, ids=[f"{' '.join(args)}: {broken}" for args, broken, _ in REFUSALS]
 )
 def test_a_refusing_server_stops_the_process_at_start(
     secured_stack: StackInfo, tmp_path: Path, args: tuple[str, ...], broken: str, said: str
@@ -166,7 +173,7 @@ def test_a_refusing_server_stops_the_process_at_start(
     env = {
         **secured_stack.env(),
         "CANDLEFLOW_DATABASE_READ_URL": replica,
-        "CANDLEFLOW_APP_ID": "refused-" + broken.replace(" ", "-"),
+        "CANDLEFLOW_APP_ID": "refused-" + "-".join(args[:1] + tuple(broken.split())),
     }
     env |= {
         "kafka password": {"CANDLEFLOW_KAFKA_SASL_PASSWORD": "not-the-password"},
