@@ -14,9 +14,12 @@ Per topology and client count, `bench_sse.drive` connects the clients (one reade
 process, `bench/sse_readers.py`) through the chart port and sends 1,000 ticks/s of one
 symbol; latency is tick sent → bar read by 100 clients spread over all of them. Reported
 per scenario: p50/p99, clients served (that got live bars), the connections each web
-process held and the CPU seconds each used while the ticks flowed (the per-client cost
-the sizing in docs/deployment.md multiplies). Every process is a `bench.common.Child`:
-a failed scenario stops them, and `make bench` checks none is left.
+process held, the CPU seconds each used while the ticks flowed and its resident memory
+at the end (the per-client cost the sizing in docs/deployment.md multiplies), and the
+bar events each client received per second (the bandwidth side) and the chart
+processes' CPU time per live event delivered (`cpu_us_per_event`: what a client costs,
+independent of how busy the machine was). Every process is a
+`bench.common.Child`: a failed scenario stops them, and `make bench` checks none is left.
 """
 
 from __future__ import annotations
@@ -144,12 +147,14 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
     watched = [*place.chart_processes, place.engine]
     cpu_before: list[float] = []
     held: list[int] = []
+    rss_mb: list[int] = []
 
     async def before() -> None:
         cpu_before.extend(child.cpu_seconds() for child in watched)
         held.extend(_held(child, place.port) for child in place.chart_processes)
 
     async def during() -> list[float]:
+        rss_mb.extend(round(child.rss_bytes() / 1e6) for child in watched)
         return [child.cpu_seconds() - cpu for child, cpu in zip(watched, cpu_before, strict=True)]
 
     started = time.monotonic()
@@ -159,6 +164,7 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
     )  # fmt: skip
     window = seconds + 2.0  # the ticks, then the drain before `during`
     cpu = [round(used / window, 3) for used in driven.during]
+    live_events = max(1, sum(driven.counts) - clients_n)  # each client's first event is the current bar
     return {
         "topology": place.name,
         "web_processes": len(place.chart_processes) if place.name != "all-in-one" else 0,
@@ -167,9 +173,12 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
         "ticks": driven.ticks,
         "served": served(driven.counts),
         "events_per_client_s": round(sum(driven.counts) / len(driven.counts) / window, 2),
+        "cpu_us_per_event": round(1e6 * sum(driven.during[: len(place.chart_processes)]) / live_events, 2),
         "held_per_process": held,
         "cpu_per_process": cpu[: len(place.chart_processes)],
         "engine_cpu": cpu[-1],
+        "rss_mb_per_process": rss_mb[: len(place.chart_processes)],
+        "engine_rss_mb": rss_mb[-1],
         "load_avg": round(os.getloadavg()[0], 2),
         **percentiles(driven.latencies),
         "scenario_s": round(time.monotonic() - started, 1),
@@ -242,13 +251,14 @@ def target(result: dict[str, Any]) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| topology | clients | served | held per chart process | CPU (cores) per chart process | engine CPU "
-        "| p50 ms | p99 ms | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| RSS MB per chart process | events per client per s | CPU µs per event | p50 ms | p99 ms | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['topology']} | {r['clients']:,} | {r['served']:,} | {r['held_per_process']} | "
-            f"{r['cpu_per_process']} | {r['engine_cpu']} | {r['p50_ms']} | {r['p99_ms']} | {r['load_avg']} |"
+            f"{r['cpu_per_process']} | {r['engine_cpu']} | {r['rss_mb_per_process']} | {r['events_per_client_s']} | "
+            f"{r['cpu_us_per_event']} | {r['p50_ms']} | {r['p99_ms']} | {r['load_avg']} |"
         )
     return "\n".join(lines)
 

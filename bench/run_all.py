@@ -112,7 +112,9 @@ def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
                        base[stat] if base else None, target if stat == "p99_ms" else "", higher_is_better=False,
                        note=f"served {r['served']:,}/{r['clients']:,}; connections per chart process "
                             f"{r['held_per_process']}; CPU per chart process {r['cpu_per_process']} cores, "
-                            f"engine {r['engine_cpu']}; load {r['load_avg']}")
+                            f"engine {r['engine_cpu']}; RSS per chart process {r['rss_mb_per_process']} MB, "
+                            f"engine {r['engine_rss_mb']} MB; {r['events_per_client_s']} bar events per client "
+                            f"per s, {r['cpu_us_per_event']} CPU µs per event; load {r['load_avg']}")
             )  # fmt: skip
     return figures
 
