@@ -22,8 +22,8 @@ TABLES: tuple[web.RouteTableDef, ...] = (
     openapi.ROUTES,
     static.ROUTES,
 )
-#: The routes `/openapi.json` leaves out: the frontend's files beside its page.
-UNDOCUMENTED = frozenset({"/grid", "/assets/{path:.+}", static.ROOT_FILE})
+#: The routes `/openapi.json` leaves out: the frontend's files and pages beside its chart page.
+UNDOCUMENTED = frozenset(route.path for route in static.ROUTES if isinstance(route, web.RouteDef) and route.path != "/")
 
 
 def routes() -> list[tuple[str, str]]:

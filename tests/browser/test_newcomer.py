@@ -196,7 +196,8 @@ async def test_a_resolution_is_spelled_one_way_in_the_toolbar_the_url_and_the_ap
     enums = {
         tuple(p["schema"].get("enum", ()))
         for path in json.loads(spec)["paths"].values()
-        for p in path["get"].get("parameters", [])
+        for operation in path.values()
+        for p in operation.get("parameters", [])
         if p["name"] == "resolution"
     }
     assert enums == {tuple(SPELLINGS)}, "/openapi.json lists exactly the accepted spellings"

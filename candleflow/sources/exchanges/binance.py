@@ -31,6 +31,7 @@ from candleflow.domain.venues import BINANCE, Spellings
 from candleflow.sources.exchanges import fields
 from candleflow.sources.exchanges.binance_rest import BinanceRest
 from candleflow.sources.exchanges.fields import FUTURE_MS
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_value, text
 from candleflow.sources.stream.events import (
     Alive,
     BadTrade,
@@ -78,19 +79,13 @@ class TradeEvent(msgspec.Struct, gc=False):
 _TRADE = msgspec.json.Decoder(TradeEvent, strict=False).decode
 
 
-class BinanceProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
-        self.limits = limits
-        self._url = stream_url(base_url)
-        self.spellings = spellings
+class BinanceProtocol(VenueProtocol):
+    default_limits = LIMITS
+
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits | None = None) -> None:
+        super().__init__(stream_url(base_url), spellings, limits)
         self._requests: dict[int, tuple[str, ...]] = {}
         self._by_symbol = {native.upper(): spellings.symbol(native) for native in spellings}
-
-    def url(self) -> str:
-        return self._url
-
-    def headers(self) -> dict[str, str]:
-        return {}
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
@@ -102,9 +97,6 @@ class BinanceProtocol:
             params = [native + STREAM for native in batch]
             messages.append(orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": number}).decode())
         return messages
-
-    def ping(self) -> str | None:
-        return None
 
     def parse(self, data: str | bytes) -> list[Event]:
         try:
@@ -118,14 +110,13 @@ class BinanceProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
+        frame = json_value(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         if type(frame) is dict and "stream" in frame and type(frame.get("data")) is dict:
             frame = frame["data"]  # a combined stream's envelope
         if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+            return [NotUnderstood("not a JSON object", text(data))]
         kind = frame.get("e")
         if kind == "trade":
             return [self._trade(frame, data)]
@@ -136,13 +127,13 @@ class BinanceProtocol:
             return [Subscribed(batch)] if batch is not None and frame["result"] is None else [Alive()]
         if "code" in frame or "error" in frame:
             return self._error(frame, data)
-        return [NotUnderstood(f"unknown event {kind!r}" if kind else "no event type", _text(data))]
+        return [NotUnderstood(f"unknown event {kind!r}" if kind else "no event type", text(data))]
 
     def _trade(self, frame: dict[str, object], data: str | bytes) -> Event:
         native = frame.get("s")
         symbol = self.spellings.symbol(native.lower()) if type(native) is str else None
         if symbol is None:
-            return NotUnderstood(f"a trade of a market not subscribed: {native!r}", _text(data))
+            return NotUnderstood(f"a trade of a market not subscribed: {native!r}", text(data))
         try:
             maker = frame.get("m")
             if type(maker) is not bool:
@@ -156,22 +147,18 @@ class BinanceProtocol:
                 fields.trade_id(frame.get("t")),
             )
         except InvalidTick as exc:
-            return BadTrade(f"Binance trade of {symbol}: {exc}", _text(data))
+            return BadTrade(f"Binance trade of {symbol}: {exc}", text(data))
         return Trades([tick])
 
     def _error(self, frame: dict[str, object], data: str | bytes) -> list[Event]:
         error = frame.get("error") if type(frame.get("error")) is dict else frame
         assert isinstance(error, dict)
-        text = f"Binance error {error.get('code')}: {error.get('msg')}"
+        reason = f"Binance error {error.get('code')}: {error.get('msg')}"
         request = frame.get("id")
         batch = self._requests.get(request) if type(request) is int else None
         if batch:
-            return [Refused(native, f"{text} (subscribing {native}{STREAM})") for native in batch]
-        return [Refused(None, text)]
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+            return [Refused(native, f"{reason} (subscribing {native}{STREAM})") for native in batch]
+        return [Refused(None, reason)]
 
 
 SPEC = ExchangeSpec(BINANCE, LIMITS, BinanceProtocol, BinanceRest, DOCS)

@@ -27,6 +27,7 @@ from candleflow.domain.venues import BITSTAMP, Spellings
 from candleflow.sources.exchanges import fields
 from candleflow.sources.exchanges.bitstamp_rest import BitstampRest
 from candleflow.sources.exchanges.fields import FUTURE_MS
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_object, text
 from candleflow.sources.stream.events import (
     Alive,
     BadTrade,
@@ -70,17 +71,11 @@ class _Trade(msgspec.Struct, gc=False):
 _TRADE = msgspec.json.Decoder(_Trade, strict=False).decode
 
 
-class BitstampProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
-        self.limits = limits
-        self._url = base_url
-        self.spellings = spellings
+class BitstampProtocol(VenueProtocol):
+    default_limits = LIMITS
 
-    def url(self) -> str:
-        return self._url
-
-    def headers(self) -> dict[str, str]:
-        return {}
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits | None = None) -> None:
+        super().__init__(base_url, spellings, limits)
 
     def subscribe(self) -> list[str]:
         return [
@@ -113,12 +108,9 @@ class BitstampProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
-        if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+        frame = json_object(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         event = frame.get("event")
         if event == "trade":
             return [self._trade(frame, data)]
@@ -133,13 +125,13 @@ class BitstampProtocol:
             return [self._error(frame)]
         if event == "bts:unsubscription_succeeded":
             return [Alive()]
-        return [NotUnderstood(f"unknown event {event!r}", _text(data))]
+        return [NotUnderstood(f"unknown event {event!r}", text(data))]
 
     def _trade(self, frame: dict[str, Any], data: str | bytes) -> Event:
         native = self._native(frame.get("channel"))
         symbol = self.spellings.symbol(native) if native is not None else None
         if symbol is None:
-            return NotUnderstood(f"a trade on a channel not subscribed: {frame.get('channel')!r}", _text(data))
+            return NotUnderstood(f"a trade on a channel not subscribed: {frame.get('channel')!r}", text(data))
         trade = frame.get("data")
         try:
             if type(trade) is not dict:
@@ -153,7 +145,7 @@ class BitstampProtocol:
                 fields.trade_id(trade.get("id")),
             )
         except InvalidTick as exc:
-            return BadTrade(f"Bitstamp trade of {symbol}: {exc}", _text(data))
+            return BadTrade(f"Bitstamp trade of {symbol}: {exc}", text(data))
         return Trades([tick])
 
     def _error(self, frame: dict[str, Any]) -> Event:
@@ -171,10 +163,6 @@ def _time_ms(trade: dict[str, Any]) -> int:
     if micro is not None:
         return fields.integer(micro, "microtimestamp") // 1000
     return fields.integer(trade.get("timestamp"), "timestamp") * 1000
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 SPEC = ExchangeSpec(BITSTAMP, LIMITS, BitstampProtocol, BitstampRest, DOCS)

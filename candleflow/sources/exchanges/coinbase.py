@@ -33,6 +33,7 @@ from candleflow.domain.ticks import EARLIEST_MS, Tick
 from candleflow.domain.venues import COINBASE, Spellings
 from candleflow.sources.exchanges.coinbase_rest import CoinbaseRest, trade
 from candleflow.sources.exchanges.fields import EPOCH, FUTURE_MS, ONE_MS
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_object, text
 from candleflow.sources.stream.events import Alive, BadTrade, Event, NotUnderstood, Refused, Subscribed, Trades
 from candleflow.sources.stream.protocol import ExchangeSpec, Limits
 
@@ -70,18 +71,12 @@ class _Message(msgspec.Struct, gc=False):
 _MESSAGE = msgspec.json.Decoder(_Message, strict=False).decode
 
 
-class CoinbaseProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
-        self.limits = limits
-        self._url = base_url
-        self.spellings = spellings
+class CoinbaseProtocol(VenueProtocol):
+    default_limits = LIMITS
+
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits | None = None) -> None:
+        super().__init__(base_url, spellings, limits)
         self._symbols = {native: spellings.symbol(native) for native in spellings}
-
-    def url(self) -> str:
-        return self._url
-
-    def headers(self) -> dict[str, str]:
-        return {}
 
     def subscribe(self) -> list[str]:
         products = list(self.spellings)
@@ -89,9 +84,6 @@ class CoinbaseProtocol:
             orjson.dumps({"type": "subscribe", "product_ids": products, "channel": channel}).decode()
             for channel in (TRADES, HEARTBEATS)
         ]
-
-    def ping(self) -> str | None:
-        return None
 
     def parse(self, data: str | bytes) -> list[Event]:
         try:
@@ -118,12 +110,9 @@ class CoinbaseProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
-        if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+        frame = json_object(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         channel = frame.get("channel")
         if channel == TRADES:
             return self._trades(frame, data)
@@ -133,24 +122,24 @@ class CoinbaseProtocol:
             return self._subscriptions(frame)
         if frame.get("type") == "error":
             return self._error(frame)
-        return [NotUnderstood(f"unknown channel {channel!r}", _text(data))]
+        return [NotUnderstood(f"unknown channel {channel!r}", text(data))]
 
     def _trades(self, frame: dict[str, Any], data: str | bytes) -> list[Event]:
         events = frame.get("events")
         if type(events) is not list:
-            return [NotUnderstood("market_trades without an events list", _text(data))]
+            return [NotUnderstood("market_trades without an events list", text(data))]
         found: list[Event] = []
         for event in events:
             rows = event.get("trades") if type(event) is dict else None
             if type(rows) is not list:
-                found.append(NotUnderstood("a market_trades event without trades", _text(data)))
+                found.append(NotUnderstood("a market_trades event without trades", text(data)))
                 continue
             ticks: list[Tick] = []
             for row in rows:
                 product = row.get("product_id") if type(row) is dict else None
                 symbol = self.spellings.symbol(product) if type(product) is str else None
                 if symbol is None:
-                    found.append(NotUnderstood(f"a trade of a product not subscribed: {product!r}", _text(data)))
+                    found.append(NotUnderstood(f"a trade of a product not subscribed: {product!r}", text(data)))
                     continue
                 try:
                     ticks.append(trade(symbol, row))
@@ -174,10 +163,6 @@ class CoinbaseProtocol:
         if named:
             return [Refused(native, f"Coinbase: {message}") for native in named]
         return [Refused(None, f"Coinbase: {message}")]
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 SPEC = ExchangeSpec(COINBASE, LIMITS, CoinbaseProtocol, CoinbaseRest, DOCS)

@@ -32,6 +32,7 @@ from candleflow.domain.ticks import EARLIEST_MS, Tick
 from candleflow.domain.venues import COINDESK, Spellings
 from candleflow.sources.exchanges.coindesk_rest import CoinDeskRest, trade
 from candleflow.sources.exchanges.fields import FUTURE_MS
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_object, text
 from candleflow.sources.stream.events import (
     Alive,
     BadTrade,
@@ -87,17 +88,19 @@ _TRADE = msgspec.json.Decoder(_Trade, strict=False).decode
 _SIDES = {"BUY": "buy", "SELL": "sell"}
 
 
-class CoinDeskProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS, *, key: str, stream: str) -> None:
-        self.limits = limits
-        self._base = base_url
-        self.spellings = spellings
+class CoinDeskProtocol(VenueProtocol):
+    default_limits = LIMITS
+
+    def __init__(
+        self, base_url: str, spellings: Spellings, limits: Limits | None = None, *, key: str, stream: str
+    ) -> None:
+        super().__init__(base_url, spellings, limits)
         self.key = key
         self.stream = stream
 
     def url(self) -> str:
-        joiner = "&" if "?" in self._base else ("?" if self._base.endswith("/") else "/?")
-        return f"{self._base}{joiner}api_key={self.key}"
+        joiner = "&" if "?" in self._url else ("?" if self._url.endswith("/") else "/?")
+        return f"{self._url}{joiner}api_key={self.key}"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Apikey {self.key}"}
@@ -116,9 +119,6 @@ class CoinDeskProtocol:
             for i in range(0, len(items), size)
         ]
 
-    def ping(self) -> str | None:
-        return None
-
     def parse(self, data: str | bytes) -> list[Event]:
         try:
             trade = _TRADE(data)
@@ -133,18 +133,15 @@ class CoinDeskProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
-        if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+        frame = json_object(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         if all(name in frame for name in TRADE_FIELDS):
             return [self._trade(frame, data)]
         kind = str(frame.get("TYPE", ""))
         if kind in CONTROL:
             return [self._control(kind, frame, data)]
-        return [NotUnderstood(f"TYPE {kind or 'missing'} is not a documented message", _text(data))]
+        return [NotUnderstood(f"TYPE {kind or 'missing'} is not a documented message", text(data))]
 
     def _native(self, frame: dict[str, Any]) -> str | None:
         market = str(frame.get("MARKET", "")).lower()
@@ -162,11 +159,11 @@ class CoinDeskProtocol:
         native = self._native(frame)
         symbol = self.spellings.symbol(native) if native is not None else None
         if symbol is None:
-            return NotUnderstood("a trade of an instrument not subscribed", _text(data))
+            return NotUnderstood("a trade of an instrument not subscribed", text(data))
         try:
             tick = trade(symbol, frame)
         except InvalidTick as exc:
-            return BadTrade(f"CoinDesk trade of {symbol}: {exc}", _text(data))
+            return BadTrade(f"CoinDesk trade of {symbol}: {exc}", text(data))
         return Trades([tick])
 
     def _control(self, kind: str, frame: dict[str, Any], data: str | bytes) -> Event:
@@ -174,20 +171,16 @@ class CoinDeskProtocol:
         if kind in ("4000", "4013", "4010"):
             return Alive()
         if kind == "4005":
-            named = tuple(n for n in self.spellings if n.partition(":")[2] in _text(data))
+            named = tuple(n for n in self.spellings if n.partition(":")[2] in text(data))
             return Subscribed(named) if named else Alive()
         if kind == "4011":
             return Fatal(f"{what}: set CANDLEFLOW_COINDESK_API_KEY to a valid CoinDesk Data key")
         if kind == "4002":
             return Reconnect(what, 10.0)
-        mentioned = [n for n in self.spellings if n.partition(":")[2] in _text(data)]
+        mentioned = [n for n in self.spellings if n.partition(":")[2] in text(data)]
         if kind in ("4003", "4004", "4006", "4008") and mentioned:
             return Refused(mentioned[0], what)
         return Refused(None, what)
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 def coindesk_spec(key: str, stream: str) -> ExchangeSpec:

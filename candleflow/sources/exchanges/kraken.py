@@ -31,6 +31,7 @@ from candleflow.domain.venues import KRAKEN, Spellings
 from candleflow.sources.exchanges import fields
 from candleflow.sources.exchanges.fields import EPOCH, FUTURE_MS, ONE_MS
 from candleflow.sources.exchanges.kraken_rest import KrakenRest
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_object, text
 from candleflow.sources.stream.events import Alive, BadTrade, Event, NotUnderstood, Refused, Subscribed, Trades
 from candleflow.sources.stream.protocol import ExchangeSpec, Limits
 
@@ -66,18 +67,12 @@ class _Message(msgspec.Struct, gc=False):
 _MESSAGE = msgspec.json.Decoder(_Message).decode
 
 
-class KrakenProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
-        self.limits = limits
-        self._url = base_url
-        self.spellings = spellings
+class KrakenProtocol(VenueProtocol):
+    default_limits = LIMITS
+
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits | None = None) -> None:
+        super().__init__(base_url, spellings, limits)
         self._pings = 0
-
-    def url(self) -> str:
-        return self._url
-
-    def headers(self) -> dict[str, str]:
-        return {}
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
@@ -115,12 +110,9 @@ class KrakenProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
-        if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+        frame = json_object(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         channel = frame.get("channel")
         if channel == "trade":
             return self._trades(frame, data)
@@ -131,19 +123,19 @@ class KrakenProtocol:
             return self._reply(frame, method)
         if "error" in frame:
             return [Refused(None, f"Kraken: {frame.get('error')}")]
-        return [NotUnderstood(f"unknown channel {channel!r}", _text(data))]
+        return [NotUnderstood(f"unknown channel {channel!r}", text(data))]
 
     def _trades(self, frame: dict[str, Any], data: str | bytes) -> list[Event]:
         rows = frame.get("data")
         if type(rows) is not list:
-            return [NotUnderstood("a trade message without a data list", _text(data))]
+            return [NotUnderstood("a trade message without a data list", text(data))]
         found: list[Event] = []
         ticks: list[Tick] = []
         for row in rows:
             native = row.get("symbol") if type(row) is dict else None
             symbol = self.spellings.symbol(native) if type(native) is str else None
             if symbol is None:
-                found.append(NotUnderstood(f"a trade of a pair not subscribed: {native!r}", _text(data)))
+                found.append(NotUnderstood(f"a trade of a pair not subscribed: {native!r}", text(data)))
                 continue
             try:
                 ticks.append(
@@ -177,10 +169,6 @@ class KrakenProtocol:
             return [Refused(native, f"Kraken: {error}")]
         named = [n for n in self.spellings if n in str(error)]
         return [Refused(n, f"Kraken: {error}") for n in named] or [Refused(None, f"Kraken: {error}")]
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 SPEC = ExchangeSpec(KRAKEN, LIMITS, KrakenProtocol, KrakenRest, DOCS)

@@ -30,6 +30,7 @@ from candleflow.domain.ticks import EARLIEST_MS, Tick
 from candleflow.domain.venues import OKX, Spellings
 from candleflow.sources.exchanges.fields import FUTURE_MS
 from candleflow.sources.exchanges.okx_rest import OkxRest, trade
+from candleflow.sources.exchanges.venue_protocol import VenueProtocol, json_object, text
 from candleflow.sources.stream.events import (
     Alive,
     BadTrade,
@@ -77,17 +78,11 @@ class _Push(msgspec.Struct, gc=False):
 _PUSH = msgspec.json.Decoder(_Push, strict=False).decode
 
 
-class OkxProtocol:
-    def __init__(self, base_url: str, spellings: Spellings, limits: Limits = LIMITS) -> None:
-        self.limits = limits
-        self._url = base_url
-        self.spellings = spellings
+class OkxProtocol(VenueProtocol):
+    default_limits = LIMITS
 
-    def url(self) -> str:
-        return self._url
-
-    def headers(self) -> dict[str, str]:
-        return {}
+    def __init__(self, base_url: str, spellings: Spellings, limits: Limits | None = None) -> None:
+        super().__init__(base_url, spellings, limits)
 
     def subscribe(self) -> list[str]:
         natives = list(self.spellings)
@@ -120,12 +115,9 @@ class OkxProtocol:
 
     def _parse(self, data: str | bytes) -> list[Event]:
         """Every frame the fast path does not take, with the reasons when it is not a trade."""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [NotUnderstood("not JSON", _text(data))]
-        if type(frame) is not dict:
-            return [NotUnderstood("not a JSON object", _text(data))]
+        frame = json_object(data)
+        if isinstance(frame, NotUnderstood):
+            return [frame]
         if "data" in frame:
             return self._push(frame, data)
         event = frame.get("event")
@@ -141,20 +133,20 @@ class OkxProtocol:
             return [Reconnect(f"OKX notice {frame.get('code')}: {frame.get('msg')}")]
         if event in ("unsubscribe", "channel-conn-count"):
             return [Alive()]
-        return [NotUnderstood(f"unknown event {event!r}", _text(data))]
+        return [NotUnderstood(f"unknown event {event!r}", text(data))]
 
     def _push(self, frame: dict[str, Any], data: str | bytes) -> list[Event]:
         arg = frame.get("arg")
         rows = frame.get("data")
         if type(arg) is not dict or arg.get("channel") != "trades" or type(rows) is not list:
-            return [NotUnderstood("a push that is not of the trades channel", _text(data))]
+            return [NotUnderstood("a push that is not of the trades channel", text(data))]
         found: list[Event] = []
         ticks = []
         for row in rows:
             native = row.get("instId") if type(row) is dict else None
             symbol = self.spellings.symbol(native) if type(native) is str else None
             if symbol is None:
-                found.append(NotUnderstood(f"a trade of an instrument not subscribed: {native!r}", _text(data)))
+                found.append(NotUnderstood(f"a trade of an instrument not subscribed: {native!r}", text(data)))
                 continue
             try:
                 ticks.append(trade(symbol, row))
@@ -163,10 +155,6 @@ class OkxProtocol:
         if ticks:
             found.append(Trades(ticks))
         return found
-
-
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 SPEC = ExchangeSpec(OKX, LIMITS, OkxProtocol, OkxRest, DOCS, aggregated_live=True)
