@@ -13,13 +13,13 @@ Topologies, each on fresh topics and consumer group over one database:
 Per topology and client count, `bench_sse.drive` connects the clients (one readers
 process, `bench/sse_readers.py`) through the chart port and sends 1,000 ticks/s of one
 symbol; latency is tick sent → bar read by 100 clients spread over all of them. Reported
-per scenario: p50/p99, clients served (that got live bars), the connections each web
-process held, the CPU seconds each used while the ticks flowed and its resident memory
-at the end (the per-client cost the sizing in docs/deployment.md multiplies), and the
-bar events each client received per second (the bandwidth side) and the chart
-processes' CPU time per live event delivered (`cpu_us_per_event`: what a client costs,
-independent of how busy the machine was). Every process is a
-`bench.common.Child`: a failed scenario stops them, and `make bench` checks none is left.
+per scenario: p50/p99; clients served (that got live bars); per chart process the
+connections it held, the share of a core it used while the ticks flowed and its resident
+memory at the end; bar events per client per second and their size with the heartbeats
+(the bandwidth side); and the chart processes' CPU time per live event delivered
+(`cpu_us_per_event`: what a client costs, whatever else ran on the machine; the sizing
+in docs/deployment.md multiplies it). Every process is a `bench.common.Child`: a failed
+scenario stops them, and `make bench` checks none is left.
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
         "ticks": driven.ticks,
         "served": served(driven.counts),
         "events_per_client_s": round(sum(driven.counts) / len(driven.counts) / window, 2),
+        "bytes_per_event": round(driven.received_bytes / max(1, sum(driven.counts))),
         "cpu_us_per_event": round(1e6 * sum(driven.during[: len(place.chart_processes)]) / live_events, 2),
         "held_per_process": held,
         "cpu_per_process": cpu[: len(place.chart_processes)],

@@ -157,12 +157,14 @@ def worker_rss_mb(port: int) -> float:
 @dataclass
 class Driven:
     """What one run of readers and ticks gave: the latencies (seconds) of the sampled
-    clients, bar events per client, ticks sent, and `during()`'s result."""
+    clients, bar events per client, ticks sent, `during()`'s result, and the bytes all
+    clients received."""
 
     latencies: list[float]
     counts: list[int]
     ticks: int
     during: Any = None
+    received_bytes: int = 0
 
 
 async def drive(
@@ -223,7 +225,7 @@ async def drive(
     if not latencies:
         got = result["samples"][:5]
         raise RuntimeError(f"{clients} clients: no tick reached a client (events {result['counts'][:5]}, first {got})")
-    return Driven(latencies, result["counts"], n, after)
+    return Driven(latencies, result["counts"], n, after, result["bytes"])
 
 
 def served(counts: list[int]) -> int:

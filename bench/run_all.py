@@ -114,7 +114,8 @@ def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
                             f"{r['held_per_process']}; CPU per chart process {r['cpu_per_process']} cores, "
                             f"engine {r['engine_cpu']}; RSS per chart process {r['rss_mb_per_process']} MB, "
                             f"engine {r['engine_rss_mb']} MB; {r['events_per_client_s']} bar events per client "
-                            f"per s, {r['cpu_us_per_event']} CPU µs per event; load {r['load_avg']}")
+                            f"per s of {r['bytes_per_event']} bytes, {r['cpu_us_per_event']} CPU µs per event; "
+                            f"load {r['load_avg']}")
             )  # fmt: skip
     return figures
 
