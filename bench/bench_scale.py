@@ -18,7 +18,9 @@ connections it held, the share of a core it used while the ticks flowed and its 
 memory at the end; bar events per client per second and their size with the heartbeats
 (the bandwidth side); and the chart processes' CPU time per live event delivered
 (`cpu_us_per_event`: what a client costs, whatever else ran on the machine; the sizing
-in docs/deployment.md multiplies it). Every process is a `bench.common.Child`: a failed
+in docs/deployment.md multiplies it); the mean of each live stage (`/metrics`: tick
+appended → read → committed → in the hub → written to the client; the hub's stages only
+where one process serves the port). Every process is a `bench.common.Child`: a failed
 scenario stops them, and `make bench` checks none is left.
 """
 
@@ -38,16 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import psutil
 from aiokafka import AIOKafkaProducer
 
 from bench.bench_history import EnvStack, StackLike, create_database, drop_database, free_port, percentiles
-from bench.bench_sse import SYMBOL, create_topics, drive, served
+from bench.bench_sse import STAGES, SYMBOL, create_topics, drive, metrics, served, stage_breakdown
 from bench.common import Child, candleflow_executable
 from candleflow.kafka import clients
 from candleflow.kafka.config import KafkaConfig
 
 RATE = 1000.0
+#: The live stages the engine measures; the hub measures the others (`bench_sse.STAGES`).
+ENGINE_STAGES = ("append_to_read", "read_to_commit")
 #: (topology, web processes, client counts): 0 web processes is the all-in-one worker.
 TOPOLOGIES: tuple[tuple[str, int, tuple[int, ...]], ...] = (
     ("all-in-one", 0, (1000, 5000)),
@@ -66,6 +71,7 @@ class Topology:
     port: int
     engine: Child
     chart_processes: list[Child]
+    engine_url: str
 
 
 def _json(url: str) -> dict[str, Any] | None:
@@ -117,7 +123,8 @@ def topology(name: str, webs: int, base_env: dict[str, str], log_dir: Path) -> I
         started.append(engine)
         _wait(engine, engine_port, engine=True)
         if webs == 0:
-            yield Topology(name, f"http://127.0.0.1:{engine_port}", engine_port, engine, [engine])
+            url = f"http://127.0.0.1:{engine_port}"
+            yield Topology(name, url, engine_port, engine, [engine], url)
             return
         port = free_port()
         web_env = env | {"CANDLEFLOW_WEB_PORT": str(port), "CANDLEFLOW_WEB_REUSE_PORT": "true"}
@@ -128,7 +135,7 @@ def topology(name: str, webs: int, base_env: dict[str, str], log_dir: Path) -> I
         started.extend(chart)
         for child in chart:
             _wait(child, port, engine=False)
-        yield Topology(name, f"http://127.0.0.1:{port}", port, engine, chart)
+        yield Topology(name, f"http://127.0.0.1:{port}", port, engine, chart, f"http://127.0.0.1:{engine_port}")
     finally:
         for child in started:
             child.stop()
@@ -148,14 +155,18 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
     cpu_before: list[float] = []
     held: list[int] = []
     rss_mb: list[int] = []
+    stages: list[dict[str, dict[str, Any]]] = []
 
     async def before() -> None:
         cpu_before.extend(child.cpu_seconds() for child in watched)
         held.extend(_held(child, place.port) for child in place.chart_processes)
+        stages.extend(await _stages(place))
 
     async def during() -> list[float]:
         rss_mb.extend(round(child.rss_bytes() / 1e6) for child in watched)
-        return [child.cpu_seconds() - cpu for child, cpu in zip(watched, cpu_before, strict=True)]
+        used = [child.cpu_seconds() - cpu for child, cpu in zip(watched, cpu_before, strict=True)]
+        stages.extend(await _stages(place))
+        return used
 
     started = time.monotonic()
     driven = await drive(
@@ -181,9 +192,35 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
         "rss_mb_per_process": rss_mb[: len(place.chart_processes)],
         "engine_rss_mb": rss_mb[-1],
         "load_avg": round(os.getloadavg()[0], 2),
+        "stages_ms": _stage_means(place, *stages),
         **percentiles(driven.latencies),
         "scenario_s": round(time.monotonic() - started, 1),
     }
+
+
+async def _stages(place: Topology) -> list[dict[str, dict[str, Any]]]:
+    """The live-stage histograms of the engine and of the chart port's process."""
+    async with aiohttp.ClientSession() as session:
+        return [await metrics(session, place.engine_url), await metrics(session, place.url)]
+
+
+def _stage_means(
+    place: Topology,
+    engine_before: dict[str, dict[str, Any]],
+    chart_before: dict[str, dict[str, Any]],
+    engine_after: dict[str, dict[str, Any]],
+    chart_after: dict[str, dict[str, Any]],
+) -> dict[str, float | None]:
+    """Mean ms per live stage over a scenario: the engine's stages from the engine, the
+    hub's from the chart process. With two web processes sharing the port, which one
+    answers is the kernel's choice, so their stages are left out (None)."""
+    engine = stage_breakdown(engine_before, engine_after)
+    chart = stage_breakdown(chart_before, chart_after) if len(place.chart_processes) == 1 else {}
+    means: dict[str, float | None] = {}
+    for stage in STAGES:
+        found = (engine if stage in ENGINE_STAGES else chart).get(stage, {})
+        means[stage] = found.get("mean_ms")
+    return means
 
 
 async def _run_topology(

@@ -115,7 +115,7 @@ def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
                             f"engine {r['engine_cpu']}; RSS per chart process {r['rss_mb_per_process']} MB, "
                             f"engine {r['engine_rss_mb']} MB; {r['events_per_client_s']} bar events per client "
                             f"per s of {r['bytes_per_event']} bytes, {r['cpu_us_per_event']} CPU µs per event; "
-                            f"load {r['load_avg']}")
+                            f"stage means ms {r['stages_ms']}; load {r['load_avg']}")
             )  # fmt: skip
     return figures
 
