@@ -50,13 +50,15 @@ def tick_records(count: int, rate: int = FEED_RATE) -> list[tuple[bytes, bytes]]
     return records
 
 
-async def publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+async def publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], *, create: bool = True) -> None:
+    """Send (key, value) `records` to `topic`, created first with `PARTITIONS` unless `create` is false."""
+    if create:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+        finally:
+            await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1_048_576)
     await producer.start()
     try:

@@ -263,22 +263,27 @@ async def scenario(
     }
 
 
+async def first_tick(url: str, producer: AIOKafkaProducer, ticks_topic: str) -> None:
+    """A first tick of `SYMBOL`, and a wait until the worker knows the symbol (streams need it)."""
+    first = {"symbol": SYMBOL, "ts": int(time.time() * 1000), "price": 100.0, "qty": 0.1}
+    await producer.send_and_wait(ticks_topic, orjson.dumps(first), key=SYMBOL.encode())
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 30
+        while True:
+            async with session.get(f"{url}/udf/symbols", params={"symbol": SYMBOL}) as response:
+                if response.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the engine did not store the first tick in 30 s")
+            await asyncio.sleep(0.2)
+
+
 async def measure(url: str, bootstrap: str, ticks_topic: str, probe_topic: str, seconds: float,
                   specs: tuple[Scenario, ...]) -> dict[str, Any]:  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     try:
-        first = {"symbol": SYMBOL, "ts": int(time.time() * 1000), "price": 100.0, "qty": 0.1}
-        await producer.send_and_wait(ticks_topic, orjson.dumps(first), key=SYMBOL.encode())  # the symbol must exist
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                async with session.get(f"{url}/udf/symbols", params={"symbol": SYMBOL}) as response:
-                    if response.status == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the engine did not store the first tick in 30 s")
-                await asyncio.sleep(0.2)
+        await first_tick(url, producer, ticks_topic)
         baseline = await kafka_round_trip(bootstrap, probe_topic)
         results = []
         for n, spec in enumerate(specs):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import bench_functions
+from bench import bench_bar_replay, bench_functions
 from bench.common import Child, Figure, leftover_processes
 from candleflow.core.settings import default_stack_dir
 from candleflow.stack import Stack, StackInfo
@@ -142,6 +142,7 @@ SCENARIOS: dict[str, Callable[[StackInfo, bool], list[Figure]]] = {
     "memory": memory,
     "functions": bench_functions.scenario,
     "sources": sources,
+    "bar_replay": lambda info, quick: list(bench_bar_replay.scenario(info, quick)),
 }
 
 

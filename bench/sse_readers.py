@@ -1,7 +1,7 @@
 """SSE readers for `bench_sse.py`, in a process of their own so that their cost stays
 out of the worker's figures: they only split events and timestamp the sampled ones.
 
-    python -m bench.sse_readers --url http://127.0.0.1:PORT --path '/udf/streams?sub=…' \
+    python -m bench.sse_readers --url http://127.0.0.1:PORT --path '/udf/streams?sub=…' [--path …] \
         --clients 1000 --sample 100
 
 Prints `ready` once every client has its response head, then reads until a line
@@ -94,20 +94,27 @@ async def connect(host: str, port: int, request: bytes, index: int, sample: bool
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
-    parser.add_argument("--path", required=True)
+    parser.add_argument("--path", required=True, action="append", help="repeat: client n opens path n mod count")
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--sample", type=int, default=100)
     args = parser.parse_args()
     where = urlsplit(args.url)
     host, port = where.hostname or "127.0.0.1", where.port or 80
-    request = f"GET {args.path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    requests = [
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode() for path in args.path
+    ]
     counts = [0] * args.clients
     samples: list[list[object]] = []
     readers: list[Reader] = []
-    every = max(1, args.clients // max(1, args.sample))
+    sample: int = args.sample
+    every: int = max(1, args.clients // max(1, sample))
+
+    def sampled(n: int) -> bool:
+        return n % every == 0 and n // every < sample
+
     for start in range(0, args.clients, 200):  # do not flood the listen backlog
         batch = range(start, min(args.clients, start + 200))
-        pending = [connect(host, port, request, n, n % every == 0, counts, samples) for n in batch]
+        pending = [connect(host, port, requests[n % len(requests)], n, sampled(n), counts, samples) for n in batch]
         readers += await asyncio.wait_for(asyncio.gather(*pending), CONNECT_TIMEOUT_S)
     gc.collect()
     gc.disable()  # a full collection (12-14 ms seen) would delay the stamps of every sampled client at once

@@ -145,6 +145,10 @@ SSE_DROPPED = Counter(
 SSE_REJECTED = Counter(
     "candleflow_sse_clients_rejected", "SSE connections refused with 503 (limit reached)", registry=REGISTRY
 )
+REPLAYS = Gauge("candleflow_replays", "Bar Replays running", registry=REGISTRY)
+REPLAYS_REJECTED = Counter(
+    "candleflow_replays_rejected", "Bar Replays refused with 503 (CANDLEFLOW_REPLAY_MAX reached)", registry=REGISTRY
+)
 
 LIVE_STAGES = ("append_to_read", "read_to_commit", "commit_to_hub", "hub_to_client")
 LIVE_STAGE_SECONDS = Histogram(

@@ -230,6 +230,10 @@ class Settings:
     sse_max_clients: int = setting("5000", POSITIVE_INT, "SSE connections per web process; more get 503")
     sse_queue: int = setting("64", POSITIVE_INT, "pending bars per SSE client before it is dropped")
     sse_heartbeat: float = setting("15", SECONDS, "seconds between SSE heartbeat comments")
+    replay_max: int = setting("64", POSITIVE_INT, "Bar Replays running at once per web process; more get 503")
+    replay_window: int = setting(
+        "2000", POSITIVE_INT, "bars a replayed series keeps in memory (older late ticks: the client refetches)"
+    )
     max_countback: int = setting("20000", POSITIVE_INT, "largest countback /udf/history accepts")
     max_span_bars: int = setting("100000", POSITIVE_INT, "most bars or marks one answer holds")
     event_loop: str = setting(

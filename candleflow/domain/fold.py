@@ -25,7 +25,7 @@ bars at the end. Narrow very long reads by symbols or a `since` cutoff.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,6 +130,16 @@ def _latest_tick_size(sizes: list[str | None], members: npt.NDArray[np.int64]) -
     return None
 
 
+def decode_records(
+    records: Sequence[tuple[int, bytes]], *, now_ms: int, future_tolerance_s: float
+) -> tuple[TickColumns, npt.NDArray[np.int64], int]:
+    """The valid ticks of `(offset, raw value)` records as the engine keeps them, each
+    tick's offset, and the number of records the engine dead-letters."""
+    decoded = decode_batch([value for _, value in records], now_ms=now_ms, future_tolerance_s=future_tolerance_s)
+    offsets = np.array([offset for offset, _ in records], dtype=np.int64)[decoded.ticks.positions]
+    return decoded.ticks, offsets, len(decoded.rejects)
+
+
 class TickFolder:
     """Folds batches of `(offset, raw value)` into 1-second bars.
 
@@ -160,10 +170,9 @@ class TickFolder:
         """Fold one batch of records (any order, any partitions)."""
         batch = list(records)
         now = int(time.time() * 1000) if self.now_ms is None else self.now_ms
-        decoded = decode_batch([value for _, value in batch], now_ms=now, future_tolerance_s=self.future_tolerance_s)
+        ticks, offsets, invalid = decode_records(batch, now_ms=now, future_tolerance_s=self.future_tolerance_s)
         self.records += len(batch)
-        self.invalid += len(decoded.rejects)
-        ticks = decoded.ticks
+        self.invalid += invalid
         keep = np.ones(len(ticks), dtype=bool)
         if self.since is not None:
             keep &= ticks.ts >= self.since
@@ -171,9 +180,8 @@ class TickFolder:
             wanted = self.symbols
             keep &= np.array([symbol in wanted for symbol in ticks.symbols], dtype=bool)
         if not keep.all():
-            ticks = ticks.take(keep)
+            ticks, offsets = ticks.take(keep), offsets[keep]
         self.kept += len(ticks)
-        offsets = np.array([offset for offset, _ in batch], dtype=np.int64)[ticks.positions]
         folded = fold_seconds(ticks, offsets)
         seconds = self.seconds
         for key, bar in folded.bars.items():

@@ -107,7 +107,11 @@ class LogReader:
         except BaseException:
             await self.consumer.stop()
             raise
-        self.consumer.assign([self._tp(p) for p in self.partitions])
+        assigned = [self._tp(p) for p in self.partitions]
+        self.consumer.assign(assigned)
+        # Paused until `read`: a partition fetching meanwhile holds the broker connection in a
+        # long poll (`fetch_max_wait_ms`), which every offsets request then waits behind.
+        self.consumer.pause(*assigned)
         return self
 
     async def __aexit__(

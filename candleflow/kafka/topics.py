@@ -13,7 +13,8 @@ partitions as the ticks topic and sources with one; an existing topic is never c
 and any count works (the engine's outbox sends the dead letters of ticks partition p to
 partition p modulo the count, `candleflow.engine.outbox`).
 Brokers may refuse to create topics on first use, so every writer calls
-`ensure_topics` before it writes.
+`ensure_topics` before it writes. `partition_of` says which partition of a topic a key
+lands in (the producers' default partitioner): a Bar Replay reads only its symbols'.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.admin import NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from candleflow.core.settings import Settings
 from candleflow.kafka import clients
@@ -109,3 +111,9 @@ async def topic_partitions(config: KafkaConfig, topic: str) -> list[int]:
     if described["error_code"] != 0 or not described["partitions"]:
         raise TopicError(f"topic {topic!r} does not exist on {config.bootstrap}: check its name in the settings")
     return sorted(p["partition"] for p in described["partitions"])
+
+
+def partition_of(key: str, partitions: list[int]) -> int:
+    """The partition of `partitions` (sorted) a record keyed `key` goes to: the producer's
+    default partitioner (murmur2, as Java's), which every producer of the ticks topic uses."""
+    return int(DefaultPartitioner()(key.encode(), partitions, partitions))

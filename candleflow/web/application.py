@@ -4,10 +4,11 @@
 (`candleflow.web.routes`: all of them, or with `CANDLEFLOW_ROLE=engine` only `/healthz`,
 `/livez` and `/metrics`), the middleware (`candleflow.web.middleware`), the views'
 `WebContext` (settings, database, the reads and their replica, runtime, functions, the
-Kafka probe, the OpenAPI document), and what happens at start (the replica's lag is
-watched) and at shutdown (open streams are ended, the databases it opened are closed).
-Nothing is read from the environment or a module global, so a test builds an
-application from its own settings and serves it in-process.
+Kafka probe, the Bar Replays and streamed quotes, the OpenAPI document), and what happens
+at start (the replica's lag is watched) and at shutdown (open streams and replays are
+ended, the databases it opened are closed). Nothing is read from the environment or a
+module global, so a test builds an application from its own settings and serves it
+in-process.
 
 `serve` runs an application on the settings' host and port with aiohttp's runner (a
 worker serves it from its task, beside the engine; `SO_REUSEPORT` when
@@ -23,14 +24,17 @@ from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
+from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
 from candleflow.store.replica import Reads
 from candleflow.web import openapi
 from candleflow.web.context import CONTEXT, WebContext
 from candleflow.web.middleware import udf_middleware
+from candleflow.web.quote_board import QuoteBoard
 from candleflow.web.routes import add_health_routes, add_routes
 from candleflow.web.runtime import Runtime
+from candleflow.web.symbols_cache import SymbolCache
 
 #: Connections the web views of one process read with at most.
 WEB_CONNECTIONS = 10
@@ -66,6 +70,7 @@ def create_web_app(
         if settings.database_read_url and serves_charts
         else None
     )
+    symbols = SymbolCache()
     ctx = WebContext(
         settings=settings,
         database=primary,
@@ -75,6 +80,9 @@ def create_web_app(
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
         database_probe=DatabaseProbe(settings.database_url),
+        replays=Replays(settings.replay_max),
+        quotes=QuoteBoard(primary, symbols),
+        symbols=symbols,
         spec=openapi.spec(settings),
     )
     app[CONTEXT] = ctx
@@ -110,8 +118,10 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 
 async def _end_streams(app: web.Application) -> None:
-    """End every open stream, so that the server's shutdown does not wait for them."""
-    worker = app[CONTEXT].runtime.worker
+    """End every open stream and replay, so that the server's shutdown does not wait for them."""
+    ctx = app[CONTEXT]
+    ctx.replays.stop_all()
+    worker = ctx.runtime.worker
     if worker is not None:
         worker.hub.close_all()
 
@@ -121,6 +131,7 @@ async def _watch_replica(app: web.Application) -> None:
 
 
 async def _close_probes(app: web.Application) -> None:
+    await app[CONTEXT].quotes.close()
     await app[CONTEXT].database_probe.close()
     await app[CONTEXT].reads.close()
 

@@ -10,7 +10,8 @@ Writing. While the client keeps up (nothing queued, the socket's write buffer un
 no task switch per client. Otherwise it joins the queue, which the connection's writer
 task (`candleflow.web.event_stream.pump`) drains with flow control. The queue is keyed by bar
 — an update to a bar already queued replaces it (latest wins) — and holds at most
-`limit` entries per subscription; past that the connection is closed as too slow
+`limit` entries per subscription (and per quote followed, latest quote per symbol);
+past that the connection is closed as too slow
 (`candleflow_sse_clients_dropped`).
 
 Classifying. An update of a bar at or after the newest one the client has (or will
@@ -141,6 +142,9 @@ class Connection:
     on_drop: Callable[[], None] = lambda: None
     stream_id: str = ""
     subscriptions: dict[Key, _Subscription] = field(default_factory=dict)
+    #: Symbols whose quotes this connection follows: symbol -> the name it asked for
+    #: (`candleflow.web.quote_board`).
+    quoted: dict[str, str] = field(default_factory=dict)
     pending: dict[Slot, _Queued] = field(default_factory=dict)
     closed: str | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -208,6 +212,10 @@ class Connection:
             return True
         return self._put((key, "reset"), self.wire.reset(key), stamp, time.monotonic())
 
+    def quote(self, symbol: str, body: bytes, stamp: int) -> bool:
+        """Queue or write a symbol's quote; a quote still queued is replaced (latest wins)."""
+        return self._put(("quote", symbol), body, stamp, time.monotonic())
+
     def control(self, body: bytes, stamp: int) -> bool:
         """Queue a protocol event (`hello`, `subscribed`) in order with the bars."""
         return self._put(("control", next(self._controls)), body, stamp, time.monotonic())
@@ -234,7 +242,7 @@ class Connection:
             return True
         self.pending.pop(slot, None)  # re-inserted last: the queue stays in stamp order
         self.pending[slot] = _Queued(body, stamp, received)
-        if len(self.pending) > self.limit * max(1, len(self.subscriptions)):
+        if len(self.pending) > self.limit * max(1, len(self.subscriptions) + len(self.quoted)):
             self.close("slow")
             self.on_drop()
             return False

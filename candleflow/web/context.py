@@ -1,8 +1,9 @@
 """What the views of one web application share, built once by its factory.
 
 `create_web_app` (`candleflow.web.application`) builds one `WebContext` from the settings,
-the database (and the read replica), the runtime (where the running worker's status and SSE hub are found) and
-the functions this process computes, and stores it under `CONTEXT`. A view reads it with
+the database (and the read replica), the runtime (where the running worker's status and
+SSE hub are found), the functions this process computes, its Bar Replays and its
+streamed quotes, and stores it under `CONTEXT`. A view reads it with
 `context(request)`; nothing a view needs lives in a module global, so each view can be
 served in-process by an application built for a test.
 """
@@ -18,9 +19,11 @@ from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet
 from candleflow.kafka.config import KafkaConfig
 from candleflow.kafka.probe import KafkaProbe
+from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
 from candleflow.store.replica import Reads
+from candleflow.web.quote_board import QuoteBoard
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
 
@@ -28,9 +31,9 @@ from candleflow.web.symbols_cache import SymbolCache
 @dataclass
 class WebContext:
     settings: Settings
-    #: The primary: the streams' current bars, and the hub's re-reads.
+    #: The primary: the streams' current bars and quotes, and the hub's re-reads.
     database: Database
-    #: History, indicators, marks, quotes and symbols: the read replica while it keeps up.
+    #: History, indicators, marks, quotes, symbols and Bar Replays: the read replica while it keeps up.
     reads: Reads
     runtime: Runtime
     functions: FunctionSet
@@ -38,6 +41,10 @@ class WebContext:
     kafka_probe: KafkaProbe
     #: `/healthz`'s database probe, on a connection of its own.
     database_probe: DatabaseProbe
+    #: The Bar Replays this process runs, capped (`candleflow.replay.registry`).
+    replays: Replays
+    #: The quotes streams follow (`candleflow.web.quote_board`).
+    quotes: QuoteBoard
     #: Symbol look-ups of this process (`candleflow.web.symbols_cache`).
     symbols: SymbolCache = field(default_factory=SymbolCache)
     #: `/openapi.json`, rendered once from the settings (`candleflow.web.openapi.spec`).

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from candleflow.core.metrics import LIVE_STAGE_SECONDS, SSE_CLIENTS, SSE_DROPPED
@@ -117,6 +117,9 @@ class Hub:
         #: The newest stamp given (the hub's time, in stamp units).
         self.now = self.clock.wall_us()
         self.updates_seen = 0
+        #: Told of every update received, subscribed or not (the streamed quotes'
+        #: `candleflow.web.quote_board`).
+        self.on_update: Callable[[BarUpdate], None] | None = None
 
     @property
     def clients(self) -> int:
@@ -189,6 +192,8 @@ class Hub:
         self.updates_seen += 1
         if update.committed_at is not None:
             COMMIT_TO_HUB.observe(max(0.0, self.clock.wall_us() / 1e6 - update.committed_at))
+        if self.on_update is not None:
+            self.on_update(update)
         if update.key in self._journals:
             self._pending.add(update, received)
             self._settled.clear()

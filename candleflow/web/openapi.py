@@ -18,10 +18,11 @@ from aiohttp import web
 
 from candleflow import __version__
 from candleflow.core.settings import Settings
-from candleflow.web import responses, sse, streams, udf
+from candleflow.replay.events import KINDS
+from candleflow.web import replay, replay_controls, responses, sse, streams, udf
 from candleflow.web.context import context
 from candleflow.web.indicators import indicators_query
-from candleflow.web.openapi_schemas import SCHEMAS, UNAVAILABLE, errors, json_answer, ref
+from candleflow.web.openapi_schemas import ERROR, SCHEMAS, UNAVAILABLE, errors, json_answer, ref
 from candleflow.web.params import Query
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
@@ -47,9 +48,60 @@ _STREAM_ID = {
 }
 
 
+_REPLAY_ID = {
+    **_STREAM_ID,
+    "name": "replay",
+    "description": "The replay's id, from its `hello` event (32 hexadecimal digits)",
+}
+_STREAM_EVENTS = (
+    "Server-Sent Events: `hello` {stream}; per sub `subscribed` then its current `bar`, later `bar`, "
+    "`correction` (an older bar changed: apply it in place) and `reset` (refetch that series' history); per "
+    '`quote` a `quote` event, an item of `/udf/quotes` (`{"s", "n", "v"}`), at once and then at most every '
+    "0.5 s while the symbol's 1-minute bar changes; `: hb` heartbeats. Events carry ids; `Last-Event-ID` resumes."
+)
+STREAM_KINDS = ("hello", "subscribed", "bar", "correction", "reset", "quote")
+_REPLAY_EVENTS = (
+    "Server-Sent Events, each with the replay clock `clock_ms` (unix ms): `hello` {replay, series [{symbol, "
+    "resolution, history_to}], speed, paused} (the bars before come from `/udf/history` with `to=history_to`); "
+    "`bar` and `correction` (bars as they formed, and the corrections late ticks caused); `indicators` "
+    "{symbol, resolution, from, to, bars [{time, values}], marks} as bars close; `reset` {symbol, resolution, "
+    "from, to} (refetch that range from the store); `clock` {speed, paused}; `caught_up` (the present: close "
+    "the stream and go live); `: hb` heartbeats."
+)
+
+
+def _events(description: str, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """An event stream; the `schema` of `text/event-stream` describes one of its events
+    (its `data` is JSON, described in words: OpenAPI 3.0 has no schema for a stream)."""
+    event = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(kinds)},
+            "data": {"type": "string", "description": "JSON"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+    }
+    return {"description": description, "content": {"text/event-stream": {"schema": event}}}
+
+
 def _stream_change(summary: str, answer: dict[str, Any]) -> dict[str, Any]:
     operation = _operation("post", summary, streams.CHANGE, {"200": answer, **errors(not_found=True)})
     operation["post"]["parameters"].insert(0, _STREAM_ID)
+    return operation
+
+
+def _replay_control(action: str, query: Query) -> dict[str, Any]:
+    answers = {
+        "200": json_answer(ref("Clock"), "The replay clock after the control"),
+        "400": ERROR,
+        "404": json_answer(ref("UdfError"), "No running replay has this id (`errmsg: unknown_replay`)"),
+    }
+    operation = _operation(
+        "post", f"Replay control: {action} (the stream tells it with a `clock` event)", query, answers
+    )
+    operation["post"]["parameters"].insert(0, _REPLAY_ID)
     return operation
 
 
@@ -102,19 +154,34 @@ def paths(settings: Settings) -> dict[str, Any]:
             {"200": _EVENTS, **errors(not_found=True)},
         ),
         "/udf/streams": _get(
-            "Live bars of any number of series on one connection (Server-Sent Events: `hello`, "
-            "`subscribed`, `bar`, `correction`, `reset`, `: hb`)",
+            "Live bars of any number of series and quotes of any number of symbols on one connection",
             streams.OPEN,
-            {"200": _EVENTS, **errors(not_found=True)},
+            {"200": _events(_STREAM_EVENTS, STREAM_KINDS), **errors(not_found=True)},
         ),
         "/udf/streams/{stream}/subscribe": _stream_change(
-            "Add series to an open stream; their current bars follow on it",
-            json_answer(ref("Subscribed"), "The series added, as asked and as their events name them"),
+            "Add series or quotes to an open stream; their current bars and quotes follow on it",
+            json_answer(ref("Subscribed"), "The series added, as asked and as their events name them, and the quotes"),
         ),
         "/udf/streams/{stream}/unsubscribe": _stream_change(
-            "Remove series from an open stream (series it does not hold are ignored)",
+            "Remove series or quotes from an open stream (those it does not hold are ignored)",
             json_answer(ref("Ok"), "Done"),
         ),
+        "/udf/replay": _get(
+            "Bar Replay: the market of one or several series from a past time, paced, controllable",
+            replay.REPLAY,
+            {
+                "200": _events(_REPLAY_EVENTS, KINDS),
+                **errors(not_found=True),
+                "503": json_answer(
+                    ref("UdfError"),
+                    "Too many replays (`CANDLEFLOW_REPLAY_MAX`) or Kafka unreachable; see `Retry-After`",
+                ),
+            },
+        ),
+        **{
+            replay_controls.path(action): _replay_control(action, query)
+            for action, (query, _) in replay_controls.CONTROLS.items()
+        },
         "/api/indicators": _get(
             "One line of a registered indicator, with the time rules of /udf/history",
             indicators_query(settings.max_countback),

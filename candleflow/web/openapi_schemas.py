@@ -252,6 +252,17 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {k: {"type": "string"} for k in ("sub", "symbol", "resolution")},
                 },
             },
+            "quotes": {"type": "array", "items": {"type": "string"}, "description": "The quotes added, as asked"},
+        },
+    },
+    "Clock": {
+        "type": "object",
+        "required": ["s", "clock_ms", "speed", "paused"],
+        "properties": {
+            "s": {"type": "string", "enum": ["ok"]},
+            "clock_ms": {"type": "integer", "description": "The replay clock, unix ms"},
+            "speed": {"type": "number", "nullable": True, "description": "Event-time ms per wall-clock ms; null: max"},
+            "paused": {"type": "boolean"},
         },
     },
     "Health": {

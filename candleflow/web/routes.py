@@ -3,20 +3,22 @@ views, with aiohttp's `RouteTableDef` (`@ROUTES.get(path)`); `TABLES` gathers th
 
 `create_web_app` (`candleflow.web.application`) registers exactly these, one way;
 `/openapi.json` (`candleflow.web.openapi`) describes every one of them but the frontend's
-files (`UNDOCUMENTED`). A GET route also answers HEAD, except the streams (a HEAD of an
-endless stream is pointless and would hold a connection).
+files (`UNDOCUMENTED`). A GET route also answers HEAD, except the streams and the replay
+(a HEAD of a stream is pointless and would hold a connection).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from candleflow.web import health, indicators, openapi, sse, static, streams, udf
+from candleflow.web import health, indicators, openapi, replay, replay_controls, sse, static, streams, udf
 
 TABLES: tuple[web.RouteTableDef, ...] = (
     udf.ROUTES,
     sse.ROUTES,
     streams.ROUTES,
+    replay.ROUTES,
+    replay_controls.ROUTES,
     indicators.ROUTES,
     health.ROUTES,
     openapi.ROUTES,

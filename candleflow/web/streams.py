@@ -1,8 +1,8 @@
-"""`/udf/streams`: one Server-Sent Events connection for any number of series.
+"""`/udf/streams`: one Server-Sent Events connection for any number of series and quotes.
 
-    GET  /udf/streams?sub=<symbol>|<resolution>&sub=…        open (zero or more subs)
-    POST /udf/streams/<stream>/subscribe?sub=…&sub=…          add subs to an open stream
-    POST /udf/streams/<stream>/unsubscribe?sub=…              remove subs
+    GET  /udf/streams?sub=<symbol>|<resolution>&sub=…&quote=<symbol>…   open (zero or more of each)
+    POST /udf/streams/<stream>/subscribe?sub=…&quote=…                  add subs or quotes
+    POST /udf/streams/<stream>/unsubscribe?sub=…&quote=…                remove them
 
 A sub is the series' `bars.updates` key: symbol and resolution joined by the last
 `|`. The stream starts with `hello` naming its id (the `<stream>` of the POSTs), then
@@ -14,13 +14,16 @@ that its events carry) and its current bar. Events, each with an `id:`::
     event: bar         data: {"symbol": …, "resolution": …, "time": …, "open": …, …}
     event: correction  data: <a bar, as `bar`>: an older bar changed; apply it in place
     event: reset       data: {"symbol": …, "resolution": …}: refetch that series' history
+    event: quote       data: {"s": "ok", "n": <symbol as asked>, "v": {…}}: see `quote_board`
     : hb
 
 A client that reopens the stream (same subs, `Last-Event-ID` header or
 `last_event_id=`) gets, per sub, the bars that changed since that id — `reset` only
-when the hub cannot tell (see `candleflow.web.event_stream.catch_up`). The POSTs answer
-`{"s": "ok", "subscribed": [{"sub", "symbol", "resolution"}]}`; an unknown stream is
-404, a malformed or unknown sub 400/404, all as UDF error bodies.
+when the hub cannot tell (see `candleflow.web.event_stream.catch_up`). The subscribe POST
+answers `{"s": "ok", "subscribed": [{"sub", "symbol", "resolution"}], "quotes": [<quote as
+asked>]}`, the unsubscribe POST `{"s": "ok"}`; an unknown stream is 404, a malformed or
+unknown sub 400/404, all as UDF error bodies. A quote of a name no symbol has is answered
+on the stream, as `/udf/quotes` answers it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ ROUTES = web.RouteTableDef()
 
 #: Subscriptions one stream may hold.
 MAX_SUBS = 64
+#: Symbols whose quotes one stream may follow, and one request may add (a URL holds ~8 KB).
+MAX_QUOTES = 1000
+QUOTES_PER_REQUEST = 40
 #: The `errmsg` of a stream id no open stream has.
 UNKNOWN_STREAM = "unknown_stream"
 
@@ -56,10 +62,20 @@ SUB = Param(
     max_items=MAX_SUBS,
     example="Coinbase:BTC/USD|1",
 )
-#: `GET /udf/streams`: the subs to open with, and the resume id.
-OPEN = Query(SUB, LAST_EVENT_ID)
+QUOTE = Param(
+    "quote",
+    "A symbol whose quote the stream carries (`quote` events, items of `/udf/quotes`); repeat for more "
+    f"(a stream follows up to {MAX_QUOTES})",
+    min_length=1,
+    max_length=symbols.MAX_LENGTH,
+    pattern=f"{symbols.CHARACTERS}{{1,{symbols.MAX_LENGTH}}}",
+    max_items=QUOTES_PER_REQUEST,
+    example="Coinbase:BTC/USD",
+)
+#: `GET /udf/streams`: the subs and quotes to open with, and the resume id.
+OPEN = Query(SUB, QUOTE, LAST_EVENT_ID)
 #: The subscribe and unsubscribe POSTs.
-CHANGE = Query(SUB)
+CHANGE = Query(SUB, QUOTE)
 
 
 async def resolve_subs(ctx: WebContext, asked: list[str]) -> list[tuple[str, Key]]:
@@ -84,6 +100,14 @@ async def _subscribe(
             await event_stream.catch_up(ctx, hub, connection, key, last_id)
 
 
+async def _follow(ctx: WebContext, hub: Hub, connection: Connection, quotes: list[str]) -> None:
+    if len(connection.quoted) + len(quotes) > MAX_QUOTES:
+        raise UdfError(f"a stream follows at most {MAX_QUOTES} quotes")
+    if quotes:
+        ctx.quotes.attach(hub)
+        await ctx.quotes.follow(connection, quotes, hub.now)
+
+
 @ROUTES.get("/udf/streams", allow_head=False)
 async def open_streams(request: web.Request) -> web.StreamResponse:
     """Open a multiplexed stream (see the module docstring)."""
@@ -95,10 +119,12 @@ async def open_streams(request: web.Request) -> web.StreamResponse:
     try:
         connection.control(event(b"hello", orjson.dumps({"stream": connection.stream_id})), hub.now)
         await _subscribe(ctx, hub, connection, subs, event_stream.last_event_id(request, q.text("last_event_id")))
+        await _follow(ctx, hub, connection, q.texts("quote"))
         response = await event_stream.open_stream(request, connection)
         await event_stream.pump(ctx, request, response, connection)
         return response
     finally:
+        ctx.quotes.unfollow(connection, list(connection.quoted.values()))
         hub.detach(connection)
 
 
@@ -115,18 +141,22 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    subs = await resolve_subs(ctx, CHANGE.read(request.query).texts("sub"))
+    q = CHANGE.read(request.query)
+    subs = await resolve_subs(ctx, q.texts("sub"))
     await _subscribe(ctx, hub, connection, subs, None)
+    await _follow(ctx, hub, connection, q.texts("quote"))
     answer = [{"sub": asked, "symbol": key[0], "resolution": key[1]} for asked, key in subs]
-    return responses.json({"s": "ok", "subscribed": answer})
+    return responses.json({"s": "ok", "subscribed": answer, "quotes": q.texts("quote")})
 
 
 @ROUTES.post("/udf/streams/{stream}/unsubscribe")
 async def unsubscribe(request: web.Request) -> web.StreamResponse:
-    """Remove subscriptions from an open stream (unknown ones are ignored)."""
+    """Remove subscriptions and quotes from an open stream (unknown ones are ignored)."""
     ctx = context(request)
     hub = ctx.runtime.hub()
     connection = _connection(hub, request)
-    for _, key in await resolve_subs(ctx, CHANGE.read(request.query).texts("sub")):
+    q = CHANGE.read(request.query)
+    for _, key in await resolve_subs(ctx, q.texts("sub")):
         hub.unsubscribe(connection, key)
+    ctx.quotes.unfollow(connection, q.texts("quote"))
     return responses.json({"s": "ok"})

@@ -16,11 +16,12 @@ from aiohttp import web
 from candleflow.domain.resolution import Resolution
 from candleflow.domain.symbols import CHARACTERS, MAX_LENGTH
 from candleflow.store import queries
-from candleflow.store.queries import Mark, Quote, SymbolRow
+from candleflow.store.queries import Mark, SymbolRow
 from candleflow.web import params, responses, symbol_info
 from candleflow.web.context import WebContext, context
 from candleflow.web.errors import UdfError, too_many
 from candleflow.web.params import FROM, MARKS_FROM, MARKS_TO, RESOLUTION, SYMBOL, TO, Param, Query
+from candleflow.web.quotes import quote_items
 
 #: The routes of this module's views (`candleflow.web.routes` gathers every module's).
 ROUTES = web.RouteTableDef()
@@ -145,43 +146,11 @@ def no_data(next_time: int | None) -> dict[str, Any]:
 @ROUTES.get("/udf/quotes")
 async def quotes(request: web.Request) -> web.StreamResponse:
     """Last price, 24 h change and volume per symbol, from the 1-minute bars."""
-    ctx = context(request)
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
+    ctx = context(request)
     db = await ctx.reads.connected()
-    resolved = {name: await ctx.symbols.find(db, name) for name in names}
-    found = await queries.quotes(db, sorted({r.symbol for r in resolved.values() if r}))
-    items = []
-    for name, row in resolved.items():
-        quote = found.get(row.symbol) if row else None
-        if quote is None or quote.last is None:
-            items.append({"s": "error", "n": name, "v": {}})
-        else:
-            items.append({"s": "ok", "n": name, "v": quote_values(quote)})
-    return responses.json({"s": "ok", "d": items})
-
-
-def quote_values(quote: Quote) -> dict[str, Any]:
-    last = quote.last if quote.last is not None else 0.0
-    reference = quote.prev_close if quote.prev_close is not None else quote.open
-    row = quote.symbol
-    change = round(last - reference, max(row.price_decimals, 0)) if reference is not None else 0.0
-    percent = round(change / reference * 100, 4) if reference else 0.0
-    return {
-        "ch": change,
-        "chp": percent,
-        "short_name": symbol_info.short_name(row),
-        "exchange": row.exchange,
-        "description": symbol_info.description(row),
-        "lp": last,
-        "ask": last,
-        "bid": last,
-        "open_price": quote.open if quote.open is not None else last,
-        "high_price": quote.high if quote.high is not None else last,
-        "low_price": quote.low if quote.low is not None else last,
-        "prev_close_price": reference if reference is not None else last,
-        "volume": quote.volume,
-    }
+    return responses.json({"s": "ok", "d": await quote_items(db, ctx.symbols, names)})
 
 
 async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:

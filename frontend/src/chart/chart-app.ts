@@ -102,6 +102,8 @@ export class ChartApp {
   ticks = 0;
   /** Corrections of older bars received (applied in place, or before the loaded history). */
   corrections = 0;
+  /** Set while something else (a replay) draws on the view: no live bars, loads or redraws. */
+  detached = false;
 
   constructor(
     private readonly view: ChartView,
@@ -123,6 +125,7 @@ export class ChartApp {
     const generation = ++this.generation;
     this.timers.clearTimeout(this.retryTimer);
     this.live.stop();
+    this.detached = false;
     this.symbol = symbol;
     this.resolution = resolution;
     this.loading = true;
@@ -194,8 +197,25 @@ export class ChartApp {
     return this.open(this.symbol, this.resolution);
   }
 
+  /** Hands the view to someone else (a replay) until the next `open`/`reload`: stops the
+   * live stream and drops every answer still in flight. */
+  detach(): void {
+    this.generation += 1;
+    this.timers.clearTimeout(this.retryTimer);
+    this.live.stop();
+    this.detached = true;
+    this.loading = false;
+    this.loadingOlder = false;
+  }
+
+  /** The symbol info of the open chart (undefined before it resolved). */
+  get info(): LibrarySymbolInfo | undefined {
+    return this.symbolInfo;
+  }
+
   setTheme(theme: Theme): void {
     this.view.setTheme(theme);
+    if (this.detached) return;
     this.view.showBars(this.store.bars);
     this.showMarks();
   }
@@ -208,6 +228,7 @@ export class ChartApp {
   setLineVisible(id: string, visible: boolean): void {
     if (!this.lines.setVisible(id, visible)) return;
     this.view.setLineVisible(id, visible);
+    if (this.detached) return;
     const line = this.lines.definitions.find((candidate) => candidate.id === id);
     const first = this.store.first;
     const last = this.store.last;
@@ -296,7 +317,7 @@ export class ChartApp {
   }
 
   private onScroll(firstVisibleLogical: number): void {
-    if (this.loading || this.loadingOlder || this.historyExhausted || this.store.length === 0) return;
+    if (this.detached || this.loading || this.loadingOlder || this.historyExhausted || this.store.length === 0) return;
     if (firstVisibleLogical < LOAD_MORE_WITHIN_BARS) void this.loadOlder();
   }
 

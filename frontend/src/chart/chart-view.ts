@@ -47,4 +47,6 @@ export interface ChartView {
   scrollBack(bars: number): void;
   /** Calls `listener` with the logical index of the leftmost visible bar whenever the view scrolls. */
   onScroll(listener: (firstVisibleLogical: number) => void): void;
+  /** Calls `listener` with the time (seconds) of the bar clicked, when a bar was. */
+  onClick(listener: (time: number) => void): void;
 }

@@ -191,6 +191,12 @@ export class LightweightChartView implements ChartView {
     });
   }
 
+  onClick(listener: (time: number) => void): void {
+    this.chart.subscribeClick((param) => {
+      if (typeof param.time === 'number') listener(param.time);
+    });
+  }
+
   private markColor(direction: MarkDirection): string {
     if (direction === 'up') return this.palette.markUp;
     if (direction === 'down') return this.palette.markDown;

@@ -34,6 +34,7 @@ import type {
   Mark,
   OnReadyCallback,
   PeriodParams,
+  QuoteData,
   QuotesCallback,
   QuotesErrorCallback,
   ResolutionString,
@@ -57,8 +58,6 @@ export interface CandleflowDatafeedOptions {
   timers?: Timers;
   random?: () => number;
   backoff?: Partial<BackoffPolicy>;
-  /** How often subscribed quotes are polled. */
-  quotesIntervalMs?: number;
   /** Least time between two correction-driven `onResetCacheNeeded` of one subscription. */
   resetEveryMs?: number;
   /** Every connection state change of every bar subscription. */
@@ -148,8 +147,6 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
   readonly client: UdfClient;
   private readonly streams: BarStreams;
   private readonly timers: Timers;
-  private readonly quotesIntervalMs: number;
-  private readonly quotePollers = new Map<string, unknown>();
   private readonly resetEveryMs: number;
   /** Per subscription: the open coalescing window, and whether a reset is owed at its end. */
   private readonly resetWindows = new Map<string, { timer: unknown; owed: boolean }>();
@@ -164,7 +161,6 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
       ...(options.apiUrl !== undefined ? { apiUrl: options.apiUrl } : {}),
     });
     this.timers = options.timers ?? browserTimers;
-    this.quotesIntervalMs = options.quotesIntervalMs ?? 10_000;
     this.resetEveryMs = options.resetEveryMs ?? 3_000;
     this.streams = new BarStreams({
       client: this.client,
@@ -318,7 +314,11 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
     this.client.quotes(symbols).then(onDataCallback, (error: unknown) => onErrorCallback(message(error)));
   }
 
-  /** Polls `/quotes` for the union of both lists: at once, then every `quotesIntervalMs`. */
+  /**
+   * Quotes of both lists pushed on the page's one stream (`quote` events): the newest
+   * known at once, then each as the server sends it (at most a few times a second per
+   * symbol); `fastSymbols` get the same treatment, the server has no slower pace.
+   */
   subscribeQuotes(
     symbols: string[],
     fastSymbols: string[],
@@ -328,20 +328,16 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
     this.unsubscribeQuotes(listenerGuid);
     const all = [...new Set([...symbols, ...fastSymbols])];
     if (all.length === 0) return;
-    const poll = (): void => {
-      this.client.quotes(all).then(onRealtimeCallback, (error: unknown) => {
-        console.warn(`candleflow: quotes poll failed: ${message(error)}`);
-      });
-    };
-    this.quotePollers.set(listenerGuid, this.timers.setInterval(poll, this.quotesIntervalMs));
-    poll();
+    this.streams.subscribeQuotes({ guid: listenerGuid, symbols: all, onQuote: (quote) => onRealtimeCallback([quote]) });
   }
 
   unsubscribeQuotes(listenerGuid: string): void {
-    const handle = this.quotePollers.get(listenerGuid);
-    if (handle === undefined) return;
-    this.timers.clearInterval(handle);
-    this.quotePollers.delete(listenerGuid);
+    this.streams.unsubscribeQuotes(listenerGuid);
+  }
+
+  /** The newest streamed quote of `symbol` (not part of TradingView's API). */
+  streamedQuote(symbol: string): QuoteData | undefined {
+    return this.streams.quotes.get(symbol);
   }
 
   /** Connection state of one bar subscription (not part of TradingView's API). */
@@ -363,7 +359,6 @@ export class CandleflowDatafeed implements TradingViewDatafeed {
   destroy(): void {
     for (const guid of this.streams.guids()) this.unsubscribeBars(guid);
     this.streams.unsubscribeAll();
-    for (const guid of [...this.quotePollers.keys()]) this.unsubscribeQuotes(guid);
   }
 }
 

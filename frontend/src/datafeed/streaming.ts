@@ -11,11 +11,14 @@
  *
  * `bar` updates or appends the newest bar; `correction` carries an older bar that
  * changed (the subscriber applies it in place, or resets); `reset` says the series
- * must be refetched. On a stream error the stream is closed and reopened after a
+ * must be refetched. The same stream carries quotes: a quote listener follows symbols
+ * (`quote=` in the URL, or the POSTs, at most `QUOTES_PER_REQUEST` a request) and gets
+ * each `quote` event of them, an item of `/udf/quotes`. On a stream error the stream is closed and reopened after a
  * capped exponential backoff with `last_event_id`: the server then sends what changed
  * meanwhile, and a `reset` only when it cannot tell.
  */
 import {
+  quoteItem,
   streamBarEvent,
   streamHelloEvent,
   streamResetEvent,
@@ -23,6 +26,7 @@ import {
   type StreamBar,
   type WireBar,
 } from '../wire/answers';
+import type { QuoteData } from '../wire/tv-types';
 import type { EventSourceFactory, EventSourceLike, MessageEventLike, Timers } from '../wire/transport';
 
 /** `connecting` before the first open, `offline` after `offlineAfter` failed attempts in a row. */
@@ -72,10 +76,24 @@ interface Subscription extends SubscriptionRequest {
   state: ConnectionState;
 }
 
+/** Quotes one request may add or remove (the server's limit: a URL holds about 8 KB). */
+export const QUOTES_PER_REQUEST = 40;
+
+export interface QuoteListener {
+  guid: string;
+  symbols: readonly string[];
+  onQuote: (quote: QuoteData) => void;
+}
+
 /** What the streams need of the UDF client. */
 export interface StreamsClient {
-  streamsUrl(subs: readonly string[], lastEventId?: string): string;
-  streamControl(stream: string, action: 'subscribe' | 'unsubscribe', subs: readonly string[]): Promise<void>;
+  streamsUrl(subs: readonly string[], lastEventId?: string, quotes?: readonly string[]): string;
+  streamControl(
+    stream: string,
+    action: 'subscribe' | 'unsubscribe',
+    subs: readonly string[],
+    quotes?: readonly string[],
+  ): Promise<void>;
 }
 
 export interface BarStreamsOptions {
@@ -98,6 +116,9 @@ function wireBar(bar: StreamBar): WireBar {
 
 export class BarStreams {
   private readonly subscriptions = new Map<string, Subscription>();
+  private readonly quoteListeners = new Map<string, QuoteListener>();
+  /** The newest quote of every symbol followed, as the stream sent it. */
+  readonly quotes = new Map<string, QuoteData>();
   /** Canonical `symbol|resolution` of each sub as asked, from the server's `subscribed`. */
   private readonly canonical = new Map<string, string>();
   private readonly policy: BackoffPolicy;
@@ -105,8 +126,9 @@ export class BarStreams {
   private stream: EventSourceLike | undefined;
   /** The open stream's id (from `hello`); undefined until then. */
   private streamId: string | undefined;
-  /** Subs the server holds (or was asked for) on the current stream. */
+  /** Subs and quotes the server holds (or was asked for) on the current stream. */
   private serverSubs = new Set<string>();
+  private serverQuotes = new Set<string>();
   private lastEventId: string | undefined;
   private retryTimer: unknown;
   private failures = 0;
@@ -130,6 +152,27 @@ export class BarStreams {
     };
     this.subscriptions.set(request.guid, subscription);
     this.options.onStateChange?.(request.guid, subscription.state);
+    this.wantsChanged();
+  }
+
+  /** Follows the quotes of `listener.symbols` (replacing the listener's earlier ones). */
+  subscribeQuotes(listener: QuoteListener): void {
+    this.quoteListeners.set(listener.guid, { ...listener, symbols: [...new Set(listener.symbols)] });
+    for (const symbol of listener.symbols) {
+      const known = this.quotes.get(symbol);
+      if (known) listener.onQuote(known);
+    }
+    this.wantsChanged();
+  }
+
+  unsubscribeQuotes(guid: string): void {
+    if (!this.quoteListeners.delete(guid)) return;
+    const wanted = this.wantedQuotes();
+    for (const symbol of [...this.quotes.keys()]) if (!wanted.has(symbol)) this.quotes.delete(symbol);
+    this.dropped();
+  }
+
+  private wantsChanged(): void {
     if (this.stream === undefined) {
       if (this.retryTimer === undefined) this.connect();
     } else {
@@ -137,9 +180,18 @@ export class BarStreams {
     }
   }
 
+  private active(): boolean {
+    return this.subscriptions.size > 0 || this.quoteListeners.size > 0;
+  }
+
   unsubscribe(guid: string): void {
     if (!this.subscriptions.delete(guid)) return;
-    if (this.subscriptions.size === 0) {
+    this.dropped();
+  }
+
+  /** Something was unsubscribed: close the stream when nothing is left, else tell the server. */
+  private dropped(): void {
+    if (!this.active()) {
       this.closeStream();
       this.cancelRetry();
       this.lastEventId = undefined;
@@ -153,11 +205,12 @@ export class BarStreams {
 
   unsubscribeAll(): void {
     for (const guid of [...this.subscriptions.keys()]) this.unsubscribe(guid);
+    for (const guid of [...this.quoteListeners.keys()]) this.unsubscribeQuotes(guid);
   }
 
   /** Reconnects now if waiting to (e.g. when the browser comes back online). */
   retryNow(): void {
-    if (this.stream === undefined && this.subscriptions.size > 0) {
+    if (this.stream === undefined && this.active()) {
       this.cancelRetry();
       this.connect();
     }
@@ -176,14 +229,20 @@ export class BarStreams {
     return new Set([...this.subscriptions.values()].map((subscription) => subscription.sub));
   }
 
+  private wantedQuotes(): Set<string> {
+    return new Set([...this.quoteListeners.values()].flatMap((listener) => listener.symbols));
+  }
+
   private connect(): void {
     const subs = [...this.wanted()];
-    if (subs.length === 0) return;
-    const stream = this.options.eventSource(this.options.client.streamsUrl(subs, this.lastEventId));
+    const quotes = [...this.wantedQuotes()].slice(0, QUOTES_PER_REQUEST);
+    if (subs.length === 0 && quotes.length === 0) return;
+    const stream = this.options.eventSource(this.options.client.streamsUrl(subs, this.lastEventId, quotes));
     this.opened += 1;
     this.stream = stream;
     this.streamId = undefined;
     this.serverSubs = new Set(subs);
+    this.serverQuotes = new Set(quotes);
     const mine = (listener: (event: MessageEventLike) => void) => (event: MessageEventLike) => {
       if (this.stream !== stream) return; // a late event of a stream already replaced
       if (event.lastEventId) this.lastEventId = event.lastEventId;
@@ -219,6 +278,10 @@ export class BarStreams {
       mine((event) => this.onBar(event.data, true)),
     );
     stream.addEventListener(
+      'quote',
+      mine((event) => this.onQuote(event.data)),
+    );
+    stream.addEventListener(
       'reset',
       mine((event) => {
         const series = streamResetEvent(event.data);
@@ -238,16 +301,40 @@ export class BarStreams {
     const removed = [...this.serverSubs].filter((sub) => !wanted.has(sub));
     for (const sub of added) this.serverSubs.add(sub);
     for (const sub of removed) this.serverSubs.delete(sub);
+    const quotes = this.wantedQuotes();
+    const follow = [...quotes].filter((symbol) => !this.serverQuotes.has(symbol));
+    const drop = [...this.serverQuotes].filter((symbol) => !quotes.has(symbol));
+    for (const symbol of follow) this.serverQuotes.add(symbol);
+    for (const symbol of drop) this.serverQuotes.delete(symbol);
     const stream = this.stream;
-    const control = (action: 'subscribe' | 'unsubscribe', subs: string[]): void => {
-      if (subs.length === 0) return;
-      this.options.client.streamControl(id, action, subs).catch(() => {
-        // the stream is gone (server restarted) or the request failed: reopen with every sub
-        if (this.stream === stream) this.onError();
-      });
+    const control = (action: 'subscribe' | 'unsubscribe', subs: string[], symbols: string[]): void => {
+      for (let at = 0; at === 0 || at < symbols.length; at += QUOTES_PER_REQUEST) {
+        const chunk = symbols.slice(at, at + QUOTES_PER_REQUEST);
+        const withSubs = at === 0 ? subs : [];
+        if (withSubs.length === 0 && chunk.length === 0) return;
+        this.options.client.streamControl(id, action, withSubs, chunk).catch(() => {
+          // the stream is gone (server restarted) or the request failed: reopen with everything
+          if (this.stream === stream) this.onError();
+        });
+      }
     };
-    control('subscribe', added);
-    control('unsubscribe', removed);
+    control('subscribe', added, follow);
+    control('unsubscribe', removed, drop);
+  }
+
+  private onQuote(data: string): void {
+    const checked = quoteItem(data);
+    if (!checked.ok) {
+      console.warn(`candleflow: dropped a malformed quote event: ${checked.error}`);
+      return;
+    }
+    const quote = checked.value;
+    this.failures = 0;
+    if (this.current !== 'live') this.setState('live');
+    this.quotes.set(quote.n, quote);
+    for (const listener of this.quoteListeners.values()) {
+      if (listener.symbols.includes(quote.n)) listener.onQuote(quote);
+    }
   }
 
   private subscribersOf(series: string): Subscription[] {

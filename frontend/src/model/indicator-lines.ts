@@ -73,6 +73,23 @@ export class IndicatorLines {
     return line.points;
   }
 
+  /** The line's points at `times` replaced by `points` (a time without a point loses its
+   * point); returns all its points. */
+  replace(id: string, times: ReadonlySet<number>, points: readonly IndicatorPoint[]): readonly IndicatorPoint[] {
+    const line = this.lines.get(id);
+    if (!line) return [];
+    line.points = mergePoints(
+      line.points.filter((point) => !times.has(point.time)),
+      points,
+    );
+    return line.points;
+  }
+
+  /** A line's points (empty for an unknown id). */
+  points(id: string): readonly IndicatorPoint[] {
+    return this.lines.get(id)?.points ?? [];
+  }
+
   /**
    * Moves each visible line that has history to the live bar at `time` closing at
    * `close`; `closes` are the newest closes, ending with `close`.

@@ -9,7 +9,26 @@ import type { ChartView } from '../chart/chart-view';
 import type { Theme } from '../chart/theme';
 import type { CandleflowDatafeed } from '../datafeed/datafeed';
 import type { LineSnapshot } from '../model/indicator-lines';
-import type { WireBar } from '../wire/answers';
+import type { CandleflowMark, WireBar } from '../wire/answers';
+import type { ReplayChart, ReplayState } from '../chart/replay-chart';
+import type { QuoteData } from '../wire/tv-types';
+import type { WatchlistPanel } from './watchlist-panel';
+
+/** The chart in Bar Replay, read through the hook. */
+export interface ReplayDebug {
+  state(): ReplayState;
+  /** Every bar the replay chart holds (the history before the start and the replayed ones). */
+  bars(): WireBar[];
+  /** Times of the `bar` events applied, in order. */
+  barTimes(): number[];
+  lines(): Record<string, LineSnapshot>;
+  marks(): CandleflowMark[];
+}
+
+export interface WatchlistDebug {
+  symbols(): string[];
+  quotes(): Record<string, QuoteData>;
+}
 
 export interface CandleflowDebugHook {
   readonly symbol: string;
@@ -37,6 +56,8 @@ export interface CandleflowDebugHook {
   scrollBack(bars: number): void;
   readonly app: ChartApp;
   readonly datafeed: CandleflowDatafeed;
+  readonly replay?: ReplayDebug;
+  readonly watchlist?: WatchlistDebug;
 }
 
 export interface DebugHookSources {
@@ -47,6 +68,22 @@ export interface DebugHookSources {
   state(): string;
   currentLoad(): Promise<unknown>;
   navigate(symbol: string, resolution: string): Promise<boolean>;
+  replay?: ReplayChart;
+  watchlist?: WatchlistPanel;
+}
+
+function replayDebug(replay: ReplayChart): ReplayDebug {
+  return {
+    state: () => ({ ...replay.state }),
+    bars: () => replay.store.bars.map((bar) => ({ ...bar })),
+    barTimes: () => [...replay.barTimes],
+    lines: () => replay.lines.snapshot(),
+    marks: () => replay.marks.map((mark) => ({ ...mark })),
+  };
+}
+
+function watchlistDebug(panel: WatchlistPanel): WatchlistDebug {
+  return { symbols: () => [...panel.symbols()], quotes: () => panel.quotes() };
 }
 
 export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook {
@@ -88,6 +125,8 @@ export function createDebugHook(sources: DebugHookSources): CandleflowDebugHook 
     scrollBack: (bars) => app.scrollBack(bars),
     app,
     datafeed,
+    ...(sources.replay ? { replay: replayDebug(sources.replay) } : {}),
+    ...(sources.watchlist ? { watchlist: watchlistDebug(sources.watchlist) } : {}),
   };
 }
 

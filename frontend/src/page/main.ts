@@ -4,6 +4,7 @@
  * and keeps `?symbol=…&resolution=…` and the toggles in the URL.
  */
 import './styles.css';
+import './panels.css';
 import { ChartApp, type ChartConnection, type ChartSnapshot } from '../chart/chart-app';
 import { LightweightChartView } from '../chart/lightweight-view';
 import { CandleflowDatafeed } from '../datafeed/datafeed';
@@ -18,6 +19,8 @@ import { NO_SYMBOLS_HINT, renderStatus, searchTextOf, unreachableHint, type Stat
 import { IndicatorMenu, markResolution, renderResolutionButtons } from './toolbar';
 import { readLocation, readToggles, writeLocation, writeToggles } from './url-state';
 import { FEEDS_UP, type FeedHealth, watchFeedHealth } from './feed-health';
+import { mountReplay } from './replay-panel';
+import { mountWatchlistBeside } from './watchlist-panel';
 
 const SEARCH_DEBOUNCE_MS = 150;
 const NO_SYMBOLS_RETRY_MS = 3_000;
@@ -205,11 +208,13 @@ const menu = new IndicatorMenu(ui.indicatorButton, ui.indicators, {
   lineVisible: (id) => app.lineVisible(id),
   setLineVisible: (id, visible) => {
     app.setLineVisible(id, visible);
+    replay.lineToggled(id, visible);
     keepTogglesInUrl();
   },
   marksVisible: () => app.marksShown,
   setMarksVisible: (visible) => {
     app.setMarksVisible(visible);
+    replay.marksToggled();
     keepTogglesInUrl();
   },
 });
@@ -225,6 +230,11 @@ function applyToggles(search: string): void {
   menu.refresh();
 }
 
+/** Bar Replay on the same view (its bar under the toolbar), and the watchlist beside the chart. */
+const toolbar = ui.form.parentElement ?? document.body;
+const replay = mountReplay(app, view, datafeed, toolbar, { chart: ui.chart, conn: ui.conn });
+const watchlist = mountWatchlistBeside(ui.chart, toolbar, datafeed, (s) => void navigate(s, app.resolution, true));
+
 function applyTheme(next: Theme): void {
   theme = next;
   document.documentElement.dataset.theme = next;
@@ -232,6 +242,7 @@ function applyTheme(next: Theme): void {
   ui.theme.title = next === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme';
   ui.theme.dataset.theme = next;
   app.setTheme(next);
+  if (replay.state.active) replay.redraw();
 }
 
 /** Adds the lines of every indicator the server registers beyond the moving averages. */
@@ -266,6 +277,7 @@ async function navigate(symbol: string, resolution: string, push: boolean): Prom
     else history.replaceState(null, '', search);
   }
   markSelection(symbol, canonical);
+  replay.leave(); // another chart: the replay of this one ends
   const load = app.open(symbol, canonical);
   currentLoad = load;
   return load;
@@ -370,6 +382,8 @@ async function start(): Promise<void> {
     state: () => connection,
     currentLoad: () => currentLoad,
     navigate: (symbol, resolution) => navigate(symbol, resolution, true),
+    replay,
+    watchlist,
   });
 
   const requested = readLocation(location.search);

@@ -237,13 +237,23 @@ const quoteValues = object({
   volume: optional(finiteNumber),
 });
 
+const quoteData = object({ s: oneOf('ok', 'error'), n: string, v: withDefault(quoteValues, {}) });
+
 export const quotesAnswer: Validator<QuoteData[]> = (value, path) => {
-  const checked = object({
-    s: oneOf('ok'),
-    d: arrayOf(object({ s: oneOf('ok', 'error'), n: string, v: withDefault(quoteValues, {}) })),
-  })(value, path);
+  const checked = object({ s: oneOf('ok'), d: arrayOf(quoteData) })(value, path);
   return checked.ok ? valid(checked.value.d) : checked;
 };
+
+/** An SSE `quote` event's data (an item of `/udf/quotes`), parsed from its JSON text. */
+export function quoteItem(data: string): Checked<QuoteData> {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  return quoteData(value, '');
+}
 
 const markId = either(string, finiteNumber, 'a string or a number');
 

@@ -44,6 +44,8 @@ export interface IndicatorQuery extends HistoryQuery {
   output?: string;
 }
 
+export type ReplayAction = 'pause' | 'resume' | 'speed' | 'step' | 'jump';
+
 export interface RangeQuery {
   symbol: string;
   resolution: string;
@@ -88,23 +90,49 @@ export class UdfClient {
     this.fetch = options.fetch;
   }
 
-  /** The multiplexed SSE URL (`/udf/streams`) for `subs`, resuming after `lastEventId`. */
-  streamsUrl(subs: readonly string[], lastEventId?: string): string {
+  /** The multiplexed SSE URL (`/udf/streams`) for `subs` and `quotes`, resuming after `lastEventId`. */
+  streamsUrl(subs: readonly string[], lastEventId?: string, quotes: readonly string[] = []): string {
     const query = new URLSearchParams();
     for (const sub of subs) query.append('sub', sub);
+    for (const symbol of quotes) query.append('quote', symbol);
     if (lastEventId !== undefined) query.set('last_event_id', lastEventId);
     const text = query.toString();
     return `${buildUrl(this.udfUrl, 'streams')}${text ? `?${text}` : ''}`;
   }
 
-  /** Adds or removes subs of an open multiplexed stream; rejects with `UdfError` (404: stream gone). */
-  async streamControl(stream: string, action: 'subscribe' | 'unsubscribe', subs: readonly string[]): Promise<void> {
+  /** Adds or removes subs and quotes of an open multiplexed stream; rejects with `UdfError` (404: stream gone). */
+  async streamControl(
+    stream: string,
+    action: 'subscribe' | 'unsubscribe',
+    subs: readonly string[],
+    quotes: readonly string[] = [],
+  ): Promise<void> {
     const query = new URLSearchParams();
     for (const sub of subs) query.append('sub', sub);
+    for (const symbol of quotes) query.append('quote', symbol);
     await this.get(
       `${buildUrl(this.udfUrl, `streams/${encodeURIComponent(stream)}/${action}`)}?${query.toString()}`,
       'POST',
     );
+  }
+
+  /** The Bar Replay SSE URL (`/udf/replay`) of `series` (`[symbol, resolution]`, the first one required). */
+  replayUrl(series: readonly (readonly [string, string])[], from: number, speed: string, paused: boolean): string {
+    const [first, ...more] = series;
+    if (first === undefined) throw new UdfError('a replay needs a series');
+    const query = new URLSearchParams({ symbol: first[0], resolution: first[1], from: String(from), speed });
+    if (paused) query.set('paused', 'true');
+    for (const [symbol, resolution] of more) query.append('sub', `${symbol}|${resolution}`);
+    return `${buildUrl(this.udfUrl, 'replay')}?${query.toString()}`;
+  }
+
+  /** A control of a running replay (`pause`, `resume`, `speed`, `step`, `jump`); rejects with `UdfError`. */
+  async replayControl(
+    replay: string,
+    action: ReplayAction,
+    params: Record<string, string | number> = {},
+  ): Promise<void> {
+    await this.get(buildUrl(this.udfUrl, `replay/${encodeURIComponent(replay)}/${action}`, params), 'POST');
   }
 
   async config(): Promise<DatafeedConfiguration> {

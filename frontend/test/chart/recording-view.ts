@@ -20,6 +20,16 @@ export class RecordingView implements ChartView {
   /** Calls of `showBars`, `updateBar`, ... in order, by name. */
   readonly calls: string[] = [];
   private scrollListener: ((firstVisibleLogical: number) => void) | undefined;
+  private clickListener: ((time: number) => void) | undefined;
+
+  onClick(listener: (time: number) => void): void {
+    this.clickListener = listener;
+  }
+
+  /** A click on the bar at `time`, as the chart reports it. */
+  click(time: number): void {
+    this.clickListener?.(time);
+  }
 
   showBars(bars: readonly WireBar[]): void {
     this.calls.push('showBars');

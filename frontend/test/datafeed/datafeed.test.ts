@@ -294,23 +294,44 @@ describe('server time, marks and quotes', () => {
     expect(onError).toHaveBeenCalledWith('no symbols');
   });
 
-  it('subscribeQuotes polls at once and on every interval until unsubscribed', async () => {
-    const d = [{ s: 'ok', n: SYMBOL, v: { lp: 1 } }];
-    const { datafeed, server, timers } = setup(new FakeServer().on('/udf/quotes', () => ({ s: 'ok', d })));
+  it("subscribeQuotes follows quotes on the page's one stream, with the bars, until unsubscribed", async () => {
+    const server = new FakeServer()
+      .on('/udf/streams/s1/subscribe', () => ({ s: 'ok', subscribed: [] }))
+      .on('/udf/streams/s1/unsubscribe', () => ({ s: 'ok' }));
+    const { datafeed, sources } = setup(server);
     const onRealtime = vi.fn();
     datafeed.subscribeQuotes([SYMBOL], [SYMBOL], onRealtime, 'q1');
+    expect(sources.all).toHaveLength(1);
+    expect(new URLSearchParams(sources.last.url.split('?')[1]).getAll('quote')).toEqual([SYMBOL]);
+    sources.last.open();
+    sources.last.emit('hello', { stream: 's1' });
+    const quote = { s: 'ok', n: SYMBOL, v: { lp: 1, ch: 0.5, chp: 1.2 } };
+    sources.last.emit('quote', quote);
+    sources.last.emit('quote', { s: 'ok', n: 'Other:A/B', v: { lp: 9 } }); // nobody follows it
+    sources.last.emit('quote', '{"s": "ok"'); // malformed: dropped
+    expect(onRealtime.mock.calls).toEqual([[[quote]]]);
+    expect(datafeed.streamedQuote(SYMBOL)).toEqual(quote);
+
+    // a second listener gets the newest quote at once; more symbols go to the open stream
+    const late = vi.fn();
+    const symbols = Array.from({ length: 45 }, (_, i) => `X:S${String(i)}/USD`);
+    datafeed.subscribeQuotes([SYMBOL, ...symbols], [], late, 'q2');
+    expect(late.mock.calls).toEqual([[[quote]]]);
+    expect(sources.all).toHaveLength(1);
     await flush();
-    expect(onRealtime).toHaveBeenCalledTimes(1);
-    expect(server.requestsTo('/udf/quotes')[0]?.params.get('symbols')).toBe(SYMBOL);
-    timers.advance(10_000);
+    const added = server.requestsTo('/udf/streams/s1/subscribe').map((request) => request.params.getAll('quote'));
+    expect(added.map((chunk) => chunk.length)).toEqual([40, 5]);
+    expect(added.flat().sort()).toEqual([...symbols].sort());
+
+    datafeed.unsubscribeQuotes('q2');
     await flush();
-    timers.advance(10_000);
-    await flush();
-    expect(onRealtime).toHaveBeenCalledTimes(3);
+    const dropped = server
+      .requestsTo('/udf/streams/s1/unsubscribe')
+      .flatMap((request) => request.params.getAll('quote'));
+    expect(dropped.sort()).toEqual([...symbols].sort());
     datafeed.unsubscribeQuotes('q1');
-    timers.advance(60_000);
-    await flush();
-    expect(onRealtime).toHaveBeenCalledTimes(3);
-    expect(timers.scheduled).toBe(0);
+    expect(sources.last.closed).toBe(true);
+    sources.last.emit('quote', quote);
+    expect(onRealtime).toHaveBeenCalledTimes(1);
   });
 });

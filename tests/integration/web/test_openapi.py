@@ -2,9 +2,11 @@
 application, served in-process with a live hub on a seeded database, finds no server
 error, no answer (status, content type, headers, body) the schema does not describe, no
 request the schema allows that is refused (positive data acceptance; 404
-`unknown_symbol` and `unknown_stream` count as accepted) and no request it forbids that
-is answered. The two stream GETs are left out: a fuzzer cannot end an endless stream
-(their POSTs are in). Every route of the route table is in the document, and nothing else."""
+`unknown_symbol`, `unknown_stream` and `unknown_replay` count as accepted) and no request
+it forbids that is answered. The two stream GETs are left out: a fuzzer cannot end an
+endless stream (their POSTs are in). `/udf/replay` is in: the test's tick log is empty,
+so every replay catches up with the present at once and its stream ends. Every route of
+the route table is in the document, and nothing else."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from candleflow.stack import StackInfo
 from candleflow.web.routes import UNDOCUMENTED, routes
 from tests.harness import Names
 from tests.harness.databases import drop_database
+from tests.harness.kafka import create_topics
 from tests.harness.udf_seed import seed
 from tests.harness.web import serving_live
 
@@ -41,8 +44,10 @@ def schemathesis_cli() -> str:
 
 async def test_openapi_lists_every_endpoint_and_schemathesis_finds_nothing(stack: StackInfo, tmp_path: Path) -> None:
     seeded = await seed(stack)
-    settings = Settings.from_env(Names.fresh().env(stack, seeded.database_url))
+    names = Names.fresh()
+    settings = Settings.from_env(names.env(stack, seeded.database_url))
     try:
+        await create_topics(stack.kafka_bootstrap, {names.ticks_topic: 2})  # replays read it (empty)
         async with serving_live(settings) as (server, _):
             await check_schema(server.url, tmp_path)
     finally:
@@ -57,7 +62,9 @@ async def check_schema(url: str, tmp_path: Path) -> None:
     documented = {(path, method.upper()) for path, operations in spec["paths"].items() for method in operations}
     routed = {(path, method) for method, path in routes() if path not in UNDOCUMENTED}
     assert documented == routed, "the route table and /openapi.json disagree"
-    assert {"/udf/streams", "/udf/streams/{stream}/subscribe"} <= set(spec["paths"])
+    assert {"/udf/streams", "/udf/streams/{stream}/subscribe", "/udf/replay", "/udf/replay/{replay}/jump"} <= set(
+        spec["paths"]
+    )
     command = [
         schemathesis_cli(),
         "run",

@@ -1,18 +1,38 @@
-"""`/udf/streams` (one connection, many series) served in-process by the web
+"""`/udf/streams` (one connection, many series and quotes) served in-process by the web
 application, its hub following the test's updates topic on the real Kafka. (Resuming
 after engine commits and a worker crash need workers: test_live_workers.py.)"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from candleflow.core.settings import Settings
 from candleflow.stack import StackInfo
 from tests.harness import Names
-from tests.harness.sse import OTHER, SYMBOL, T, produce, stream, stream_id, streams, two_series, update
+from tests.harness.reference import RefBar
+from tests.harness.sse import (
+    OTHER,
+    SYMBOL,
+    Reader,
+    T,
+    produce,
+    reading,
+    stream,
+    stream_id,
+    streams,
+    two_series,
+    update,
+)
+from tests.harness.udf_seed import insert_bars
+from tests.harness.waiting import eventually
 from tests.harness.web import LiveHub, Served, serving_live
 
 pytestmark = pytest.mark.integration
@@ -91,3 +111,62 @@ async def test_a_single_series_stream_takes_no_subscriptions(live: tuple[Served,
         (single,) = hub.connections
         async with session.post(f"{server.url}/udf/streams/{single}/subscribe", params={"sub": f"{OTHER}|1"}) as answer:
             assert answer.status == 404 and (await answer.json())["errmsg"] == "unknown_stream"
+
+
+def quotes_of(reader: Reader, name: str) -> list[dict[str, Any]]:
+    return [e.data for e in reader.events if e.kind == "quote" and e.data["n"] == name]
+
+
+async def test_quotes_stream_on_the_same_connection_and_end_equal_to_udf_quotes(
+    stack: StackInfo, database_url: str, names: Names, live: tuple[Served, LiveHub]
+) -> None:
+    """A quote at once (an unknown name's error item too), then one per change of the
+    symbol's 1-minute bar at most every 0.5 s, ending on what `/udf/quotes` answers; a
+    quote added by POST, and removed."""
+    server = live[0]
+    url = server.url
+    params = [("sub", f"{SYMBOL}|1"), ("quote", SYMBOL), ("quote", "Nowhere:X/Y")]
+    async with aiohttp.ClientSession() as session, reading(session, f"{url}/udf/streams", params) as (_, reader):
+        await reader.wait_for(lambda r: bool(quotes_of(r, SYMBOL)) and bool(quotes_of(r, "Nowhere:X/Y")))
+        assert quotes_of(reader, "Nowhere:X/Y") == [{"s": "error", "n": "Nowhere:X/Y", "v": {}}]
+        sid = stream_id(reader)
+        async with session.post(f"{url}/udf/streams/{sid}/subscribe", params={"quote": OTHER}) as answer:
+            assert answer.status == 200 and (await answer.json())["quotes"] == [OTHER]
+        await reader.wait_for(lambda r: bool(quotes_of(r, OTHER)))
+
+        # the engine's part: a new 1-minute bar changing 20 times, each change committed, then published
+        minute = (T + 60) * 1000
+        await insert_bars(database_url, {(SYMBOL, "1", minute): RefBar(100.0, 100.0, 100.0, 100.0, Decimal(1), 1)})
+        conn = await asyncpg.connect(database_url)
+        started = time.monotonic()
+        try:
+            for step in range(1, 21):
+                close = 100.0 + step
+                await conn.execute(
+                    "UPDATE bars SET close = $1, high = $1 WHERE symbol = $2 AND resolution = '1' AND bucket = $3",
+                    close,
+                    SYMBOL,
+                    datetime.fromtimestamp(minute / 1000, UTC),
+                )
+                await produce(stack.kafka_bootstrap, names.updates_topic, [update(SYMBOL, "1", T + 60, close)])
+        finally:
+            await conn.close()
+
+        async def served() -> dict[str, Any]:
+            async with session.get(f"{url}/udf/quotes", params={"symbols": SYMBOL}) as answer:
+                return dict((await answer.json())["d"][0])
+
+        expected = await served()
+        assert expected["v"]["lp"] == 120.0
+        await reader.wait_for(lambda r: quotes_of(r, SYMBOL)[-1] == expected)
+        elapsed = time.monotonic() - started
+        # at most one quote per symbol every half second (besides the one sent at once)
+        assert len(quotes_of(reader, SYMBOL)) <= 2 + elapsed / 0.5
+        assert len(quotes_of(reader, OTHER)) == 1  # nothing changed for it
+        assert await served() == quotes_of(reader, SYMBOL)[-1]
+
+        board = server.context.quotes
+        async with session.post(f"{url}/udf/streams/{sid}/unsubscribe", params={"quote": SYMBOL}) as answer:
+            assert answer.status == 200
+        assert set(board.followers) == {OTHER}
+    await eventually(lambda: not board.followers, 10, what="the closed stream's quotes dropped")
