@@ -87,5 +87,6 @@ clean: ## Remove caches and build output (keeps .venv and .stack)
 
 distclean: clean ## Also stop the stack and remove .stack (and a cluster it keeps elsewhere), .venv and node_modules
 	-@[ -x $(BIN)/candleflow ] && $(BIN)/candleflow stack down
-	@if [ -L .stack/postgres ]; then rm -rf "$$(dirname "$$(readlink -f .stack/postgres)")"; fi
+	@for cluster in .stack/postgres .stack/replica; do \
+	  if [ -L $$cluster ]; then rm -rf "$$(dirname "$$(readlink -f $$cluster)")"; fi; done
 	rm -rf .stack $(VENV) frontend/node_modules tests/timescale/node_modules

@@ -6,10 +6,12 @@ Starts one `candleflow worker` (bar engine + SSE hub) on a fresh database and to
 Per scenario, a separate process (`bench/sse_readers.py`) opens `clients` connections
 to `/udf/streams?sub=<symbol>|1S` and only timestamps lines, so the readers' cost
 stays out of the worker; then ticks with unique prices go to `ticks.raw` at `rate`
-per second for `seconds`. Latency = the unix time a sampled client read a `bar` whose
-close is a tick's price minus the unix time that tick was sent (engine batch, commit,
-bars.updates, hub fan-out, HTTP). Updates coalesce per bar, so a client may skip
-intermediate prices; only received ones count.
+per second for `seconds` (`drive`, which `bench/bench_scale.py` runs too). 100
+clients spread over all of them (every k-th connection) are sampled. Latency = the
+unix time a sampled client read a `bar` whose close is a tick's price minus the unix
+time that tick was sent (engine batch, commit, bars.updates, hub fan-out, HTTP).
+Updates coalesce per bar, so a client may skip intermediate prices; only received ones
+count.
 
 Scenarios: 1 client at 500 ticks/s; 1,000 clients at 1,000 ticks/s; 5,000 clients at
 200 ticks/s (all must be served; the worker's RSS is reported). Baseline: a bare
@@ -28,6 +30,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,42 +162,69 @@ def worker_rss_mb(port: int) -> float:
     return float("nan")
 
 
-async def scenario(
-    url: str, producer: AIOKafkaProducer, ticks_topic: str, spec: Scenario, seconds: float, base: float,
-    *, symbol: str = SYMBOL, query: str = "",
-) -> dict[str, Any]:  # fmt: skip
-    """`spec`'s clients on `/udf/streams?sub=<symbol>|1S` (`query` appended: `&token=…`)."""
+@dataclass
+class Driven:
+    """What one run of readers and ticks gave: the latencies (seconds) of the sampled
+    clients, bar events per client, ticks sent, `during()`'s result, and the bytes all
+    clients received."""
+
+    latencies: list[float]
+    counts: list[int]
+    ticks: int
+    during: Any = None
+    received_bytes: int = 0
+
+
+async def drive(
+    url: str,
+    producer: AIOKafkaProducer,
+    ticks_topic: str,
+    *,
+    clients: int,
+    rate: float,
+    seconds: float,
+    base: float,
+    sample: int = 100,
+    before: Callable[[], Awaitable[Any]] | None = None,
+    during: Callable[[], Awaitable[Any]] | None = None,
+    symbol: str = SYMBOL,
+    query: str = "",
+) -> Driven:
+    """`clients` readers (`bench/sse_readers.py`, a process of their own) on `url`, then
+    ticks of unique prices at `rate` for `seconds`. `sample` clients spread over all of
+    them (every k-th connection) timestamp their bars. `before()` runs once the readers
+    are connected, `during()` once the ticks are sent and drained. The clients follow
+    `symbol` (`query` is appended to their address: `&token=…`)."""
     path = f"/udf/streams?sub={quote(f'{symbol}|1S')}{query}"
     readers = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.sse_readers", "--url", url, "--path", path,
-        "--clients", str(spec.clients), "--sample", str(min(spec.clients, 100)),
+        "--clients", str(clients), "--sample", str(min(clients, sample)),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO, limit=1 << 28,
     )  # fmt: skip
     assert readers.stdin is not None and readers.stdout is not None
     sent: dict[float, float] = {}
+    n = 0
     try:
-        line = await asyncio.wait_for(readers.stdout.readline(), 180)
+        line = await asyncio.wait_for(readers.stdout.readline(), 300)
         if line.strip() != b"ready":
             raise RuntimeError(f"readers did not connect: {line!r}")
-        async with aiohttp.ClientSession() as session:
-            await asyncio.sleep(1.0)
-            before = await metrics(session, url)
-            started = time.monotonic()
-            n = 0
-            while (elapsed := time.monotonic() - started) < seconds:
-                due_now = int(elapsed * spec.rate) + 1
-                while n < due_now:
-                    n += 1
-                    price = round(base + n / 100, 2)
-                    now = time.time()
-                    record = {"symbol": symbol, "ts": int(now * 1000), "price": price, "qty": 0.1}
-                    sent[price] = now
-                    await producer.send(ticks_topic, orjson.dumps(record), key=symbol.encode())
-                await asyncio.sleep(0.005)
-            await producer.flush()
-            await asyncio.sleep(2.0)
-            after = await metrics(session, url)
-        rss = worker_rss_mb(int(url.rsplit(":", 1)[1]))
+        await asyncio.sleep(1.0)
+        if before is not None:
+            await before()
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            due_now = int(elapsed * rate) + 1
+            while n < due_now:
+                n += 1
+                price = round(base + n / 100, 2)
+                now = time.time()
+                record = {"symbol": symbol, "ts": int(now * 1000), "price": price, "qty": 0.1}
+                sent[price] = now
+                await producer.send(ticks_topic, orjson.dumps(record), key=symbol.encode())
+            await asyncio.sleep(0.005)
+        await producer.flush()
+        await asyncio.sleep(2.0)
+        after = await during() if during is not None else None
         readers.stdin.write(b"stop\n")
         await readers.stdin.drain()
         result = orjson.loads(await asyncio.wait_for(readers.stdout.readline(), 120))
@@ -205,18 +235,44 @@ async def scenario(
     latencies = [at - sent[close] for close, at in result["samples"] if close in sent]
     if not latencies:
         got = result["samples"][:5]
-        raise RuntimeError(f"{spec.name}: no tick reached a client (events {result['counts'][:5]}, first {got})")
-    counts = result["counts"]
+        raise RuntimeError(f"{clients} clients: no tick reached a client (events {result['counts'][:5]}, first {got})")
+    return Driven(latencies, result["counts"], n, after, result["bytes"])
+
+
+def served(counts: list[int]) -> int:
+    """Clients that got a live bar (the current bar comes first, then live ones)."""
+    return sum(1 for c in counts if c > 1)
+
+
+async def scenario(
+    url: str, producer: AIOKafkaProducer, ticks_topic: str, spec: Scenario, seconds: float, base: float,
+    *, symbol: str = SYMBOL, query: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """`spec`'s clients on `/udf/streams?sub=<symbol>|1S` (`query` appended: `&token=…`)."""
+    async with aiohttp.ClientSession() as session:
+        stages: dict[str, dict[str, Any]] = {}
+
+        async def before() -> None:
+            stages["before"] = await metrics(session, url)
+
+        async def after() -> None:
+            stages["after"] = await metrics(session, url)
+
+        driven = await drive(
+            url, producer, ticks_topic, clients=spec.clients, rate=spec.rate, seconds=seconds, base=base,
+            before=before, during=after, symbol=symbol, query=query,
+        )  # fmt: skip
+    rss = worker_rss_mb(int(url.rsplit(":", 1)[1]))
     return {
         "scenario": spec.name,
         "clients": spec.clients,
         "rate_per_s": spec.rate,
-        "ticks": n,
-        "served": sum(1 for c in counts if c > 1),  # the current bar, then live ones
+        "ticks": driven.ticks,
+        "served": served(driven.counts),
         "target": spec.target,
-        **percentiles(latencies),
+        **percentiles(driven.latencies),
         "worker_rss_mb": rss,
-        "stages": stage_breakdown(before, after),
+        "stages": stage_breakdown(stages["before"], stages["after"]),
     }
 
 

@@ -5,8 +5,11 @@ out of the worker's figures: they only split events and timestamp the sampled on
         --clients 1000 --sample 100
 
 Prints `ready` once every client has its response head, then reads until a line
-arrives on stdin, then prints one JSON object: bar events received per client and, for
-the first `sample` clients, `[close, unix time received]` per bar event.
+arrives on stdin, then prints one JSON object: bar events received per client, the
+bytes all clients received after their response heads, and, for
+`sample` clients spread over all of them (every k-th connection, not the first to
+connect, whom a fan-out round may serve first), `[close, unix time received]` per bar
+event.
 
 Each client is a bare `asyncio.Protocol` (on uvloop when it is installed): one callback
 per read, events counted with `bytes.count`, no task, no line-by-line coroutine. On two
@@ -35,6 +38,7 @@ class Reader(asyncio.Protocol):
 
     def __init__(self, request: bytes, index: int, sample: bool, counts: list[int], samples: list[list[object]]):
         self.request = request
+        self.received = 0
         self.index = index
         self.sample = sample
         self.counts = counts
@@ -57,6 +61,7 @@ class Reader(asyncio.Protocol):
             data, status = self.head[end + 4 :], self.head[: self.head.find(b"\r\n")]
             self.headed.set_result(status)
         at = time.time()
+        self.received += len(data)
         buffered = self.rest + data
         cut = buffered.rfind(b"\n\n") + 2
         whole, self.rest = buffered[:cut], buffered[cut:]
@@ -77,15 +82,13 @@ class Reader(asyncio.Protocol):
 
 
 async def connect(host: str, port: int, request: bytes, index: int, sample: bool, counts: list[int],
-                  samples: list[list[object]]) -> asyncio.Transport:  # fmt: skip
+                  samples: list[list[object]]) -> Reader:  # fmt: skip
     loop = asyncio.get_running_loop()
-    transport, reader = await loop.create_connection(
-        lambda: Reader(request, index, sample, counts, samples), host, port
-    )
+    _, reader = await loop.create_connection(lambda: Reader(request, index, sample, counts, samples), host, port)
     status = await reader.headed
     if b" 200 " not in status:
         raise RuntimeError(f"client {index}: {status!r}")
-    return transport
+    return reader
 
 
 async def main() -> None:
@@ -102,21 +105,29 @@ async def main() -> None:
     ]
     counts = [0] * args.clients
     samples: list[list[object]] = []
-    transports: list[asyncio.Transport] = []
+    readers: list[Reader] = []
+    sample: int = args.sample
+    every: int = max(1, args.clients // max(1, sample))
+
+    def sampled(n: int) -> bool:
+        return n % every == 0 and n // every < sample
+
     for start in range(0, args.clients, 200):  # do not flood the listen backlog
         batch = range(start, min(args.clients, start + 200))
-        pending = [connect(host, port, requests[n % len(requests)], n, n < args.sample, counts, samples) for n in batch]
-        transports += await asyncio.wait_for(asyncio.gather(*pending), CONNECT_TIMEOUT_S)
+        pending = [connect(host, port, requests[n % len(requests)], n, sampled(n), counts, samples) for n in batch]
+        readers += await asyncio.wait_for(asyncio.gather(*pending), CONNECT_TIMEOUT_S)
     gc.collect()
     gc.disable()  # a full collection (12-14 ms seen) would delay the stamps of every sampled client at once
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     gc.enable()
     decoded = [[orjson.loads(data)["close"], at] for data, at in samples]  # type: ignore[arg-type]
-    sys.stdout.write(orjson.dumps({"counts": counts, "samples": decoded}).decode() + "\n")
+    received = sum(reader.received for reader in readers)
+    sys.stdout.write(orjson.dumps({"counts": counts, "samples": decoded, "bytes": received}).decode() + "\n")
     sys.stdout.flush()
-    for transport in transports:
-        transport.close()
+    for reader in readers:
+        if reader.transport is not None:
+            reader.transport.close()
 
 
 def run() -> None:

@@ -8,14 +8,22 @@ Faust's own consumer only follows its leader topic (`topic_disable_leader=False`
 consumer with no topic at all refuses to start); the engine reads Kafka with its own
 consumer group and the feed follows that group's partition 0 (`candleflow.worker`).
 
+`CANDLEFLOW_ROLE` chooses what the worker runs: `all` (the default) serves the whole web
+application beside the engine; `engine` serves only `/healthz`, `/livez` and `/metrics`
+on its web port; `web` runs no Faust worker at all (`candleflow web`).
+
 Importing this module reads nothing and opens nothing. The attribute `app` — what
 `faust -A candleflow.app` asks for — is the entry point: the first access reads the
-settings from the environment, installs the event loop and builds the app (a bad
-setting ends the process with exit code 2 and a message that says what to fix).
+settings from the environment, checks that Kafka and PostgreSQL accept this process
+(`candleflow.startup`), installs the event loop and builds the app. A bad setting ends
+the process with exit code 2, a server that refuses it with exit code 3, each with a
+message that says what to fix, before Faust starts (a broker that refuses a client
+would otherwise be retried forever).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sys
@@ -24,11 +32,13 @@ from typing import Any
 import faust
 from faust.worker import Worker as FaustWorker
 
+from candleflow import startup
 from candleflow.agents import Serving, run_engine
 from candleflow.core import event_loop
+from candleflow.core.command import exit_code
 from candleflow.core.logs import quiet_libraries, worker_loglevel
-from candleflow.core.settings import Settings
-from candleflow.domain.exceptions import ConfigError
+from candleflow.core.settings import Settings, variable
+from candleflow.domain.exceptions import CandleflowError, ConfigError
 from candleflow.functions.registry import FunctionSet, from_settings
 from candleflow.kafka.config import KafkaConfig
 
@@ -110,14 +120,18 @@ def create_app(conf: Settings, functions: FunctionSet | None = None) -> faust.Ap
 
 @functools.cache
 def app_from_environment() -> faust.App:
-    """The entry point's app: settings from the environment, the event loop installed
-    before Faust builds the worker's loop; a bad setting exits 2 with its message."""
+    """The entry point's app: settings from the environment, the servers' start-up check,
+    the event loop installed before Faust builds the worker's loop; a bad setting or a
+    refusing server exits with its code and message (see the module docstring)."""
     try:
         settings = Settings.from_env()
+        if settings.role == "web":
+            raise ConfigError(f"{variable('role')}=web runs no Faust worker: start the web tier with `candleflow web`")
         functions = from_settings(settings)
-    except ConfigError as exc:
+        asyncio.run(startup.check(settings, replica=settings.role == "all"))
+    except CandleflowError as exc:
         print(f"candleflow: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(exit_code(exc)) from None
     event_loop.install(settings.event_loop)
     return create_app(settings, functions)
 

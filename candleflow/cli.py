@@ -16,6 +16,7 @@ from candleflow.domain.exceptions import CandleflowError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("candleflow.worker_cli", "worker"),
+    "web": ("candleflow.web_cli", "web"),
     "stack": ("candleflow.stack.cli", "stack"),
     "db": ("candleflow.maintenance.cli", "db"),
     "ingest": ("candleflow.sources.cli", "ingest"),

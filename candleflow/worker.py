@@ -3,7 +3,8 @@
 A worker owns, for its whole life, the engine's `Database` (a few connections), the
 Kafka sink of the engine's output, the `BarEngine` and its runner, the `TickReader`, the
 dead-letter outbox, the monitor that tells whether the engine is stalled, the engine
-status `/healthz` and `/livez` report, the SSE hub of its web server and the
+status `/healthz` and `/livez` report, the SSE hub of its web server (fed in memory by
+its engine in `CANDLEFLOW_ROLE=all`; an engine-only worker serves no stream) and the
 leader-only feed. `Worker.open` connects (waiting for the database) and builds it; the
 constructor takes the database and the sink ready-made, which is the seam for tests
 that run a worker in-process against the real stack. The web views reach the status
@@ -111,7 +112,8 @@ class Worker:
             UpdatesFeed(self.kafka, settings.updates_topic, origin=sink.origin, reread=self._current),
             settings.sse_queue,
         )
-        sink.local = self.hub.receive_all  # this process's charts get its commits in memory
+        if settings.role == "all":
+            sink.local = self.hub.receive_all  # this process's charts get its commits in memory
         self.engine = BarEngine(settings, database, sink, status=self.status, functions=functions)
         self.outbox = DeadLetterOutbox(
             database,

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO, cast
 
+from candleflow.core import event_loop as loops
 from candleflow.core.logs import configure
 from candleflow.core.progress import Progress
 from candleflow.core.settings import Settings
@@ -90,19 +91,36 @@ SyncMain = Callable[[Invocation], Outcome]
 Main = AsyncMain | SyncMain
 
 
-def run(main: Main, *, graceful: bool = False, interrupted: str = "interrupted", name: str = "candleflow") -> NoReturn:
+def run(
+    main: Main,
+    *,
+    graceful: bool = False,
+    interrupted: str = "interrupted",
+    name: str = "candleflow",
+    event_loop: bool = False,
+) -> NoReturn:
     """Run `main` as a command (see the module docstring) and exit with its code."""
-    sys.exit(outcome(main, graceful=graceful, interrupted=interrupted, name=name))
+    sys.exit(outcome(main, graceful=graceful, interrupted=interrupted, name=name, event_loop=event_loop))
 
 
-def outcome(main: Main, *, graceful: bool = False, interrupted: str = "interrupted", name: str = "candleflow") -> int:
-    """The exit code of running `main` as a command, its messages written to stderr."""
+def outcome(
+    main: Main,
+    *,
+    graceful: bool = False,
+    interrupted: str = "interrupted",
+    name: str = "candleflow",
+    event_loop: bool = False,
+) -> int:
+    """The exit code of running `main` as a command, its messages written to stderr;
+    `event_loop`: on the worker's event loop (`CANDLEFLOW_EVENT_LOOP`), for a server."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return USAGE
     configure(settings.log_level)
+    if event_loop:
+        loops.install(settings.event_loop)
     invocation = Invocation(settings)
     try:
         if inspect.iscoroutinefunction(main):

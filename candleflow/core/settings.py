@@ -19,13 +19,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from candleflow.core.access_checks import access_problems
 from candleflow.core.casts import (
     ANY_PORT,
     BOOLEAN,
     BOOTSTRAP,
     BYTES,
     DATABASE_URL,
+    DATABASE_URL_OR_EMPTY,
     DIRECTORY,
     FEEDS,
     FILE,
@@ -54,6 +54,7 @@ from candleflow.core.casts import (
 )
 from candleflow.core.casts import default_stack_dir as default_stack_dir  # noqa: PLC0414 (re-exported)
 from candleflow.core.casts import variable as variable  # noqa: PLC0414 (re-exported)
+from candleflow.core.setting_checks import access_problems, kafka_security_problems
 from candleflow.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ EVENT_LOOPS = ("uvloop", "asyncio")
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 ACCESS_MODES = ("open", "tokens")
+ROLES = ("all", "engine", "web")
+REPLICA_FALLBACKS = ("primary", "fail")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,26 @@ class Settings:
     )
     database_url: str = setting(
         "postgresql://candleflow@localhost:5432/candleflow", DATABASE_URL, "PostgreSQL / TimescaleDB connection URL"
+    )
+    database_read_url: str = setting(
+        "",
+        DATABASE_URL_OR_EMPTY,
+        "a read replica for history, indicators, marks, quotes and symbols; empty: CANDLEFLOW_DATABASE_URL",
+        secret=True,
+    )
+    replica_max_lag: float = setting(
+        "10", SECONDS, "seconds a read replica may trail the primary before its reads go elsewhere"
+    )
+    replica_fallback: str = setting(
+        "primary",
+        choice(REPLICA_FALLBACKS),
+        "where reads go while the replica lags or is down: primary, or fail (503 saying why)",
+    )
+    role: str = setting(
+        "all",
+        choice(ROLES),
+        "what a process runs: all (engine and web), engine (bars; serves only /healthz, /livez, /metrics) "
+        "or web (UDF, SSE, quotes and the chart; no engine; `candleflow web`)",
     )
     app_id: str = setting("candleflow", IDENTIFIER, "Faust app id: the consumer group workers share")
     web_host: str = setting("0.0.0.0", HOST, "address the worker's web server binds")
@@ -335,35 +358,6 @@ def _parse(name: str, raw: str, cast: Cast[T]) -> T:
         return cast.parse(raw.strip())
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{name}={raw!r} is not valid: expected {cast.expect}") from exc
-
-
-def kafka_security_problems(settings: Settings) -> list[str]:
-    """What is wrong with the Kafka security settings, each saying what to fix."""
-    protocol = settings.kafka_security_protocol
-    tls, sasl = protocol.endswith("SSL"), protocol.startswith("SASL")
-    problems = []
-    chosen = f"{variable('kafka_security_protocol')}={protocol}"
-    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
-        path = getattr(settings, name)
-        if not path:
-            continue
-        if not tls:
-            problems.append(f"{variable(name)} is set but {chosen} uses no TLS: choose SSL or SASL_SSL, or unset it")
-        elif not Path(path).is_file():
-            problems.append(f"{variable(name)}={path}: no such file (give the path of a PEM file)")
-    if settings.kafka_ssl_keyfile and not settings.kafka_ssl_certfile:
-        problems.append(f"{variable('kafka_ssl_keyfile')} needs {variable('kafka_ssl_certfile')}, the certificate")
-    if settings.kafka_ssl_key_password and not settings.kafka_ssl_certfile:
-        problems.append(f"{variable('kafka_ssl_key_password')} is set without a client certificate: unset it")
-    account = [variable(n) for n in ("kafka_sasl_username", "kafka_sasl_password") if getattr(settings, n)]
-    if sasl and len(account) < 2:
-        missing = {variable("kafka_sasl_username"), variable("kafka_sasl_password")} - set(account)
-        problems.append(f"{chosen} needs {' and '.join(sorted(missing))}: set the broker account's credentials")
-    elif account and not sasl:
-        problems.append(
-            f"{' and '.join(account)} set but {chosen} does not log in: choose SASL_PLAINTEXT or SASL_SSL, or unset"
-        )
-    return problems
 
 
 #: (variable, default, meaning) of every setting, in declaration order: the README's table.

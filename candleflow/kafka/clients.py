@@ -5,7 +5,9 @@
 * `assigned_reader`: a consumer outside any group, partitions assigned and positioned
   by the caller, nothing committed;
 * `admin`: topic creation and description;
-* `metadata_client`: a bare client for one metadata round trip (the health probe).
+* `metadata_client`: a bare client for one metadata round trip (the health probe);
+* `broker_connection`: one authenticated connection to one broker, whose failure is
+  the broker's own answer (the start-up check, `candleflow.kafka.preflight`).
 
 `role` names the client in its client id (`{client_id}-{role}`), so a broker's logs and
 quotas tell the engine, the SSE hub and a source apart. Keyword `options` are the
@@ -20,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
+from aiokafka.conn import AIOKafkaConnection, create_conn
 
 from candleflow.kafka.config import KafkaConfig
 
@@ -92,3 +95,27 @@ def admin(config: KafkaConfig, role: str = "admin", *, request_timeout_s: float 
 def metadata_client(config: KafkaConfig, role: str, *, request_timeout_s: float) -> AIOKafkaClient:
     """A bare client for a metadata round trip (`await client.bootstrap()`); not started."""
     return AIOKafkaClient(**config.client_options(role, request_timeout_s=request_timeout_s))
+
+
+async def broker_connection(
+    config: KafkaConfig, role: str, host: str, port: int, *, request_timeout_s: float
+) -> AIOKafkaConnection:
+    """One connection to `host:port`, through TLS and the SASL login the config asks for.
+    A client's bootstrap logs why a broker refused it and says only "unable to
+    bootstrap"; this raises the refusal itself (`ssl.SSLCertVerificationError`,
+    `aiokafka.errors.SaslAuthenticationFailed`, ...)."""
+    options = config.client_options(role, request_timeout_s=request_timeout_s)
+    sasl = {
+        "sasl_mechanism": options.get("sasl_mechanism", "PLAIN"),
+        "sasl_plain_username": options.get("sasl_plain_username"),
+        "sasl_plain_password": options.get("sasl_plain_password"),
+    }
+    return await create_conn(
+        host,
+        port,
+        client_id=options["client_id"],
+        request_timeout_ms=options["request_timeout_ms"],
+        ssl_context=options.get("ssl_context"),
+        security_protocol=options["security_protocol"],
+        **sasl,
+    )

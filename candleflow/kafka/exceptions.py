@@ -11,3 +11,8 @@ class TopicError(CandleflowError):
 
 class LogUnavailable(Unavailable):
     """Kafka, the topic or its records cannot be read; the message says what to do."""
+
+
+class KafkaRefused(Unavailable):
+    """A broker answers but refuses this client (its login, its certificate, its protocol):
+    trying again does not help, the settings must change; the message says which."""

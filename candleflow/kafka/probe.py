@@ -1,5 +1,7 @@
 """Is Kafka reachable? One metadata round trip with a throw-away client, cached briefly
-(`KafkaProbe`) so that a tight health-check loop does not open a connection per call."""
+(`KafkaProbe`) so that a tight health-check loop does not open a connection per call.
+When it fails, the start-up check's look at a broker (`candleflow.kafka.preflight`)
+says why: a refused login or an untrusted certificate, not only "unable to bootstrap"."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from candleflow.kafka import clients
+from candleflow.kafka import clients, preflight
 from candleflow.kafka.config import KafkaConfig
 
 PROBE_TIMEOUT_S = 3.0
@@ -23,11 +25,18 @@ async def kafka_error(config: KafkaConfig, timeout_s: float = PROBE_TIMEOUT_S, r
         await asyncio.wait_for(client.bootstrap(), timeout_s)
         return None
     except Exception as exc:  # any failure means "not reachable", reported as text
-        return f"{type(exc).__name__}: {exc}"[:300]
+        failed = f"{type(exc).__name__}: {exc}"
     finally:
         # closing a half-open client may fail; there is nothing left to do then
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.close(), timeout_s)
+    with contextlib.suppress(Exception):
+        answer = await preflight.probe(config, timeout_s)
+        if answer.refused is not None:
+            failed = answer.refused
+        elif answer.unreachable:
+            failed = f"{failed} ({'; '.join(answer.unreachable)})"
+    return failed[:300]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from candleflow import startup
 from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, SYMBOLS
 
@@ -26,6 +27,7 @@ def migrate() -> None:
     from candleflow.store.migrate import migrate as run_migrations
 
     async def main(run: command.Invocation) -> None:
+        await startup.check(run.settings, kafka=False)
         url = run.settings.database_url
         applied = await run_migrations(url)
         conn = await connect(url)
@@ -66,6 +68,7 @@ def verify(symbols: tuple[str, ...] | None, since: int | None, until: int | None
         raise click.UsageError(str(exc)) from None
 
     async def main(run: command.Invocation) -> int:
+        await startup.check(run.settings)
         return await run_verify(run.settings, window, out=sys.stdout, err=run.err)
 
     command.run(main, name="candleflow db verify")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from candleflow import startup
 from candleflow.core import command
 from candleflow.core.cli_options import SYMBOLS
 from candleflow.core.settings import CC_KEY, variable
@@ -62,6 +63,7 @@ def replay(file: Path, speed: float | None, fmt: str, compression: str | None) -
 
     async def main(run: command.Invocation) -> int:
         settings = run.settings
+        await startup.check(settings, database=False)
         publisher = TickPublisher.from_settings(settings, source="replay", compression=compression)
         await publisher.start()
         try:
@@ -134,6 +136,7 @@ def synthetic(
 
     async def main(run: command.Invocation) -> int:
         settings = run.settings
+        await startup.check(settings, database=False)
         feed = SyntheticFeed(
             symbols or settings.synthetic_symbols,
             rate=rate if rate is not None else settings.synthetic_rate,
@@ -162,6 +165,7 @@ def _run_feed(kind: str, pairs: str | None, needs: tuple[str, str] | None = None
         settings = run.settings
         if needs is not None and not getattr(settings, needs[0]):
             raise ConfigError(needs[1])
+        await startup.check(settings, database=False)
         listed = "+".join(p.strip() for p in (pairs or "").replace("+", ",").split(",") if p.strip())
         settings = dataclasses.replace(settings, source=canonical(f"{kind}:{listed}" if listed else kind))
         async with TickPublisher.from_settings(settings, source=kind) as publisher:

@@ -3,6 +3,9 @@ system's binaries, as background processes with their own ports and data directo
 Used by `candleflow stack up|down|status`, `make run`, the tests and the benchmarks."""
 
 from candleflow.stack.exceptions import MissingTool, PortBusy, StackError
-from candleflow.stack.stack import Stack, StackInfo
+from candleflow.stack.info import StackInfo
+from candleflow.stack.kafka_security import KafkaSecurity
+from candleflow.stack.replica import ReplicaLag
+from candleflow.stack.stack import Stack
 
-__all__ = ["MissingTool", "PortBusy", "Stack", "StackError", "StackInfo"]
+__all__ = ["KafkaSecurity", "MissingTool", "PortBusy", "ReplicaLag", "Stack", "StackError", "StackInfo"]

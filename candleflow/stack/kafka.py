@@ -23,7 +23,15 @@ from pathlib import Path
 from candleflow.core.bundled import bundled
 from candleflow.stack import aio, procs
 from candleflow.stack.exceptions import MissingTool, StackError
+from candleflow.stack.kafka_security import (
+    SCRAM_MARKER,
+    KafkaSecurity,
+    listener_properties,
+    password,
+    scram_format_args,
+)
 from candleflow.stack.state import locked
+from candleflow.stack.tls import TlsFiles
 
 KAFKA_VERSION = "4.3.1"
 HEAP = "-Xmx512m"
@@ -140,26 +148,60 @@ class KafkaServer:
     def out_path(self) -> Path:
         return self.logs / "kafka.out"
 
-    def prepare(self, port: int, controller_port: int) -> None:
-        """Jars, configuration and (first time only) formatted storage."""
+    @property
+    def password(self) -> str:
+        """The SASL user's password (generated on first use, kept in `home`)."""
+        return password(self.home)
+
+    def prepare(
+        self,
+        port: int,
+        controller_port: int,
+        security: KafkaSecurity | None = None,
+        secure_ports: dict[str, int] | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        """Jars, configuration and (first time only) formatted storage, with the SCRAM
+        user in its metadata so that SASL listeners can be opened on any later start."""
+        security = security or KafkaSecurity()
         java = find_java()
         ensure_jars(self.libs, self.logs / "mvn.log")
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(self._properties(port, controller_port))
+        formatted = (self.data / "meta.properties").is_file()
+        if security.sasl and formatted and not (self.home / SCRAM_MARKER).is_file():
+            raise StackError(
+                f"the Kafka storage in {self.data} was formatted before the stack created SASL users: "
+                "stop the stack and remove that directory (its topics go with it), or use another "
+                "CANDLEFLOW_STACK_DIR"
+            )
+        self.config.touch(mode=0o600)
+        self.config.chmod(0o600)  # it holds the PLAIN user's password
+        self.config.write_text(self._properties(port, controller_port, security, secure_ports or {}, tls))
         self.log4j.write_text(LOG4J2)
-        if not (self.data / "meta.properties").is_file():
+        if not formatted:
             self._format(java)
+            (self.home / SCRAM_MARKER).write_text("SCRAM-SHA-256,SCRAM-SHA-512\n")
 
-    def _properties(self, port: int, controller_port: int) -> str:
+    def _properties(
+        self,
+        port: int,
+        controller_port: int,
+        security: KafkaSecurity,
+        secure_ports: dict[str, int],
+        tls: TlsFiles | None,
+    ) -> str:
+        secured = [f"{p}://127.0.0.1:{secure_ports[p]}" for p in security.protocols]
+        listeners = [f"PLAINTEXT://127.0.0.1:{port}", *secured]
+        protocol_map = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT", *(f"{p}:{p}" for p in security.protocols)]
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "listeners": ",".join([*listeners, f"CONTROLLER://127.0.0.1:{controller_port}"]),
+            "advertised.listeners": ",".join(listeners),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(protocol_map),
             "log.dirs": str(self.data),
             # Topics are created explicitly with their partition count: an auto-created
             # one-partition topic would silently change key=symbol ordering guarantees.
@@ -174,6 +216,7 @@ class KafkaServer:
             "group.initial.rebalance.delay.ms": "0",
             "num.network.threads": "2",
             "num.io.threads": "4",
+            **listener_properties(security, self.home, tls, self.password),
         }
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -185,6 +228,7 @@ class KafkaServer:
                     java, HEAP, f"-Dlog4j2.configurationFile={self.log4j}",
                     f"-Dkafka.logs.dir={self.logs}", "-cp", f"{self.libs}/*",
                     "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(self.config),
+                    *scram_format_args(self.password),
                 ],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
             )  # fmt: skip

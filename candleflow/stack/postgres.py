@@ -23,6 +23,7 @@ from pathlib import Path
 
 from candleflow.stack import aio, procs
 from candleflow.stack.exceptions import MissingTool, StackError
+from candleflow.stack.tls import TlsFiles
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 #: Where root's stacks keep clusters their server user could not reach in place.
@@ -30,11 +31,23 @@ RELOCATED = Path("/var/lib/candleflow/stacks")
 ROLE = "candleflow"
 DATABASE = "candleflow"
 
-HBA = """\
-# candleflow local stack: trust on the unix socket (inside the stack dir) and 127.0.0.1 only.
-local   all   all                  trust
-host    all   all   127.0.0.1/32   trust
-"""
+#: Replication connections (a replica's base backup and stream) are named apart in pg_hba.
+DATABASES = ("all", "replication")
+#: Replication slot the stack's replica streams through: the primary keeps WAL it needs.
+SLOT = "candleflow_replica"
+
+
+def hba(tls: bool) -> str:
+    """pg_hba.conf: trust on the unix socket (inside the stack dir) and on 127.0.0.1 only;
+    with TLS, a connection from 127.0.0.1 that does not encrypt is rejected."""
+    lines = ["# written by `candleflow stack up` on every start"]
+    lines += [f"local      {db:<12} all                  trust" for db in DATABASES]
+    if tls:
+        lines += [f"hostssl    {db:<12} all   127.0.0.1/32   trust" for db in DATABASES]
+        lines += [f"hostnossl  {db:<12} all   127.0.0.1/32   reject" for db in DATABASES]
+    else:
+        lines += [f"host       {db:<12} all   127.0.0.1/32   trust" for db in DATABASES]
+    return "\n".join(lines) + "\n"
 
 
 def server_user() -> str | None:
@@ -106,8 +119,15 @@ class PostgresServer:
             check=False,
         )
 
-    def prepare(self, port: int) -> None:
-        """Binaries, ownership, initdb (first time only) and this run's settings."""
+    @property
+    def tls_dir(self) -> Path:
+        return self.location / "tls"
+
+    def prepare(self, port: int, tls: TlsFiles | None = None, primary_port: int | None = None) -> None:
+        """Binaries, ownership, the cluster (first time only: initdb, or with
+        `primary_port` a base backup of that server that streams from it as a hot
+        standby) and this run's settings; with `tls`, connections may use TLS
+        (`sslmode` up to verify-full with the stack's CA) and must from 127.0.0.1."""
         initdb = self._bin("initdb")
         self._bin("pg_ctl")
         self._user = server_user()
@@ -118,16 +138,50 @@ class PostgresServer:
         if self._user:
             self._hand_over()
         if not (self.data / "PG_VERSION").is_file():
-            result = self._as_server(
-                [initdb, "-D", str(self.data), "-U", ROLE, "-E", "UTF8", "--no-locale",
-                 "--auth-local=trust", "--auth-host=trust"],
-            )  # fmt: skip
-            if result.returncode != 0:
-                raise StackError(f"initdb into {self.data} failed:\n{result.stderr.strip()}")
-            with (self.data / "postgresql.conf").open("a") as conf:
-                conf.write("\ninclude_if_exists = 'candleflow.conf'\n")
-            self._write(self.data / "pg_hba.conf", HBA)
-        self._write(self.data / "candleflow.conf", self._settings(port))
+            if primary_port is None:
+                self._initdb(initdb)
+            else:
+                self._base_backup(primary_port)
+        self._write(self.data / "pg_hba.conf", hba(tls is not None))
+        if tls is not None:
+            self._install_tls(tls)
+        self._write(self.data / "candleflow.conf", self._settings(port, tls is not None))
+
+    def _initdb(self, initdb: str) -> None:
+        result = self._as_server(
+            [initdb, "-D", str(self.data), "-U", ROLE, "-E", "UTF8", "--no-locale",
+             "--auth-local=trust", "--auth-host=trust"],
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise StackError(f"initdb into {self.data} failed:\n{result.stderr.strip()}")
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\ninclude_if_exists = 'candleflow.conf'\n")
+
+    def _base_backup(self, primary_port: int) -> None:
+        """A copy of the primary through its replication protocol; `-R` makes it a standby
+        that streams from there through the stack's replication slot (created anew)."""
+        result = self._as_server(
+            [self._bin("pg_basebackup"), "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+             "-C", "-S", SLOT, "-d", f"host=127.0.0.1 port={primary_port} user={ROLE} application_name=replica"],
+            timeout=300,
+        )  # fmt: skip
+        if result.returncode != 0:
+            shutil.rmtree(self.data, ignore_errors=True)
+            raise StackError(
+                f"pg_basebackup from 127.0.0.1:{primary_port} into {self.data} failed:\n{result.stderr.strip()}"
+            )
+
+    def _install_tls(self, tls: TlsFiles) -> None:
+        """The server's certificate and key where the server user owns them (the key 0600)."""
+        self.tls_dir.mkdir(mode=0o700, exist_ok=True)
+        if self._user:
+            user = pwd.getpwnam(self._user)
+            os.chown(self.tls_dir, user.pw_uid, user.pw_gid)
+        self._write(self.tls_dir / "server.crt", tls.server_cert.read_text() + tls.ca.read_text())
+        key = self.tls_dir / "server.key"
+        key.touch(mode=0o600)
+        key.chmod(0o600)
+        self._write(key, tls.server_key.read_text())
 
     def _reachable(self, directory: Path) -> bool:
         """True when the server user can enter `directory` (and so every parent)."""
@@ -175,7 +229,7 @@ class PostgresServer:
             user = pwd.getpwnam(self._user)
             os.chown(path, user.pw_uid, user.pw_gid)
 
-    def _settings(self, port: int) -> str:
+    def _settings(self, port: int, tls: bool) -> str:
         lines = [
             f"port = {port}",
             "listen_addresses = '127.0.0.1'",
@@ -183,7 +237,11 @@ class PostgresServer:
             "max_connections = 200",
             "timezone = 'UTC'",
             "fsync = on",
+            f"ssl = {'on' if tls else 'off'}",
         ]
+        if tls:
+            lines.append(f"ssl_cert_file = '{self.tls_dir / 'server.crt'}'")
+            lines.append(f"ssl_key_file = '{self.tls_dir / 'server.key'}'")
         if list((self.bin_dir.parent / "lib").glob("timescaledb*.so")):
             lines.append("shared_preload_libraries = 'timescaledb'")
         return "# written by `candleflow stack up` on every start\n" + "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -19,6 +19,14 @@ class StackState:
     pg_port: int | None = None
     pg_pid: int | None = None
     timescaledb: bool = False
+    #: Secured listeners (protocol names, first = the one exported) and their ports.
+    kafka_security: list[str] = field(default_factory=list)
+    kafka_secure_ports: dict[str, int] = field(default_factory=dict)
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_client_auth: str = "none"
+    pg_tls: bool = False
+    replica: bool = False
+    replica_port: int | None = None
 
     @classmethod
     def load(cls, stack_dir: Path) -> StackState:

@@ -1,12 +1,14 @@
 """The web application, built by one function from what it serves.
 
 `create_web_app(settings, ...)` builds the aiohttp application of a process: the routes
-(`candleflow.web.routes`), the middleware (`candleflow.web.middleware`), the views'
-`WebContext` (settings, database, runtime, functions, the Kafka probe, the Bar Replays
-and streamed quotes, the OpenAPI document), and what happens at shutdown (open streams
-and replays are ended, the database it opened is closed). Nothing is read from the
-environment or a module global, so a test builds an application from its own settings
-and serves it in-process.
+(`candleflow.web.routes`: all of them, or with `CANDLEFLOW_ROLE=engine` only `/healthz`,
+`/livez` and `/metrics`), the middleware (`candleflow.web.middleware`), the views'
+`WebContext` (settings, database, the reads and their replica, runtime, functions, the
+Kafka probe, the Bar Replays and streamed quotes, the OpenAPI document), and what happens
+at start (the replica's lag is watched) and at shutdown (open streams and replays are
+ended, the databases it opened are closed). Nothing is read from the environment or a
+module global, so a test builds an application from its own settings and serves it
+in-process.
 
 `serve` runs an application on the settings' host and port with aiohttp's runner (a
 worker serves it from its task, beside the engine; `SO_REUSEPORT` when
@@ -31,6 +33,7 @@ from candleflow.kafka.probe import KafkaProbe
 from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
+from candleflow.store.replica import Reads
 from candleflow.web import openapi, responses
 from candleflow.web.admin import serve_admin
 from candleflow.web.context import CONTEXT, WebContext, context
@@ -40,7 +43,7 @@ from candleflow.web.limits import WebLimits
 from candleflow.web.middleware import udf_middleware
 from candleflow.web.quote_board import QuoteBoard
 from candleflow.web.rejections import Rejections, ServerLog
-from candleflow.web.routes import add_routes, route_rules
+from candleflow.web.routes import add_health_routes, add_routes, route_rules
 from candleflow.web.runtime import Runtime
 from candleflow.web.symbols_cache import SymbolCache
 
@@ -76,18 +79,23 @@ def create_web_app(
     owned = database is None
     limits = WebLimits.from_settings(settings)
     app[GUARD] = Guard.from_settings(settings, limits)
-    database = database or web_database(settings)
+    primary = database or web_database(settings, settings.database_url)
+    serves_charts = settings.role != "engine"
+    replica = (
+        web_database(settings, settings.database_read_url) if settings.database_read_url and serves_charts else None
+    )
     symbols = SymbolCache()
     ctx = WebContext(
         settings=settings,
-        database=database,
+        database=primary,
+        reads=Reads(primary, replica, max_lag_s=settings.replica_max_lag, fallback=settings.replica_fallback),
         runtime=runtime or Runtime(),
         functions=functions or from_settings(settings),
         kafka=kafka,
         kafka_probe=KafkaProbe(kafka),
         database_probe=DatabaseProbe(settings.database_url),
         replays=Replays(settings.replay_max),
-        quotes=QuoteBoard(database, symbols),
+        quotes=QuoteBoard(primary, symbols),
         symbols=symbols,
         spec=openapi.spec(settings, {k: r for k, r in route_rules().items() if r is not None}),
         limits=limits,
@@ -95,8 +103,12 @@ def create_web_app(
         rejections=Rejections(),
     )
     app[CONTEXT] = ctx
-    add_routes(app)
+    if serves_charts:
+        add_routes(app)
+    else:
+        add_health_routes(app)
     app.on_response_prepare.append(_server_headers)
+    app.on_startup.append(_watch_replica)
     app.on_shutdown.append(_end_streams)
     app.on_cleanup.append(_close_probes)
     if owned:
@@ -104,11 +116,12 @@ def create_web_app(
     return app
 
 
-def web_database(settings: Settings) -> Database:
-    """The database of the web views: a few connections, statements bounded in time, and
-    a statement that would wait behind `CANDLEFLOW_WEB_MAX_READS` others refused (503)."""
+def web_database(settings: Settings, url: str) -> Database:
+    """A database of the web views (the primary, or the read replica): a few connections,
+    statements bounded in time, and a statement that would wait behind
+    `CANDLEFLOW_WEB_MAX_READS` others refused (503)."""
     waiting = max(0, settings.web_max_reads - WEB_CONNECTIONS)
-    return Database(settings.database_url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S, max_waiting=waiting)
+    return Database(url, WEB_CONNECTIONS, command_timeout=STATEMENT_TIMEOUT_S, max_waiting=waiting)
 
 
 def server_options(app: web.Application) -> dict[str, Any]:
@@ -159,10 +172,15 @@ async def _end_streams(app: web.Application) -> None:
         worker.hub.close_all()
 
 
+async def _watch_replica(app: web.Application) -> None:
+    app[CONTEXT].reads.start()
+
+
 async def _close_probes(app: web.Application) -> None:
     await app[CONTEXT].quotes.close()
     await app[CONTEXT].database_probe.close()
     app[CONTEXT].rejections.close()
+    await app[CONTEXT].reads.close()
 
 
 async def _close_database(app: web.Application) -> None:

@@ -1,9 +1,9 @@
 """What the views of one web application share, built once by its factory.
 
 `create_web_app` (`candleflow.web.application`) builds one `WebContext` from the settings,
-the database, the runtime (where the running worker's status and SSE hub are found), the
-functions this process computes, its Bar Replays and its streamed quotes, and stores it
-under `CONTEXT`. A view reads it with
+the database (and the read replica), the runtime (where the running worker's status and
+SSE hub are found), the functions this process computes, its Bar Replays and its
+streamed quotes, and stores it under `CONTEXT`. A view reads it with
 `context(request)`; nothing a view needs lives in a module global, so each view can be
 served in-process by an application built for a test.
 """
@@ -22,6 +22,7 @@ from candleflow.kafka.probe import KafkaProbe
 from candleflow.replay.registry import Replays
 from candleflow.store.database import Database
 from candleflow.store.probe import DatabaseProbe
+from candleflow.store.replica import Reads
 from candleflow.web.cors import Cors
 from candleflow.web.limits import WebLimits
 from candleflow.web.quote_board import QuoteBoard
@@ -33,7 +34,10 @@ from candleflow.web.symbols_cache import SymbolCache
 @dataclass
 class WebContext:
     settings: Settings
+    #: The primary: the streams' current bars and quotes, and the hub's re-reads.
     database: Database
+    #: History, indicators, marks, quotes, symbols and Bar Replays: the read replica while it keeps up.
+    reads: Reads
     runtime: Runtime
     functions: FunctionSet
     kafka: KafkaConfig

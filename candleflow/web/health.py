@@ -1,15 +1,19 @@
 """`/healthz` (readiness), `/livez` (liveness) and `/metrics`.
 
-`/healthz` answers whether a load balancer should send this worker traffic: 200 when
-Kafka and PostgreSQL answer and the engine is not stalled, else 503, with::
+`/healthz` answers whether a load balancer should send this process traffic: 200 when
+Kafka and PostgreSQL answer and the engine (if this process runs one) is not stalled,
+else 503, with::
 
     {"status": "ok" | "degraded",
      "reason": null | "database unreachable: ...; engine stalled: ...",
+     "role": "all" | "engine" | "web",
      "kafka": {"reachable": bool, "bootstrap": str, "error": str | null},
      "database": {"reachable": bool, "capability": "timescaledb" | "postgresql" | null,
                   "error": str | null},
      "capability": "timescaledb" | "postgresql" | null,
-     "engine": {"state": "starting" | "running",
+     "replica": null | {"url", "reachable", "lag_s", "max_lag_s", "standby",
+                        "reads_from": "replica" | "primary" | "none", "error", "reason"},
+     "engine": {"state": "starting" | "running" | "none",
                 "partitions": {...}, "total": int,      # lag: log end - ledger, per partition held
                 "stalled": bool, "stalled_partitions": {...}, "outage": str | null, ...},
      "feeds": {"status": "up" | "down" | "none", "down": [[source, symbol, reason]],
@@ -23,6 +27,11 @@ errors, and which feeds are down::
 
     {"status": "ok" | "degraded", "reason": null | "database unreachable; engine stalled",
      "feeds": {"status": ..., "down": [[source, symbol, "down"]]}}
+
+A web process (`CANDLEFLOW_ROLE=web`) runs no engine: its engine section is
+`{"state": "none"}` and never fails it. A read replica (`CANDLEFLOW_DATABASE_READ_URL`)
+that lags or is down makes the status "degraded" while reads fall back to the primary
+(200), and unready when they may not (`CANDLEFLOW_REPLICA_FALLBACK=fail`: 503).
 
 A feed this worker runs that has been down for longer than CANDLEFLOW_FEED_DOWN_AFTER
 makes the status "degraded" with the client's reason, still with 200: the worker serves
@@ -63,7 +72,9 @@ ROUTES = web.RouteTableDef()
 def engine_status(ctx: WebContext) -> tuple[dict[str, object], str | None]:
     """The engine section of `/healthz`, and why the engine is not ready (None: it is)."""
     worker = ctx.runtime.worker
-    if worker is None:
+    if ctx.settings.role == "web":
+        return {"state": "none"}, None
+    if worker is None or worker.status is None:
         return {"state": "starting"}, None
     return {"state": "running", **worker.status.snapshot()}, worker.status.readiness()
 
@@ -84,22 +95,29 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     kafka, db = await asyncio.gather(ctx.kafka_probe.check(), ctx.database_probe.check())
     engine, engine_reason = engine_status(ctx)
+    replica = ctx.reads.unusable()
+    replica_fails = replica is not None and ctx.reads.fallback == "fail"
     reasons = [
         *([] if kafka.reachable else [f"kafka unreachable: {kafka.error}"]),
         *([] if db.reachable else [f"database unreachable: {db.error}"]),
         *([] if engine_reason is None else [engine_reason]),
+        *([replica] if replica_fails and replica else []),
     ]
     feeds = feeds_status(ctx)
     down = [f"feed {source} {symbol} down: {why}" for source, symbol, why in feeds["down"]]  # type: ignore[attr-defined]
+    degraded = [] if replica is None or replica_fails else [f"{replica}; reading from the primary"]
     status = 503 if reasons else 200
     if not admin_view(request):
-        return responses.json(_summary(reasons, feeds), status=status, cache=responses.NO_STORE)
+        return responses.json(_summary(reasons + degraded, feeds), status=status, cache=responses.NO_STORE)
+    down += degraded
     body = {
         "status": "degraded" if reasons or down else "ok",
         "reason": "; ".join(reasons + down) if reasons or down else None,
+        "role": ctx.settings.role,
         "kafka": {"reachable": kafka.reachable, "bootstrap": ctx.kafka.bootstrap, "error": kafka.error},
         "database": {"reachable": db.reachable, "capability": db.capability, "error": db.error},
         "capability": db.capability,
+        "replica": ctx.reads.snapshot(),
         "engine": engine,
         "feeds": feeds,
     }
@@ -123,7 +141,8 @@ def _summary(reasons: list[str], feeds: dict[str, object]) -> dict[str, object]:
 async def livez(request: web.Request) -> web.StreamResponse:
     """Liveness: 503 only when the engine's loop is hung or its task ended (see the module docstring)."""
     runtime = context(request).runtime
-    hung = None if runtime.worker is None else runtime.worker.status.liveness()
+    engine = None if runtime.worker is None else runtime.worker.status
+    hung = None if engine is None else engine.liveness()
     reason = f"engine task ended: {runtime.ended}" if runtime.ended is not None else hung
     status = "alive" if reason is None else "dead" if runtime.ended is not None else "hung"
     body = {"status": status, "reason": reason}

@@ -102,7 +102,7 @@ async def indicators(request: web.Request) -> web.StreamResponse:
     rng = params.time_range(q)
     cap = ctx.settings.max_span_bars
     series = await queries.indicator(
-        await ctx.database.connected(),
+        await ctx.reads.connected(),
         row.symbol,
         res.code,
         kind,

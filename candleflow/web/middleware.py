@@ -4,8 +4,9 @@ It owns the cross-cutting rules so views do not repeat them:
 
 * errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; so does
   `AccessDenied` (401 with `WWW-Authenticate: Bearer`, or 403); aiohttp's own 404/405
-  get the same body; a database that is down or busy is a 503 (a client that went away
-  mid-answer is none of that: recorded as 499, not logged); anything unexpected is
+  get the same body; a database that is down or busy is a 503, and so is a read replica
+  that may not be read, with why (`candleflow.store.replica`); a client that went away
+  mid-answer is none of that (recorded as 499, not logged); anything unexpected is
   answered 500 with a body that carries no trace;
 * rejections: every 4xx and 503 is counted by kind and logged sparingly
   (`candleflow.web.rejections`), naming the route pattern, never the URL or its query
@@ -30,6 +31,7 @@ from prometheus_client import Counter, Histogram
 from candleflow.access.exceptions import AccessDenied
 from candleflow.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from candleflow.store.connection import DB_ERRORS, DatabaseBusy
+from candleflow.store.replica import ReplicaUnavailable
 from candleflow.web import responses
 from candleflow.web.context import context
 from candleflow.web.errors import UdfError, unavailable
@@ -82,6 +84,8 @@ async def _answer(request: web.Request, handler: Handler, endpoint: str) -> tupl
         if exc.status < 400:
             raise
         return responses.udf_error(exc.reason.lower(), exc.status, _keep(exc)), exc.reason
+    except ReplicaUnavailable as exc:
+        return responses.udf_error(str(exc), 503, {"Retry-After": "5"}), str(exc)
     except DatabaseBusy:
         error = UdfError("database busy, retry in a moment", 503, {"Retry-After": "1"})
         return responses.udf_error(error.message, error.status, error.headers), "database busy"

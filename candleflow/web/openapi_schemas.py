@@ -278,10 +278,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "reason", "kafka", "database", "capability", "engine"],
+        "required": ["status", "reason", "role", "kafka", "database", "capability", "replica", "engine"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
             "reason": {"type": "string", "nullable": True},
+            "role": {"type": "string", "enum": ["all", "engine", "web"]},
+            "replica": {
+                "type": "object",
+                "nullable": True,
+                "description": "the read replica (CANDLEFLOW_DATABASE_READ_URL); null without one",
+                "properties": {
+                    "reads_from": {"type": "string", "enum": ["replica", "primary", "none"]},
+                    "lag_s": {"type": "number", "nullable": True},
+                },
+            },
             "kafka": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "database": {"type": "object", "required": ["reachable"], "properties": {"reachable": {"type": "boolean"}}},
             "capability": {"type": "string", "nullable": True, "enum": ["timescaledb", "postgresql", None]},

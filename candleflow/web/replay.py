@@ -122,7 +122,7 @@ async def _replay(
         series,
         q.integer("from", 0) * 1000,
         reader=LogReader(ctx.kafka, settings.ticks_topic, max_records=pacing.chunk, partition_fetch_bytes=FETCH_BYTES),
-        db=await ctx.database.connected(),
+        db=await ctx.reads.connected(),
         functions=ctx.functions,
         future_tolerance_s=settings.future_tolerance,
         speed=speed,

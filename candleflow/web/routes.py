@@ -47,3 +47,9 @@ def route_rules() -> dict[tuple[str, str], Rule | None]:
 def add_routes(app: web.Application) -> None:
     for table in TABLES:
         app.add_routes(table)
+
+
+def add_health_routes(app: web.Application) -> None:
+    """Only `/healthz`, `/livez` and `/metrics`: the web port of an engine process
+    (`CANDLEFLOW_ROLE=engine`), which serves no chart."""
+    app.add_routes(health.ROUTES)

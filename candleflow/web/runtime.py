@@ -2,7 +2,8 @@
 
 The worker (`candleflow.worker.Worker`) builds and owns both; `candleflow.agents` hands
 it to the web application's `Runtime` (`attach`) once it is open and takes it back when
-it stops. Until then `/healthz` reports the engine as starting and a stream waits for
+it stops. A web-only process (`candleflow.web.tier.WebTier`) attaches its hub with no
+engine status. Until then `/healthz` reports the engine as starting and a stream waits for
 it (bounded, then 503), so a view never reaches for a half-built worker and a chart
 opened while the worker starts still gets its stream.
 """
@@ -22,7 +23,9 @@ class Live(Protocol):
     """What the views read from a running worker."""
 
     @property
-    def status(self) -> EngineStatus: ...
+    def status(self) -> EngineStatus | None:
+        """None in a process that runs no engine."""
+        ...
 
     @property
     def hub(self) -> Hub: ...

@@ -76,7 +76,7 @@ async def resolve(request: web.Request, name: str) -> SymbolRow:
     when the request's token does not allow it (checked on the canonical symbol, so no
     alias reaches a market the token does not name)."""
     ctx = context(request)
-    row = await ctx.symbols.find(await ctx.database.connected(), name)
+    row = await ctx.symbols.find(await ctx.reads.connected(), name)
     if row is None:
         raise UdfError(UNKNOWN_SYMBOL, 404)
     rules.grant(request).require(row.symbol)
@@ -92,7 +92,7 @@ def current_bucket_s(res: Resolution) -> int:
 @rules.read
 async def config(request: web.Request) -> web.StreamResponse:
     """DatafeedConfiguration: resolutions, capabilities, exchanges present."""
-    exchanges = await queries.exchanges(await context(request).database.connected())
+    exchanges = await queries.exchanges(await context(request).reads.connected())
     return responses.json(symbol_info.config(exchanges))
 
 
@@ -118,7 +118,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     q = SEARCH.read(request.query)
     query, exchange, symbol_type = q.text("query"), q.text("exchange"), q.text("type")
     limit = min(q.integer("limit", SEARCH_LIMIT), SEARCH_LIMIT)
-    rows = await queries.all_symbols(await context(request).database.connected())
+    rows = await queries.all_symbols(await context(request).reads.connected())
     grant = rules.grant(request)
     found = [r for r in rows if grant.allows(r.symbol) and symbol_info.matches(r, query, exchange, symbol_type)]
     found.sort(key=lambda r: symbol_info.search_rank(r, query))
@@ -137,7 +137,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     res = q.resolution()
     rng = params.time_range(q)
     cap = ctx.settings.max_span_bars
-    db = await ctx.database.connected()
+    db = await ctx.reads.connected()
     bars = await queries.history(db, row.symbol, res.code, rng.start, rng.end, rng.countback, cap)
     if bars.over_cap and not rng.countback:
         raise too_many("bars", cap, res.code)
@@ -161,7 +161,7 @@ async def quotes(request: web.Request) -> web.StreamResponse:
     raw = QUOTES.read(request.query).text("symbols")
     names = list(dict.fromkeys(n for n in raw.split(",") if n))
     ctx = context(request)
-    db = await ctx.database.connected()
+    db = await ctx.reads.connected()
     return responses.json({"s": "ok", "d": await quote_items(db, ctx.symbols, names, rules.grant(request).allows)})
 
 
@@ -176,7 +176,7 @@ async def _marks_of(request: web.Request) -> tuple[list[Mark], str]:
     start = q.integer("from", end)
     cap = ctx.settings.max_span_bars
     found = await queries.marks(
-        await ctx.database.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
+        await ctx.reads.connected(), row.symbol, res.code, params.clamp_time(start), params.clamp_time(end), cap + 1
     )
     if len(found) > cap:
         raise too_many("marks", cap, res.code, countback_helps=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -23,7 +24,7 @@ TEMPLATE = "candleflow_test_template"
 
 
 def database_url(stack: StackInfo, name: str) -> str:
-    return f"{stack.database_url.rsplit('/', 1)[0]}/{name}"
+    return stack.database_url_of(name)
 
 
 async def prepare_template(stack: StackInfo) -> None:
@@ -52,7 +53,7 @@ async def drop_database(stack: StackInfo, url: str) -> None:
     """Drop the database of `url` (a new admin connection: PostgreSQL may have restarted)."""
     admin = await asyncpg.connect(stack.database_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
     finally:
         await admin.close()
 

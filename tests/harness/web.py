@@ -19,9 +19,8 @@ from candleflow.store.database import Database
 from candleflow.web.admin import create_admin_app
 from candleflow.web.application import create_web_app, server_options
 from candleflow.web.context import CONTEXT, WebContext
-from candleflow.web.hub import Hub
 from candleflow.web.runtime import Runtime
-from candleflow.web.updates_feed import UpdatesFeed, current_bars
+from candleflow.web.tier import WebTier
 
 
 @dataclass
@@ -38,18 +37,15 @@ class Served:
         return self.app[CONTEXT]
 
 
-class LiveHub:
-    """What a worker hands the web application, without its engine: an SSE hub following
-    the settings' updates topic, re-reading the database after a gap."""
+class LiveHub(WebTier):
+    """A web tier's hub (following the settings' updates topic, re-reading the database
+    after a gap) with an engine status a test sets, as a worker's would be."""
+
+    status: EngineStatus
 
     def __init__(self, settings: Settings, database: Database) -> None:
+        super().__init__(settings, KafkaConfig.from_settings(settings), database)
         self.status = EngineStatus()
-        feed = UpdatesFeed(
-            KafkaConfig.from_settings(settings),
-            settings.updates_topic,
-            reread=lambda keys: current_bars(database, keys),
-        )
-        self.hub = Hub(feed, settings.sse_queue)
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""`candleflow worker` as a real subprocess: start, wait for HTTP, kill, restart.
+"""`candleflow worker` (or `candleflow web`) as a real subprocess: start, wait for HTTP,
+kill, restart.
 
 Each worker runs in its own session, so killing its process group leaves nothing
 behind; its output goes to a log file under the test's tmp dir.
@@ -40,13 +41,20 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-class WorkerProcess:
-    """One `candleflow worker -l info` with its own web port."""
+#: The command line of a worker: `candleflow` and these arguments.
+WORKER = ("worker", "-l", "info")
+#: ... and of a web-only process.
+WEB = ("web",)
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+
+class WorkerProcess:
+    """One `candleflow worker -l info` (or other `args`) with its own web port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = WORKER) -> None:
         self.port = int(env["CANDLEFLOW_WEB_PORT"])
         self.log_path = log_path
         self.env = env
+        self.args = args
         self.process: subprocess.Popen[bytes] | None = None
         self._start()
 
@@ -64,10 +72,10 @@ class WorkerProcess:
 
     def _start(self) -> None:
         with self.log_path.open("ab") as log:
-            log.write(f"\n==== candleflow worker starting at {time.time():.3f}\n".encode())
+            log.write(f"\n==== candleflow {' '.join(self.args)} starting at {time.time():.3f}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [candleflow_executable(), "worker", "-l", "info"],
+                [candleflow_executable(), *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -138,15 +146,15 @@ class WorkerFactory:
         self.log_dir = log_dir
         self.workers: list[WorkerProcess] = []
 
-    def start(self, env: dict[str, str]) -> WorkerProcess:
-        """A worker with `env` over a clean environment (no inherited CANDLEFLOW_*), on a
-        free web port unless `env` names one."""
+    def start(self, env: dict[str, str], args: tuple[str, ...] = WORKER) -> WorkerProcess:
+        """A worker (`candleflow` `args`) with `env` over a clean environment (no inherited
+        CANDLEFLOW_*), on a free web port unless `env` names one."""
         full = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
         full.update({"CANDLEFLOW_WEB_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
         full.update(env)
         full.setdefault("CANDLEFLOW_WEB_PORT", str(free_port()))
         log_path = self.log_dir / f"worker-{len(self.workers) + 1}.log"
-        worker = WorkerProcess(full, log_path)
+        worker = WorkerProcess(full, log_path, args)
         self.workers.append(worker)
         return worker
 

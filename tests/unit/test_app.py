@@ -36,3 +36,18 @@ def test_a_quiet_worker_keeps_the_root_logger_at_its_level(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[-2] == "WARNING ['StreamHandler']"
+
+
+def test_a_web_role_runs_no_faust_worker(tmp_path: Path) -> None:
+    """`faust -A candleflow.app worker` with CANDLEFLOW_ROLE=web says what to start instead
+    (the web tier has no use for a Faust worker), before it opens anything."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from candleflow.app import app"],
+        env={"PATH": "/usr/bin:/bin", "CANDLEFLOW_STACK_DIR": str(tmp_path), "CANDLEFLOW_ROLE": "web"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "CANDLEFLOW_ROLE=web runs no Faust worker: start the web tier with `candleflow web`" in done.stderr

@@ -1,7 +1,8 @@
 """`docker/compose.yml` and `docker/Dockerfile`, checked without Docker: the services
 exist and depend on each other coherently, the images are the ones the code expects,
-the ports agree with the settings and the Dockerfile, every CANDLEFLOW_* variable is a
-setting with a valid value, and the image installs the wheel."""
+the ports agree with the settings and the Dockerfile, the web tier scales apart from the
+engine, every CANDLEFLOW_* variable is a setting with a valid value, and the image
+installs the wheel."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from candleflow.core.settings import SETTINGS_DOC, Settings
 from candleflow.stack.kafka import KAFKA_VERSION
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
-SERVICES = {"kafka", "timescaledb", "migrate", "worker", "ingest"}
+SERVICES = {"kafka", "timescaledb", "migrate", "engine", "web", "ingest"}
+CANDLEFLOW_SERVICES = ("migrate", "engine", "web", "ingest")
 IMAGE = "candleflow:local"
 KNOWN = {name for name, _default, _meaning in SETTINGS_DOC}
 
@@ -76,7 +78,7 @@ def test_the_images(compose: dict[str, Any]) -> None:
     assert builders == ["migrate"]
     assert services["migrate"]["build"]["dockerfile"] == "docker/Dockerfile"
     assert (DOCKER / services["migrate"]["build"]["context"] / "docker" / "Dockerfile").is_file()
-    for name in ("migrate", "worker", "ingest"):
+    for name in CANDLEFLOW_SERVICES:
         assert services[name]["image"] == IMAGE, name
 
 
@@ -91,7 +93,7 @@ def test_kafka_and_database_addresses_point_at_their_services(compose: dict[str,
     services = compose["services"]
     kafka_env = _environment(services["kafka"])
     database_env = _environment(services["timescaledb"])
-    for name in ("migrate", "worker", "ingest"):
+    for name in CANDLEFLOW_SERVICES:
         settings = _settings_of(services[name])
         for server in settings.kafka_bootstrap.split(","):
             assert f"PLAINTEXT://{server.strip()}" in kafka_env["KAFKA_ADVERTISED_LISTENERS"], name
@@ -107,13 +109,29 @@ def test_kafka_and_database_addresses_point_at_their_services(compose: dict[str,
 def test_the_web_port_agrees_with_settings_and_the_dockerfile(
     compose: dict[str, Any], dockerfile: list[tuple[str, str]]
 ) -> None:
-    worker = compose["services"]["worker"]
-    settings = _settings_of(worker)
-    published = [str(port).split(":") for port in worker["ports"]]
+    web = compose["services"]["web"]
+    settings = _settings_of(web)
+    published = [str(port).split(":") for port in web["ports"]]
     assert [container for _host, container in published] == [str(settings.web_port)]
     exposed = [args for instruction, args in _final_stage(dockerfile) if instruction == "EXPOSE"]
     assert exposed == [str(settings.web_port)]
-    assert settings.source == "none", "the ingest service feeds the topic; a worker feed would double it"
+    for name in ("engine", "web"):
+        assert _settings_of(compose["services"][name]).source == "none", (
+            f"{name}: the ingest service feeds the topic; a worker feed would double it"
+        )
+
+
+def test_the_web_tier_scales_apart_from_the_engine(compose: dict[str, Any]) -> None:
+    """`--scale web=3` needs a host port for each web container (a range, never one fixed
+    port), and the engine, which serves no chart, publishes none."""
+    services = compose["services"]
+    assert _environment(services["engine"])["CANDLEFLOW_ROLE"] == "engine"
+    assert _environment(services["web"])["CANDLEFLOW_ROLE"] == "web"
+    assert "ports" not in services["engine"]
+    (host, _container) = str(services["web"]["ports"][0]).split(":")
+    first, _, last = host.partition("-")
+    assert last and int(last) - int(first) + 1 >= 3, f"host port {host} fits fewer than 3 web containers"
+    assert "container_name" not in services["web"], "a fixed container name cannot be scaled"
 
 
 def test_commands_are_candleflow_commands(compose: dict[str, Any], dockerfile: list[tuple[str, str]]) -> None:

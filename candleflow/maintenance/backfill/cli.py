@@ -7,6 +7,7 @@ import time
 
 import click
 
+from candleflow import startup
 from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, SYMBOLS
 from candleflow.maintenance.backfill.run import RESOLUTION_CHOICES, Plan, phases_for
@@ -43,6 +44,7 @@ def cryptocompare(symbols: tuple[str, ...], since: int, until: int | None, resol
         raise click.UsageError(str(exc)) from None
 
     async def main(run: command.Invocation) -> None:
+        await startup.check(run.settings, kafka=False)
         progress = run.progress(None, unit="page")
         settings = run.settings
         async with HistoryClient(settings.cryptocompare_rest_url, settings.cryptocompare_api_key) as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from candleflow import startup
 from candleflow.core import command
 from candleflow.core.cli_options import INSTANT, INSTANT_OR_EARLIEST, SYMBOLS
 
@@ -52,6 +53,7 @@ def replay(since: int | None, until: int | None, symbols: tuple[str, ...] | None
     )
 
     async def main(run: command.Invocation) -> None:
+        await startup.check(run.settings)
         summary = await run_replay(run.settings, options, run.err)
         click.echo(summary.render(), nl=False, err=True)
 

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from candleflow.stack import Stack, StackInfo, aio, procs
+from candleflow.stack import KafkaSecurity, Stack, StackInfo, aio, procs
 from candleflow.stack.ports import free_port
 from candleflow.stack.postgres import RELOCATED, PostgresServer, url
 from candleflow.store.connection import capability, connect
@@ -124,9 +124,11 @@ def _no_process_of(stack_dir: Path) -> list[int]:
 
 def test_cli_up_and_down_then_the_python_api_on_the_same_directory(stack: StackInfo) -> None:
     """A stack directory of its own (the jars linked from the cache), from inside the
-    clone: `eval "$(candleflow stack up)"`, migrate, `candleflow stack down`; then the
-    Python API brings the same directory up again (its state survives the CLI's down),
-    crashes and restarts each service, and stops it all, leaving no process behind."""
+    clone: `eval "$(candleflow stack up)"`, migrate, the same stack again with SASL_SSL,
+    TLS on PostgreSQL and a replica (migrating through verify-full), `candleflow stack
+    down`; then the Python API brings the same directory up again (its state, secured,
+    survives the CLI's down), crashes and restarts each service, goes back to plaintext
+    without a replica, and stops it all, leaving no process behind."""
     directory = temporary_stack_dir("candleflow-test-stack-")
     (directory / "kafka").mkdir()
     (directory / "kafka" / "libs").symlink_to(jar_cache())
@@ -138,8 +140,19 @@ test "$CANDLEFLOW_STACK_DIR" = "$EXPECTED_DIR"
 candleflow stack status | grep -q 'kafka 4.3.1: running'
 candleflow stack status | grep -q 'postgresql: running'
 candleflow db migrate
+test -z "${CANDLEFLOW_KAFKA_SECURITY_PROTOCOL:-}"
+eval "$(candleflow stack up --kafka-security sasl_ssl --sasl-mechanism scram-sha-256 --pg-tls --pg-replica)"
+test "$CANDLEFLOW_KAFKA_SECURITY_PROTOCOL" = SASL_SSL
+test "$CANDLEFLOW_KAFKA_SASL_MECHANISM" = SCRAM-SHA-256
+test "$CANDLEFLOW_KAFKA_SSL_CAFILE" = "$EXPECTED_DIR/tls/ca.pem"
+test -n "$CANDLEFLOW_KAFKA_SASL_PASSWORD"
+case "$CANDLEFLOW_DATABASE_URL" in *sslmode=verify-full*) ;; *) exit 3 ;; esac
+candleflow db migrate
+candleflow stack status | grep -q 'kafka SASL_SSL: 127.0.0.1:'
+candleflow stack status | grep -q 'replica: running, .*streaming'
 candleflow stack down
 candleflow stack status | grep -q 'kafka: stopped'
+candleflow stack status | grep -q 'replica: stopped'
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDLEFLOW_")}
     env.update(
@@ -160,9 +173,10 @@ candleflow stack status | grep -q 'kafka: stopped'
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "applied 001_core.sql" in result.stdout
-        assert _no_process_of(directory) == []
+        assert _no_process_of(directory) == own.processes() == []
         info = own.up()
         assert own.up() == info  # idempotent
+        assert info.kafka_security.protocols == ("SASL_SSL",) and info.pg_tls and info.replica_port
         assert aio.run(lambda: migrate(info.database_url)) == []  # the data directory outlived the CLI's down
         own.kill_kafka()
         assert "kafka: stopped" in own.status()
@@ -171,6 +185,17 @@ candleflow stack status | grep -q 'kafka: stopped'
         assert "postgresql: stopped" in own.status()
         own.start_postgres()
         assert own.running() == info
+        plain = Stack(
+            directory, jar_dir=jar_cache(), quiet=True, kafka_security=KafkaSecurity(), pg_tls=False, replica=False
+        )
+        back = plain.up()
+        assert back.env() == {
+            "CANDLEFLOW_KAFKA_BOOTSTRAP": back.kafka_bootstrap,
+            "CANDLEFLOW_DATABASE_URL": f"postgresql://candleflow@127.0.0.1:{back.pg_port}/candleflow",
+            "CANDLEFLOW_STACK_DIR": str(directory),
+        }
+        assert plain.standby.pid() is None and not (directory / "replica").exists()
+        assert aio.run(lambda: migrate(back.database_url)) == []
     finally:
         own.down()
         left = _no_process_of(directory)
