@@ -5,9 +5,9 @@ It owns the cross-cutting rules so views do not repeat them:
 * errors: `UdfError` becomes `{"s": "error", "errmsg": ...}` with its status; so does
   `AccessDenied` (401 with `WWW-Authenticate: Bearer`, or 403); aiohttp's own 404/405
   get the same body; a database that is down or busy is a 503, and so is a read replica
-  that may not be read, with why (`candleflow.store.replica`); a client that went away
-  mid-answer is none of that (recorded as 499, not logged); anything unexpected is
-  answered 500 with a body that carries no trace;
+  that may not be read, with why but not the raw error (`candleflow.store.replica`); a
+  client that went away mid-answer is none of that (recorded as 499, not logged);
+  anything unexpected is answered 500 with a body that carries no trace;
 * rejections: every 4xx and 503 is counted by kind and logged sparingly
   (`candleflow.web.rejections`), naming the route pattern, never the URL or its query
   string; an unexpected error's traceback is logged at most once a minute;
@@ -85,7 +85,7 @@ async def _answer(request: web.Request, handler: Handler, endpoint: str) -> tupl
             raise
         return responses.udf_error(exc.reason.lower(), exc.status, _keep(exc)), exc.reason
     except ReplicaUnavailable as exc:
-        return responses.udf_error(str(exc), 503, {"Retry-After": "5"}), str(exc)
+        return responses.udf_error(without_details(str(exc)), 503, {"Retry-After": "5"}), str(exc)
     except DatabaseBusy:
         error = UdfError("database busy, retry in a moment", 503, {"Retry-After": "1"})
         return responses.udf_error(error.message, error.status, error.headers), "database busy"
@@ -106,6 +106,12 @@ CLIENT_GONE = 499
 
 def _client_present(request: web.Request) -> bool:
     return request.transport is not None and not request.transport.is_closing()
+
+
+def without_details(reason: str) -> str:
+    """Each clause of `reason` cut at its colon: what is wrong, not the raw error (an
+    address, a driver's message) that follows; those go to the log."""
+    return "; ".join(clause.split(":", 1)[0] for clause in reason.split("; "))
 
 
 #: The `WWW-Authenticate` header of a 401 (RFC 6750).

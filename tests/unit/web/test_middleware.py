@@ -12,7 +12,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from candleflow.core.settings import Settings
 from candleflow.web.application import create_web_app
-from candleflow.web.middleware import CLIENT_GONE, udf_middleware
+from candleflow.web.middleware import CLIENT_GONE, udf_middleware, without_details
 
 
 async def reset(request: web.Request) -> web.StreamResponse:
@@ -47,3 +47,15 @@ async def test_a_reset_is_the_clients_only_when_its_connection_is_closing(
             "ConnectionResetError('Cannot write to closing transport')"
         ]
     )
+
+
+def test_a_replicas_refusal_tells_what_is_wrong_without_the_raw_error() -> None:
+    raw = (
+        "read replica down: [Errno 111] Connect call failed ('10.0.0.7', 5433); "
+        "reads do not fall back to the primary (CANDLEFLOW_REPLICA_FALLBACK=fail)"
+    )
+    assert without_details(raw) == (
+        "read replica down; reads do not fall back to the primary (CANDLEFLOW_REPLICA_FALLBACK=fail)"
+    )
+    lagging = "read replica 12.5 s behind the primary (more than 10 s); reads do not fall back"
+    assert without_details(lagging) == lagging
