@@ -55,7 +55,7 @@ lint: install ## ruff (lint + format check) and mypy; ESLint and Prettier on fro
 	  cd frontend && npm run lint && npm run format:check; fi
 
 test: install frontend chromium lint ## Lint, then unit + integration tests (real Kafka and PostgreSQL), then frontend tests
-	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+	$(BIN)/pytest -q --durations=15 $(PYTEST_PARALLEL)
 	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
 
 test-timescaledb: install ## Only the TimescaleDB branch, on PGlite-with-TimescaleDB (npm installs tests/timescale on first use)

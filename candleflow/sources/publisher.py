@@ -28,6 +28,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from candleflow.core.metrics import TICKS_ACCEPTED, TICKS_REJECTED
 from candleflow.core.settings import Settings
+from candleflow.core.tasks import cancel_and_wait
 from candleflow.domain.dead_letters import dead_letter
 from candleflow.domain.ticks import Tick
 from candleflow.kafka import clients
@@ -149,10 +150,7 @@ class TickPublisher:
         if not self._started:
             return
         try:
-            if self._linger_task is not None:
-                self._linger_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._linger_task
+            await cancel_and_wait(self._linger_task)
             await self.flush()
         finally:
             self._started = False

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 from candleflow.core.settings import variable
+from candleflow.core.tasks import cancel_and_wait
 from candleflow.store.connection import DB_ERRORS, DatabaseUnavailable, redacted
 from candleflow.store.database import Database
 
@@ -145,10 +146,7 @@ class Reads:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         if self.replica is not None:
             await self.replica.close()
 

@@ -21,12 +21,12 @@ task runs while some stream follows a quote, and `close` ends it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
 import orjson
 
+from candleflow.core.tasks import cancel_and_wait
 from candleflow.domain.updates import BarUpdate
 from candleflow.store.database import Database
 from candleflow.store.queries import QUOTES_RESOLUTION
@@ -97,10 +97,7 @@ class QuoteBoard:
     async def close(self) -> None:
         """End the pushing task (the application stops)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while self.followers:

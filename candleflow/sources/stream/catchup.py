@@ -33,6 +33,7 @@ from collections import deque
 
 import aiohttp
 
+from candleflow.core.tasks import cancel_and_wait
 from candleflow.domain.exceptions import CandleflowError
 from candleflow.domain.ticks import Tick
 from candleflow.sources.gate import TradeGate
@@ -109,9 +110,7 @@ class CatchUp:
     async def finish(self) -> None:
         """Stop fetching (the connection ended) and publish what the buffer holds."""
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._flush()
 
     async def wait(self) -> None:
