@@ -74,6 +74,7 @@ def create_web_app(
     from `settings.database_url` and closes at cleanup; `functions` to those the settings
     configure (`FunctionConfigError` names a bad one); `kafka` to the settings' Kafka.
     """
+    responses.no_library_versions()
     app = web.Application(middlewares=[udf_middleware, guard_middleware])
     kafka = kafka or KafkaConfig.from_settings(settings)
     owned = database is None

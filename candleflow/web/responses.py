@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import web, web_response
 
 #: The `Server` header of every answer: no versions.
 SERVER = "candleflow"
@@ -45,3 +45,12 @@ def udf_error(message: str, status: int = 400, headers: Mapping[str, str] | None
 def history_cache(end: int, current_bucket_start: int) -> str:
     """`CLOSED_RANGE` when `[.., end)` excludes the bucket starting at `current_bucket_start`."""
     return CLOSED_RANGE if end <= current_bucket_start else LIVE
+
+
+def no_library_versions() -> None:
+    """Answers no view makes, such as aiohttp's 400 to a malformed request, are written
+    before any application hook runs, with aiohttp's default `Server` header
+    (`Python/3.x aiohttp/3.y`): a version an attacker would fingerprint. aiohttp has no
+    setting for it, so its default becomes `SERVER` (idempotent; the aiohttp client's
+    `User-Agent` is another binding and stays as it is)."""
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]  # re-exported from aiohttp.http

@@ -4,6 +4,7 @@ worker attaches, the chart's files, and no versions or Faust routes on the wire.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -51,6 +52,14 @@ async def test_no_versions_and_no_faust_routes_on_the_wire(stack: StackInfo, dat
             assert headers["Server"] == "candleflow", path
             if path != "/udf/time":
                 assert (status, body) == (404, {"s": "error", "errmsg": "not found"}), path
+        host, port = server.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:  # a malformed request, answered by aiohttp before any of our hooks run
+            writer.write(b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        finally:
+            writer.close()
+        assert head.startswith("HTTP/1.0 400") and "\r\nServer: candleflow\r\n" in head, head
 
 
 async def test_healthz_reports_the_attached_worker(stack: StackInfo, database_url: str, names: Names) -> None:
