@@ -15,6 +15,8 @@ Given back: once they are dropped, the hub returns the C heap's free pages
 started (measured: about 40 MB above); what stays are arenas of Python's small-object
 allocator, which a second wave of 2,500 reuses: its peak is within `REUSE_SLACK` of the
 first's, so nothing grows wave after wave. Both waves take about 10 s.
+
+The worker listens on its web port alone: Faust's own web server is off.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 import pytest
 
 from candleflow.kafka import clients
@@ -106,6 +109,13 @@ async def silent(port: int, symbol: str) -> socket.socket:
     return sock
 
 
+def listening(worker: WorkerProcess) -> set[int]:
+    """The TCP ports the worker process listens on."""
+    assert worker.process is not None
+    found = psutil.Process(worker.process.pid).net_connections("tcp")
+    return {c.laddr.port for c in found if c.status == psutil.CONN_LISTEN and c.laddr}
+
+
 class Peak:
     """The highest resident memory of a worker seen so far."""
 
@@ -170,6 +180,7 @@ async def test_silent_clients_cost_a_bounded_memory_given_back(
     )
     worker = worker_factory.start(env)
     await asyncio.to_thread(worker.wait_ready, 90)
+    assert listening(worker) == {worker.port}, "Faust's own web server (its /router and /table routes) is off"
     first_stream = {"symbol": SYMBOL, "resolution": "1"}  # starts the hub, which then follows the topic
     async with aiohttp.ClientSession() as session, session.get(f"{worker.url}/udf/stream", params=first_stream) as r:
         assert r.status == 200
