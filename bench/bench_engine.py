@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,7 +22,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import Child, Figure, candleflow_executable, median
+from bench.common import Child, Figure, candleflow_executable, median, run_logs
 from candleflow.domain.ticks import parse_tick
 from candleflow.stack import StackInfo
 from candleflow.stack.ports import free_port
@@ -195,30 +193,30 @@ async def engine_run(info: StackInfo, topic: str, expected: int, workers: int) -
     """
     database_url = await fresh_database(info)
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
-    logs = Path(tempfile.mkdtemp(prefix="candleflow-bench-"))
     children: list[Child] = []
-    try:
-        for n in range(workers):
-            env = _worker_env(info, database_url, topic, app_id, free_port())
-            children.append(Child([candleflow_executable(), "worker", "-l", "warn"], env, logs / f"worker{n}.log"))
-        first: tuple[float, int, float] | None = None
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            dead = [child.log_path.name for child in children if not child.alive]
-            if dead:
-                raise RuntimeError(f"worker exited during the run: {', '.join(dead)} in {logs}")
-            done = await ledger_progress(database_url, app_id)
-            now = time.perf_counter()
-            if first is None and done > 0:
-                first = (now, done, sum(child.cpu_seconds() for child in children))
-            if done >= expected and first is not None:
-                cpu = sum(child.cpu_seconds() for child in children) - first[2]
-                return EngineRun(now - first[0], cpu, expected - first[1])
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"engine did not absorb {expected} ticks; logs in {logs}")
-    finally:
-        for child in children:
-            await asyncio.to_thread(child.stop)
+    with run_logs("candleflow-bench-") as logs:
+        try:
+            for n in range(workers):
+                env = _worker_env(info, database_url, topic, app_id, free_port())
+                children.append(Child([candleflow_executable(), "worker", "-l", "warn"], env, logs / f"worker{n}.log"))
+            first: tuple[float, int, float] | None = None
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                dead = [child.log_path.name for child in children if not child.alive]
+                if dead:
+                    raise RuntimeError(f"worker exited during the run: {', '.join(dead)} in {logs}")
+                done = await ledger_progress(database_url, app_id)
+                now = time.perf_counter()
+                if first is None and done > 0:
+                    first = (now, done, sum(child.cpu_seconds() for child in children))
+                if done >= expected and first is not None:
+                    cpu = sum(child.cpu_seconds() for child in children) - first[2]
+                    return EngineRun(now - first[0], cpu, expected - first[1])
+                await asyncio.sleep(0.05)
+            raise TimeoutError(f"engine did not absorb {expected} ticks; logs in {logs}")
+        finally:
+            for child in children:
+                await asyncio.to_thread(child.stop)
 
 
 async def run(info: StackInfo, ticks: int = 1_000_000, repeats: int = 3) -> list[Figure]:

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from bench.bench_engine import fresh_database, ledger_progress
-from bench.common import Child, Figure, candleflow_executable
+from bench.common import Child, Figure, candleflow_executable, run_logs
 from candleflow.stack import StackInfo
 from candleflow.stack.ports import free_port
 
@@ -60,41 +58,41 @@ async def run(info: StackInfo, rate: int = 5000, minutes: float = 10.0) -> list[
         }
     )
     warm_at = min(120.0, minutes * 60 / 5)
-    logs = Path(tempfile.mkdtemp(prefix="candleflow-bench-memory-"))
-    worker = Child([candleflow_executable(), "worker", "-l", "warn"], env, logs / "worker.log")
-    children = [worker]
-    try:
-        feed = Child(
-            [candleflow_executable(), "ingest", "synthetic", "--symbols", SYMBOLS, "--rate", str(rate)],
-            env, logs / "feed.log",
-        )  # fmt: skip
-        children.append(feed)
-        started = time.monotonic()
-        samples: list[tuple[float, int]] = []
-        while (elapsed := time.monotonic() - started) < minutes * 60:
-            await asyncio.sleep(SAMPLE_S)
-            for child in children:
-                if not child.alive:
-                    raise RuntimeError(f"{child.log_path.stem} exited; log in {child.log_path}")
-            samples.append((elapsed, worker.rss_bytes()))
-        absorbed = await ledger_progress(database_url, app_id)
-        warm = next(rss for t, rss in samples if t >= warm_at)
-        late = samples[-1][1]
-        return [
-            Figure(
-                "memory",
-                f"worker RSS after {minutes:g} min, MiB",
-                late / 2**20,
-                "MiB",
-                f"RSS after {warm_at / 60:g} min",
-                warm / 2**20,
-                "<= 1.1x",
-                [late / 2**20],
-                [warm / 2**20],
-                higher_is_better=False,
-                note=f"{rate} ticks/s, 100 symbols; {absorbed / (minutes * 60):,.0f} ticks/s absorbed",
-            )
-        ]
-    finally:
-        for child in reversed(children):
-            await asyncio.to_thread(child.stop)
+    with run_logs("candleflow-bench-memory-") as logs:
+        worker = Child([candleflow_executable(), "worker", "-l", "warn"], env, logs / "worker.log")
+        children = [worker]
+        try:
+            feed = Child(
+                [candleflow_executable(), "ingest", "synthetic", "--symbols", SYMBOLS, "--rate", str(rate)],
+                env, logs / "feed.log",
+            )  # fmt: skip
+            children.append(feed)
+            started = time.monotonic()
+            samples: list[tuple[float, int]] = []
+            while (elapsed := time.monotonic() - started) < minutes * 60:
+                await asyncio.sleep(SAMPLE_S)
+                for child in children:
+                    if not child.alive:
+                        raise RuntimeError(f"{child.log_path.stem} exited; log in {child.log_path}")
+                samples.append((elapsed, worker.rss_bytes()))
+            absorbed = await ledger_progress(database_url, app_id)
+            warm = next(rss for t, rss in samples if t >= warm_at)
+            late = samples[-1][1]
+            return [
+                Figure(
+                    "memory",
+                    f"worker RSS after {minutes:g} min, MiB",
+                    late / 2**20,
+                    "MiB",
+                    f"RSS after {warm_at / 60:g} min",
+                    warm / 2**20,
+                    "<= 1.1x",
+                    [late / 2**20],
+                    [warm / 2**20],
+                    higher_is_better=False,
+                    note=f"{rate} ticks/s, 100 symbols; {absorbed / (minutes * 60):,.0f} ticks/s absorbed",
+                )
+            ]
+        finally:
+            for child in reversed(children):
+                await asyncio.to_thread(child.stop)

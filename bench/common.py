@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -139,3 +141,12 @@ def leftover_processes() -> list[str]:
 
 def candleflow_executable() -> str:
     return str(Path(sys.executable).with_name("candleflow"))
+
+
+@contextlib.contextmanager
+def run_logs(prefix: str) -> Iterator[Path]:
+    """A directory for the logs of a run's child processes: removed when the run ends
+    well, kept (the error names it) when it fails."""
+    logs = Path(tempfile.mkdtemp(prefix=prefix))
+    yield logs
+    shutil.rmtree(logs, ignore_errors=True)
