@@ -45,11 +45,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError(f"add {sorted(unlisted)} to tests.harness.scheduling.SECURED_FILES")
 
 
-@pytest.fixture(scope="session")
-def stack_control() -> Iterator[Stack]:
-    """The session's `Stack` (for crash tests: kill_kafka, stop_postgres, ...)."""
-    directory = temporary_stack_dir()
-    control = Stack(directory, jar_dir=jar_cache(), quiet=True)
+def running(control: Stack, directory: Path) -> Iterator[Stack]:
+    """`control`'s stack up, its `candleflow` database and the per-test template migrated,
+    until the generator ends; then down, its directory removed, and no process of it left."""
+    left: list[int] = []
     try:
         info = control.up()
         aio.run(lambda: migrate(info.database_url))
@@ -58,8 +57,17 @@ def stack_control() -> Iterator[Stack]:
     finally:
         try:
             control.down()
+            left = control.processes()
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+    assert left == [], f"processes {left} of the stack in {directory} survived `down`"
+
+
+@pytest.fixture(scope="session")
+def stack_control() -> Iterator[Stack]:
+    """The session's `Stack` (for crash tests: kill_kafka, stop_postgres, ...)."""
+    directory = temporary_stack_dir()
+    yield from running(Stack(directory, jar_dir=jar_cache(), quiet=True), directory)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +83,7 @@ def secured_stack_control() -> Iterator[Stack]:
     (client certificates required), SASL_SSL and SASL_PLAINTEXT listeners beside its
     PLAINTEXT one, PostgreSQL with TLS, and a streaming replica. Its `candleflow`
     database is migrated, and so is the template of its per-test databases
-    (`secured_database_url`). At the end no process of it may be left."""
+    (`secured_database_url`)."""
     directory = temporary_stack_dir("candleflow-test-secured-")
     control = Stack(
         directory,
@@ -85,18 +93,7 @@ def secured_stack_control() -> Iterator[Stack]:
         pg_tls=True,
         replica=True,
     )
-    try:
-        info = control.up()
-        aio.run(lambda: migrate(info.database_url))
-        aio.run(lambda: prepare_template(info))
-        yield control
-    finally:
-        try:
-            control.down()
-            left = control.processes()
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-        assert left == [], f"processes {left} of the secured stack survived `down`"
+    yield from running(control, directory)
 
 
 @pytest.fixture(scope="session")
