@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from candleflow.stack.ports import free_port
-from tests.harness.waiting import eventually_sync
+from tests.harness.waiting import eventually, eventually_sync
 
 
 def candleflow_executable() -> str:
@@ -161,3 +162,20 @@ class WorkerFactory:
     def stop_all(self) -> None:
         for worker in self.workers:
             worker.terminate(timeout=20)
+
+
+def log_size(worker: WorkerProcess) -> int:
+    """Bytes the worker has logged so far (a mark for `wait_for_log`)."""
+    return int(worker.log_path.stat().st_size)
+
+
+async def wait_for_log(worker: WorkerProcess, pattern: str | re.Pattern[str], after: int, within: float = 90) -> None:
+    """Until `pattern` appears in the worker's log past byte `after`: what the test caused
+    was observed by the worker, not only caused."""
+    wanted = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
+
+    def logged() -> bool:
+        assert worker.running, f"worker exited before logging {wanted.pattern!r}"
+        return bool(wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")))
+
+    await eventually(logged, within, what=f"the worker logged {wanted.pattern!r}")

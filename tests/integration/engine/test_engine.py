@@ -14,12 +14,12 @@ import aiohttp
 import orjson
 import pytest
 
-from candleflow.stack import Stack, StackInfo
+from candleflow.stack import StackInfo
 from tests.harness import Names
 from tests.harness import engine as harness
-from tests.harness.health import probe
 from tests.harness.tickgen import generate
 from tests.harness.waiting import eventually
+from tests.harness.worker import log_size, wait_for_log
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +55,6 @@ async def caught_up_lag(url: str) -> dict[str, Any]:
             caught_up, 60, interval=0.5, what="/healthz reports every partition caught up"
         )
         return engine
-
-
-#: What the worker logs when a batch cannot be committed (EngineRunner) ...
-DATABASE_OUTAGE_SEEN = re.compile(r"ticks not stored \(.*\); retrying")
-#: ... and when its Kafka clients lose the broker (aiokafka).
-BROKER_OUTAGE_SEEN = re.compile(r"KafkaConnectionError|Unable connect to node")
 
 
 async def test_bars_indicators_and_marks_equal_the_reference(
@@ -107,54 +101,6 @@ async def test_sigkill_at_random_moments_changes_nothing(
     await assert_matches_reference(stack, names, database_url)
 
 
-async def not_ready_but_alive(worker: Any, reason: str) -> None:
-    """`/healthz` answers 503 saying `reason` within 30 s, and `/livez` still 200."""
-
-    async def not_ready() -> bool:
-        status, body = await probe(f"{worker.url}/healthz")
-        return status == 503 and reason in (body["reason"] or "")
-
-    await eventually(not_ready, 30, what=f"/healthz answering 503 for {reason}", interval=0.5)
-    assert (await probe(f"{worker.url}/livez"))[0] == 200
-
-
-async def test_broker_and_database_outages_lose_nothing(
-    stack: Any, stack_control: Stack, names: Any, database_url: str, worker_factory: Any
-) -> None:
-    """The broker is killed and restarted, then PostgreSQL is stopped (immediate mode)
-    for a while and started again, while ticks stream: the worker waits, retries and
-    ends with exactly the reference bars. Meanwhile readiness fails, saying what is
-    down, and liveness does not."""
-    from tests.harness.kafka import create_topics
-
-    await create_topics(stack.kafka_bootstrap, {names.ticks_topic: PARTITIONS})
-    worker = worker_factory.start(engine_env(names, stack, database_url, CANDLEFLOW_BATCH_MAX="2000"))
-    await asyncio.to_thread(worker.wait_ready)
-    ticks = generate(30_000, days=1.0, seed=53)
-    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[:10_000], pace=0.1)
-    before = log_size(worker)
-    await asyncio.to_thread(stack_control.kill_kafka)
-    assert "kafka: stopped" in stack_control.status()
-    await wait_for_log(worker, BROKER_OUTAGE_SEEN, before)
-    await not_ready_but_alive(worker, "kafka unreachable")
-    await asyncio.to_thread(stack_control.start_kafka)
-    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[10_000:20_000], pace=0.1)
-    before = log_size(worker)
-    await asyncio.to_thread(stack_control.stop_postgres, "immediate")
-    assert "postgresql: stopped" in stack_control.status()
-    await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[20_000:])
-    await wait_for_log(worker, DATABASE_OUTAGE_SEEN, before)
-    await not_ready_but_alive(worker, "database unreachable")
-    await asyncio.to_thread(stack_control.start_postgres)
-    assert worker.running
-    await assert_matches_reference(stack, names, database_url)
-
-    async def ready() -> bool:
-        return (await probe(f"{worker.url}/healthz"))[0] == 200
-
-    await eventually(ready, 30, what="/healthz ready again", interval=0.5)
-
-
 async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebalance(
     stack: Any, names: Any, database_url: str, worker_factory: Any
 ) -> None:
@@ -189,22 +135,6 @@ async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebal
 
 ASSIGNED = "engine reader assigned partitions"
 REVOKED = "engine reader: partitions revoked"
-
-
-def log_size(worker: Any) -> int:
-    return int(worker.log_path.stat().st_size)
-
-
-async def wait_for_log(worker: Any, pattern: str | re.Pattern[str], after: int, within: float = 90) -> None:
-    """Until `pattern` appears in the worker's log past byte `after`: what the test caused
-    was observed by the worker, not only caused."""
-    wanted = re.compile(re.escape(pattern)) if isinstance(pattern, str) else pattern
-
-    def logged() -> bool:
-        assert worker.running, f"worker exited before logging {wanted.pattern!r}"
-        return bool(wanted.search(worker.log_path.read_bytes()[after:].decode(errors="replace")))
-
-    await eventually(logged, within, what=f"the worker logged {wanted.pattern!r}")
 
 
 async def test_replay_into_an_empty_database_gives_identical_bars(
