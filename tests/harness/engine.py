@@ -17,6 +17,7 @@ from candleflow.domain.exceptions import InvalidTick
 from candleflow.domain.ticks import parse_tick
 from candleflow.kafka import clients
 from candleflow.kafka.config import KafkaConfig
+from candleflow.store import verify_queries
 from tests.harness.kafka import consume_all, existing_partitions, partitions_of
 from tests.harness.reference import BarKey, LogTick, RefBar, reference_bars, reference_indicators
 from tests.harness.waiting import eventually
@@ -79,14 +80,20 @@ async def wait_absorbed(database_url: str, consumer: str, bootstrap: str, topic:
     conn = await asyncpg.connect(database_url)
 
     async def absorbed() -> bool:
-        rows = await conn.fetch(
-            "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", consumer, topic
-        )
-        done = {r["partition"]: r["next_offset"] for r in rows}
+        done = await verify_queries.ledger(conn, consumer, topic)
         return all(done.get(p, 0) >= end for p, end in ends.items())
 
     try:
         await eventually(absorbed, within, interval=0.2, what=f"the engine absorbed {topic} up to {ends}")
+    finally:
+        await conn.close()
+
+
+async def ledger(database_url: str, consumer: str, topic: str) -> dict[int, int]:
+    """The engine's ledger: the next offset to absorb, per partition it has absorbed."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await verify_queries.ledger(conn, consumer, topic)
     finally:
         await conn.close()
 

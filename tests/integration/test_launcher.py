@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from candleflow.kafka.config import KafkaConfig
@@ -32,7 +31,7 @@ from candleflow.stack import Stack, StackInfo
 from candleflow.stack.ports import free_port
 from candleflow.stack.run import wait_caught_up
 from tests.harness import Names, WorkerFactory, create_topics, jar_cache, temporary_stack_dir
-from tests.harness.engine import highwaters, publish
+from tests.harness.engine import highwaters, ledger, publish
 from tests.harness.tickgen import generate
 
 pytestmark = pytest.mark.integration
@@ -41,17 +40,6 @@ BACKLOG = 40_000
 #: Generous bounds: they exist to fail instead of hanging, not to measure speed.
 LAUNCH_TIMEOUT_S = 400.0
 STOP_TIMEOUT_S = 120.0
-
-
-async def ledger(database_url: str, app_id: str, topic: str) -> dict[int, int]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", app_id, topic
-        )
-    finally:
-        await conn.close()
-    return {row["partition"]: row["next_offset"] for row in rows}
 
 
 async def test_the_url_waits_until_the_engine_has_absorbed_the_backlog(

@@ -16,10 +16,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
-import asyncpg
 import pytest
 import yaml
 
@@ -30,7 +28,7 @@ from candleflow.stack import StackInfo
 from candleflow.stack.ports import free_port
 from candleflow.stack.run import DEMO_HISTORY_HOURS
 from tests.harness import Names, consume_all
-from tests.harness.engine import highwaters, stored_bars, wait_absorbed
+from tests.harness.engine import highwaters, ledger, stored_bars, wait_absorbed
 from tests.harness.reference import LogTick, reference_bars
 from tests.harness.waiting import eventually
 from tests.harness.worker import candleflow_executable
@@ -60,18 +58,6 @@ def one_history(symbols: tuple[str, ...], hours: float) -> list[Tick]:
 
 async def logged(stack: StackInfo, topic: str) -> list[Tick]:
     return [parse_tick(value) for _, value, _, _ in await consume_all(stack.kafka_bootstrap, topic, timeout=60)]
-
-
-async def absorbed(database_url: str, consumer: str, topic: str) -> dict[int, int]:
-    """The engine's ledger: the next offset to absorb, per partition."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT partition, next_offset FROM source_offsets WHERE consumer = $1 AND topic = $2", consumer, topic
-        )
-    finally:
-        await conn.close()
-    return defaultdict(int, {row["partition"]: row["next_offset"] for row in rows})
 
 
 def assert_one_history_plus_live(ticks: list[Tick], history: list[Tick], first_start_ms: int) -> None:
@@ -154,12 +140,12 @@ async def test_make_run_started_three_times_lays_down_one_history(
 
     # The bars the last run's worker left are the reference of the log up to its ledger
     # (bars and ledger are written in one transaction), and that prefix holds the history.
-    ledger = await absorbed(stack.database_url, names.app_id, names.ticks_topic)
+    absorbed = await ledger(stack.database_url, names.app_id, names.ticks_topic)
     kept = await consume_all(stack.kafka_bootstrap, names.ticks_topic, timeout=60)
     ticks = [
         LogTick(t.symbol, t.ts, t.price, t.qty, offset)
         for t, partition, offset in ((parse_tick(value), partition, offset) for _, value, partition, offset in kept)
-        if offset < ledger[partition]
+        if offset < absorbed.get(partition, 0)
     ]
     assert len(ticks) >= len(history) + STARTS * LIVE_PER_START // 2, "the worker never absorbed the history"
     expected = reference_bars(ticks)
