@@ -115,8 +115,18 @@ async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebal
     await asyncio.to_thread(first.wait_ready)
     await asyncio.to_thread(second.wait_ready)
     await wait_for_log(second, ASSIGNED, after=0)
-    ticks = generate(60_000, days=1.0, seed=31)
-    streaming = asyncio.ensure_future(harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks, pace=0.2))
+    ticks = generate(200_000, days=1.0, seed=31)
+    third_left = asyncio.Event()
+
+    async def load() -> None:
+        """Paced ticks until the third worker has left (at most all of `ticks`): a rebalance
+        that takes longer on a loaded machine still happens under load."""
+        for start in range(0, len(ticks), 5_000):
+            await harness.publish(stack.kafka_bootstrap, names.ticks_topic, ticks[start : start + 5_000], pace=0.2)
+            if third_left.is_set():
+                return
+
+    streaming = asyncio.ensure_future(load())
     await eventually(
         lambda: harness.absorbed(database_url, names.app_id, names.ticks_topic, 5_000), 60, what="5,000 ticks absorbed"
     )
@@ -128,6 +138,7 @@ async def test_two_workers_a_third_joining_and_leaving_and_one_killed_in_a_rebal
     await wait_for_log(third, re.compile(re.escape(ASSIGNED) + r" \[\d"), after=0)  # it holds partitions
     assert not streaming.done(), "the load ended before the third worker left: publish more ticks"
     third.terminate()
+    third_left.set()
     await streaming
     await assert_matches_reference(stack, names, database_url)
     assert first.running, "a rebalance took the surviving worker down"
