@@ -12,7 +12,8 @@ connect, whom a fan-out round may serve first), `[close, unix time received]` pe
 event.
 
 Each client is a bare `asyncio.Protocol` (on uvloop when it is installed): one callback
-per read, events counted with `bytes.count`, no task, no line-by-line coroutine. On two
+per read, events counted with `bytes.count`, no task, no line-by-line coroutine; only
+the sampled clients read the clock and split events. On two
 cores shared with the worker, Kafka and PostgreSQL, a reader that costs tens of
 microseconds per event would itself be what the benchmark measures.
 """
@@ -45,6 +46,9 @@ class Reader(asyncio.Protocol):
         self.samples = samples
         self.head = b""
         self.headed: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.streaming = False
+        #: A sampled client's incomplete last event; any other's last bytes, enough to
+        #: hold all of `BAR` but its last byte (an event split over two reads).
         self.rest = b""
         self.transport: asyncio.Transport | None = None
 
@@ -53,28 +57,30 @@ class Reader(asyncio.Protocol):
         transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
-        if not self.headed.done():
+        if not self.streaming:
             self.head += data
             end = self.head.find(b"\r\n\r\n")
             if end < 0:
                 return
             data, status = self.head[end + 4 :], self.head[: self.head.find(b"\r\n")]
             self.headed.set_result(status)
-        at = time.time()
+            self.streaming = True
         self.received += len(data)
         buffered = self.rest + data
+        if not self.sample:
+            self.counts[self.index] += buffered.count(BAR)
+            self.rest = buffered[-len(BAR) + 1 :]
+            return
+        at = time.time()
         cut = buffered.rfind(b"\n\n") + 2
         whole, self.rest = buffered[:cut], buffered[cut:]
         bars = whole.count(BAR)
-        if not bars:
-            return
         self.counts[self.index] += bars
-        if self.sample:
-            start = 0
-            while (start := whole.find(BAR, start)) >= 0:
-                begin = whole.index(DATA, start) + len(DATA)
-                start = whole.index(b"\n", begin)
-                self.samples.append([whole[begin:start], at])
+        start = 0
+        while bars and (start := whole.find(BAR, start)) >= 0:
+            begin = whole.index(DATA, start) + len(DATA)
+            start = whole.index(b"\n", begin)
+            self.samples.append([whole[begin:start], at])
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.headed.done():

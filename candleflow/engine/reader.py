@@ -4,8 +4,9 @@ Every worker runs one aiokafka consumer in the consumer group `{app_id}.engine`
 (`candleflow.kafka.clients.group_consumer`).
 Whenever partitions are assigned, it seeks each one to the `next_offset` the
 database's ledger holds; the engine's transaction skips anything below it. So
-correctness needs nothing from Kafka's committed offsets (they are still committed
-after each batch, in the background, for lag tools only) and nothing from Faust's
+correctness needs nothing from Kafka's committed offsets (they are still committed in
+the background, for lag tools only, at most every `OFFSETS_EVERY_S`: a commit per batch
+was a hundred requests a second to the group coordinator under load) and nothing from Faust's
 `exactly_once`: a rebalance at any moment, also in the middle of a batch or of its
 commit, at worst delivers records again, and the ledger makes that harmless.
 
@@ -47,6 +48,8 @@ Rebalanced = Callable[[frozenset[int]], Awaitable[None]]
 
 #: How long one Kafka offset commit (informational only, in the background) may take.
 COMMIT_TIMEOUT_S = 5.0
+#: Seconds between two commits of offsets for lag tools (what piles up goes in the next).
+OFFSETS_EVERY_S = 1.0
 #: Pause after the consumer itself failed (e.g. the broker is down), before fetching again.
 FETCH_RETRY_S = 1.0
 
@@ -199,7 +202,8 @@ class TickReader:
     def _commit_offsets(self, ends: dict[int, int]) -> None:
         """Commit the batch's Kafka offsets (for lag tools only: the ledger is the truth)
         in the background, off the batch path: the next batch never waits for the
-        group coordinator. One commit at a time; what piles up meanwhile goes in the next."""
+        group coordinator. One commit at a time, at most every `OFFSETS_EVERY_S`; what piles
+        up meanwhile goes in the next."""
         for partition, end in ends.items():
             tp = TopicPartition(self.topic, partition)
             if end > self._offsets.get(tp, -1):
@@ -217,6 +221,7 @@ class TickReader:
                 await asyncio.wait_for(self.consumer.commit(held), COMMIT_TIMEOUT_S)
             except (KafkaError, TimeoutError) as exc:  # informational only: the ledger is the truth
                 log.debug("offset commit for lag tools failed: %r", exc)
+            await asyncio.sleep(OFFSETS_EVERY_S)
 
     def highwater(self, partition: int) -> int | None:
         """The partition's end offset as the last fetch saw it; None when this reader does

@@ -10,6 +10,15 @@ at once when the hub is idle and is spaced by the cost of the previous one under
 to every connection subscribed to its `(symbol, resolution)`
 (`candleflow.web.connection`).
 
+A round to thousands of clients takes tens of milliseconds or more. When a newer update
+of the series being delivered arrives meanwhile, the round takes it along for the
+connections it has not reached yet, and offers it again to all in the next round, where
+those that have it skip it (`_again`): an update then waits for at most one pass over
+the clients instead of the rest of the round in progress plus a whole next one. Only
+connections that carry this one series take it along mid-round: on one carrying
+several, the newer id would get ahead of another series' update still to come in this
+round, and a client resuming from that id would miss it.
+
 The worker's engine and this hub share one event loop, so they take turns: a round
 that falls due during a commit waits for it (`committing`), and the engine's next
 commit waits for a round owed (`settled`), both briefly bounded.
@@ -40,6 +49,7 @@ from candleflow.domain.updates import BarUpdate, Key
 from candleflow.web.connection import Bodies, Connection
 from candleflow.web.journal import Journal
 from candleflow.web.pacing import Cadence, Pending
+from candleflow.web.rounds import ROUND_STEP, Batch, Turn, carries_one_series, superseded
 from candleflow.web.updates_feed import Reread, UpdatesFeed
 
 log = logging.getLogger(__name__)
@@ -51,8 +61,6 @@ JOURNAL_KEEP_S = 300.0
 #: Connections that leave (since the most there were) before the freed memory is returned
 #: to the system (`candleflow.core.memory`).
 GIVE_BACK_AFTER = 256
-#: Connections a fan-out round writes to before it lets the event loop run other work.
-FAN_OUT_SLICE = 256
 #: How long a fan-out round due during an engine commit waits for that commit at most.
 COMMIT_WAIT_S = 0.05
 #: How long the engine waits at most, before its next commit, for a round owed to run:
@@ -111,6 +119,8 @@ class Hub:
         self.following = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending = Pending()
+        #: Updates a round took along mid-way, per series: offered to all next round.
+        self._again: dict[Key, Batch] = {}
         self._arrived = asyncio.Event()
         self._engine_idle = asyncio.Event()
         self._engine_idle.set()
@@ -232,9 +242,9 @@ class Hub:
         for update in updates:
             self.receive(update, received)
 
-    def _stamped(self, updates: list[tuple[BarUpdate, float]]) -> dict[Key, list[tuple[Bodies, int, float]]]:
+    def _stamped(self, updates: list[tuple[BarUpdate, float]]) -> dict[Key, Batch]:
         """Each update of subscribed series stamped and journaled, grouped by series."""
-        rounds: dict[Key, list[tuple[Bodies, int, float]]] = {}
+        rounds: dict[Key, Batch] = {}
         for update, received in updates:
             journal = self._journals.get(update.key)
             if journal is None:
@@ -246,28 +256,65 @@ class Hub:
             rounds.setdefault(update.key, []).append((Bodies(update), stamp, received))
         return rounds
 
-    def _deliver(self, key: Key, batch: list[tuple[Bodies, int, float]], connections: tuple[Connection, ...]) -> None:
-        """A series' updates of one round offered to connections together (one write each)."""
+    def _deliver(self, key: Key, batch: Batch, connections: Sequence[Connection], again: bool = False) -> None:
+        """A series' updates of one round offered to connections together (one write each).
+        `again`: `batch` starts with updates offered again (see the module docstring),
+        which a connection of this series alone has had if its last id reaches them."""
+        if again:
+            for connection in connections:
+                if carries_one_series(connection) and connection.last_id >= batch[0][1]:
+                    rest = [item for item in batch if item[1] > connection.last_id]
+                    if rest and not connection.offer_all(rest):
+                        log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
+                elif not connection.offer_all(batch):
+                    log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
+            return
+        if len(batch) == 1:
+            bodies, stamp, received = batch[0]
+            for connection in connections:
+                if not connection.offer(bodies, stamp, received):
+                    log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
+            return
         for connection in connections:
             if not connection.offer_all(batch):
                 log.debug("dropping SSE client of %s|%s: too many bars pending", *key)
 
     async def _round(self, pending: list[tuple[BarUpdate, float]]) -> None:
-        """One fan-out round (`_stamped`, then `_deliver` per series), yielding to the event
-        loop every `FAN_OUT_SLICE` connections: the engine's commits share this loop, and
-        each of their round trips would otherwise wait for a whole round (`bench/bench_sse.py`
-        measures a round's cost)."""
-        for at in range(0, len(pending), self._burst):
+        """One fan-out round: `pending` stamped (`_stamped`), each series after what the
+        last round took along of it (`_again`) and delivered (`_series`), yielding to the
+        event loop every `candleflow.web.rounds.FAN_OUT_SLICE_S`: the engine's commits and the Kafka fetches
+        share this loop, and each of their steps would otherwise wait for a whole round
+        (`bench/bench_sse.py` measures a round's cost)."""
+        again, self._again = self._again, {}
+        turn = Turn()
+        for at in range(0, max(1, len(pending)), self._burst):
             if at:
                 # let the writers drain: a burst of distinct bars (a catch-up)
                 # must not overflow the queue of a client that keeps up
                 await asyncio.sleep(0)
-            for key, batch in self._stamped(pending[at : at + self._burst]).items():
-                group = tuple(self._by_key.get(key, ()))
-                for start in range(0, len(group), FAN_OUT_SLICE):
-                    if start:
-                        await asyncio.sleep(0)
-                    self._deliver(key, batch, group[start : start + FAN_OUT_SLICE])
+            series = self._stamped(pending[at : at + self._burst])
+            for key, batch in again.items():
+                series[key] = batch + series.pop(key, [])
+            for key, batch in series.items():
+                await self._series(key, batch, turn, again=key in again)
+            again = {}
+
+    async def _series(self, key: Key, batch: Batch, turn: Turn, again: bool) -> None:
+        """`batch` to every connection of `key`, taking newer updates of `key` along from
+        where the round stands when they arrive (see the module docstring)."""
+        group = tuple(self._by_key.get(key, ()))
+        whole = batch
+        for start in range(0, len(group), ROUND_STEP):
+            if await turn.take() and (newer := self._stamped(self._pending.take_series(key)).get(key)):
+                self._again[key] = superseded(self._again.get(key, []), newer)
+                whole = superseded(whole, newer)
+                self._arrived.set()
+            chunk = group[start : start + ROUND_STEP]
+            if whole is batch:
+                self._deliver(key, batch, chunk, again)
+            else:
+                self._deliver(key, whole, [c for c in chunk if carries_one_series(c)], again)
+                self._deliver(key, batch, [c for c in chunk if not carries_one_series(c)], again)
 
     def close_all(self, reason: str = "shutdown") -> None:
         for connection in self.connections.values():
@@ -298,7 +345,7 @@ class Hub:
             started = self.cadence.clock()
             await self._round(self._pending.take())  # not kept once the round is done
             self.cadence.ran(started)
-            if not len(self._pending):
+            if not len(self._pending) and not self._again:
                 self._settled.set()
 
     async def _sweep(self) -> None:

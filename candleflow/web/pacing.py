@@ -28,7 +28,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from candleflow.domain.updates import BarUpdate
+from candleflow.domain.updates import BarUpdate, Key
 
 #: Idle time after a fan-out round, as a multiple of that round's duration.
 REST = 0.5
@@ -54,6 +54,11 @@ class Pending:
         if previous is not None and previous[0].correction and not update.correction:
             update = dataclasses.replace(update, correction=True)
         self._latest[slot] = (update, received)
+
+    def take_series(self, key: Key) -> list[tuple[BarUpdate, float]]:
+        """The pending updates of one series, in order; the others stay."""
+        slots = [slot for slot in self._latest if slot[:2] == key]
+        return [self._latest.pop(slot) for slot in slots]
 
     def take(self) -> list[tuple[BarUpdate, float]]:
         """Every pending update with the time its latest state arrived; empties the set."""

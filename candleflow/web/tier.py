@@ -19,6 +19,7 @@ import logging
 
 from aiohttp import web
 
+from candleflow.core import collector
 from candleflow.core.engine_status import EngineStatus
 from candleflow.core.settings import Settings
 from candleflow.functions.registry import FunctionSet
@@ -61,6 +62,7 @@ async def run_web(settings: Settings, stop: asyncio.Event, functions: FunctionSe
     """Serve the web tier on the settings' host and port until `stop` is set."""
     app, tier = web_app(settings, functions)
     runner = await serve(app, settings)
+    collector.settle()
     log.info(
         "web tier serving on %s:%s%s",
         settings.web_host,

@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from candleflow.domain.updates import BarUpdate
+from candleflow.web import rounds
 from candleflow.web.connection import HIGH_WATER, MULTIPLEXED, SINGLE_SERIES, Bodies, Connection, Wire
-from candleflow.web.hub import FAN_OUT_SLICE, JOURNAL_KEEP_S, Hub
+from candleflow.web.hub import JOURNAL_KEEP_S, Hub
 from candleflow.web.journal import JOURNAL_BARS, Journal
 from candleflow.web.pacing import Cadence, Pending
 from tests.harness.waiting import eventually
@@ -263,10 +264,57 @@ async def test_a_round_writes_each_connection_once_whatever_the_number_of_its_up
     ]
 
 
+class ArrivalOnWrite(BufferTransport):
+    """A socket on whose first write a newer update of the bar reaches the hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.written:
+            self.hub.receive(bar(60, 2.0), 0.0)
+        super().write(data)
+
+
+async def test_a_newer_update_arriving_mid_round_is_taken_along_and_reaches_everyone_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rest of the round gets it at once; connections already passed, and one that
+    carries two series, get it next round; nobody gets it twice, ids only grow."""
+    monkeypatch.setattr(rounds, "FAN_OUT_SLICE_S", 0.0)  # yield at every step
+    hub = Hub(None, queue_limit=8)
+    other = ("Coinbase:BTC/USD", "5")
+    for _ in range(rounds.ROUND_STEP * 6):
+        hub.subscribe(hub.attach(Connection(8)), KEY)
+    group = list(hub._by_key[KEY])  # the order a round takes
+    hub.subscribe(group[rounds.ROUND_STEP * 5], other)  # a multiplexed stream carrying two series
+    transports = [ArrivalOnWrite(hub) if n == rounds.ROUND_STEP else BufferTransport() for n in range(len(group))]
+    for c, transport in zip(group, transports, strict=True):
+        c.go_direct(transport)
+
+    await hub._round([(bar(60, 1.0), 0.0)])
+    after_first = [[d["close"] for _, _, d in events(t.body())] for t in transports]
+    assert after_first[0] == [1.0]  # passed before the newer update came
+    assert after_first[-1] == [2.0]  # reached after it: only the newest state of the bar
+    assert after_first[rounds.ROUND_STEP * 5] == [1.0]  # two series: not taken along mid-round
+    await hub._round(hub._pending.take())
+    for n, t in enumerate(transports):
+        got = events(t.body())
+        assert [d["close"] for _, _, d in got].count(2.0) == 1, n
+        assert [d["close"] for _, _, d in got][-1] == 2.0, n
+        ids = [i for i, _, _ in got]
+        assert ids == sorted(set(ids)), n
+    assert not hub._again
+    written = [len(t.written) for t in transports]
+    await hub._round(hub._pending.take())
+    assert [len(t.written) for t in transports] == written  # nothing owed any more
+
+
 async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
     hub = Hub(None, queue_limit=8)
     transports: list[BufferTransport] = []
-    for _ in range(FAN_OUT_SLICE * 2 + 3):
+    for _ in range(rounds.ROUND_STEP * 8 + 3):
         c = hub.attach(Connection(8))
         hub.subscribe(c, KEY)
         transports.append(BufferTransport())
