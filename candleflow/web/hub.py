@@ -287,6 +287,7 @@ class Hub:
         (`bench/bench_sse.py` measures a round's cost)."""
         again, self._again = self._again, {}
         turn = Turn()
+        along = len(pending) <= self._burst  # a catch-up's later bursts must not be overtaken
         for at in range(0, max(1, len(pending)), self._burst):
             if at:
                 # let the writers drain: a burst of distinct bars (a catch-up)
@@ -296,16 +297,22 @@ class Hub:
             for key, batch in again.items():
                 series[key] = batch + series.pop(key, [])
             for key, batch in series.items():
-                await self._series(key, batch, turn, again=key in again)
+                await self._series(key, batch, turn, again=key in again, along=along)
             again = {}
 
-    async def _series(self, key: Key, batch: Batch, turn: Turn, again: bool) -> None:
+    async def _series(self, key: Key, batch: Batch, turn: Turn, again: bool, along: bool) -> None:
         """`batch` to every connection of `key`, taking newer updates of `key` along from
-        where the round stands when they arrive (see the module docstring)."""
+        where the round stands when they arrive (if `along`; see the module docstring), as
+        many as keep one write within a burst (`queue_limit` / 2 updates)."""
         group = tuple(self._by_key.get(key, ()))
         whole = batch
         for start in range(0, len(group), ROUND_STEP):
-            if await turn.take() and (newer := self._stamped(self._pending.take_series(key)).get(key)):
+            if (
+                await turn.take()
+                and along
+                and len(whole) < self._burst
+                and (newer := self._stamped(self._pending.take_series(key, self._burst - len(whole))).get(key))
+            ):
                 self._again[key] = superseded(self._again.get(key, []), newer)
                 whole = superseded(whole, newer)
                 self._arrived.set()

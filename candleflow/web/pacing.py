@@ -55,9 +55,10 @@ class Pending:
             update = dataclasses.replace(update, correction=True)
         self._latest[slot] = (update, received)
 
-    def take_series(self, key: Key) -> list[tuple[BarUpdate, float]]:
-        """The pending updates of one series, in order; the others stay."""
-        slots = [slot for slot in self._latest if slot[:2] == key]
+    def take_series(self, key: Key, most: int) -> list[tuple[BarUpdate, float]]:
+        """At most `most` pending updates of one series, the earliest changed first; the
+        others stay."""
+        slots = [slot for slot in self._latest if slot[:2] == key][:most]
         return [self._latest.pop(slot) for slot in slots]
 
     def take(self) -> list[tuple[BarUpdate, float]]:
