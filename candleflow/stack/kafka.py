@@ -276,8 +276,7 @@ class KafkaServer:
 
 async def answers(bootstrap: str) -> bool:
     """One metadata round trip: True when the broker lists at least one live broker."""
-    import logging
-
+    from candleflow.core.logs import silenced
     from candleflow.kafka import clients
     from candleflow.kafka.config import KafkaConfig
 
@@ -289,14 +288,14 @@ async def answers(bootstrap: str) -> bool:
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    admin = clients.admin(KafkaConfig(bootstrap), "stack-probe", request_timeout_s=3)
-    try:
-        await asyncio.wait_for(admin.start(), 5)
-        cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
-        return bool(cluster.get("brokers"))
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
+    with silenced("aiokafka"):
+        admin = clients.admin(KafkaConfig(bootstrap), "stack-probe", request_timeout_s=3)
+        try:
+            await asyncio.wait_for(admin.start(), 5)
+            cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
+            return bool(cluster.get("brokers"))
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import errors as Errors
 
-from candleflow.core.logs import PERSISTENT_S, Demotion, configure, loglevel_given, quiet_libraries, worker_loglevel
+from candleflow.core.logs import (
+    PERSISTENT_S,
+    Demotion,
+    configure,
+    loglevel_given,
+    quiet_libraries,
+    silenced,
+    worker_loglevel,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +110,16 @@ def test_a_retried_condition_that_persists_is_a_warning_again() -> None:
     assert rule.level(PERSISTENT_S + 5) == logging.DEBUG, "said once per PERSISTENT_S"
     assert rule.level(2 * PERSISTENT_S + 1) == logging.WARNING
     assert rule.level(10 * PERSISTENT_S) == logging.DEBUG, "a pause longer than PERSISTENT_S starts a new streak"
+
+
+def test_a_silenced_probe_leaves_the_library_logging_as_it_found_it(info_log: list[logging.LogRecord]) -> None:
+    """The local stack's broker probe once left aiokafka at CRITICAL for the rest of the
+    process, hiding real errors from whatever ran in it afterwards."""
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    before = logging.getLogger("aiokafka").level
+    with silenced("aiokafka"):
+        fetcher.critical("Failed fetch messages from %s: %s", 1, "during the probe")
+    assert info_log == []
+    assert logging.getLogger("aiokafka").level == before
+    fetcher.error("Failed fetch messages from %s: %s", 1, "after the probe")
+    assert [r.getMessage() for r in info_log] == ["Failed fetch messages from 1: after the probe"]
