@@ -17,7 +17,9 @@ those that have it skip it (`_again`): an update then waits for at most one pass
 the clients instead of the rest of the round in progress plus a whole next one. Only
 connections that carry this one series take it along mid-round: on one carrying
 several, the newer id would get ahead of another series' update still to come in this
-round, and a client resuming from that id would miss it.
+round, and a client resuming from that id would miss it. And only in the last burst of
+the round that holds updates of the series: a catch-up's older bars of it, still to
+come in later bursts, must not be overtaken by their newer state.
 
 The worker's engine and this hub share one event loop, so they take turns: a round
 that falls due during a commit waits for it (`committing`), and the engine's next
@@ -287,7 +289,8 @@ class Hub:
         (`bench/bench_sse.py` measures a round's cost)."""
         again, self._again = self._again, {}
         turn = Turn()
-        along = len(pending) <= self._burst  # a catch-up's later bursts must not be overtaken
+        # a series' later bursts in this round (a catch-up) must not be overtaken
+        last_burst = {update.key: n - n % self._burst for n, (update, _) in enumerate(pending)}
         for at in range(0, max(1, len(pending)), self._burst):
             if at:
                 # let the writers drain: a burst of distinct bars (a catch-up)
@@ -297,6 +300,7 @@ class Hub:
             for key, batch in again.items():
                 series[key] = batch + series.pop(key, [])
             for key, batch in series.items():
+                along = last_burst.get(key, at) == at
                 await self._series(key, batch, turn, again=key in again, along=along)
             again = {}
 

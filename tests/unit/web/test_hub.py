@@ -311,6 +311,79 @@ async def test_a_newer_update_arriving_mid_round_is_taken_along_and_reaches_ever
     assert [len(t.written) for t in transports] == written  # nothing owed any more
 
 
+class Arrival(BufferTransport):
+    """A socket on whose first write `update` reaches the hub."""
+
+    def __init__(self, hub: Hub, update: BarUpdate) -> None:
+        super().__init__()
+        self.hub, self.update = hub, update
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.written:
+            self.hub.receive(self.update, 0.0)
+        super().write(data)
+
+
+def symbol_bar(symbol: str, at: int, close: float = 1.0) -> BarUpdate:
+    return BarUpdate(symbol, "1", at, 1.0, 2.0, 0.5, close, 3.0, 4)
+
+
+async def test_a_round_of_many_series_takes_a_newer_update_along_for_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A production round carries one update each of many series, more than one burst:
+    each series' newer update is still taken along for the clients not reached yet."""
+    monkeypatch.setattr(rounds, "FAN_OUT_SLICE_S", 0.0)
+    hub = Hub(None, queue_limit=8)  # bursts of 4 updates
+    symbols = [f"Coinbase:C{n}/USD" for n in range(6)]
+    transports: dict[str, list[BufferTransport]] = {}
+    for symbol in symbols:
+        for _ in range(rounds.ROUND_STEP * 2):
+            hub.subscribe(hub.attach(Connection(8)), (symbol, "1"))
+        group = list(hub._by_key[(symbol, "1")])  # the order a round takes
+        transports[symbol] = [Arrival(hub, symbol_bar(symbol, 60, 2.0))] + [BufferTransport() for _ in group[1:]]
+        for c, transport in zip(group, transports[symbol], strict=True):
+            c.go_direct(transport)
+
+    await hub._round([(symbol_bar(symbol, 60, 1.0), 0.0) for symbol in symbols])
+    for symbol in symbols:
+        closes = [[d["close"] for _, _, d in events(t.body())] for t in transports[symbol]]
+        assert closes[0] == [1.0], symbol
+        assert closes[-1] == [2.0], f"{symbol}: the newer state not taken along"
+    await hub._round(hub._pending.take())
+    for symbol in symbols:
+        for t in transports[symbol]:
+            assert [d["close"] for _, _, d in events(t.body())].count(2.0) == 1, symbol
+
+
+async def test_a_catch_up_spanning_bursts_is_not_overtaken_by_a_newer_state_of_its_bars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four bars of one series over two bursts (of 4, shared with another series): a newer
+    state of the last bar arriving while the first burst is written waits for that bar's
+    own burst, then goes along: every client sees the bars in time order, the newest
+    state last and once."""
+    monkeypatch.setattr(rounds, "FAN_OUT_SLICE_S", 0.0)
+    hub = Hub(None, queue_limit=8)
+    other = symbol_bar("Coinbase:ETH/USD", 60)
+    hub.subscribe(hub.attach(Connection(8)), other.key)
+    for _ in range(rounds.ROUND_STEP * 3):
+        hub.subscribe(hub.attach(Connection(8, SINGLE_SERIES)), KEY)
+    group = list(hub._by_key[KEY])
+    transports = [Arrival(hub, bar(240, 9.0))] + [BufferTransport() for _ in group[1:]]
+    for c, transport in zip(group, transports, strict=True):
+        c.go_direct(transport)
+
+    burst, rest = [bar(60), other, bar(120), symbol_bar(other.symbol, 120)], [bar(180), bar(240)]
+    await hub._round([(update, 0.0) for update in burst + rest])
+    for n, t in enumerate(transports):
+        got = [(d["time"], d["close"]) for _, _, d in events(t.body())]
+        assert [at for at, _ in got] == [60, 120, 180, 240], (n, got)
+        assert got[-1] == (240, 9.0), (n, got)  # taken along once its own burst came
+    await hub._round(hub._pending.take())
+    for n, t in enumerate(transports):
+        closes = [d["close"] for _, _, d in events(t.body()) if d["time"] == 240]
+        assert closes.count(9.0) == 1 and closes[-1] == 9.0, (n, closes)
+
+
 async def test_a_paced_round_reaches_every_connection_in_slices_with_the_same_body() -> None:
     hub = Hub(None, queue_limit=8)
     transports: list[BufferTransport] = []
