@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -165,14 +165,19 @@ def worker_rss_mb(port: int) -> float:
 @dataclass
 class Driven:
     """What one run of readers and ticks gave: the latencies (seconds) of the sampled
-    clients, bar events per client, ticks sent, `during()`'s result, and the bytes all
-    clients received."""
+    clients, tick sent → bar read by the readers process, bar events per client, ticks
+    sent, `during()`'s result, and the bytes all clients received; `window_counts` and
+    `window_bytes`: the same after the warm-up; `arrivals`: the latencies to the bar's
+    arrival at the client's socket (see `bench/sse_readers.py`)."""
 
     latencies: list[float]
     counts: list[int]
     ticks: int
     during: Any = None
     received_bytes: int = 0
+    window_counts: list[int] = field(default_factory=list)
+    window_bytes: int = 0
+    arrivals: list[float] = field(default_factory=list)
 
 
 async def drive(
@@ -189,12 +194,14 @@ async def drive(
     during: Callable[[], Awaitable[Any]] | None = None,
     symbol: str = SYMBOL,
     query: str = "",
+    warmup: float = 0.0,
 ) -> Driven:
     """`clients` readers (`bench/sse_readers.py`, a process of their own) on `url`, then
-    ticks of unique prices at `rate` for `seconds`. `sample` clients spread over all of
-    them (every k-th connection) timestamp their bars. `before()` runs once the readers
-    are connected, `during()` once the ticks are sent and drained. The clients follow
-    `symbol` (`query` is appended to their address: `&token=…`)."""
+    ticks of unique prices at `rate` for `warmup` seconds, unmeasured, and for `seconds`.
+    `sample` clients spread over all of them (every k-th connection) timestamp their
+    bars. `before()` runs once the readers are connected and warmed up, `during()` once
+    the ticks are sent and drained. The clients follow `symbol` (`query` is appended to
+    their address: `&token=…`)."""
     path = f"/udf/streams?sub={quote(f'{symbol}|1S')}{query}"
     readers = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.sse_readers", "--url", url, "--path", path,
@@ -209,19 +216,30 @@ async def drive(
         if line.strip() != b"ready":
             raise RuntimeError(f"readers did not connect: {line!r}")
         await asyncio.sleep(1.0)
+
+        async def ticks(seconds: float, first: int, measured: bool) -> int:
+            """Ticks `first`, `first + 1`, ... at `rate` for `seconds`; the next number."""
+            n, started = first, time.monotonic()
+            while (elapsed := time.monotonic() - started) < seconds:
+                due_now = first + int(elapsed * rate)
+                while n <= due_now:
+                    price = round(base + n / 100, 2)
+                    now = time.time()
+                    record = {"symbol": symbol, "ts": int(now * 1000), "price": price, "qty": 0.1}
+                    if measured:
+                        sent[price] = now
+                    await producer.send(ticks_topic, orjson.dumps(record), key=symbol.encode())
+                    n += 1
+                await asyncio.sleep(0.005)
+            return n
+
+        warmed = await ticks(warmup, 1, measured=False) if warmup > 0 else 1
+        if warmup > 0:
+            readers.stdin.write(b"mark\n")
+            await readers.stdin.drain()
         if before is not None:
             await before()
-        started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < seconds:
-            due_now = int(elapsed * rate) + 1
-            while n < due_now:
-                n += 1
-                price = round(base + n / 100, 2)
-                now = time.time()
-                record = {"symbol": symbol, "ts": int(now * 1000), "price": price, "qty": 0.1}
-                sent[price] = now
-                await producer.send(ticks_topic, orjson.dumps(record), key=symbol.encode())
-            await asyncio.sleep(0.005)
+        n = await ticks(seconds, warmed, measured=True) - warmed
         await producer.flush()
         await asyncio.sleep(2.0)
         after = await during() if during is not None else None
@@ -232,11 +250,20 @@ async def drive(
         with contextlib.suppress(ProcessLookupError):
             readers.kill()
         await readers.wait()
-    latencies = [at - sent[close] for close, at in result["samples"] if close in sent]
-    if not latencies:
+    measured = [(sent[close], arrived, read) for close, arrived, read in result["samples"] if close in sent]
+    if not measured:
         got = result["samples"][:5]
         raise RuntimeError(f"{clients} clients: no tick reached a client (events {result['counts'][:5]}, first {got})")
-    return Driven(latencies, result["counts"], n, after, result["bytes"])
+    return Driven(
+        [read - at for at, _, read in measured],
+        result["counts"],
+        n,
+        after,
+        result["bytes"],
+        result["window_counts"],
+        result["window_bytes"],
+        [arrived - at for at, arrived, _ in measured],
+    )
 
 
 def served(counts: list[int]) -> int:

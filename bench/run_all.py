@@ -99,7 +99,9 @@ def live_latency(info: StackInfo, quick: bool) -> list[Figure]:
 def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
     from bench import bench_scale
 
-    results = bench_scale.run(info, seconds=3.0 if quick else 10.0, quick=quick)
+    results = bench_scale.run(
+        info, seconds=3.0 if quick else 10.0, warmup=1.0 if quick else bench_scale.WARMUP_S, quick=quick
+    )
     together = {r["clients"]: r for r in results if r["web_processes"] == 0}
     figures = []
     for r in results:
@@ -107,7 +109,7 @@ def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
         target = bench_scale.target(r)
         for stat in ("p50_ms", "p99_ms"):
             figures.append(
-                Figure("scale-out", f"tick -> SSE client {stat[:3]}, {r['clients']:,} clients, {r['topology']}",
+                Figure("scale-out", f"tick -> SSE client socket {stat[:3]}, {r['clients']:,} clients, {r['topology']}",
                        r[stat], "ms", "all-in-one worker, same clients" if base else "-",
                        base[stat] if base else None, target if stat == "p99_ms" else "", higher_is_better=False,
                        note=f"served {r['served']:,}/{r['clients']:,}; connections per chart process "
@@ -115,7 +117,8 @@ def scale_out(info: StackInfo, quick: bool) -> list[Figure]:
                             f"engine {r['engine_cpu']}; RSS per chart process {r['rss_mb_per_process']} MB, "
                             f"engine {r['engine_rss_mb']} MB; {r['events_per_client_s']} bar events per client "
                             f"per s of {r['bytes_per_event']} bytes, {r['cpu_us_per_event']} CPU µs per event; "
-                            f"stage means ms {r['stages_ms']}; load {r['load_avg']}")
+                            f"stage means ms {r['stages_ms']}; p99 as the readers process read it "
+                            f"{r['read_p99_ms']} ms; load {r['load_avg']}")
             )  # fmt: skip
     return figures
 

@@ -4,16 +4,21 @@ out of the worker's figures: they only split events and timestamp the sampled on
     python -m bench.sse_readers --url http://127.0.0.1:PORT --path '/udf/streams?sub=…' [--path …] \
         --clients 1000 --sample 100
 
-Prints `ready` once every client has its response head, then reads until a line
-arrives on stdin, then prints one JSON object: bar events received per client, the
-bytes all clients received after their response heads, and, for
-`sample` clients spread over all of them (every k-th connection, not the first to
-connect, whom a fan-out round may serve first), `[close, unix time received]` per bar
-event.
+Prints `ready` once every client has its response head, then reads lines from stdin:
+`mark` starts the measured window over (what was received so far is forgotten: a
+warm-up), anything else ends it and prints one JSON object: bar events received per
+client, the bytes all clients received after their response heads, `window_counts` and
+`window_bytes` (the same from the last `mark`), and, for `sample` clients spread over
+all of them (every k-th connection, not the first to connect, whom a fan-out round may
+serve first), `[close, arrived, read]` per bar event since the last `mark`: unix times
+it reached the client's socket (the kernel's receive timestamp: on loopback, about when
+the server wrote it) and this process read it (later by whatever this process, reading
+every client on the same two cores, was busy with).
 
 Each client is a bare `asyncio.Protocol` (on uvloop when it is installed): one callback
 per read, events counted with `bytes.count`, no task, no line-by-line coroutine; only
-the sampled clients read the clock and split events. On two
+the sampled clients (a socket read with `recvmsg` for its timestamps) read the clock and
+split events. On two
 cores shared with the worker, Kafka and PostgreSQL, a reader that costs tens of
 microseconds per event would itself be what the benchmark measures.
 """
@@ -23,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import socket
+import struct
 import sys
 import time
 from urllib.parse import urlsplit
@@ -31,6 +38,8 @@ import orjson
 
 CONNECT_TIMEOUT_S = 120.0
 BAR = b"event: bar\n"
+#: Linux's socket option for receive timestamps in nanoseconds (not in Python's `socket`).
+SO_TIMESTAMPNS = 35
 DATA = b"data: "
 
 
@@ -51,12 +60,15 @@ class Reader(asyncio.Protocol):
         #: hold all of `BAR` but its last byte (an event split over two reads).
         self.rest = b""
         self.transport: asyncio.Transport | None = None
+        #: A sampled client's socket (read by `read_stamped`, not through a transport).
+        self.sock: socket.socket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport subclass
         transport.write(self.request)  # type: ignore[attr-defined]
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes, arrived: float | None = None) -> None:
+        """`data` read now; `arrived`: when the kernel received it (sampled clients)."""
         if not self.streaming:
             self.head += data
             end = self.head.find(b"\r\n\r\n")
@@ -80,7 +92,38 @@ class Reader(asyncio.Protocol):
         while bars and (start := whole.find(BAR, start)) >= 0:
             begin = whole.index(DATA, start) + len(DATA)
             start = whole.index(b"\n", begin)
-            self.samples.append([whole[begin:start], at])
+            self.samples.append([whole[begin:start], at if arrived is None else arrived, at])
+
+    def read_stamped(self, sock: socket.socket) -> None:
+        """A sampled client's socket is readable: read it with the kernel's receive time
+        of its last segment (`SO_TIMESTAMPNS`), which does not include how long this
+        process took to get to it."""
+        try:
+            data, ancillary, _, _ = sock.recvmsg(1 << 16, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.close()
+            self.connection_lost(exc)
+            return
+        if not data:
+            self.close()
+            self.connection_lost(None)
+            return
+        arrived = None
+        for level, kind, stamp in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", stamp)
+                arrived = seconds + nanoseconds / 1e9
+        self.data_received(data, arrived)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if self.sock is not None:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.headed.done():
@@ -90,7 +133,16 @@ class Reader(asyncio.Protocol):
 async def connect(host: str, port: int, request: bytes, index: int, sample: bool, counts: list[int],
                   samples: list[list[object]]) -> Reader:  # fmt: skip
     loop = asyncio.get_running_loop()
-    _, reader = await loop.create_connection(lambda: Reader(request, index, sample, counts, samples), host, port)
+    if sample:
+        reader = Reader(request, index, sample, counts, samples)
+        sock = reader.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        await loop.sock_connect(sock, (host, port))
+        await loop.sock_sendall(sock, request)
+        loop.add_reader(sock.fileno(), reader.read_stamped, sock)
+    else:
+        _, reader = await loop.create_connection(lambda: Reader(request, index, sample, counts, samples), host, port)
     status = await reader.headed
     if b" 200 " not in status:
         raise RuntimeError(f"client {index}: {status!r}")
@@ -125,15 +177,25 @@ async def main() -> None:
     gc.collect()
     gc.disable()  # a full collection (12-14 ms seen) would delay the stamps of every sampled client at once
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    marked_counts, marked_bytes = [0] * args.clients, 0
+    while (await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)).strip() == "mark":
+        marked_counts, marked_bytes = list(counts), sum(reader.received for reader in readers)
+        samples.clear()
     gc.enable()
-    decoded = [[orjson.loads(data)["close"], at] for data, at in samples]  # type: ignore[arg-type]
+    decoded = [[orjson.loads(data)["close"], arrived, at] for data, arrived, at in samples]  # type: ignore[arg-type]
     received = sum(reader.received for reader in readers)
-    sys.stdout.write(orjson.dumps({"counts": counts, "samples": decoded, "bytes": received}).decode() + "\n")
+    window = [now - then for now, then in zip(counts, marked_counts, strict=True)]
+    result = {
+        "counts": counts,
+        "samples": decoded,
+        "bytes": received,
+        "window_counts": window,
+        "window_bytes": received - marked_bytes,
+    }
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
     sys.stdout.flush()
     for reader in readers:
-        if reader.transport is not None:
-            reader.transport.close()
+        reader.close()
 
 
 def run() -> None:
