@@ -28,6 +28,8 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from tests.fakes import local_server
+
 VALID_KEY = "test-key"
 UNITS = {"histominute": 60, "histohour": 3600, "histoday": 86400}
 
@@ -114,21 +116,11 @@ class FakeCryptoCompare:
         app = web.Application()
         app.router.add_get("/v2", self._stream)
         app.router.add_get("/data/v2/{unit}", self._history)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self._port = await local_server.serve(app, port)
 
     async def stop(self) -> None:
-        for socket in list(self.sockets):
-            with contextlib.suppress(Exception):
-                await socket.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await local_server.stop(self._runner, (socket.ws for socket in self.sockets))
+        self._runner = None
 
     async def __aenter__(self) -> FakeCryptoCompare:
         await self.start()

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes import local_server
+
 
 @dataclass(frozen=True)
 class FakeTrade:
@@ -113,13 +115,7 @@ class FakeExchange:
         app = web.Application()
         app.router.add_get(self.dialect.ws_path, self._socket)
         app.add_routes(self.dialect.routes(self))
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await local_server.serve(app)
         self._beater = asyncio.create_task(self._beat())
 
     async def stop(self) -> None:
@@ -127,12 +123,8 @@ class FakeExchange:
             self._beater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beater
-        for socket in list(self.sockets):
-            with contextlib.suppress(Exception):
-                await socket.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await local_server.stop(self._runner, (socket.ws for socket in self.sockets))
+        self._runner = None
 
     async def __aenter__(self) -> FakeExchange:
         await self.start()

@@ -13,6 +13,7 @@ from candleflow.sources.stream.backoff import Timing
 from candleflow.sources.stream.connection import Connection, Ended
 from candleflow.sources.stream.events import Alive, Event
 from candleflow.sources.stream.protocol import Limits
+from tests.fakes import local_server
 
 
 class Server:
@@ -46,14 +47,10 @@ async def server() -> AsyncIterator[Server]:
     s = Server()
     app = web.Application()
     app.router.add_get("/", s.handle)
-    s.runner = web.AppRunner(app, handle_signals=False)
-    await s.runner.setup()
-    site = web.TCPSite(s.runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    s.url = f"ws://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"  # type: ignore[attr-defined]
+    s.runner, port = await local_server.serve(app)
+    s.url = f"ws://127.0.0.1:{port}/"
     yield s
-    await s.runner.cleanup()
+    await local_server.stop(s.runner)
 
 
 class Stub:
