@@ -193,7 +193,8 @@ async def _measure(place: Topology, producer: AIOKafkaProducer, ticks_topic: str
     )  # fmt: skip
     window = seconds + 2.0  # the ticks, then the drain before `during`
     cpu = [round(used / window, 3) for used in driven.during]
-    counts = driven.window_counts  # after the warm-up: every event a live one
+    # after a warm-up every event of the window is a live one; without, each client's first is its current bar
+    counts = driven.window_counts if warmup > 0 else [max(0, count - 1) for count in driven.counts]
     live_events = max(1, sum(counts))
     return {
         "topology": place.name,
