@@ -210,7 +210,6 @@ async def drive(
     )  # fmt: skip
     assert readers.stdin is not None and readers.stdout is not None
     sent: dict[float, float] = {}
-    n = 0
     try:
         line = await asyncio.wait_for(readers.stdout.readline(), 300)
         if line.strip() != b"ready":
